@@ -1,0 +1,61 @@
+"""Ruta: the Flask shell. ``create_app`` is a pipeline of named configure steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app import config as config_module
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or config_module.instance_path_from_environment()
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
+    configure_settings(app, test_config)
+    configure_database(app)
+    configure_blueprints(app)
+    configure_errors(app)
+    return app
+
+
+def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.update(config_module.DEFAULTS)
+    app.config.update(config_module.from_environment(__import__("os").environ))
+    if test_config:
+        app.config.update(test_config)
+    config_module.finalise(app.config, Path(app.instance_path))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if app.config["TRUST_PROXY"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+
+def configure_database(app: Flask) -> None:
+    from app import blobs, db
+
+    db.init_app(app)
+    blobs.init_app(app)
+
+
+def configure_blueprints(app: Flask) -> None:
+    from app.web.api import bp as api_bp
+    from app.web.openrosa import auth as openrosa_auth
+    from app.web.openrosa import bp as openrosa_bp
+
+    openrosa_auth.init_app(app)
+    # Device routes first: /v1/projects/<pid>/formList and /submission belong to the device protocol.
+    app.register_blueprint(openrosa_bp)
+    app.register_blueprint(api_bp)
+
+
+def configure_errors(app: Flask) -> None:
+    from app.web.errors import register_error_handlers
+
+    register_error_handlers(app)

@@ -1,0 +1,1 @@
+"""Who is asking (credentials and actors) and what they may do (the access policy)."""

@@ -1,0 +1,47 @@
+"""The access policy: which project roles may perform which actions.
+
+One table, read by every endpoint through ``Actor.require``. Enumerators collect: they see forms and
+submit, and see nothing of other people's data. Analysts (IM officers) read data and indicators and
+edit mappings, but do not review and do not see sensitive fields. Supervisors review. Managers run
+the project. The system administrator may do everything.
+"""
+
+from __future__ import annotations
+
+MANAGER, SUPERVISOR, ANALYST, ENUMERATOR = "manager", "supervisor", "analyst", "enumerator"
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "project.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "project.update": frozenset({MANAGER}),
+    "project.roles": frozenset({MANAGER}),
+    "project.keys": frozenset({MANAGER}),
+    "app_user.list": frozenset({MANAGER, SUPERVISOR}),
+    "app_user.manage": frozenset({MANAGER, SUPERVISOR}),
+    "form.list": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "form.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "form.manage": frozenset({MANAGER}),
+    "submission.create": frozenset({MANAGER, SUPERVISOR, ENUMERATOR}),
+    "submission.list": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "submission.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "submission.update": frozenset({MANAGER, SUPERVISOR}),
+    "submission.review": frozenset({MANAGER, SUPERVISOR}),
+    "submission.comment": frozenset({MANAGER, SUPERVISOR}),
+    "submission.sensitive": frozenset({MANAGER, SUPERVISOR}),
+    "submission.decrypt": frozenset({MANAGER, SUPERVISOR}),
+    "submission.export": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "mapping.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "mapping.update": frozenset({MANAGER, ANALYST}),
+    "indicator.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "audit.read": frozenset({MANAGER}),
+    "hub.manage": frozenset({MANAGER}),
+}
+
+
+def role_allows(role: str | None, action: str) -> bool:
+    if action not in PERMISSIONS:
+        raise KeyError(f"unknown action {action!r}")
+    return role is not None and role in PERMISSIONS[action]
+
+
+def actions_for(role: str) -> list[str]:
+    return sorted(a for a, roles in PERMISSIONS.items() if role in roles)

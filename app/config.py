@@ -1,0 +1,91 @@
+"""Configuration: defaults, then ``RUTA_*`` environment variables, then the test config.
+
+The instance folder holds what one installation owns: the SQLite database, the blob store and the
+generated secret key. Nothing here reads the environment at import time; ``load_config`` is called by
+the app factory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/ruta.sqlite3
+    "BLOB_PATH": None,  # default: <instance>/blobs
+    "SECRET_KEY": None,  # default: generated once into <instance>/secret_key
+    "BASE_URL": None,  # public URL, used in formList download URLs and QR codes when set
+    "DIGEST_REALM": "Ruta",
+    # Largest submission POST body accepted; advertised to devices as X-OpenRosa-Accept-Content-Length.
+    "MAX_SUBMISSION_BYTES": 100 * 1024 * 1024,
+    # Largest form upload (XLSForm, XForm or form media).
+    "MAX_FORM_BYTES": 20 * 1024 * 1024,
+    "SESSION_TTL_HOURS": 24,
+    # Collect sends Basic credentials only over https; over plain http Ruta answers with Digest only
+    # unless the deployment terminates TLS at a proxy it trusts (then set this).
+    "TRUST_PROXY": False,
+    "ALLOW_BASIC_OVER_HTTP": False,
+    "ODK_VALIDATE": True,  # run ODK Validate on publish when Java is present
+    "BABEL_DEFAULT_LOCALE": "es",
+    "ADMIN_EMAIL": None,
+    "ADMIN_PASSWORD": None,
+}
+
+# Variables that are not plain strings.
+_INT_KEYS = {"MAX_SUBMISSION_BYTES", "MAX_FORM_BYTES", "SESSION_TTL_HOURS"}
+_BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE"}
+
+
+def _parse_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """The ``RUTA_*`` variables that are set, typed."""
+    out: dict[str, Any] = {}
+    for key in DEFAULTS:
+        raw = environ.get(f"RUTA_{key}")
+        if raw is None or raw == "":
+            continue
+        if key in _INT_KEYS:
+            out[key] = int(raw)
+        elif key in _BOOL_KEYS:
+            out[key] = _parse_bool(raw)
+        else:
+            out[key] = raw
+    return out
+
+
+def instance_path_from_environment() -> str | None:
+    return os.environ.get("RUTA_INSTANCE_PATH") or None
+
+
+def finalise(config: dict[str, Any], instance_path: Path) -> None:
+    """Fill the defaults that depend on the instance folder, creating it when needed."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{instance_path / 'ruta.sqlite3'}"
+    if not config.get("BLOB_PATH"):
+        config["BLOB_PATH"] = str(instance_path / "blobs")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(instance_path)
+    # Flask and its extensions read these names.
+    config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A secret generated once per installation, so sessions survive restarts without configuration."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

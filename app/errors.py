@@ -1,0 +1,172 @@
+"""The one error catalogue: each error has a stable code whose integer part is the HTTP status
+(ODK Central's convention, which pyodk and ruODK understand), and a message a person can act on.
+
+Services raise these; the web layer renders them per audience: JSON on the API, OpenRosaResponse XML
+on device endpoints (Collect shows the first message to the enumerator), HTML in the admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RutaError(Exception):
+    code = "500.1"
+    status = 500
+    default_message = "Something went wrong on the server. The error has been logged."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class BadRequestError(RutaError):
+    code, status = "400.1", 400
+    default_message = "The request could not be understood."
+
+
+class InvalidJSONError(RutaError):
+    code, status = "400.2", 400
+    default_message = "The request body is not valid JSON."
+
+
+class MissingFieldError(RutaError):
+    code, status = "400.3", 400
+    default_message = "A required field is missing."
+
+
+class InvalidValueError(RutaError):
+    code, status = "400.4", 400
+    default_message = "A value is not valid."
+
+
+class FormFileError(RutaError):
+    code, status = "400.5", 400
+    default_message = "The uploaded file is not a form Ruta can read."
+
+
+class XLSFormError(RutaError):
+    """pyxform refused the XLSForm; the message is pyxform's own, with its row numbers."""
+
+    code, status = "400.6", 400
+
+
+class XFormError(RutaError):
+    code, status = "400.7", 400
+
+
+class UnsafeXMLError(RutaError):
+    code, status = "400.8", 400
+    default_message = (
+        "XML with a DOCTYPE, entity declarations or external references is not accepted. "
+        "Send the document without them."
+    )
+
+
+class SubmissionXMLError(RutaError):
+    code, status = "400.9", 400
+
+
+class MissingSubmissionPartError(RutaError):
+    code, status = "400.10", 400
+    default_message = (
+        "The submission has no 'xml_submission_file' part. Send the instance XML in a multipart "
+        "field named xml_submission_file."
+    )
+
+
+class UnsafeFileNameError(RutaError):
+    code, status = "400.11", 400
+    default_message = "A file name contains a path separator or '..'; send the plain file name."
+
+
+class AuthenticationRequiredError(RutaError):
+    code, status = "401.1", 401
+    default_message = "Log in first: this requires a valid session token or credentials."
+
+
+class AuthenticationFailedError(RutaError):
+    code, status = "401.2", 401
+    default_message = "The email address or password is not correct."
+
+
+class InvalidTokenError(RutaError):
+    code, status = "401.3", 401
+    default_message = (
+        "This device's access token is not valid or has been revoked. Ask your supervisor for a new QR code."
+    )
+
+
+class ForbiddenError(RutaError):
+    code, status = "403.1", 403
+    default_message = "You are not allowed to do this. Ask a project manager for the role it needs."
+
+
+class NotFoundError(RutaError):
+    code, status = "404.1", 404
+    default_message = "Not found, or you do not have access to it."
+
+
+class FormNotFoundError(NotFoundError):
+    code = "404.2"
+    default_message = "This form is not on the server, or not for this project. Update the blank forms."
+
+
+class FormVersionNotFoundError(NotFoundError):
+    code = "404.3"
+    default_message = (
+        "This submission was filled in with a version of the form the server does not know. "
+        "Update the blank form and fill it in again."
+    )
+
+
+class MethodNotAllowedError(RutaError):
+    code, status = "405.1", 405
+    default_message = "This method is not allowed here."
+
+
+class ConflictError(RutaError):
+    code, status = "409.1", 409
+    default_message = "This conflicts with what is already stored."
+
+
+class FormClosedError(ConflictError):
+    code = "409.2"
+    default_message = "This form is closed and does not accept submissions any more."
+
+
+class AlreadyExistsError(ConflictError):
+    code = "409.3"
+    default_message = "Something with this identifier already exists."
+
+
+class SubmissionConflictError(ConflictError):
+    code = "409.4"
+    default_message = (
+        "A different submission with the same instanceID is already stored. Nothing was changed. "
+        "If this is an edit, it must carry a deprecatedID."
+    )
+
+
+class FormVersionExistsError(ConflictError):
+    code = "409.5"
+    default_message = "A published version of this form with that version string already exists."
+
+
+class PayloadTooLargeError(RutaError):
+    code, status = "413.1", 413
+    default_message = "The upload is larger than the server accepts."
+
+
+class UnsupportedMediaTypeError(RutaError):
+    code, status = "415.1", 415
+    default_message = "This content type is not accepted here."
+
+
+class TooManyRequestsError(RutaError):
+    code, status = "429.1", 429
+    default_message = "Too many attempts. Wait a minute and try again."

@@ -1,0 +1,30 @@
+"""Typed SQLAlchemy 2 models, one module per aggregate. Importing this package registers them all."""
+
+from app.models.audit import AuditEvent
+from app.models.blob import Blob
+from app.models.form import Form, FormAttachment, FormVersion
+from app.models.org import Organisation, Project, ProjectKey
+from app.models.review import Comment, ReviewEvent
+from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
+from app.models.user import ApiSession, AppUser, AppUserForm, ProjectRole, User
+
+__all__ = [
+    "ApiSession",
+    "AppUser",
+    "AppUserForm",
+    "AuditEvent",
+    "Blob",
+    "Comment",
+    "Form",
+    "FormAttachment",
+    "FormVersion",
+    "Organisation",
+    "Project",
+    "ProjectKey",
+    "ProjectRole",
+    "ReviewEvent",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionVersion",
+    "User",
+]

@@ -1,0 +1,108 @@
+"""Submissions: one logical record per edit chain, its versions (verbatim XML), and their files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, JSONType, UTCDateTime, utcnow
+
+REVIEW_STATES = ("received", "hasIssues", "edited", "approved", "rejected")
+
+
+class Submission(Base):
+    """A record as reviewers and exports see it: the edit chain of one instance.
+
+    ``instance_id`` is the chain's root instanceID (the first version's, as ODK Central names a
+    submission). When an edit arrives before the version it replaces, the root is the deprecatedID the
+    edit names, although that version has not arrived yet.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        sa.UniqueConstraint("form_id", "instance_id"),
+        sa.Index("ix_submissions_form_created", "form_id", "created_at"),
+        sa.Index("ix_submissions_form_review", "form_id", "review_state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
+    instance_id: Mapped[str] = mapped_column(sa.String(255))
+    current_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("submission_versions.id", use_alter=True, name="fk_submissions_current_version")
+    )
+    review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
+    instance_name: Mapped[str | None] = mapped_column(sa.String(512))
+    # Who sent the first version we received (the submitter as Central reports it).
+    submitter_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    submitter_app_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
+    device_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    is_encrypted: Mapped[bool] = mapped_column(default=False)
+    attachments_expected: Mapped[int] = mapped_column(default=0)
+    attachments_present: Mapped[int] = mapped_column(default=0)
+    quality_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    current_version: Mapped[SubmissionVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+
+
+class SubmissionVersion(Base):
+    """One version exactly as a device sent it: the XML bytes are the source of truth.
+
+    ``(form_id, instance_id)`` is unique: it is what makes resubmission idempotent, even when two
+    copies race on two app servers.
+    """
+
+    __tablename__ = "submission_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("form_id", "instance_id"),
+        sa.Index("ix_submission_versions_deprecated", "form_id", "deprecated_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id"), index=True)
+    form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
+    form_version_id: Mapped[int] = mapped_column(sa.ForeignKey("form_versions.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(sa.String(255))
+    deprecated_id: Mapped[str | None] = mapped_column(sa.String(255))
+    xml: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    values: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    value_problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    instance_name: Mapped[str | None] = mapped_column(sa.String(512))
+    # Encrypted submissions: the envelope's fields (the XML above is the envelope, kept verbatim).
+    encrypted_key: Mapped[str | None] = mapped_column(sa.Text)
+    encrypted_signature: Mapped[str | None] = mapped_column(sa.Text)
+    submitter_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    submitter_app_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_users.id"))
+    device_id: Mapped[str | None] = mapped_column(sa.String(255))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    hub_id: Mapped[int | None] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attachments: Mapped[list[SubmissionAttachment]] = relationship(
+        cascade="all, delete-orphan", order_by="SubmissionAttachment.name"
+    )
+
+
+class SubmissionAttachment(Base):
+    """A file a submission version expects (named in its XML) and, once it has arrived, its blob."""
+
+    __tablename__ = "submission_attachments"
+    __table_args__ = (sa.UniqueConstraint("submission_version_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("submission_versions.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(sa.String(255))
+    blob_sha256: Mapped[str | None] = mapped_column(sa.ForeignKey("blobs.sha256"), index=True)
+    is_expected: Mapped[bool] = mapped_column(default=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,99 @@
+"""People and devices: web users with per-project roles, API sessions, and app users (device tokens)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+
+ROLES = ("manager", "supervisor", "analyst", "enumerator")
+
+
+class User(Base):
+    """A person with a login. ``is_admin`` is the system administrator; everyone else acts through
+    project roles, and only within their own organisation."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    # md5(email:realm:password): HTTP Digest, which Collect uses over plain-http hub Wi-Fi, needs it.
+    # It only ever authenticates device endpoints; the web login uses the argon2 hash above.
+    digest_ha1: Mapped[str | None] = mapped_column(sa.String(32))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list[ProjectRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ProjectRole(Base):
+    __tablename__ = "project_roles"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "project_id"),
+        sa.CheckConstraint("role IN ('manager','supervisor','analyst','enumerator')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class ApiSession(Base):
+    """A bearer token from ``POST /v1/sessions``; only its sha256 is stored."""
+
+    __tablename__ = "api_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AppUser(Base):
+    """A device credential: a token in the server URL, scoped to one project and some of its forms.
+
+    The token is shown once at creation; only its sha256 is kept, so a leaked database does not leak
+    working device credentials. Revoking sets ``revoked_at``; the row stays for the audit trail.
+    """
+
+    __tablename__ = "app_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    display_name: Mapped[str] = mapped_column(sa.String(255))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # True: every form of the project; False: only the forms listed in app_user_forms.
+    all_forms: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    forms: Mapped[list[AppUserForm]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AppUserForm(Base):
+    __tablename__ = "app_user_forms"
+    __table_args__ = (sa.UniqueConstraint("app_user_id", "form_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id", ondelete="CASCADE"))
+    form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,150 @@
+"""App users: device credentials scoped to a project and some of its forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth import tokens
+from app.auth.actor import Actor
+from app.db import utcnow
+from app.errors import InvalidValueError, NotFoundError
+from app.models import AppUser, AppUserForm, Form, Project
+from app.services import audit
+
+
+@dataclass(frozen=True)
+class IssuedAppUser:
+    app_user: AppUser
+    token: str  # shown once; only its hash is stored
+
+
+def create_app_user(
+    session: Session,
+    *,
+    actor: Actor | None,
+    project: Project,
+    display_name: str,
+    form_ids: list[str] | None = None,
+) -> IssuedAppUser:
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise InvalidValueError("An app user needs a display name (e.g. the phone or enumerator).")
+    token = tokens.new_token()
+    app_user = AppUser(
+        project_id=project.id,
+        display_name=display_name[:255],
+        token_hash=tokens.token_hash(token),
+        all_forms=form_ids is None,
+        created_by_id=actor.user_id if actor else None,
+    )
+    session.add(app_user)
+    session.flush()
+    if form_ids is not None:
+        set_app_user_forms(session, actor=actor, app_user=app_user, xml_form_ids=form_ids, audit_it=False)
+    audit.record(
+        session,
+        actor=actor,
+        action="app_user.create",
+        project_id=project.id,
+        subject_type="app_user",
+        subject_id=app_user.id,
+        details={"display_name": display_name, "forms": form_ids},
+    )
+    return IssuedAppUser(app_user, token)
+
+
+def set_app_user_forms(
+    session: Session,
+    *,
+    actor: Actor | None,
+    app_user: AppUser,
+    xml_form_ids: list[str],
+    audit_it: bool = True,
+) -> None:
+    forms = list(
+        session.scalars(
+            select(Form).where(Form.project_id == app_user.project_id, Form.xml_form_id.in_(xml_form_ids))
+        )
+    )
+    missing = set(xml_form_ids) - {f.xml_form_id for f in forms}
+    if missing:
+        raise InvalidValueError(f"No such forms in this project: {', '.join(sorted(missing))}.")
+    app_user.forms.clear()
+    session.flush()
+    app_user.forms.extend(AppUserForm(form_id=f.id) for f in forms)
+    app_user.all_forms = False
+    session.flush()
+    if audit_it:
+        audit.record(
+            session,
+            actor=actor,
+            action="app_user.forms",
+            project_id=app_user.project_id,
+            subject_type="app_user",
+            subject_id=app_user.id,
+            details={"forms": xml_form_ids},
+        )
+
+
+def revoke_app_user(session: Session, *, actor: Actor, app_user: AppUser) -> AppUser:
+    if app_user.revoked_at is None:
+        app_user.revoked_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="app_user.revoke",
+            project_id=app_user.project_id,
+            subject_type="app_user",
+            subject_id=app_user.id,
+        )
+    return app_user
+
+
+def app_user_for_token(session: Session, token: str) -> AppUser | None:
+    """The live app user holding ``token``; a revoked token finds nobody."""
+    app_user = session.scalar(select(AppUser).where(AppUser.token_hash == tokens.token_hash(token)))
+    if app_user is None or app_user.revoked_at is not None:
+        return None
+    return app_user
+
+
+def may_use_form(session: Session, app_user: AppUser, form: Form) -> bool:
+    if form.project_id != app_user.project_id:
+        return False
+    if app_user.all_forms:
+        return True
+    return (
+        session.scalar(
+            select(AppUserForm.id).where(
+                AppUserForm.app_user_id == app_user.id, AppUserForm.form_id == form.id
+            )
+        )
+        is not None
+    )
+
+
+def get_app_user(session: Session, *, project: Project, app_user_id: int) -> AppUser:
+    app_user = session.get(AppUser, app_user_id)
+    if app_user is None or app_user.project_id != project.id:
+        raise NotFoundError()
+    return app_user
+
+
+def list_app_users(session: Session, *, project: Project) -> list[AppUser]:
+    return list(session.scalars(select(AppUser).where(AppUser.project_id == project.id).order_by(AppUser.id)))
+
+
+def form_ids_of(session: Session, app_user: AppUser) -> list[str]:
+    """The xmlFormIds an app user limited to some forms may use."""
+    return list(
+        session.scalars(
+            select(Form.xml_form_id)
+            .join(AppUserForm, AppUserForm.form_id == Form.id)
+            .where(AppUserForm.app_user_id == app_user.id)
+            .order_by(Form.xml_form_id)
+        )
+    )

@@ -1,0 +1,131 @@
+"""Organisations and projects."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.actor import Actor
+from app.errors import AlreadyExistsError, InvalidValueError, NotFoundError
+from app.models import Organisation, Project
+from app.services import audit
+
+_ISO3 = re.compile(r"^[A-Z]{3}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def create_organisation(session: Session, *, actor: Actor | None, code: str, name: str) -> Organisation:
+    if not _CODE.match(code or ""):
+        raise InvalidValueError(
+            "An organisation code is 1-64 letters, digits, '.', '_' or '-', e.g. 'ACNUR-ECU'.",
+            details={"field": "code"},
+        )
+    if session.scalar(select(Organisation.id).where(Organisation.code == code)) is not None:
+        raise AlreadyExistsError(f"An organisation with the code {code} already exists.")
+    org = Organisation(code=code, name=name.strip() or code)
+    session.add(org)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="organisation.create",
+        subject_type="organisation",
+        subject_id=org.id,
+        details={"code": code},
+    )
+    return org
+
+
+def get_organisation_by_code(session: Session, code: str) -> Organisation | None:
+    return session.scalar(select(Organisation).where(Organisation.code == code))
+
+
+def validate_countries(countries: object) -> list[str]:
+    if not isinstance(countries, list) or not all(isinstance(c, str) for c in countries):
+        raise InvalidValueError('countries must be a list of ISO 3166-1 alpha-3 codes, e.g. ["ECU"].')
+    bad = [c for c in countries if not _ISO3.match(c)]
+    if bad:
+        raise InvalidValueError(f"Not ISO 3166-1 alpha-3 country codes: {', '.join(bad)}.")
+    return countries
+
+
+def create_project(
+    session: Session,
+    *,
+    actor: Actor | None,
+    organisation: Organisation,
+    name: str,
+    description: str = "",
+    countries: list[str] | None = None,
+) -> Project:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidValueError("A project needs a name.", details={"field": "name"})
+    project = Project(
+        organisation_id=organisation.id,
+        name=name,
+        description=description,
+        countries=validate_countries(countries or []),
+    )
+    session.add(project)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.create",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"name": name},
+    )
+    return project
+
+
+def update_project(
+    session: Session, *, actor: Actor, project: Project, changes: dict[str, object]
+) -> Project:
+    allowed = {"name", "description", "countries", "indicators_include_received", "is_archived"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidValueError(f"These project fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "name" in changes:
+        if not isinstance(changes["name"], str) or not changes["name"].strip():
+            raise InvalidValueError("A project needs a name.", details={"field": "name"})
+        project.name = changes["name"].strip()
+    if "description" in changes:
+        project.description = str(changes["description"] or "")
+    if "countries" in changes:
+        project.countries = validate_countries(changes["countries"])
+    for flag in ("indicators_include_received", "is_archived"):
+        if flag in changes:
+            if not isinstance(changes[flag], bool):
+                raise InvalidValueError(f"{flag} must be true or false.")
+            setattr(project, flag, changes[flag])
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.update",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"fields": sorted(changes)},
+    )
+    return project
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError()
+    return project
+
+
+def list_projects(session: Session, *, actor: Actor) -> list[Project]:
+    ids = actor.visible_project_ids(session)
+    query = select(Project).order_by(Project.id)
+    if ids is not None:
+        query = query.where(Project.id.in_(ids))
+    return list(session.scalars(query))

@@ -1,0 +1,61 @@
+"""App users (device credentials) of a project."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from app.db import commit, get_session
+from app.errors import InvalidValueError
+from app.services import app_users
+from app.web.api import bp
+from app.web.api.helpers import json_body, required
+from app.web.api.projects import project_for
+from app.web.api.serialise import app_user
+from app.web.auth import logged_in_actor
+
+
+@bp.get("/projects/<int:project_id>/app-users")
+def list_app_users(project_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "app_user.list")
+    return jsonify([app_user(a) for a in app_users.list_app_users(get_session(), project=p)])
+
+
+@bp.post("/projects/<int:project_id>/app-users")
+def create_app_user(project_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    data = json_body()
+    forms = data.get("forms")
+    if forms is not None and (not isinstance(forms, list) or not all(isinstance(f, str) for f in forms)):
+        raise InvalidValueError("forms must be a list of xmlFormIds.")
+    issued = app_users.create_app_user(
+        get_session(), actor=actor, project=p, display_name=required(data, "displayName"), form_ids=forms
+    )
+    commit()
+    return jsonify(app_user(issued.app_user, issued.token))
+
+
+@bp.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")
+def revoke_app_user(project_id: int, app_user_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    session = get_session()
+    a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
+    app_users.revoke_app_user(session, actor=actor, app_user=a)
+    commit()
+    return jsonify({"success": True})
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/assignments/app-user/<int:app_user_id>")
+def assign_form_to_app_user(project_id: int, xml_form_id: str, app_user_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    session = get_session()
+    a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
+    current = [] if a.all_forms else app_users.form_ids_of(session, a)
+    if xml_form_id not in current:
+        current.append(xml_form_id)
+    app_users.set_app_user_forms(session, actor=actor, app_user=a, xml_form_ids=current)
+    commit()
+    return jsonify({"success": True})

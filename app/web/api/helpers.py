@@ -1,0 +1,46 @@
+"""Request parsing for the API: JSON bodies, flags, bounded raw bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from app.errors import InvalidJSONError, InvalidValueError, MissingFieldError, PayloadTooLargeError
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise InvalidJSONError("The request body must be a JSON object.")
+    return data
+
+
+def required(data: dict[str, Any], key: str) -> Any:
+    if data.get(key) in (None, ""):
+        raise MissingFieldError(f"The field {key!r} is required.", details={"field": key})
+    return data[key]
+
+
+def flag(name: str, default: bool = False) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in {"true", "1", "yes"}:
+        return True
+    if raw.lower() in {"false", "0", "no"}:
+        return False
+    raise InvalidValueError(f"The query parameter {name} must be true or false.")
+
+
+def read_body(limit_key: str = "MAX_FORM_BYTES") -> bytes:
+    """The raw request body, refusing more than the configured limit without reading it all."""
+    limit = int(current_app.config[limit_key])
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLargeError(
+            f"The upload is {request.content_length} bytes; the largest accepted is {limit} bytes."
+        )
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLargeError(f"The upload is larger than the {limit} bytes accepted.")
+    return data

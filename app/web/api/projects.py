@@ -1,0 +1,148 @@
+"""Organisations, projects and project role assignments."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from app.auth.actor import Actor
+from app.db import commit, get_session
+from app.errors import InvalidValueError, NotFoundError
+from app.models import Organisation, Project
+from app.services import accounts, projects
+from app.web.api import bp
+from app.web.api.helpers import json_body, required
+from app.web.api.serialise import organisation, project, user
+from app.web.auth import logged_in_actor
+
+
+def project_for(actor: Actor, project_id: int, action: str) -> Project:
+    """The project, once the actor is allowed ``action`` in it (404 for those with no role at all)."""
+    session = get_session()
+    p = session.get(Project, project_id)
+    if p is None:
+        actor.require_login()
+        raise NotFoundError()
+    actor.require(session, action, p)
+    return p
+
+
+@bp.get("/organisations")
+def list_organisations() -> Response:
+    actor = logged_in_actor()
+    session = get_session()
+    from sqlalchemy import select
+
+    query = select(Organisation).order_by(Organisation.code)
+    if not actor.is_admin:
+        org_id = actor.user.organisation_id if actor.user else None
+        query = query.where(Organisation.id == org_id)
+    return jsonify([organisation(o) for o in session.scalars(query)])
+
+
+@bp.post("/organisations")
+def create_organisation() -> Response:
+    actor = logged_in_actor()
+    actor.require_admin()
+    data = json_body()
+    org = projects.create_organisation(
+        get_session(), actor=actor, code=required(data, "code"), name=data.get("name") or ""
+    )
+    commit()
+    return jsonify(organisation(org))
+
+
+@bp.get("/projects")
+def list_projects() -> Response:
+    actor = logged_in_actor()
+    return jsonify([project(p) for p in projects.list_projects(get_session(), actor=actor)])
+
+
+@bp.post("/projects")
+def create_project() -> Response:
+    actor = logged_in_actor()
+    actor.require_admin()
+    data = json_body()
+    session = get_session()
+    org_id = required(data, "organisationId")
+    org = session.get(Organisation, org_id) if isinstance(org_id, int) else None
+    if org is None:
+        raise InvalidValueError("organisationId must name an existing organisation.")
+    p = projects.create_project(
+        session,
+        actor=actor,
+        organisation=org,
+        name=required(data, "name"),
+        description=data.get("description") or "",
+        countries=data.get("countries") or [],
+    )
+    commit()
+    return jsonify(project(p))
+
+
+@bp.get("/projects/<int:project_id>")
+def get_project(project_id: int) -> Response:
+    actor = logged_in_actor()
+    return jsonify(project(project_for(actor, project_id, "project.read")))
+
+
+@bp.patch("/projects/<int:project_id>")
+def update_project(project_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.update")
+    data = json_body()
+    renamed = {
+        "name": "name",
+        "description": "description",
+        "countries": "countries",
+        "indicatorsIncludeReceived": "indicators_include_received",
+        "archived": "is_archived",
+    }
+    unknown = set(data) - set(renamed)
+    if unknown:
+        raise InvalidValueError(f"These project fields cannot be changed: {', '.join(sorted(unknown))}.")
+    projects.update_project(
+        get_session(), actor=actor, project=p, changes={renamed[k]: v for k, v in data.items()}
+    )
+    commit()
+    return jsonify(project(p))
+
+
+@bp.get("/projects/<int:project_id>/assignments")
+def list_assignments(project_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.roles")
+    from sqlalchemy import select
+
+    from app.models import ProjectRole
+
+    rows = get_session().scalars(select(ProjectRole).where(ProjectRole.project_id == p.id))
+    return jsonify([{"actorId": r.user_id, "role": r.role, "roleId": r.role} for r in rows])
+
+
+@bp.post("/projects/<int:project_id>/assignments/<role>/<int:user_id>")
+def assign(project_id: int, role: str, user_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.roles")
+    session = get_session()
+    target = accounts.require_user(session, user_id)
+    if not actor.is_admin and actor.user and target.organisation_id != actor.user.organisation_id:
+        raise NotFoundError()
+    accounts.assign_role(session, actor=actor, project=p, user=target, role=role)
+    commit()
+    return jsonify({"success": True, "user": user(target), "role": role})
+
+
+@bp.delete("/projects/<int:project_id>/assignments/<role>/<int:user_id>")
+def unassign(project_id: int, role: str, user_id: int) -> Response:
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.roles")
+    session = get_session()
+    target = accounts.require_user(session, user_id)
+    if actor.roles(session).get(p.id) is None and not actor.is_admin:
+        raise NotFoundError()
+    if target.organisation_id is not None and target.organisation_id != p.organisation_id:
+        raise NotFoundError()
+    del role
+    accounts.assign_role(session, actor=actor, project=p, user=target, role=None)
+    commit()
+    return jsonify({"success": True})

@@ -1,0 +1,90 @@
+"""Sessions and the current user: POST /v1/sessions, DELETE /v1/sessions/{token}, /v1/users."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response, current_app, jsonify
+
+from app.db import commit, get_session
+from app.errors import AuthenticationFailedError
+from app.services import accounts
+from app.web.api import bp
+from app.web.api.helpers import json_body, required
+from app.web.api.serialise import ts, user
+from app.web.auth import api_actor, logged_in_actor
+
+
+@bp.post("/sessions")
+def create_session() -> tuple[Response, int]:
+    data = json_body()
+    email, password = required(data, "email"), required(data, "password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise AuthenticationFailedError()
+    session = get_session()
+    u = accounts.authenticate(session, email=email, password=password)
+    issued = accounts.create_session(
+        session, user=u, ttl=timedelta(hours=current_app.config["SESSION_TTL_HOURS"])
+    )
+    commit()
+    return jsonify(
+        {"token": issued.token, "createdAt": ts(issued.created_at), "expiresAt": ts(issued.expires_at)}
+    ), 200
+
+
+@bp.delete("/sessions/<token>")
+def end_session(token: str) -> Response:
+    actor = logged_in_actor()
+    session = get_session()
+    accounts.end_session(session, token=token)
+    commit()
+    del actor
+    return jsonify({"success": True})
+
+
+@bp.get("/users/current")
+def current_user() -> Response:
+    actor = logged_in_actor()
+    assert actor.user is not None  # app users cannot use the JSON API
+    out = user(actor.user)
+    out["roles"] = [
+        {"projectId": pid, "role": role} for pid, role in sorted(actor.roles(get_session()).items())
+    ]
+    return jsonify(out)
+
+
+@bp.get("/users")
+def list_users() -> Response:
+    actor = logged_in_actor()
+    session = get_session()
+    assert actor.user is not None
+    if actor.is_admin:
+        rows = accounts.list_users(session, organisation_id=None)
+    else:
+        # Others see the people of their own organisation, which they need to assign roles.
+        rows = (
+            accounts.list_users(session, organisation_id=actor.user.organisation_id)
+            if actor.user.organisation_id
+            else [actor.user]
+        )
+    return jsonify([user(u) for u in rows])
+
+
+@bp.post("/users")
+def create_user() -> tuple[Response, int]:
+    actor = api_actor()
+    actor.require_admin()
+    data = json_body()
+    session = get_session()
+    u = accounts.create_user(
+        session,
+        actor=actor,
+        email=required(data, "email"),
+        password=data.get("password"),
+        realm=current_app.config["DIGEST_REALM"],
+        display_name=data.get("displayName") or "",
+        organisation_id=data.get("organisationId"),
+        is_admin=bool(data.get("isAdmin", False)),
+    )
+    commit()
+    return jsonify(user(u)), 200

@@ -1,0 +1,249 @@
+"""OpenRosa views: formList, form XML, manifest, media, and the submission endpoint (HEAD/GET/POST)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.actor import Actor
+from app.blobs import get_blob_store
+from app.db import commit, get_session
+from app.errors import MissingSubmissionPartError, NotFoundError
+from app.models import Blob, Form, FormAttachment, Project
+from app.services import app_users
+from app.services import submissions as submission_service
+from app.web.openrosa import bp
+from app.web.openrosa.auth import account_actor, token_actor
+from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
+from sync import openrosa
+
+TOKEN_ROOT = "/v1/key/<token>/projects/<int:project_id>"
+ACCOUNT_ROOT = "/v1/projects/<int:project_id>"
+
+
+def device_route(
+    suffix: str, methods: list[str]
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register a view under both device roots (the token one gets a ``_token`` endpoint name)."""
+
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        bp.add_url_rule(TOKEN_ROOT + suffix, f"{view.__name__}_token", view, methods=methods)
+        bp.add_url_rule(ACCOUNT_ROOT + suffix, view.__name__, view, methods=methods)
+        return view
+
+    return decorate
+
+
+def _actor(token: str | None) -> Actor:
+    return token_actor(token) if token is not None else account_actor()
+
+
+def _project(actor: Actor, project_id: int, action: str) -> Project:
+    session = get_session()
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError()
+    actor.require(session, action, project)
+    return project
+
+
+def _root_url(token: str | None, project_id: int) -> str:
+    base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+    return f"{base}/v1/key/{token}/projects/{project_id}" if token else f"{base}/v1/projects/{project_id}"
+
+
+def _fillable_forms(actor: Actor, project: Project) -> list[Form]:
+    """Open forms with a published version that this caller may fill in."""
+    session = get_session()
+    forms = session.scalars(
+        select(Form)
+        .where(Form.project_id == project.id, Form.state == "open", Form.current_version_id.is_not(None))
+        .order_by(Form.xml_form_id)
+    )
+    if actor.app_user is None:
+        return list(forms)
+    return [f for f in forms if app_users.may_use_form(session, actor.app_user, f)]
+
+
+def _device_form(actor: Actor, project: Project, xml_form_id: str) -> Form:
+    session = get_session()
+    form = session.scalar(select(Form).where(Form.project_id == project.id, Form.xml_form_id == xml_form_id))
+    if form is None or form.current_version is None:
+        raise NotFoundError(f"No form {xml_form_id!r} here.")
+    if actor.app_user is not None and not app_users.may_use_form(session, actor.app_user, form):
+        raise NotFoundError(f"No form {xml_form_id!r} here.")
+    return form
+
+
+@device_route("/formList", ["GET", "HEAD"])
+def form_list(project_id: int, token: str | None = None) -> Response:
+    actor = _actor(token)
+    project = _project(actor, project_id, "form.list")
+    root = _root_url(token, project_id)
+    wanted = request.args.get("formID")
+    entries = []
+    for form in _fillable_forms(actor, project):
+        if wanted and form.xml_form_id != wanted:
+            continue
+        version = form.current_version
+        assert version is not None
+        has_media = bool(version.attachments)
+        entries.append(
+            openrosa.FormListEntry(
+                form_id=form.xml_form_id,
+                name=form.name or form.xml_form_id,
+                version=version.version or None,
+                md5_hex=version.md5,
+                download_url=f"{root}/formList/{form.xml_form_id}.xml",
+                manifest_url=f"{root}/formList/{form.xml_form_id}/manifest" if has_media else None,
+            )
+        )
+    commit()  # last_seen_at of the device
+    return xml_response(openrosa.form_list(entries))
+
+
+@device_route("/formList/<xml_form_id>.xml", ["GET"])
+def form_download(project_id: int, xml_form_id: str, token: str | None = None) -> Response:
+    actor = _actor(token)
+    project = _project(actor, project_id, "form.read")
+    version = _device_form(actor, project, xml_form_id).current_version
+    assert version is not None
+    commit()
+    response = xml_response(version.xml)
+    response.set_etag(version.md5)
+    response.make_conditional(request)
+    return response
+
+
+@device_route("/formList/<xml_form_id>/manifest", ["GET"])
+def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Response:
+    actor = _actor(token)
+    project = _project(actor, project_id, "form.read")
+    version = _device_form(actor, project, xml_form_id).current_version
+    assert version is not None
+    root = _root_url(token, project_id)
+    session = get_session()
+    md5s = dict(
+        session.execute(
+            select(Blob.sha256, Blob.md5).where(
+                Blob.sha256.in_([a.blob_sha256 for a in version.attachments if a.blob_sha256])
+            )
+        ).all()
+    )
+    files = [
+        openrosa.ManifestFile(
+            filename=a.name,
+            md5_hex=md5s[a.blob_sha256],
+            download_url=f"{root}/formList/{xml_form_id}/media/{a.name}",
+        )
+        for a in version.attachments
+        if a.blob_sha256 is not None
+    ]
+    commit()
+    return xml_response(openrosa.manifest(files))
+
+
+@device_route("/formList/<xml_form_id>/media/<name>", ["GET"])
+def media(project_id: int, xml_form_id: str, name: str, token: str | None = None) -> Response:
+    actor = _actor(token)
+    project = _project(actor, project_id, "form.read")
+    version = _device_form(actor, project, xml_form_id).current_version
+    assert version is not None
+    session = get_session()
+    attachment = session.scalar(
+        select(FormAttachment).where(
+            FormAttachment.form_version_id == version.id, FormAttachment.name == name
+        )
+    )
+    if attachment is None or attachment.blob_sha256 is None:
+        raise NotFoundError(f"The form has no file named {name!r}.")
+    blob = session.get(Blob, attachment.blob_sha256)
+    assert blob is not None
+    commit()
+    response = Response(
+        get_blob_store().iter_chunks(blob.sha256), mimetype=blob.content_type or "application/octet-stream"
+    )
+    response.headers["Content-Length"] = str(blob.size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    # A strong ETag (the md5 the manifest announces): devices on metered data skip unchanged files.
+    response.set_etag(blob.md5)
+    with_openrosa_headers(response)
+    response.make_conditional(request)
+    return response
+
+
+@device_route("/submission", ["HEAD", "GET"])
+def submission_probe(project_id: int, token: str | None = None) -> Response:
+    """Collect reads headers only from a 204; it sends HEAD before POSTing."""
+    actor = _actor(token)
+    _project(actor, project_id, "submission.create")
+    commit()
+    response = with_openrosa_headers(Response(status=204))
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
+    return response
+
+
+def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
+    xml_part = request.files.get("xml_submission_file")
+    if xml_part is not None:
+        xml = xml_part.read()
+    elif "xml_submission_file" in request.form:
+        xml = request.form["xml_submission_file"].encode()
+    else:
+        raise MissingSubmissionPartError()
+    files = []
+    for part_name, storage in request.files.items(multi=True):
+        if part_name == "xml_submission_file":
+            continue
+        name = storage.filename or part_name
+        submission_service.check_file_name(name)
+        files.append(submission_service.IncomingFile(name, storage.read(), storage.mimetype or None))
+    return xml, files
+
+
+@device_route("/submission", ["POST"])
+def submission_post(project_id: int, token: str | None = None) -> Response:
+    actor = _actor(token)
+    project = _project(actor, project_id, "submission.create")
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise MissingSubmissionPartError(
+            "The submission must be sent as multipart/form-data with an xml_submission_file part."
+        )
+    xml, files = _read_parts()
+    parsed = submission_service.parse(xml)
+    origin = submission_service.Origin(
+        device_id=request.args.get("deviceID") or None,
+        user_agent=(request.headers.get("User-Agent") or "")[:512] or None,
+    )
+    store = get_blob_store()
+    session = get_session()
+    kwargs: dict[str, Any] = {
+        "actor": actor,
+        "project": project,
+        "xml": xml,
+        "files": files,
+        "store": store,
+        "origin": origin,
+        "parsed": parsed,
+    }
+    try:
+        result = submission_service.ingest(session, **kwargs)
+        commit()
+    except IntegrityError:
+        # Another request stored the same instanceID between our read and our write (a resend racing
+        # the original, possibly on another app server): start again and take the idempotent path.
+        session.rollback()
+        result = submission_service.ingest(session, **kwargs)
+        commit()
+    if result.status == 202:
+        return message_response("Ya estaba recibido. / Already received; nothing new.", 202)
+    missing = (
+        f" Faltan {len(result.missing_files)} archivo(s) / files still expected."
+        if result.missing_files
+        else ""
+    )
+    return message_response(f"Recibido, gracias. / Received, thank you.{missing}", 201)
