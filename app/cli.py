@@ -37,8 +37,6 @@ def base_url(app: Flask, host: str = "127.0.0.1", port: int = 8000) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from forms.library import bundled_forms, read_bundled
-
     from app.auth.actor import Actor
     from app.auth.passwords import generate_password
     from app.blobs import get_blob_store
@@ -46,6 +44,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from app.models import Form, Project
     from app.services import accounts, projects
     from app.services import forms as form_service
+    from forms.library import bundled_forms, read_bundled
 
     app = _app()
     upgrade_database(app)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import MissingSubmissionPartError, NotFoundError
+from app.errors import MissingSubmissionPartError, NotFoundError, PayloadTooLargeError
 from app.models import Blob, Form, FormAttachment, Project
 from app.services import app_users
 from app.services import submissions as submission_service
@@ -209,6 +209,13 @@ def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
 def submission_post(project_id: int, token: str | None = None) -> Response:
     actor = _actor(token)
     project = _project(actor, project_id, "submission.create")
+    limit = current_app.config["MAX_SUBMISSION_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        # Refused before reading a byte: the device splits its files under the advertised length.
+        raise PayloadTooLargeError(
+            f"The submission is {request.content_length} bytes; this server accepts at most {limit} bytes "
+            "per request."
+        )
     if not (request.content_type or "").startswith("multipart/form-data"):
         raise MissingSubmissionPartError(
             "The submission must be sent as multipart/form-data with an xml_submission_file part."
