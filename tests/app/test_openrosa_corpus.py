@@ -28,16 +28,18 @@ UNDECLARED_PREFIXES = {
 
 def _forms_by_id() -> dict[str, Path]:
     out = {}
-    for path in sorted((CORPUS / "central-backend/forms").glob("*.xml")) + [
-        CORPUS / "central-backend/soak-250q/250q-form.xml"
+    for path in [
+        *sorted((CORPUS / "central-backend/forms").glob("*.xml")),
+        CORPUS / "central-backend/soak-250q/250q-form.xml",
     ]:
         out[parse_xform(path.read_bytes()).form_id] = path
     return out
 
 
 def _instances() -> list[Path]:
-    return sorted((CORPUS / "central-backend/instances").glob("*.xml")) + [
-        CORPUS / "central-backend/soak-250q/250q-submission.template.xml"
+    return [
+        *sorted((CORPUS / "central-backend/instances").glob("*.xml")),
+        CORPUS / "central-backend/soak-250q/250q-submission.template.xml",
     ]
 
 
