@@ -412,5 +412,20 @@ def _update_counts(session: Session, submission: Submission) -> None:
     session.flush()
 
 
+def add_files_to_version(
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    version: SubmissionVersion,
+    files: list[IncomingFile],
+    store: BlobStore,
+) -> IngestResult:
+    """Attach files a stored version expects (the API's attachment upload)."""
+    for f in files:
+        check_file_name(f.name)
+    return _add_files(session, version=version, files=files, store=store, actor=actor, project=project)
+
+
 def files_from_mapping(parts: Mapping[str, tuple[bytes, str | None]]) -> list[IncomingFile]:
     return [IncomingFile(name, data, ctype) for name, (data, ctype) in parts.items()]

@@ -178,4 +178,16 @@ COVERED_ELSEWHERE = {
     "api.list_draft_attachments",
     "api.upload_draft_attachment",
     "api.get_attachment",
+    # tests/app/test_submissions_api.py walks these with each role.
+    "api.list_submissions",
+    "api.create_submission",
+    "api.get_submission",
+    "api.edit_submission",
+    "api.review_submission",
+    "api.submission_xml",
+    "api.list_comments",
+    "api.add_comment",
+    "api.list_submission_attachments",
+    "api.get_submission_attachment",
+    "api.upload_submission_attachment",
 }

@@ -10,4 +10,5 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     meta,
     projects,
     sessions,
+    submissions,
 )

@@ -1,0 +1,249 @@
+"""Submissions in the JSON API (Central's shapes): list, get, create from XML, edit, review state,
+comments, attachments, and the verbatim ``.xml``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.actor import Actor
+from app.blobs import get_blob_store
+from app.db import commit, get_session
+from app.errors import InvalidValueError, NotFoundError, SubmissionXMLError
+from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
+from app.services import forms as form_service
+from app.services import review
+from app.services import submissions as submission_service
+from app.web.api import bp
+from app.web.api.helpers import json_body, read_body
+from app.web.api.projects import project_for
+from app.web.api.serialise import ts
+from app.web.auth import logged_in_actor
+
+BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
+
+
+def submission_json(s: Submission) -> dict[str, Any]:
+    return {
+        "instanceId": s.instance_id,
+        "submitterId": s.submitter_user_id or s.submitter_app_user_id,
+        "deviceId": s.device_id,
+        "userAgent": s.user_agent,
+        "reviewState": None if s.review_state == "received" else s.review_state,
+        "instanceName": s.instance_name,
+        "createdAt": ts(s.created_at),
+        "updatedAt": ts(s.updated_at),
+        "attachmentsExpected": s.attachments_expected,
+        "attachmentsPresent": s.attachments_present,
+        "encrypted": s.is_encrypted,
+    }
+
+
+def _form(actor: Actor, project_id: int, xml_form_id: str, action: str) -> tuple[Project, Form]:
+    project = project_for(actor, project_id, action)
+    return project, form_service.get_form(get_session(), project=project, xml_form_id=xml_form_id)
+
+
+def _submission(form: Form, instance_id: str) -> Submission:
+    session = get_session()
+    sub = session.scalar(
+        select(Submission).where(Submission.form_id == form.id, Submission.instance_id == instance_id)
+    )
+    if sub is None:
+        # An edit's own instanceID finds the record too.
+        version = session.scalar(
+            select(SubmissionVersion).where(
+                SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == instance_id
+            )
+        )
+        sub = session.get(Submission, version.submission_id) if version else None
+    if sub is None:
+        raise NotFoundError(f"No submission {instance_id!r} for this form.")
+    return sub
+
+
+@bp.get(BASE)
+def list_submissions(project_id: int, xml_form_id: str) -> Response:
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.list")
+    limit = min(int(request.args.get("limit", 1000)), 10000)
+    offset = int(request.args.get("offset", 0))
+    rows = get_session().scalars(
+        select(Submission)
+        .where(Submission.form_id == form.id)
+        .order_by(Submission.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return jsonify([submission_json(s) for s in rows])
+
+
+def _ingest_xml(actor: Actor, project: Project, form: Form, xml: bytes, *, must_edit: str | None) -> Response:
+    session = get_session()
+    parsed = submission_service.parse(xml)
+    if parsed.form_id != form.xml_form_id:
+        raise SubmissionXMLError(f"The XML is for form {parsed.form_id!r}, not {form.xml_form_id!r}.")
+    if must_edit is not None and parsed.deprecated_id is None:
+        raise SubmissionXMLError("An edit must carry meta/deprecatedID naming the version it replaces.")
+    kwargs: dict[str, Any] = {
+        "actor": actor,
+        "project": project,
+        "xml": xml,
+        "files": [],
+        "store": get_blob_store(),
+        "origin": submission_service.Origin(
+            user_agent=(request.headers.get("User-Agent") or "")[:512] or None
+        ),
+        "parsed": parsed,
+    }
+    try:
+        result = submission_service.ingest(session, **kwargs)
+        commit()
+    except IntegrityError:
+        session.rollback()
+        result = submission_service.ingest(session, **kwargs)
+        commit()
+    return jsonify(
+        submission_json(result.submission) | {"currentVersion": {"instanceId": result.version.instance_id}}
+    )
+
+
+@bp.post(BASE)
+def create_submission(project_id: int, xml_form_id: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.create")
+    return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), must_edit=None)
+
+
+@bp.get(BASE + "/<instance_id>")
+def get_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    return jsonify(submission_json(_submission(form, instance_id)))
+
+
+@bp.put(BASE + "/<instance_id>")
+def edit_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.update")
+    _submission(form, instance_id)
+    return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), must_edit=instance_id)
+
+
+@bp.patch(BASE + "/<instance_id>")
+def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.review")
+    sub = _submission(form, instance_id)
+    data = json_body()
+    if set(data) - {"reviewState", "comment"} or "reviewState" not in data:
+        raise InvalidValueError('Send {"reviewState": ...} (and optionally a comment).')
+    review.set_review_state(
+        get_session(),
+        actor=actor,
+        project=project,
+        submission=sub,
+        state=str(data["reviewState"]),
+        comment=data.get("comment"),
+    )
+    commit()
+    return jsonify(submission_json(sub))
+
+
+@bp.get(BASE + "/<instance_id>.xml")
+def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(form, instance_id)
+    version = get_session().get(SubmissionVersion, sub.current_version_id)
+    assert version is not None
+    return Response(version.xml, mimetype="application/xml")
+
+
+@bp.get(BASE + "/<instance_id>/comments")
+def list_comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    comments = review.list_comments(get_session(), submission=_submission(form, instance_id))
+    return jsonify([{"body": c.body, "actorId": c.user_id, "createdAt": ts(c.created_at)} for c in comments])
+
+
+@bp.post(BASE + "/<instance_id>/comments")
+def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.comment")
+    c = review.add_comment(
+        get_session(),
+        actor=actor,
+        project=project,
+        submission=_submission(form, instance_id),
+        body=str(json_body().get("body", "")),
+    )
+    commit()
+    return jsonify({"body": c.body, "actorId": c.user_id, "createdAt": ts(c.created_at)})
+
+
+def _current_attachments(sub: Submission) -> list[SubmissionAttachment]:
+    return list(
+        get_session().scalars(
+            select(SubmissionAttachment)
+            .where(SubmissionAttachment.submission_version_id == sub.current_version_id)
+            .order_by(SubmissionAttachment.name)
+        )
+    )
+
+
+@bp.get(BASE + "/<instance_id>/attachments")
+def list_submission_attachments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    return jsonify(
+        [
+            {"name": a.name, "exists": a.blob_sha256 is not None, "expected": a.is_expected}
+            for a in _current_attachments(_submission(form, instance_id))
+        ]
+    )
+
+
+@bp.get(BASE + "/<instance_id>/attachments/<name>")
+def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    att = next((a for a in _current_attachments(_submission(form, instance_id)) if a.name == name), None)
+    if att is None or att.blob_sha256 is None:
+        raise NotFoundError(f"The submission has no file named {name!r}.")
+    # Served as a download, never inline: a hostile SVG or HTML must not run in a reviewer's browser.
+    return Response(
+        get_blob_store().iter_chunks(att.blob_sha256),
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@bp.post(BASE + "/<instance_id>/attachments/<name>")
+def upload_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.update")
+    sub = _submission(form, instance_id)
+    version = get_session().get(SubmissionVersion, sub.current_version_id)
+    assert version is not None
+    if name not in {a.name for a in version.attachments if a.is_expected}:
+        raise NotFoundError(f"The submission does not expect a file named {name!r}.")
+    result = submission_service.add_files_to_version(
+        get_session(),
+        actor=actor,
+        project=project,
+        version=version,
+        files=[
+            submission_service.IncomingFile(name, read_body("MAX_SUBMISSION_BYTES"), request.content_type)
+        ],
+        store=get_blob_store(),
+    )
+    commit()
+    return jsonify({"success": True, "added": result.added_files})
