@@ -148,3 +148,23 @@ def form_ids_of(session: Session, app_user: AppUser) -> list[str]:
             .order_by(Form.xml_form_id)
         )
     )
+
+
+def reissue_token(session: Session, *, actor: Actor, app_user: AppUser) -> str:
+    """A new token for a device credential (a replacement phone); the old token stops working now."""
+    from app.errors import ConflictError
+
+    if app_user.revoked_at is not None:
+        raise ConflictError("This device credential is revoked; create a new one for the new phone.")
+    token = tokens.new_token()
+    app_user.token_hash = tokens.token_hash(token)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="app_user.reissue",
+        project_id=app_user.project_id,
+        subject_type="app_user",
+        subject_id=app_user.id,
+    )
+    return token

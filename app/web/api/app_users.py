@@ -33,7 +33,7 @@ def create_app_user(project_id: int) -> Response:
         get_session(), actor=actor, project=p, display_name=required(data, "displayName"), form_ids=forms
     )
     commit()
-    return jsonify(app_user(issued.app_user, issued.token))
+    return jsonify(app_user(issued.app_user, issued.token) | {"qr": _onboarding(p.id, p.name, issued.token)})
 
 
 @bp.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")
@@ -59,3 +59,39 @@ def assign_form_to_app_user(project_id: int, xml_form_id: str, app_user_id: int)
     app_users.set_app_user_forms(session, actor=actor, app_user=a, xml_form_ids=current)
     commit()
     return jsonify({"success": True})
+
+
+def _onboarding(project_id: int, project_name: str, token: str) -> dict[str, object]:
+    from flask import current_app, request
+
+    from sync.qr import collect_settings, encode_settings
+
+    base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+    server_url = f"{base}/v1/key/{token}/projects/{project_id}"
+    settings = collect_settings(server_url, project_name=project_name)
+    return {"serverUrl": server_url, "settings": settings, "payload": encode_settings(settings)}
+
+
+@bp.post("/projects/<int:project_id>/app-users/<int:app_user_id>/qr")
+@bp.post("/projects/<int:project_id>/app-users/<int:app_user_id>/qr.<fmt>")
+def app_user_qr(project_id: int, app_user_id: int, fmt: str = "json") -> Response:
+    """Onboard a phone: a new token (the old one stops working) as Collect settings JSON, PNG or SVG.
+
+    Tokens are stored hashed, so a QR code can only be made together with a new token.
+    """
+    from sync.qr import qr_png, qr_svg
+
+    if fmt not in {"json", "png", "svg"}:
+        raise InvalidValueError("The QR code comes as .png, .svg or JSON.")
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    session = get_session()
+    a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
+    token = app_users.reissue_token(session, actor=actor, app_user=a)
+    commit()
+    info = _onboarding(project_id, p.name, token)
+    if fmt == "png":
+        return Response(qr_png(str(info["payload"])), mimetype="image/png")
+    if fmt == "svg":
+        return Response(qr_svg(str(info["payload"])), mimetype="image/svg+xml")
+    return jsonify({"token": token, **info})

@@ -1,0 +1,72 @@
+"""Project encryption: create or import the key, and decrypt a submission with the passphrase."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Response, jsonify
+
+from app.blobs import get_blob_store
+from app.db import commit, get_session
+from app.errors import InvalidValueError
+from app.models import SubmissionVersion
+from app.services import forms as form_service
+from app.services import keys
+from app.web.api import bp
+from app.web.api.helpers import json_body, required
+from app.web.api.projects import project_for
+from app.web.api.submissions import _submission
+from app.web.auth import logged_in_actor
+
+
+@bp.post("/projects/<int:project_id>/key")
+def create_key(project_id: int) -> Response:
+    """Make the project encrypted: forms published from now on carry its public key."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.keys")
+    data = json_body()
+    pem = data.get("privateKeyPem")
+    if pem is not None and not isinstance(pem, str):
+        raise InvalidValueError("privateKeyPem must be a PEM string.")
+    row = keys.create_project_key(
+        get_session(),
+        actor=actor,
+        project=p,
+        passphrase=str(required(data, "passphrase")),
+        hint=str(data.get("hint") or ""),
+        private_key_pem=pem.encode() if pem else None,
+    )
+    commit()
+    return jsonify({"id": row.id, "public": row.public_key, "hint": row.hint})
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/decrypt")
+def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Decrypt with the project passphrase: the plaintext XML and any media (base64)."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "submission.decrypt")
+    session = get_session()
+    form = form_service.get_form(session, project=p, xml_form_id=xml_form_id)
+    sub = _submission(form, instance_id)
+    version = session.get(SubmissionVersion, sub.current_version_id)
+    assert version is not None
+    result = keys.decrypt_version(
+        session,
+        actor=actor,
+        project=p,
+        form=form,
+        version=version,
+        passphrase=str(required(json_body(), "passphrase")),
+        store=get_blob_store(),
+    )
+    commit()
+    return jsonify(
+        {
+            "instanceId": version.instance_id,
+            "submission": result.files.get("submission.xml", b"").decode("utf-8"),
+            "media": {
+                n: base64.b64encode(b).decode() for n, b in result.files.items() if n != "submission.xml"
+            },
+            "missingMedia": result.missing,
+        }
+    )
