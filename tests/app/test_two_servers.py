@@ -1,0 +1,113 @@
+"""Two app processes on one database: duplicate instanceIDs racing across them make exactly one
+submission and no 500 (uniqueness lives in the database, not in process memory)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from app.db import get_database
+from app.models import Submission, SubmissionAttachment, SubmissionVersion
+from tests.app.conftest import World
+from tests.app.openrosa_helpers import SIMPLE_FORM, device_token, instance, publish_xml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def two_servers(world: World, app_config: dict[str, str]) -> Iterator[list[str]]:
+    env = {
+        **os.environ,
+        "RUTA_DATABASE_URL": app_config["DATABASE_URL"],
+        "RUTA_INSTANCE_PATH": app_config["INSTANCE_PATH"],  # shared blob store, like shared storage
+        "RUTA_SECRET_KEY": app_config["SECRET_KEY"],
+        "RUTA_ODK_VALIDATE": "false",
+    }
+    ports = [_free_port(), _free_port()]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(p), "--workers", "2"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in ports
+    ]
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        yield [f"http://127.0.0.1:{p}" for p in ports]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_duplicates_racing_across_two_app_processes_make_one_submission(
+    world: World, two_servers: list[str]
+) -> None:
+    publish_xml(world, SIMPLE_FORM)
+    token = device_token(world)["token"]
+    statuses: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(16)
+
+    def send(i: int) -> None:
+        base = two_servers[i % 2]
+        files = {
+            "xml_submission_file": ("xml_submission_file.xml", instance("uuid:two-servers"), "text/xml"),
+            "a.jpg": ("a.jpg", b"the same photo", "image/jpeg"),
+        }
+        barrier.wait(timeout=30)
+        res = requests.post(
+            f"{base}/v1/key/{token}/projects/{world.project_id}/submission",
+            files=files,
+            headers={"X-OpenRosa-Version": "1.0"},
+            timeout=60,
+        )
+        with lock:
+            statuses.append(res.status_code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    assert len(statuses) == 16
+    assert all(s in (201, 202) for s in statuses), statuses
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 1
+        assert s.scalar(select(func.count()).select_from(SubmissionVersion)) == 1
+        present = s.scalar(
+            select(func.count())
+            .select_from(SubmissionAttachment)
+            .where(SubmissionAttachment.blob_sha256.is_not(None))
+        )
+        assert present == 1
