@@ -267,3 +267,45 @@ def test_xlsform_can_be_downloaded_again(world: World) -> None:
         f"/v1/projects/{world.project_id}/forms/{form_id}.xlsx", headers=world.headers("analyst")
     )
     assert got.status_code == 200 and got.data == data
+
+
+def _external_choices_workbook() -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    survey = wb.active
+    survey.title = "survey"
+    for row in [
+        ["type", "name", "label", "choice_filter"],
+        ["select_one country", "country", "Country", ""],
+        ["select_one_external city", "city", "City", "country=${country}"],
+    ]:
+        survey.append(row)
+    choices = wb.create_sheet("choices")
+    for row in [["list_name", "name", "label"], ["country", "ec", "Ecuador"], ["country", "pe", "Peru"]]:
+        choices.append(row)
+    external = wb.create_sheet("external_choices")
+    for row in [
+        ["list_name", "name", "label", "country"],
+        ["city", "quito", "Quito", "ec"],
+        ["city", "lima", "Lima", "pe"],
+    ]:
+        external.append(row)
+    settings = wb.create_sheet("settings")
+    settings.append(["form_id"])
+    settings.append(["cities"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_itemsets_csv_from_external_choices_is_attached_by_ruta(world: World) -> None:
+    res = _upload(world, _external_choices_workbook())
+    assert res.status_code == 200, res.json
+    attachments = {a["name"]: a["exists"] for a in res.json["attachments"]}
+    assert attachments == {"itemsets.csv": True}
+    got = world.client.get(
+        f"/v1/projects/{world.project_id}/forms/cities/attachments/itemsets.csv",
+        headers=world.headers("manager"),
+    )
+    assert b"quito" in got.data and b"lima" in got.data
