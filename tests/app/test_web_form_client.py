@@ -52,10 +52,14 @@ def _publish_bundled(app: Flask, world: World) -> None:
 def test_xforms_engine_fills_and_submits_each_bundled_form(world: World, live: str, form_id: str) -> None:
     _publish_bundled(world.app, world)
     token = device_token(world)["token"]
-    result = submit_via_server(f"{live}/v1/key/{token}/projects/{world.project_id}", form_id, ANSWERS[form_id])
+    result = submit_via_server(
+        f"{live}/v1/key/{token}/projects/{world.project_id}", form_id, ANSWERS[form_id]
+    )
     assert result["httpStatus"] == 201, result
     with world.app.app_context(), get_database(world.app).session_scope() as s:
-        stored = s.scalar(select(SubmissionVersion).where(SubmissionVersion.instance_id == result["instanceID"]))
+        stored = s.scalar(
+            select(SubmissionVersion).where(SubmissionVersion.instance_id == result["instanceID"])
+        )
         assert stored is not None
         assert stored.xml.decode() == result["xml"]  # verbatim: what the client sent is what is kept
         assert stored.value_problems == []
