@@ -317,3 +317,14 @@ def test_account_root_challenges_with_digest_and_accepts_it(world: World, device
     # An analyst may log in but not submit.
     res = post_submission(world, base, instance("uuid:z"), headers=world.basic("analyst"))
     _assert_openrosa(res, 403)
+
+
+def test_device_limited_to_some_forms_sees_and_submits_only_those(world: World, device: str) -> None:
+    publish_xml(world, SIMPLE_FORM.replace(b'id="photo"', b'id="other"'))
+    scoped = root(world, device_token(world, forms=["other"])["token"])
+    listed = world.client.get(f"{scoped}/formList", headers=OR_HEADERS).data
+    assert b"<formID>other</formID>" in listed and b"<formID>photo</formID>" not in listed
+    assert world.client.get(f"{scoped}/formList/photo.xml").status_code == 404
+    res = post_submission(world, scoped, instance(UUID))
+    _assert_openrosa(res, 403)
+    assert _rows(world) == (0, 0, 0)
