@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, request
 from flask_httpauth import HTTPDigestAuth
@@ -19,6 +20,7 @@ from app.errors import AuthenticationFailedError, AuthenticationRequiredError, I
 from app.services import accounts, app_users
 
 NONCE_TTL_SECONDS = 3600
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 
 def _sign(value: str) -> str:
@@ -65,8 +67,12 @@ def token_actor(token: str) -> Actor:
     app_user = app_users.app_user_for_token(get_session(), token)
     if app_user is None:
         raise InvalidTokenError()
-    # last_seen_at is device metadata the admin shows; written with the request's own commit.
-    app_user.last_seen_at = utcnow()
+    # last_seen_at is device metadata the admin shows. Writing it on every request would make every
+    # HEAD a write and queue all of one token's requests on that row's lock, so it is refreshed at most
+    # every few minutes.
+    now = utcnow()
+    if app_user.last_seen_at is None or now - app_user.last_seen_at > LAST_SEEN_RESOLUTION:
+        app_user.last_seen_at = now
     return Actor(app_user=app_user)
 
 
