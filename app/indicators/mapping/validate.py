@@ -1,0 +1,281 @@
+"""Checks a mapping document against its form and the catalogue before it is used.
+
+Errors make the mapping unusable (unknown question or canonical field, a code that is not in the list,
+a question whose type cannot fill the field); warnings point at data that will be recoded to a fallback
+or otherwise needs a person's eye (a choice with no recoding becomes ``unknown`` and is queued for
+review, never silently dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.indicators.catalog import Catalog
+from app.indicators.fields import CanonicalField, canonical_key
+from app.indicators.mapping.document import (
+    DERIVATIONS,
+    TRANSFORMS,
+    FieldRule,
+    MappingDocument,
+    MappingFormatError,
+    QuestionIndex,
+)
+from forms.schema import Field, FormSchema
+
+ERROR = "error"
+WARNING = "warning"
+
+# Which question types can fill which canonical types (calculates are strings, so strings fit most).
+COMPATIBLE: Mapping[str, frozenset[str]] = {
+    "code": frozenset({"select1", "string"}),
+    "codes": frozenset({"select", "select1", "string"}),
+    "int": frozenset({"int", "decimal", "string"}),
+    "decimal": frozenset({"decimal", "int", "string"}),
+    "date": frozenset({"date", "dateTime", "string"}),
+    "bool": frozenset({"boolean", "select1", "string"}),
+    "text": frozenset({"string", "select1", "select", "int", "decimal", "date", "dateTime", "barcode"}),
+}
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    severity: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.where}: {self.message}"
+
+
+def validate_mapping(
+    doc: MappingDocument | Mapping[str, Any], schema: FormSchema, catalog: Catalog
+) -> list[MappingProblem]:
+    """Every problem in ``doc`` for this form version; an empty list means it can be used as is."""
+    if not isinstance(doc, MappingDocument):
+        try:
+            doc = MappingDocument.from_dict(doc)
+        except MappingFormatError as exc:
+            return [MappingProblem(ERROR, exc.key or "document", exc.message)]
+    return _Checker(doc, schema, catalog).run()
+
+
+class _Checker:
+    def __init__(self, doc: MappingDocument, schema: FormSchema, catalog: Catalog) -> None:
+        self.doc = doc
+        self.schema = schema
+        self.catalog = catalog
+        self.index = QuestionIndex(schema)
+        self.problems: list[MappingProblem] = []
+
+    def error(self, where: str, message: str) -> None:
+        self.problems.append(MappingProblem(ERROR, where, message))
+
+    def warn(self, where: str, message: str) -> None:
+        self.problems.append(MappingProblem(WARNING, where, message))
+
+    def run(self) -> list[MappingProblem]:
+        if self.doc.form.id != self.schema.form_id:
+            self.warn("form.id", f"mapping is for {self.doc.form.id!r}, the form is {self.schema.form_id!r}")
+        if self.doc.form.version and self.schema.version and self.doc.form.version != self.schema.version:
+            self.warn(
+                "form.version",
+                f"mapping is for version {self.doc.form.version}, the form is {self.schema.version}",
+            )
+        resolved = self.check_rules()
+        self.check_targets(resolved)
+        self.check_choices(resolved)
+        self.check_defaults()
+        self.check_derived()
+        for key in self.doc.drop:
+            question, why = self.index.find(key)
+            if question is None:
+                self.error(f"drop.{key}", why)
+        return self.problems
+
+    def check_rules(self) -> list[tuple[FieldRule, Field, CanonicalField]]:
+        resolved: list[tuple[FieldRule, Field, CanonicalField]] = []
+        for key, rule in self.doc.fields.items():
+            where = f"fields.{key}"
+            question, why = self.index.find(key)
+            if question is None:
+                self.error(where, why)
+                continue
+            if rule.drop:
+                if rule.to:
+                    self.error(where, "a rule either maps a question or drops it")
+                continue
+            if not rule.to:
+                self.error(where, "maps to nothing: give `to` or `drop: true`")
+                continue
+            target = self.catalog.fields.get(rule.to)
+            if target is None:
+                self.error(where, f"unknown canonical field {rule.to!r}")
+                continue
+            if rule.transform is not None and rule.transform not in TRANSFORMS:
+                self.error(
+                    where, f"unknown transform {rule.transform!r} (one of {', '.join(sorted(TRANSFORMS))})"
+                )
+            self.check_type(where, rule, question, target)
+            self.check_shape(where, rule, question, target)
+            resolved.append((rule, question, target))
+        return resolved
+
+    def check_type(self, where: str, rule: FieldRule, question: Field, target: CanonicalField) -> None:
+        if rule.via is not None:
+            return  # a lookup table turns the answer into the canonical value, whatever its type
+        if question.type not in COMPATIBLE[target.type]:
+            self.error(where, f"a {question.type} question cannot fill {target.type} field {target.key!r}")
+
+    def check_shape(self, where: str, rule: FieldRule, question: Field, target: CanonicalField) -> None:
+        if target.is_member and question.repeat is None:
+            self.error(where, f"member field {target.key!r} needs a question inside the roster repeat")
+        if not target.is_member and question.repeat is not None and not target.multi:
+            self.error(where, f"a question in a repeat has several answers; {target.key!r} holds one")
+        if rule.multi and not target.multi:
+            self.error(where, f"multi: {target.key!r} holds a single value")
+        if rule.rank is not None and (target.ranked is None or not 1 <= rule.rank <= target.ranked):
+            self.error(where, f"rank {rule.rank} is not allowed for {target.key!r}")
+        if target.coded and question.choice_list is None and question.type == "string" and rule.via is None:
+            self.warn(
+                where, "free text is recoded only where it equals a code; other answers become the fallback"
+            )
+
+    def check_targets(self, resolved: list[tuple[FieldRule, Field, CanonicalField]]) -> None:
+        rosters = {q.repeat for _, q, t in resolved if t.is_member}
+        if len(rosters) > 1:
+            self.error(
+                "fields", f"member fields come from several repeats {sorted(r or '' for r in rosters)}"
+            )
+        seen: dict[str, str] = {}
+        ranks: set[tuple[str, int]] = set()
+        for rule, question, target in resolved:
+            if rule.rank is not None:
+                if (target.key, rule.rank) in ranks:
+                    self.error(
+                        f"fields.{rule.question}", f"rank {rule.rank} of {target.key!r} is mapped twice"
+                    )
+                ranks.add((target.key, rule.rank))
+            elif not target.multi and target.key in seen:
+                self.warn(
+                    f"fields.{rule.question}",
+                    f"{target.key!r} is also filled by {seen[target.key]!r}; the first answer wins",
+                )
+            seen.setdefault(target.key, question.path)
+
+    def check_choices(self, resolved: list[tuple[FieldRule, Field, CanonicalField]]) -> None:
+        targets: dict[str, list[CanonicalField]] = {}
+        for rule, question, target in resolved:
+            if question.choice_list and target.codelist and rule.via is None:
+                targets.setdefault(question.choice_list, []).append(target)
+        for list_name, recodes in self.doc.choices.items():
+            where = f"choices.{list_name}"
+            if list_name not in self.schema.choices:
+                self.error(where, f"the form has no choice list {list_name!r}")
+                continue
+            values = {c.value for c in self.schema.choices[list_name]}
+            for value, recode in recodes.items():
+                if value not in values:
+                    self.warn(f"{where}.{value}", f"the list has no choice {value!r}")
+                for target in targets.get(list_name, []):
+                    codelist = self.catalog.codelists[target.codelist or ""]
+                    if not codelist.is_code(recode.code):
+                        self.error(
+                            f"{where}.{value}",
+                            f"{recode.code!r} is not a code of {codelist.name!r} ({target.key})",
+                        )
+        warned: set[tuple[str, str, str]] = set()
+        for list_name, fields in targets.items():
+            recodes = self.doc.choices.get(list_name, {})
+            for choice in self.schema.choices.get(list_name, []):
+                if choice.value in recodes:
+                    continue
+                for target in fields:
+                    codelist = self.catalog.codelists[target.codelist or ""]
+                    if (
+                        codelist.find(choice.value) is not None
+                        or (list_name, choice.value, codelist.name) in warned
+                    ):
+                        continue
+                    warned.add((list_name, choice.value, codelist.name))
+                    fallback = codelist.unmapped or "missing"
+                    self.warn(
+                        f"choices.{list_name}.{choice.value}",
+                        f"no recoding to {codelist.name!r}; answers become {fallback!r} (queued for review)",
+                    )
+
+    def check_defaults(self) -> None:
+        for name, value in self.doc.defaults.items():
+            where = f"defaults.{name}"
+            key = self.catalog.resolve(name)
+            if key is None:
+                self.error(where, f"unknown or ambiguous canonical field {name!r}")
+                continue
+            target = self.catalog.fields[key]
+            if target.is_member:
+                self.error(where, "a default applies to the record, not to roster persons")
+            elif target.codelist is not None:
+                codelist = self.catalog.codelists[target.codelist]
+                values = value if isinstance(value, list) else [value]
+                bad = [v for v in values if not codelist.is_code(v)]
+                if bad:
+                    self.error(where, f"{bad} not in code list {codelist.name!r}")
+            elif target.type in {"int", "decimal"} and (
+                not isinstance(value, int | float) or isinstance(value, bool)
+            ):
+                self.error(where, f"{key!r} needs a number")
+
+    def check_derived(self) -> None:
+        for name, rule in self.doc.derived.items():
+            where = f"derived.{name}"
+            if name not in DERIVATIONS:
+                self.error(where, f"unknown derivation (one of {', '.join(sorted(DERIVATIONS))})")
+            elif name == "age_band":
+                self.check_age_band(where, rule.params)
+            elif name in {"fcs", "rcsi"}:
+                self.check_score(where, name, rule.params)
+            else:
+                cutoff = rule.params.get("cutoff", [])
+                scale = self.catalog.codelists["wg_scale"]
+                if not isinstance(cutoff, list) or not all(scale.is_code(c) for c in cutoff):
+                    self.error(f"{where}.cutoff", "must list wg_scale codes")
+
+    def check_age_band(self, where: str, params: Mapping[str, Any]) -> None:
+        source = canonical_key(str(params.get("from", "members.age_years")))
+        if source not in {"members.age_years", "respondent.age_years"}:
+            self.error(f"{where}.from", "age bands derive from respondent.age_years or members[].age_years")
+        bins, labels = params.get("bins"), params.get("labels")
+        numbers = isinstance(bins, list) and all(
+            isinstance(b, int | float) and not isinstance(b, bool) for b in bins
+        )
+        if not numbers or not bins or list(bins) != sorted(set(bins)):
+            self.error(f"{where}.bins", "must be increasing numbers")
+        elif not isinstance(labels, list) or len(labels) != len(bins):
+            self.error(f"{where}.labels", "needs one label per bin")
+        else:
+            band = self.catalog.codelists["age_band"]
+            bad = [str(lab) for lab in labels if not band.is_code(str(lab))]
+            if bad:
+                self.error(f"{where}.labels", f"{bad} not in code list 'age_band'")
+
+    def check_score(self, where: str, name: str, params: Mapping[str, Any]) -> None:
+        score = self.catalog.scores[name]
+        items = params.get("items")
+        if items is not None:
+            if not isinstance(items, list) or len(items) != len(score.weights):
+                self.error(
+                    f"{where}.items", f"lists one question per item, in order: {', '.join(score.weights)}"
+                )
+            else:
+                for item in items:
+                    question, why = self.index.find(str(item))
+                    if question is None:
+                        self.error(f"{where}.items", why)
+        weights = params.get("weights")
+        if weights is not None and (
+            not isinstance(weights, list)
+            or len(weights) != len(score.weights)
+            or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights)
+        ):
+            self.error(f"{where}.weights", f"needs {len(score.weights)} numbers")

@@ -1,0 +1,350 @@
+"""Turning one submission into the canonical record and its roster persons (INDICATORS.md §1).
+
+``normalise`` reads the submission's nested values (groups as dicts by node name, repeats as lists of
+dicts) through a confirmed mapping document and returns:
+
+* ``record``: every non-member canonical field (``section.name``) -> value (``[]`` for an empty
+  multi-valued field, None when unknown);
+* ``persons``: one dict per roster entry, keyed by the bare member field name; empty when the form has no
+  roster, in which case member-level values are unavailable and only group counts exist;
+* ``sources`` / ``person_sources``: where each value came from (a question path, ``default``,
+  ``meta:<key>`` or ``derived:<inputs>``), with ``mapping_version`` for the audit trail;
+* ``unmapped``: every answer that could not be recoded (it became the list's fallback code) or read,
+  for the review queue; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.indicators import derive
+from app.indicators.answers import is_empty, repeat_items, steps, to_boolean, to_number, transform, walk
+from app.indicators.catalog import Catalog
+from app.indicators.codes import CodeList
+from app.indicators.derived_fields import DerivedFields
+from app.indicators.fields import CanonicalField
+from app.indicators.mapping.document import FieldRule, MappingDocument, QuestionIndex
+from forms.schema import Field, FormSchema
+
+DEFAULT = "default"
+# A ranked multi-select and the derived field holding its first-ranked value.
+FIRST_RANKED = {"needs.priority_needs": "needs.priority_need_first"}
+
+
+@dataclass(frozen=True)
+class UnmappedValue:
+    """An answer that did not fit: ``field`` is the canonical key, ``person`` the roster index."""
+
+    field: str
+    source_path: str
+    raw_value: Any
+    reason: str = ""
+    person: int | None = None
+
+
+@dataclass
+class NormalisedResult:
+    """One submission in canonical form, with provenance and what did not fit (module docstring)."""
+
+    record: dict[str, Any]
+    persons: list[dict[str, Any]]
+    sources: dict[str, str]
+    person_sources: list[dict[str, str]]
+    unmapped: list[UnmappedValue]
+    mapping_version: str
+    has_roster: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready copy (dates as ISO 8601 strings)."""
+
+        def plain(values: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
+
+        return {
+            "record": plain(self.record),
+            "persons": [plain(p) for p in self.persons],
+            "sources": dict(self.sources),
+            "person_sources": [dict(s) for s in self.person_sources],
+            "unmapped": [vars(u) | {"raw_value": _jsonable(u.raw_value)} for u in self.unmapped],
+            "mapping_version": self.mapping_version,
+            "has_roster": self.has_roster,
+            "warnings": list(self.warnings),
+        }
+
+
+def normalise(
+    values: Mapping[str, Any],
+    schema: FormSchema,
+    mapping: MappingDocument | Mapping[str, Any],
+    catalog: Catalog,
+    *,
+    submission_meta: Mapping[str, Any],
+    via_tables: Mapping[str, Mapping[str, Any]] | None = None,
+) -> NormalisedResult:
+    """The canonical record and persons of one submission (see the module docstring).
+
+    ``submission_meta`` carries what the server knows (``submission_id``, ``form_id``, ``form_version``,
+    ``org_code``, ``collected_at`` ...): each key naming a ``submission.*`` field fills it when the form
+    did not. ``via_tables`` holds the lookup tables named by rules' ``via`` (answer -> canonical value).
+    """
+    doc = mapping if isinstance(mapping, MappingDocument) else MappingDocument.from_dict(mapping)
+    return _Normaliser(schema, doc, catalog, via_tables or {}).run(values, submission_meta)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _empty(target: CanonicalField) -> Any:
+    return [] if target.multi else None
+
+
+class _Normaliser:
+    """Reads the mapped answers of one submission into the record and the roster persons."""
+
+    def __init__(
+        self, schema: FormSchema, doc: MappingDocument, catalog: Catalog, via: Mapping[str, Mapping[str, Any]]
+    ):
+        self.doc = doc
+        self.catalog = catalog
+        self.via = via
+        self.index = QuestionIndex(schema)
+        self.unmapped: list[UnmappedValue] = []
+        self.record: dict[str, Any] = {k: _empty(f) for k, f in catalog.fields.items() if not f.is_member}
+        self.sources: dict[str, str] = {}
+        self.ranked: dict[str, dict[int, str]] = {}
+        self.rules: list[tuple[FieldRule, Field, CanonicalField]] = []
+        for rule in doc.rules():
+            question, _ = self.index.find(rule.question)
+            target = catalog.fields.get(rule.to or "")
+            if question is not None and target is not None:
+                self.rules.append((rule, question, target))
+        rosters = [q.repeat for _, q, t in self.rules if t.is_member and q.repeat]
+        self.roster = rosters[0] if rosters else None
+
+    def run(self, values: Mapping[str, Any], meta: Mapping[str, Any]) -> NormalisedResult:
+        persons, person_sources = self.read_roster(values)
+        for rule, question, target in self.rules:
+            if not target.is_member:
+                raws = walk(values, steps(question.path))
+                self.assign(self.record, self.sources, rule, question, target, raws, None)
+        self.read_scorerepeat_items(values)
+        for key, ranks in self.ranked.items():
+            ordered = [ranks[r] for r in sorted(ranks)]
+            self.record[key] = list(dict.fromkeys(ordered + self.record[key]))
+        self.apply_defaults()
+        self.apply_meta(meta)
+        warnings = DerivedFields(
+            self.catalog,
+            self.doc,
+            self.record,
+            self.sources,
+            persons,
+            person_sources,
+            self.roster is not None,
+        ).run()
+        return NormalisedResult(
+            record=self.record,
+            persons=persons,
+            sources=self.sources,
+            person_sources=person_sources,
+            unmapped=self.unmapped,
+            mapping_version=self.doc.mapping_version,
+            has_roster=self.roster is not None,
+            warnings=warnings,
+        )
+
+    def read_roster(self, values: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        if self.roster is None:
+            return [], []
+        members = {k.split(".", 1)[1]: f for k, f in self.catalog.fields.items() if f.is_member}
+        persons: list[dict[str, Any]] = []
+        person_sources: list[dict[str, str]] = []
+        prefix = len(steps(self.roster))
+        for index, item in enumerate(repeat_items(values, self.roster)):
+            person: dict[str, Any] = {name: _empty(f) for name, f in members.items()}
+            sources: dict[str, str] = {}
+            for rule, question, target in self.rules:
+                if target.is_member and question.repeat == self.roster:
+                    raws = walk(item, steps(question.path)[prefix:])
+                    self.assign(person, sources, rule, question, target, raws, index)
+            persons.append(person)
+            person_sources.append(sources)
+        return persons, person_sources
+
+    def assign(
+        self,
+        into: dict[str, Any],
+        sources: dict[str, str],
+        rule: FieldRule,
+        question: Field,
+        target: CanonicalField,
+        raws: list[Any],
+        person: int | None,
+    ) -> None:
+        slot = target.name if target.is_member else target.key
+        converted = [self.convert(raw, rule, question, target, person) for raw in raws]
+        present = [v for v in converted if not is_empty(v)]
+        if not present:
+            return
+        if target.multi:
+            flat = [code for v in present for code in (v if isinstance(v, list) else [v])]
+            if rule.rank is not None:
+                self.ranked.setdefault(target.key, {})[rule.rank] = flat[0]
+                first = FIRST_RANKED.get(target.key)
+                if rule.rank == 1 and first is not None:
+                    into[first] = flat[0]
+                    sources[first] = question.path
+            else:
+                into[slot] = list(dict.fromkeys([*into[slot], *flat]))
+            paths = sources.get(slot, "").split(", ") if slot in sources else []
+            sources[slot] = ", ".join(dict.fromkeys([*paths, question.path]))
+        elif is_empty(into[slot]):
+            into[slot] = present[0]
+            sources[slot] = question.path
+
+    def convert(
+        self, raw: Any, rule: FieldRule, question: Field, target: CanonicalField, person: int | None
+    ) -> Any:
+        if raw is None or raw == "":
+            return None
+        value = raw
+        if rule.via is not None:
+            table = self.via.get(rule.via)
+            if table is None or str(raw) not in table:
+                why = (
+                    f"lookup table {rule.via!r} is not available"
+                    if table is None
+                    else f"not in lookup {rule.via!r}"
+                )
+                return self.miss(target, question.path, raw, why, person, fallback=True)
+            value = table[str(raw)]
+        value = transform(value, rule.transform)
+        return self.coerce(value, raw, question, target, person)
+
+    def coerce(
+        self, value: Any, raw: Any, question: Field, target: CanonicalField, person: int | None
+    ) -> Any:
+        if target.type in {"code", "codes"}:
+            parts = (
+                value if isinstance(value, list) else (str(value).split() if target.multi else [str(value)])
+            )
+            codes = [self.recode(str(p), question, target, person, raw) for p in parts]
+            kept = [c for c in codes if c is not None]
+            return kept if target.multi else (kept[0] if kept else None)
+        if target.type == "int":
+            number = to_number(value)
+            if number is None:
+                return self.miss(target, question.path, raw, "not a whole number", person)
+            return int(number)
+        if target.type == "decimal":
+            number = to_number(value)
+            if number is None:
+                return self.miss(target, question.path, raw, "not a number", person)
+            return round(number, target.round) if target.round is not None else number
+        if target.type == "date":
+            day = derive.to_date(value)
+            return day if day is not None else self.miss(target, question.path, raw, "not a date", person)
+        if target.type == "bool":
+            flag = to_boolean(value)
+            return flag if flag is not None else self.miss(target, question.path, raw, "not yes/no", person)
+        return str(value)
+
+    def recode(
+        self, value: str, question: Field, target: CanonicalField, person: int | None, raw: Any
+    ) -> str | None:
+        codelist = self.catalog.codelists[target.codelist or ""]
+        recodes = self.doc.choices.get(question.choice_list or "", {})
+        if value in recodes:
+            code = recodes[value].code
+            if codelist.is_code(code):
+                return code
+            return self.miss(
+                target,
+                question.path,
+                value,
+                f"recoded to {code!r}, not a code of {codelist.name!r}",
+                person,
+                fallback=True,
+            )
+        found = codelist.find(value)
+        if found is not None:
+            return found
+        return self.miss(
+            target,
+            question.path,
+            value if isinstance(raw, list) else raw,
+            "no recoding",
+            person,
+            fallback=True,
+        )
+
+    def miss(
+        self,
+        target: CanonicalField,
+        path: str,
+        raw: Any,
+        why: str,
+        person: int | None,
+        *,
+        fallback: bool = False,
+    ) -> Any:
+        """Record an answer that did not fit; a coded field gets its list's fallback code (unknown,
+        XXX, other) so the answer still counts as given, and the original waits for review."""
+        codelist = self.catalog.codelists.get(target.codelist or "") if fallback else None
+        code = codelist.unmapped if isinstance(codelist, CodeList) else None
+        becomes = f"; becomes {code!r}" if code else ""
+        self.unmapped.append(UnmappedValue(target.key, path, raw, why + becomes, person))
+        return code
+
+    def read_scorerepeat_items(self, values: Mapping[str, Any]) -> None:
+        """``derived: {fcs: {items: [...]}}`` names the form's questions for each score item, in order."""
+        for name in ("fcs", "rcsi"):
+            rule = self.doc.derived.get(name)
+            items = rule.params.get("items") if rule else None
+            if not isinstance(items, list):
+                continue
+            for key, question_key in zip(self.catalog.scores[name].item_keys(), items, strict=False):
+                question, _ = self.index.find(str(question_key))
+                if question is not None:
+                    target = self.catalog.fields[key]
+                    item_rule = FieldRule(question.path, to=key)
+                    self.assign(
+                        self.record,
+                        self.sources,
+                        item_rule,
+                        question,
+                        target,
+                        walk(values, steps(question.path)),
+                        None,
+                    )
+
+    def apply_defaults(self) -> None:
+        for name, value in self.doc.defaults.items():
+            key = self.catalog.resolve(name)
+            if key is None or key not in self.record or not is_empty(self.record[key]):
+                continue
+            target = self.catalog.fields[key]
+            codelist = self.catalog.codelists.get(target.codelist or "")
+            if codelist is not None:
+                wanted = value if isinstance(value, list) else [value]
+                codes = [str(v) for v in wanted if codelist.is_code(v)]
+                if len(codes) != len(wanted):
+                    self.unmapped.append(UnmappedValue(key, DEFAULT, value, "default is not a code"))
+                    continue
+                value = codes if target.multi else codes[0]
+            self.record[key] = value
+            self.sources[key] = DEFAULT
+
+    def apply_meta(self, meta: Mapping[str, Any]) -> None:
+        """Server-side facts (instanceID, form id/version, organisation, dates) fill what the form did not."""
+        for name, value in meta.items():
+            key = f"submission.{name}"
+            if key not in self.record or not is_empty(self.record[key]) or value is None:
+                continue
+            self.record[key] = derive.to_date(value) if self.catalog.fields[key].type == "date" else value
+            self.sources[key] = f"meta:{name}"
