@@ -81,9 +81,11 @@ def _child_text(parent: Element | None, name: str) -> str | None:
     return text or None
 
 
-def _safe_file_name(name: str) -> bool:
+def is_safe_file_name(name: str) -> bool:
+    """A plain file name: no path, no control characters. Devices name attachments; Ruta stores and
+    serves them under those names."""
     # These names become attachment names on disk and in URLs; a path in them is an attack, not data.
-    return bool(name) and name not in {".", ".."} and not any(c in name for c in "/\\\x00")
+    return bool(name) and name not in {".", ".."} and not any(c in "/\\" or ord(c) < 32 for c in name)
 
 
 def _envelope(root: Element) -> Envelope:
@@ -103,7 +105,7 @@ def _envelope(root: Element) -> Envelope:
         if local_name(file.tag) == "file"
     )
     for name in (xml_file, *media):
-        if not _safe_file_name(name):
+        if not is_safe_file_name(name):
             raise SubmissionError(
                 BAD_ENVELOPE, f"the encrypted submission names a file Ruta will not store: {name!r}"
             )

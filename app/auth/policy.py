@@ -41,7 +41,3 @@ def role_allows(role: str | None, action: str) -> bool:
     if action not in PERMISSIONS:
         raise KeyError(f"unknown action {action!r}")
     return role is not None and role in PERMISSIONS[action]
-
-
-def actions_for(role: str) -> list[str]:
-    return sorted(a for a, roles in PERMISSIONS.items() if role in roles)

@@ -6,12 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import passwords, tokens
 from app.auth.actor import Actor
-from app.auth.policy import PERMISSIONS
 from app.db import utcnow
 from app.errors import (
     AlreadyExistsError,
@@ -170,13 +169,28 @@ def user_for_session_token(session: Session, token: str) -> User | None:
     return user if user is not None and user.is_active else None
 
 
-def end_session(session: Session, *, token: str) -> bool:
+def end_session(session: Session, *, user: User, token: str) -> bool:
+    """End one of ``user``'s own sessions; someone else's token is treated as unknown."""
     row = session.scalar(select(ApiSession).where(ApiSession.token_hash == tokens.token_hash(token)))
-    if row is None:
+    if row is None or row.user_id != user.id:
         return False
     session.delete(row)
     audit.record(session, actor=None, action="user.session.end", subject_type="user", subject_id=row.user_id)
     return True
+
+
+def list_roles(session: Session, *, project: Project) -> list[ProjectRole]:
+    return list(
+        session.scalars(
+            select(ProjectRole).where(ProjectRole.project_id == project.id).order_by(ProjectRole.id)
+        )
+    )
+
+
+def role_of(session: Session, *, project: Project, user: User) -> str | None:
+    return session.scalar(
+        select(ProjectRole.role).where(ProjectRole.project_id == project.id, ProjectRole.user_id == user.id)
+    )
 
 
 def get_user_or_none(session: Session, user_id: int) -> User | None:
@@ -195,11 +209,3 @@ def list_users(session: Session, *, organisation_id: int | None) -> list[User]:
     if organisation_id is not None:
         query = query.where(User.organisation_id == organisation_id)
     return list(session.scalars(query))
-
-
-def count_admins(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(User.is_admin)) or 0
-
-
-def verbs_for(role: str) -> list[str]:
-    return sorted(a for a, roles in PERMISSIONS.items() if role in roles)

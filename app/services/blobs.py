@@ -6,7 +6,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.blobs import BlobStore, StoredBlob
+from app.errors import UnsafeFileNameError
 from app.models import Blob
+from sync.submission import is_safe_file_name
+
+
+def check_file_name(name: str) -> None:
+    """Refuse a file name with a path in it before anything is stored under it."""
+    if not is_safe_file_name(name):
+        raise UnsafeFileNameError(f"The file name {name!r} is not allowed; send the plain file name.")
 
 
 def ensure_blob_row(session: Session, stored: StoredBlob, content_type: str | None = None) -> None:

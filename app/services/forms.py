@@ -32,14 +32,13 @@ from app.errors import (
     InvalidValueError,
     NotFoundError,
     RutaError,
-    UnsafeFileNameError,
     XFormError,
     XLSFormError,
 )
 from app.models import Form, FormAttachment, FormVersion, Project, ProjectKey
 from app.models.form import FORM_STATES
 from app.services import audit
-from app.services.blobs import store_bytes
+from app.services.blobs import check_file_name, store_bytes
 from forms import rewrite
 from forms.schema import FormSchema
 
@@ -398,11 +397,6 @@ def set_state(session: Session, *, actor: Actor, form: Form, state: str) -> Form
     return form
 
 
-def check_attachment_name(name: str) -> None:
-    if not name or "/" in name or "\\" in name or ".." in name or any(ord(c) < 32 for c in name):
-        raise UnsafeFileNameError()
-
-
 def upload_draft_attachment(
     session: Session,
     *,
@@ -413,7 +407,7 @@ def upload_draft_attachment(
     content_type: str | None,
     store: BlobStore,
 ) -> FormAttachment:
-    check_attachment_name(name)
+    check_file_name(name)
     draft = form.draft_version
     if draft is None:
         raise NotFoundError("This form has no draft. Create a draft first; published versions never change.")

@@ -38,6 +38,14 @@ def create_organisation(session: Session, *, actor: Actor | None, code: str, nam
     return org
 
 
+def list_organisations(session: Session, *, actor: Actor) -> list[Organisation]:
+    """All organisations for the administrator; one's own for everyone else."""
+    query = select(Organisation).order_by(Organisation.code)
+    if not actor.is_admin:
+        query = query.where(Organisation.id == (actor.user.organisation_id if actor.user else None))
+    return list(session.scalars(query))
+
+
 def get_organisation_by_code(session: Session, code: str) -> Organisation | None:
     return session.scalar(select(Organisation).where(Organisation.code == code))
 

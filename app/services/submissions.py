@@ -16,7 +16,6 @@ fails, the request retries once and finds the winner's row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,6 @@ from app.errors import (
     FormVersionNotFoundError,
     SubmissionConflictError,
     SubmissionXMLError,
-    UnsafeFileNameError,
     UnsafeXMLError,
 )
 from app.models import (
@@ -47,7 +45,7 @@ from app.models import (
     SubmissionVersion,
 )
 from app.services import app_users, audit
-from app.services.blobs import store_bytes
+from app.services.blobs import check_file_name, store_bytes
 from forms.schema import FormSchema
 from sync import chain
 from sync.submission import ParsedSubmission, SubmissionError, parse_submission
@@ -66,10 +64,8 @@ class IngestResult:
     status: int  # 201 when something was added, 202 when nothing was new
     submission: Submission
     version: SubmissionVersion
-    created: bool
     added_files: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
-    is_edit: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,11 +84,6 @@ def parse(xml: bytes) -> ParsedSubmission:
         if err.code == "unsafe_xml":
             raise UnsafeXMLError() from err
         raise SubmissionXMLError(err.message, details={"reason": err.code}) from err
-
-
-def check_file_name(name: str) -> None:
-    if not name or "/" in name or "\\" in name or ".." in name or any(ord(c) < 32 for c in name):
-        raise UnsafeFileNameError(f"The file name {name!r} is not allowed; send the plain file name.")
 
 
 def find_form(session: Session, *, project: Project, form_id: str) -> Form:
@@ -289,7 +280,7 @@ def _create(
         },
     )
     missing = [a.name for a in version.attachments if a.is_expected and a.blob_sha256 is None]
-    return IngestResult(201, submission, version, True, added, missing, parsed.deprecated_id is not None)
+    return IngestResult(201, submission, version, added, missing)
 
 
 def _add_files(
@@ -316,7 +307,7 @@ def _add_files(
             details={"files": added},
         )
     missing = [a.name for a in version.attachments if a.is_expected and a.blob_sha256 is None]
-    return IngestResult(201 if added else 202, submission, version, False, added, missing)
+    return IngestResult(201 if added else 202, submission, version, added, missing)
 
 
 def _store_files(
@@ -435,7 +426,3 @@ def add_files_to_version(
     for f in files:
         check_file_name(f.name)
     return _add_files(session, version=version, files=files, store=store, actor=actor, project=project)
-
-
-def files_from_mapping(parts: Mapping[str, tuple[bytes, str | None]]) -> list[IncomingFile]:
-    return [IncomingFile(name, data, ctype) for name, (data, ctype) in parts.items()]

@@ -156,3 +156,13 @@ def test_openapi_document_lists_the_api(client) -> None:  # type: ignore[no-unty
     doc = client.get("/v1/openapi.json").json
     assert doc["openapi"].startswith("3.")
     assert "/v1/projects/{project_id}/forms" in doc["paths"]
+
+
+def test_removing_a_role_the_user_does_not_have_is_a_404(world: World) -> None:
+    base = f"/v1/projects/{world.project_id}/assignments"
+    res = world.client.delete(f"{base}/manager/{world.user_ids['analyst']}", headers=world.headers("manager"))
+    assert res.status_code == 404
+    assert (
+        world.client.get(f"/v1/projects/{world.project_id}", headers=world.headers("analyst")).status_code
+        == 200
+    )

@@ -78,3 +78,11 @@ def test_passwords_are_stored_with_argon2(world: World) -> None:
     with world.app.app_context(), get_database(world.app).session_scope() as session:
         stored = session.scalar(select(User.password_hash).where(User.email == world.emails["manager"]))
     assert stored is not None and stored.startswith("$argon2id$")
+
+
+def test_a_user_cannot_end_someone_elses_session(world: World) -> None:
+    victim = world.headers("analyst")
+    token = victim["Authorization"].split()[1]
+    res = world.client.delete(f"/v1/sessions/{token}", headers=world.headers("manager"))
+    assert res.status_code == 404
+    assert world.client.get("/v1/users/current", headers=victim).status_code == 200

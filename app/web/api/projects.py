@@ -29,14 +29,7 @@ def project_for(actor: Actor, project_id: int, action: str) -> Project:
 @bp.get("/organisations")
 def list_organisations() -> Response:
     actor = logged_in_actor()
-    session = get_session()
-    from sqlalchemy import select
-
-    query = select(Organisation).order_by(Organisation.code)
-    if not actor.is_admin:
-        org_id = actor.user.organisation_id if actor.user else None
-        query = query.where(Organisation.id == org_id)
-    return jsonify([organisation(o) for o in session.scalars(query)])
+    return jsonify([organisation(o) for o in projects.list_organisations(get_session(), actor=actor)])
 
 
 @bp.post("/organisations")
@@ -111,11 +104,7 @@ def update_project(project_id: int) -> Response:
 def list_assignments(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.roles")
-    from sqlalchemy import select
-
-    from app.models import ProjectRole
-
-    rows = get_session().scalars(select(ProjectRole).where(ProjectRole.project_id == p.id))
+    rows = accounts.list_roles(get_session(), project=p)
     return jsonify([{"actorId": r.user_id, "role": r.role, "roleId": r.role} for r in rows])
 
 
@@ -138,11 +127,8 @@ def unassign(project_id: int, role: str, user_id: int) -> Response:
     p = project_for(actor, project_id, "project.roles")
     session = get_session()
     target = accounts.require_user(session, user_id)
-    if actor.roles(session).get(p.id) is None and not actor.is_admin:
-        raise NotFoundError()
-    if target.organisation_id is not None and target.organisation_id != p.organisation_id:
-        raise NotFoundError()
-    del role
+    if accounts.role_of(session, project=p, user=target) != role:
+        raise NotFoundError(f"This user does not have the role {role!r} in this project.")
     accounts.assign_role(session, actor=actor, project=p, user=target, role=None)
     commit()
     return jsonify({"success": True})

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Response, current_app, jsonify
 
 from app.db import commit, get_session
-from app.errors import AuthenticationFailedError
+from app.errors import AuthenticationFailedError, NotFoundError
 from app.services import accounts
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
@@ -35,10 +35,10 @@ def create_session() -> tuple[Response, int]:
 @bp.delete("/sessions/<token>")
 def end_session(token: str) -> Response:
     actor = logged_in_actor()
-    session = get_session()
-    accounts.end_session(session, token=token)
+    assert actor.user is not None
+    if not accounts.end_session(get_session(), user=actor.user, token=token):
+        raise NotFoundError("No such session of yours.")
     commit()
-    del actor
     return jsonify({"success": True})
 
 

@@ -16,6 +16,7 @@ from app.errors import MissingSubmissionPartError, NotFoundError, PayloadTooLarg
 from app.models import Blob, Form, FormAttachment, Project
 from app.services import app_users
 from app.services import submissions as submission_service
+from app.services.blobs import check_file_name
 from app.web.openrosa import bp
 from app.web.openrosa.auth import account_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
@@ -200,7 +201,7 @@ def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
         if part_name == "xml_submission_file":
             continue
         name = storage.filename or part_name
-        submission_service.check_file_name(name)
+        check_file_name(name)
         files.append(submission_service.IncomingFile(name, storage.read(), storage.mimetype or None))
     return xml, files
 
