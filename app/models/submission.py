@@ -44,7 +44,11 @@ class Submission(Base):
     is_encrypted: Mapped[bool] = mapped_column(default=False)
     attachments_expected: Mapped[int] = mapped_column(default=0)
     attachments_present: Mapped[int] = mapped_column(default=0)
+    # Data-quality flags computed at ingest, each {"code", "message", "details"} saying why it fired;
+    # ``flag_codes`` repeats their codes as " code1 code2 " (sorted, space-delimited) so the review
+    # table can filter on a flag with an indexed-friendly LIKE on both databases.
     quality_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    flag_codes: Mapped[str] = mapped_column(sa.String(512), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
