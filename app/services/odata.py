@@ -187,8 +187,8 @@ class _Compiler:
             column = left if lkind == _REVIEW else right
             return _OPS[expr.op](column, "received")
         if _NULL in (lkind, rkind):
-            other = right if lkind == _NULL else left
-            if not isinstance(other, sa.ColumnElement):
+            other, other_is_value = (right, right_is_value) if lkind == _NULL else (left, left_is_value)
+            if other_is_value:
                 other = sa.literal(other)
             if expr.op == "eq":
                 return other.is_(None)
