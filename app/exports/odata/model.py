@@ -178,10 +178,12 @@ _SUBMISSION_SCHEMA = (
     '<ComplexType Name="metadata">'
     + "".join(f'<Property Name="{n}" Type="{t}"/>' for n, t in SYSTEM_FIELDS)
     + "</ComplexType>"
-    '<EnumType Name="Status"><Member Name="notDecrypted"/><Member Name="missingEncryptedFormData"/>'
-    "</EnumType>"
-    '<EnumType Name="ReviewState"><Member Name="hasIssues"/><Member Name="edited"/>'
-    '<Member Name="rejected"/><Member Name="approved"/></EnumType>'
+    # Member values written out although CSDL defaults them to these same ordinals: some consumers
+    # (python-odata) require them.
+    '<EnumType Name="Status"><Member Name="notDecrypted" Value="0"/>'
+    '<Member Name="missingEncryptedFormData" Value="1"/></EnumType>'
+    '<EnumType Name="ReviewState"><Member Name="hasIssues" Value="0"/><Member Name="edited" Value="1"/>'
+    '<Member Name="rejected" Value="2"/><Member Name="approved" Value="3"/></EnumType>'
     "</Schema>"
 )
 
