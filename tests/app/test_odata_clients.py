@@ -79,6 +79,21 @@ def test_pyodk_lists_creates_submits_reviews_and_reads_the_table(
         "uuid:pyodk-1"
     ]
 
+    # Devices: an app user with the form assigned (Central's role id 2), as pyodk does it.
+    users = manager.projects.create_app_users(display_names=["Phone 1"], forms=["ruta_household_needs"])
+    assert [u.displayName for u in users] == ["Phone 1"] and users[0].token
+
+    # A new version from the XForm, then an edit of the submission with a comment.
+    version = listed[0].version
+    xform = manager.forms.get_xml("ruta_household_needs")
+    manager.forms.update("ruta_household_needs", definition=xform.replace(f'"{version}"', f'"{version}-2"'))
+    assert manager.forms.get("ruta_household_needs").version == f"{version}-2"
+    edited = HH_SUBMISSION.format(version=version).replace(
+        "<instanceID>uuid:pyodk-1</instanceID>",
+        "<instanceID>uuid:pyodk-1b</instanceID><deprecatedID>uuid:pyodk-1</deprecatedID>",
+    )
+    manager.submissions.edit("uuid:pyodk-1", xml=edited, form_id="ruta_household_needs", comment="fixed")
+
     supervisor = _pyodk_client(world, live, tmp_path, "supervisor")
     supervisor.submissions.review(
         instance_id="uuid:pyodk-1", review_state="approved", form_id="ruta_household_needs", comment="OK"
@@ -87,12 +102,13 @@ def test_pyodk_lists_creates_submits_reviews_and_reads_the_table(
         supervisor.submissions.get("uuid:pyodk-1", form_id="ruta_household_needs").reviewState == "approved"
     )
     comments = supervisor.submissions.list_comments("uuid:pyodk-1", form_id="ruta_household_needs")
-    assert [c.body for c in comments] == ["OK"]
+    assert [c.body for c in comments] == ["fixed", "OK"]
 
     table = supervisor.submissions.get_table(form_id="ruta_household_needs", count=True)
     assert table["@odata.count"] == 1
     row = table["value"][0]
     assert row["__id"] == "uuid:pyodk-1" and row["__system"]["reviewState"] == "approved"
+    assert row["__system"]["edits"] == 1 and row["meta"]["instanceID"] == "uuid:pyodk-1b"
     assert row["respondent"]["age_years"] == 41
     members = supervisor.submissions.get_table(
         form_id="ruta_household_needs", table_name="Submissions.members"
