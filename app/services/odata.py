@@ -9,7 +9,7 @@ Every data read is an export and writes one audit event.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from app.auth.actor import Actor
 from app.errors import NotFoundError, ODataNotImplementedError, ODataQueryError
 from app.exports.odata import filter as f
 from app.exports.odata.model import ODataModel, Table, build_model
-from app.exports.odata.options import QueryOptions, SkipToken, row_options
+from app.exports.odata.options import Address, QueryOptions, SkipToken, row_options
 from app.exports.odata.rows import RowOptions, SubmissionData, rows_for
 from app.models import AppUser, Form, FormVersion, Project, Submission, SubmissionVersion, User
 from app.models.submission import REVIEW_STATES
@@ -49,17 +49,6 @@ def model_for(session: Session, *, actor: Actor, project: Project, form: Form) -
         else sensitive.sensitive_paths(schema, project)
     )
     return build_model(schema, hidden)
-
-
-def table_for(model: ODataModel, name: str) -> Table:
-    table = model.tables.get(name)
-    if table is None:
-        raise NotFoundError(
-            f"This form has no OData table {name!r}. The service document lists them: "
-            + ", ".join(model.tables)
-            + "."
-        )
-    return table
 
 
 # $filter -----------------------------------------------------------------------------------------
@@ -200,8 +189,10 @@ class _Compiler:
         return _OPS[expr.op](left, right)
 
 
-def _filtered(session: Session, form: Form, options: QueryOptions) -> Any:
+def _filtered(session: Session, form: Form, options: QueryOptions, address: Address) -> Any:
     query = sa.select(Submission.id).where(Submission.form_id == form.id)
+    if address.instance_id is not None:
+        query = query.where(Submission.instance_id == address.instance_id)
     if options.filter is not None:
         dialect = session.get_bind().dialect.name
         query = query.where(_Compiler(dialect).boolean(options.filter))
@@ -292,6 +283,30 @@ def _batches(session: Session, ids_query: Any, start: int) -> Iterator[list[Any]
         last = subs[-1].id
 
 
+class _RowSource:
+    """The rows one submission gives a repeat table, narrowed to one parent row when the address
+    names it (the parent id is computed for the match even when $select leaves it out)."""
+
+    def __init__(self, model: ODataModel, table: Table, ropts: RowOptions, address: Address) -> None:
+        self.model, self.table, self.address = model, table, address
+        self.strip = address.row_field if address.row_field and not ropts.parent_id else None
+        self.ropts = replace(ropts, parent_id=True) if self.strip else ropts
+
+    def rows(self, sub: Any, values: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+        data = SubmissionData(
+            sub.instance_id, {}, values.get(sub.current_version_id or 0, {}), sub.is_encrypted
+        )
+        rows = rows_for(self.model, self.table, data, self.ropts)
+        field = self.address.row_field
+        if field is None:
+            return rows
+        rows = [r for r in rows if r.get(field) == self.address.row_value]
+        if self.strip:
+            for r in rows:
+                r.pop(self.strip, None)
+        return rows
+
+
 def _root_page(
     session: Session,
     model: ODataModel,
@@ -324,13 +339,7 @@ def _root_page(
 
 
 def _repeat_page(
-    session: Session,
-    model: ODataModel,
-    table: Table,
-    ids: Any,
-    options: QueryOptions,
-    size: int,
-    ropts: RowOptions,
+    session: Session, ids: Any, options: QueryOptions, size: int, source: _RowSource
 ) -> tuple[list[dict[str, Any]], SkipToken | None]:
     token = options.skiptoken or SkipToken(0)
     to_skip = options.skip
@@ -338,10 +347,7 @@ def _repeat_page(
     for subs in _batches(session, ids, token.sid):
         values = _values(session, [sub.current_version_id for sub in subs])
         for sub in subs:
-            data = SubmissionData(
-                sub.instance_id, {}, values.get(sub.current_version_id or 0, {}), sub.is_encrypted
-            )
-            rows = rows_for(model, table, data, ropts)
+            rows = source.rows(sub, values)
             first = token.rows if sub.id == token.sid else 0
             for index in range(first, len(rows)):
                 if to_skip:
@@ -353,18 +359,13 @@ def _repeat_page(
     return page, None
 
 
-def _count(session: Session, model: ODataModel, table: Table, ids: Any) -> int:
+def _count(session: Session, table: Table, ids: Any, source: _RowSource) -> int:
     if table.node is None:
         return int(session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0)
     total = 0
-    plain = RowOptions()
     for subs in _batches(session, ids, 0):
         values = _values(session, [s.current_version_id for s in subs])
-        for s in subs:
-            data = SubmissionData(
-                s.instance_id, {}, values.get(s.current_version_id or 0, {}), s.is_encrypted
-            )
-            total += len(rows_for(model, table, data, plain))
+        total += sum(len(source.rows(s, values)) for s in subs)
     return total
 
 
@@ -375,15 +376,16 @@ def read_page(
     project: Project,
     form: Form,
     model: ODataModel,
-    table: Table,
+    address: Address,
     options: QueryOptions,
     page_size: int,
     query_text: str,
 ) -> Page:
-    """One page of ``table``: at most ``$top`` rows and never more than ``page_size``; ``next_token``
-    says where the next page starts when more rows match."""
+    """One page of the table ``address`` names: at most ``$top`` rows and never more than
+    ``page_size``; ``next_token`` says where the next page starts when more rows match."""
+    table = model.tables[address.table]
     ropts = row_options(model, table, options)
-    ids = _filtered(session, form, options)
+    ids = _filtered(session, form, options, address)
     size = page_size if options.top is None else min(options.top, page_size)
     audit.record(
         session,
@@ -394,7 +396,10 @@ def read_page(
         subject_id=form.xml_form_id,
         details={"format": "odata", "table": table.name, "query": query_text[:1000]},
     )
-    reader = _root_page if table.node is None else _repeat_page
-    rows, token = reader(session, model, table, ids, options, size, ropts)
-    count = _count(session, model, table, ids) if options.count else None
+    source = _RowSource(model, table, ropts, address)
+    if table.node is None:
+        rows, token = _root_page(session, model, table, ids, options, size, ropts)
+    else:
+        rows, token = _repeat_page(session, ids, options, size, source)
+    count = _count(session, table, ids, source) if options.count else None
     return Page(rows=rows, count=count, next_token=token)

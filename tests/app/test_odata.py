@@ -357,3 +357,27 @@ def test_sensitive_fields_absent_for_callers_without_the_role(world: World) -> N
     geo_text = _everything(world, svc(world, "geotest"), "analyst")
     assert 'input_geopoint"' not in geo_text and "singular" not in geo_text
     assert "singular" in _everything(world, svc(world, "geotest"), "manager")
+
+
+def test_navigation_links_and_entity_paths_lead_to_the_rows(world: World, geo: str) -> None:
+    rows = get(world, f"{geo}/Submissions", **{"$expand": "*"})["value"]
+    all_plural = get(world, f"{geo}/Submissions.plural")["value"]
+    link = rows[2]["plural@odata.navigationLink"]
+    assert link == "Submissions('uuid%3Ageo-2')/plural"
+    assert get(world, f"{geo}/{link}")["value"] == [
+        p for p in all_plural if p["__Submissions-id"] == "uuid:geo-2"
+    ]
+    inner = rows[2]["plural"][1]
+    nested = get(world, f"{geo}/{inner['nested_repeat@odata.navigationLink']}")
+    assert nested["@odata.context"].endswith("#Submissions.plural.nested_repeat")
+    assert [n["__Submissions-plural-id"] for n in nested["value"]] == [inner["__id"]]
+    selected = get(world, f"{geo}/{inner['nested_repeat@odata.navigationLink']}", **{"$select": "__id"})
+    assert selected["value"] == [{"__id": n["__id"]} for n in nested["value"]]
+    one = get(world, f"{geo}/Submissions('uuid:geo-3')")["value"]
+    assert [r["__id"] for r in one] == ["uuid:geo-3"]
+    assert get(world, f"{geo}/Submissions('uuid:nope')")["value"] == []
+    row = get(world, f"{geo}/Submissions('uuid:geo-2')/plural('{inner['__id']}')")["value"]
+    assert [r["__id"] for r in row] == [inner["__id"]]
+    for bad, status in (("Nope('x')/plural", 404), ("Submissions/plural('x')", 400), ("Submissions('x", 404)):
+        res = world.client.get(f"{geo}/{bad}", headers=world.headers("analyst"))
+        assert res.status_code == status, (bad, res.json)

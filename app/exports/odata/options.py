@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.errors import ODataNotImplementedError, ODataQueryError
+from app.errors import NotFoundError, ODataNotImplementedError, ODataQueryError
 from app.exports.odata.filter import Expr, FilterSyntaxError, FilterUnsupportedError, parse_filter
 from app.exports.odata.model import SYSTEM_FIELDS, Node, ODataModel, Table
 from app.exports.odata.rows import RowOptions
@@ -186,4 +187,61 @@ def row_options(model: ODataModel, table: Table, options: QueryOptions) -> RowOp
         keep=frozenset(keep),
         system=frozenset(system),
         parent_id=parent_id,
+    )
+
+
+# Resource paths ----------------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"^([^(')]+)(?:\('((?:[^']|'')*)'\))?$")
+
+
+@dataclass(frozen=True)
+class Address:
+    """What a resource path names: a table, optionally within one submission (``Submissions('id')``)
+    and one row (``.../person('rowid')/...``): rows must have ``row_field == row_value``."""
+
+    table: str
+    instance_id: str | None = None
+    row_field: str | None = None
+    row_value: str | None = None
+
+
+def parse_address(model: ODataModel, subpath: str) -> Address:
+    """``Submissions.a.b``, or Central's entity paths ``Submissions('uuid:x')/a/b('rowid')/c`` (what
+    ``@odata.navigationLink`` holds). Unknown tables raise NotFoundError."""
+    names: list[str] = []
+    keys: list[str | None] = []
+    for segment in subpath.strip("/").split("/"):
+        m = _SEGMENT.match(segment)
+        if m is None:
+            raise NotFoundError(f"{subpath!r} is not an OData table or entity of this form.")
+        names.append(m.group(1))
+        keys.append(None if m.group(2) is None else m.group(2).replace("''", "'"))
+    name = ".".join(names)
+    table = model.tables.get(name)
+    if table is None:
+        raise NotFoundError(
+            f"This form has no OData table {name!r}. The service document lists them: "
+            + ", ".join(model.tables)
+            + "."
+        )
+    if len(names) > 1 and names[0] != "Submissions":
+        raise NotFoundError(f"{subpath!r} is not an OData table or entity of this form.")
+    keyed = [i for i, k in enumerate(keys) if k is not None]
+    if not keyed:
+        return Address(table.name)
+    instance_id = keys[0]
+    if keyed == [0]:
+        return Address(table.name, instance_id=instance_id)
+    if keyed[0] != 0:
+        raise ODataQueryError("An entity path starts with the submission: Submissions('<instanceId>')/...")
+    last = keyed[-1]
+    keyed_table = model.tables.get(".".join(names[: last + 1]))
+    value = keys[last]
+    if keyed_table is table:
+        return Address(table.name, instance_id, "__id", value)
+    if table.parent is keyed_table and keyed_table is not None:
+        return Address(table.name, instance_id, table.parent_id_name, value)
+    raise ODataNotImplementedError(
+        "Name the row of the enclosing repeat just above the table, e.g. Submissions('id')/a('rowid')/b."
     )

@@ -9,7 +9,7 @@ from flask import Response, current_app, jsonify, request
 
 from app.db import commit, get_session
 from app.exports.odata.model import edmx, service_document
-from app.exports.odata.options import encode_skiptoken, parse_options
+from app.exports.odata.options import encode_skiptoken, parse_address, parse_options
 from app.models import Form, Project
 from app.services import forms as form_service
 from app.services import odata
@@ -56,19 +56,21 @@ def _next_link(token: str) -> str:
     return f"{_origin()}{request.path}?" + urlencode(args, quote_via=quote, safe="$*,/'():")
 
 
-@bp.get(SVC + "/<table_name>")
-def table(project_id: int, xml_form_id: str, table_name: str) -> Response:
+@bp.get(SVC + "/<path:subpath>")
+def table(project_id: int, xml_form_id: str, subpath: str) -> Response:
+    """A table (``Submissions``, ``Submissions.group.repeat``) or Central's entity paths
+    (``Submissions('uuid:x')/group/repeat``)."""
     actor = logged_in_actor()
     options = parse_options(request.args)
     project, form, model = _form(project_id, xml_form_id, "submission.list")
-    session = get_session()
+    address = parse_address(model, subpath)
     page = odata.read_page(
-        session,
+        get_session(),
         actor=actor,
         project=project,
         form=form,
         model=model,
-        table=odata.table_for(model, table_name),
+        address=address,
         options=options,
         page_size=int(current_app.config["ODATA_PAGE_SIZE"]),
         query_text=request.query_string.decode("utf-8", "replace"),
@@ -76,7 +78,7 @@ def table(project_id: int, xml_form_id: str, table_name: str) -> Response:
     commit()  # the audit event of this read
     body: dict[str, Any] = {
         "value": page.rows,
-        "@odata.context": f"{_service_url(project_id, xml_form_id)}/$metadata#{table_name}",
+        "@odata.context": f"{_service_url(project_id, xml_form_id)}/$metadata#{address.table}",
     }
     if page.next_token is not None:
         body["@odata.nextLink"] = _next_link(encode_skiptoken(page.next_token))
