@@ -95,11 +95,7 @@ def test_submission_rows_carry_system_fields_geojson_and_nulls(world: World, geo
     first = rows[0]
     system = first["__system"]
     assert system["submitterId"] == str(world.user_ids["manager"])
-    assert (
-        system["submitterName"] == ""
-        or system["submitterName"] is None
-        or isinstance(system["submitterName"], str)
-    )
+    assert system["submitterName"] == "manager"
     assert system["reviewState"] is None and system["edits"] == 0 and system["formVersion"] == "10"
     assert system["submissionDate"].endswith("Z")
     assert first["singular"]["input_geopoint"] == {
@@ -381,3 +377,19 @@ def test_navigation_links_and_entity_paths_lead_to_the_rows(world: World, geo: s
     for bad, status in (("Nope('x')/plural", 404), ("Submissions/plural('x')", 400), ("Submissions('x", 404)):
         res = world.client.get(f"{geo}/{bad}", headers=world.headers("analyst"))
         assert res.status_code == status, (bad, res.json)
+
+
+def test_encrypted_submissions_are_rows_without_data_marked_not_decrypted(world: World) -> None:
+    from tests.app.openrosa_helpers import device_token, post_submission, publish_xml, root
+    from tests.corpus_paths import CORPUS
+
+    publish_xml(world, (CORPUS / "central-backend/forms/encrypted.xml").read_bytes())
+    envelope = (CORPUS / "central-backend/encrypted/submission.xml").read_bytes()
+    enc = (CORPUS / "central-backend/encrypted/submission.xml.enc").read_bytes()
+    device = root(world, device_token(world)["token"])
+    assert post_submission(world, device, envelope, {"submission.xml.enc": enc}).status_code == 201
+    url = svc(world, "encrypted")
+    (row,) = get(world, f"{url}/Submissions")["value"]
+    assert set(row) == {"__id", "__system"}
+    assert row["__system"]["status"] == "notDecrypted"
+    assert row["__system"]["submitterName"] == "Phone" and row["__system"]["deviceId"]
