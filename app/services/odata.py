@@ -157,7 +157,9 @@ class _Compiler:
                 )
             return value
         if target == _STRING and not isinstance(value, str):
-            raise ODataQueryError(f"Compare text with a quoted value, not {value!r}.", details={})
+            raise ODataQueryError(
+                f"Compare text with a quoted value, not {value!r}.", details={"option": "$filter"}
+            )
         return value
 
     def compare(self, expr: f.Compare) -> Any:
@@ -397,9 +399,11 @@ def read_page(
         details={"format": "odata", "table": table.name, "query": query_text[:1000]},
     )
     source = _RowSource(model, table, ropts, address)
-    if table.node is None:
+    rows: list[dict[str, Any]] = []
+    token: SkipToken | None = None  # $top=0: nothing, and no next link to loop on
+    if size > 0 and table.node is None:
         rows, token = _root_page(session, model, table, ids, options, size, ropts)
-    else:
+    elif size > 0:
         rows, token = _repeat_page(session, ids, options, size, source)
     count = _count(session, table, ids, source) if options.count else None
     return Page(rows=rows, count=count, next_token=token)

@@ -170,6 +170,8 @@ def test_top_skip_and_count(world: World, geo: str) -> None:
     body = get(world, f"{geo}/Submissions.plural", **{"$top": "1", "$skip": "2", "$count": "true"})
     assert body["@odata.count"] == 4 and body["value"][0]["__Submissions-id"] == "uuid:geo-2"
     assert get(world, f"{geo}/Submissions", **{"$skip": "9"})["value"] == []
+    empty = get(world, f"{geo}/Submissions", **{"$top": "0", "$count": "true"})
+    assert empty["value"] == [] and empty["@odata.count"] == 5 and "@odata.nextLink" not in empty
     for bad in ({"$top": "-1"}, {"$skip": "x"}, {"$count": "maybe"}):
         res = world.client.get(f"{geo}/Submissions", headers=world.headers("analyst"), query_string=bad)
         assert res.status_code == 400 and res.json["code"] == "400.41", bad
