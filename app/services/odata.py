@@ -204,7 +204,7 @@ def _filtered(session: Session, form: Form, options: QueryOptions, address: Addr
 # Reading -----------------------------------------------------------------------------------------
 
 
-def _system(session: Session, subs: list[Submission]) -> dict[int, dict[str, Any]]:
+def _system(session: Session, subs: list[Any]) -> dict[int, dict[str, Any]]:
     """``__system`` for a page of submissions, in a few batched queries."""
     ids = [s.id for s in subs]
     edits = dict(
@@ -266,6 +266,18 @@ def _values(session: Session, version_ids: list[int | None]) -> dict[int, dict[s
 
 
 _LIGHT = (Submission.id, Submission.instance_id, Submission.is_encrypted, Submission.current_version_id)
+# What a Submissions row shows (plain columns: no ORM objects, no quality flags to decode).
+_ROOT_COLUMNS = (
+    *_LIGHT,
+    Submission.created_at,
+    Submission.updated_at,
+    Submission.submitter_user_id,
+    Submission.submitter_app_user_id,
+    Submission.attachments_present,
+    Submission.attachments_expected,
+    Submission.review_state,
+    Submission.device_id,
+)
 
 
 def _batches(session: Session, ids_query: Any, start: int) -> Iterator[list[Any]]:
@@ -318,10 +330,10 @@ def _root_page(
     size: int,
     ropts: RowOptions,
 ) -> tuple[list[dict[str, Any]], SkipToken | None]:
-    query = sa.select(Submission).where(Submission.id.in_(ids))
+    query = sa.select(*_ROOT_COLUMNS).where(Submission.id.in_(ids))
     if options.skiptoken is not None:
         query = query.where(Submission.id >= options.skiptoken.sid)
-    subs = list(session.scalars(query.order_by(Submission.id).offset(options.skip).limit(size + 1)))
+    subs = list(session.execute(query.order_by(Submission.id).offset(options.skip).limit(size + 1)).all())
     more = subs[size:]
     subs = subs[:size]
     system = _system(session, subs) if subs else {}
