@@ -144,8 +144,8 @@ class _Compiler:
             return when
         if target == _INT:
             if kind == _STRING and isinstance(value, str) and value.isdigit():
-                return int(value)  # Central reports submitterId as a string; accept it quoted too
-            if isinstance(value, int) and not isinstance(value, bool):
+                value = int(value)  # Central reports submitterId as a string; accept it quoted too
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**31:
                 return value
             raise ODataQueryError(f"{value!r} is not a whole number.", details={"option": "$filter"})
         if target == _REVIEW:

@@ -233,6 +233,10 @@ def test_filter_on_system_fields(world: World, geo: str) -> None:
         ({"$orderby": "__id"}, 501),
         ({"$expand": "plural"}, 501),
         ({"$format": "xml"}, 501),
+        ({"$filter": "__system/submitterId eq 99999999999999999999999"}, 400),
+        ({"$filter": "year(__system/submissionDate) gt 1e999"}, 400),
+        ({"$skip": "99999999999999999999"}, 400),
+        ({"$skiptoken": "01eyJzIjo5OTk5OTk5OTk5OTk5OTk5OTksInIiOjB9"}, 400),
     ],
 )
 def test_bad_or_unsupported_queries_get_clear_errors(

@@ -20,6 +20,7 @@ from forms.schema import REPEAT
 
 UNSUPPORTED = ("$orderby", "$search", "$apply", "$compute", "$levels", "$index")
 SYSTEM_NAMES = frozenset(n for n, _ in SYSTEM_FIELDS)
+MAX_INT = 2**31 - 1  # row ids and counts beyond this cannot exist; bigger numbers would overflow SQL
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _count(args: Mapping[str, str], name: str) -> int | None:
     raw = args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > MAX_INT:
         raise ODataQueryError(
             f"{name} must be a whole number of rows (0 or more), not {raw!r}.", details={"option": name}
         )
@@ -85,7 +86,7 @@ def decode_skiptoken(raw: str) -> SkipToken:
         raise bad from err
     if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("s", "r")):
         raise bad
-    if data["s"] < 0 or data["r"] < 0:
+    if not (0 <= data["s"] <= MAX_INT and 0 <= data["r"] <= MAX_INT):
         raise bad
     return SkipToken(sid=data["s"], rows=data["r"])
 
