@@ -83,6 +83,15 @@ def test_service_document_and_metadata_name_every_table_like_central(world: Worl
     assert plural["input_geoshape_repeat"] == "Edm.GeographyPolygon"
     deep = {p.get("Name") for p in types["Submissions.plural.nested_repeat"].iter(f"{EDM}Property")}
     assert "__Submissions-plural-id" in deep
+    unfilterable = [p.text for p in root.iter(f"{EDM}PropertyPath")]
+    assert unfilterable == [
+        "survey_started_at",
+        "singular",
+        "plural_count",
+        "plural",
+        "survey_ended_at",
+        "meta",
+    ]
     keys = [k.get("Name") for k in root.iter(f"{EDM}PropertyRef")]
     assert keys == ["__id"] * 3
 

@@ -200,6 +200,20 @@ _CAPABILITIES = (
 )
 
 
+def _filter_restrictions(model: ODataModel) -> str:
+    """Only ``__id`` and ``__system`` filter: every form property is listed as not filterable, so a
+    client (Power Query) filters those itself instead of sending a $filter Ruta refuses. Central writes
+    this record under the term FilterFunctions; Ruta uses the vocabulary's FilterRestrictions."""
+    paths = "".join(f"<PropertyPath>{node.name}</PropertyPath>" for node in model.roots)
+    return (
+        '<Annotation Term="Org.OData.Capabilities.V1.FilterRestrictions"><Record>'
+        '<PropertyValue Property="Filterable" Bool="true"/>'
+        '<PropertyValue Property="RequiresFilter" Bool="false"/>'
+        f'<PropertyValue Property="NonFilterableProperties"><Collection>{paths}</Collection></PropertyValue>'
+        "</Record></Annotation>"
+    )
+
+
 def edmx(model: ODataModel) -> str:
     """The ``$metadata`` document: Central's layout (``org.opendatakit.submission`` system types, then
     the form's namespace with one entity type per table and one complex type per group)."""
@@ -218,7 +232,7 @@ def edmx(model: ODataModel) -> str:
             props.append(f'<Property Name="{table.parent_id_name}" Type="Edm.String"/>')
             _properties(model, table.node.children, props, complex_types)
         entity_types.append(f'<EntityType Name="{table.name}">' + "".join(props) + "</EntityType>")
-        annotations = _CAPABILITIES if table.node is None else ""
+        annotations = _CAPABILITIES + _filter_restrictions(model) if table.node is None else ""
         sets.append(
             f'<EntitySet Name="{table.name}" EntityType="{model.namespace}.{table.name}">'
             f"{annotations}</EntitySet>"
