@@ -46,6 +46,7 @@ def configure_database(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     from app.web.api import bp as api_bp
+    from app.web.odata import bp as odata_bp
     from app.web.openrosa import auth as openrosa_auth
     from app.web.openrosa import bp as openrosa_bp
 
@@ -53,6 +54,7 @@ def configure_blueprints(app: Flask) -> None:
     # Device routes first: /v1/projects/<pid>/formList and /submission belong to the device protocol.
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(odata_bp)
     from app.web.admin import setup as admin_setup
 
     admin_setup.init_app(app)  # the admin web interface, with its CSRF, rate limits and translations

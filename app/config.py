@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_BASIC_OVER_HTTP": False,
     "ODK_VALIDATE": True,  # run ODK Validate on publish when Java is present
     "BABEL_DEFAULT_LOCALE": "es",
+    # Most rows one OData response carries; more come through @odata.nextLink (docs/API-extensions.md).
+    "ODATA_PAGE_SIZE": 1000,
     "ADMIN_EMAIL": None,
     "ADMIN_PASSWORD": None,
     # Admin web interface: rate-limit storage (memory when unset; several app servers need Redis so
@@ -39,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Variables that are not plain strings.
-_INT_KEYS = {"MAX_SUBMISSION_BYTES", "MAX_FORM_BYTES", "SESSION_TTL_HOURS"}
+_INT_KEYS = {"MAX_SUBMISSION_BYTES", "MAX_FORM_BYTES", "SESSION_TTL_HOURS", "ODATA_PAGE_SIZE"}
 _BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE"}
 
 

@@ -170,3 +170,21 @@ class UnsupportedMediaTypeError(RutaError):
 class TooManyRequestsError(RutaError):
     code, status = "429.1", 429
     default_message = "Too many attempts. Wait a minute and try again."
+
+
+# OData feed (issue 7: Excel / Power BI / pyodk / ruODK read a form's data as OData v4) ------------
+
+
+class ODataQueryError(RutaError):
+    """A query option ($top, $skip, $select, $filter, $skiptoken, ...) Ruta cannot read."""
+
+    code, status = "400.41", 400
+    default_message = "An OData query option is not valid."
+
+
+class ODataNotImplementedError(RutaError):
+    """Valid OData that Ruta (like ODK Central) does not offer, such as $orderby or filtering on form
+    fields."""
+
+    code, status = "501.41", 501
+    default_message = "This OData feature is not supported."

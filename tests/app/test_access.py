@@ -89,6 +89,9 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/attachments", ALL),
     Endpoint("POST", "/v1/projects/{pid}/forms/simple/draft", MANAGERS, _draft_upload),
     Endpoint("PATCH", "/v1/projects/{pid}/forms/simple", MANAGERS, _json({"state": "open"})),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/$metadata", READERS),
 ]
 
 
@@ -194,4 +197,6 @@ COVERED_ELSEWHERE = {
     "api.create_key",
     "api.decrypt_submission",
     "api.app_user_qr",
+    # tests/app/test_odata.py walks the OData tables with each role, over Bearer and Basic.
+    "odata.table",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app.db import commit, get_session
-from app.errors import InvalidValueError
+from app.errors import InvalidValueError, NotFoundError
 from app.services import app_users
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
@@ -47,10 +47,18 @@ def revoke_app_user(project_id: int, app_user_id: int) -> Response:
     return jsonify({"success": True})
 
 
-@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/assignments/app-user/<int:app_user_id>")
-def assign_form_to_app_user(project_id: int, xml_form_id: str, app_user_id: int) -> Response:
+# Central's role id of app users is 2 (pyodk's create_app_users posts to .../assignments/2/{id}).
+APP_USER_ROLES = {"app-user", "2"}
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/assignments/<role_id>/<int:app_user_id>")
+def assign_form_to_app_user(project_id: int, xml_form_id: str, role_id: str, app_user_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "app_user.manage")
+    if role_id not in APP_USER_ROLES:
+        raise NotFoundError(
+            "Forms are assigned to app users only: use the role app-user (Central's role id 2)."
+        )
     session = get_session()
     a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
     current = [] if a.all_forms else app_users.form_ids_of(session, a)

@@ -220,7 +220,8 @@ def create_draft(project_id: int, xml_form_id: str) -> Response:
         run_validate=current_app.config["ODK_VALIDATE"],
     )
     commit()
-    return jsonify(form(f, version))
+    # "success" is what Central answers here, and what pyodk's forms.update checks.
+    return jsonify({"success": True, **form(f, version)})
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/draft")

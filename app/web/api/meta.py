@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     "api": "JSON API (ODK Central shapes where they overlap)",
     "openrosa": "OpenRosa device protocol (ODK Collect, KoboCollect, Enketo, Web Forms)",
     "admin": "Admin web interface (HTML)",
+    "odata": "OData v4 feed of each form (ODK Central's .svc)",
 }
 
 

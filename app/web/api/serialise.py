@@ -55,6 +55,8 @@ def app_user(a: AppUser, token: str | None = None) -> dict[str, Any]:
         "token": token,
         "allForms": a.all_forms,
         "createdAt": ts(a.created_at),
+        "updatedAt": None,  # pyodk requires the key (Central sends it)
+        "deletedAt": ts(a.revoked_at),
         "revokedAt": ts(a.revoked_at),
         "lastSeenAt": ts(a.last_seen_at),
     }

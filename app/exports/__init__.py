@@ -1,0 +1,1 @@
+"""Getting data out: CSV/XLSX/GeoJSON/HXL writers and the OData feed."""
