@@ -6,6 +6,7 @@ hub's submissions and files (by sha256). A form published centrally reaches a ph
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -96,10 +97,8 @@ class CuttingProxy:
         except OSError:
             pass
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def close(self) -> None:
@@ -211,7 +210,7 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
         code, out = _hub_cli(hub_env, "sync", "--batch-size", "100", "--retries", "0", "--no-pull")
         assert code == 1 and out["error"], out
         assert proxy.cuts >= 1
-        assert 0 < out["cursor"] and out["pending"] > 0, out
+        assert out["cursor"] > 0 and out["pending"] > 0, out
 
         proxy.limit = None  # the link is back
         code, out = _hub_cli(hub_env, "sync", "--batch-size", "100")
