@@ -39,6 +39,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
+from app.services import bulk_insert
 from app.services import submissions as submission_service
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
@@ -291,10 +292,10 @@ def _bulk_insert(
         )
     if blob_rows:
         _insert_blobs(session, list(blob_rows.values()))
-    sub_ids = _insert_returning_ids(session, Submission, sub_rows)
+    sub_ids = bulk_insert.insert_returning_ids(session, _table(Submission), sub_rows)
     for row, sub_id in zip(ver_rows, sub_ids, strict=True):
         row["submission_id"] = sub_id
-    ver_ids = _insert_returning_ids(session, SubmissionVersion, ver_rows)
+    ver_ids = bulk_insert.insert_returning_ids(session, _table(SubmissionVersion), ver_rows)
     S, SV = _table(Submission), _table(SubmissionVersion)
     session.execute(
         sa.update(S)
@@ -305,8 +306,10 @@ def _bulk_insert(
         r | {"submission_version_id": vid} for rows, vid in zip(att_rows, ver_ids, strict=True) for r in rows
     ]
     if flat:
-        session.execute(sa.insert(_table(SubmissionAttachment)), flat)
-    session.execute(sa.insert(_table(AuditEvent)), list(_audit_rows(actor, project, work, results, now)))
+        bulk_insert.insert_rows(session, _table(SubmissionAttachment), flat)
+    bulk_insert.insert_rows(
+        session, _table(AuditEvent), list(_audit_rows(actor, project, work, results, now))
+    )
     return results
 
 
@@ -330,12 +333,6 @@ def _insert_blobs(session: Session, rows: list[dict[str, Any]]) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(Blob).values(rows).on_conflict_do_nothing(index_elements=["sha256"]))
-
-
-def _insert_returning_ids(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    table = _table(model)
-    stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.execute(stmt, rows).scalars())
 
 
 def _audit_rows(

@@ -15,7 +15,13 @@ def _ingest(argv: Sequence[str]) -> int:
     return bench_ingest.main(argv)
 
 
-BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {"ingest": _ingest}
+def _batch(argv: Sequence[str]) -> int:
+    from tests.benchmarks import bench_batch
+
+    return bench_batch.main(argv)
+
+
+BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {"ingest": _ingest, "batch": _batch}
 USAGE = "usage: python -m tests.benchmarks [{}] [options]   (default: ingest; <name> --help for options)"
 
 
