@@ -53,6 +53,9 @@ def configure_blueprints(app: Flask) -> None:
     # Device routes first: /v1/projects/<pid>/formList and /submission belong to the device protocol.
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(api_bp)
+    from app.web.admin import setup as admin_setup
+
+    admin_setup.init_app(app)  # the admin web interface, with its CSRF, rate limits and translations
 
 
 def configure_errors(app: Flask) -> None:

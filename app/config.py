@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "es",
     "ADMIN_EMAIL": None,
     "ADMIN_PASSWORD": None,
+    # Admin web interface: rate-limit storage (memory when unset; several app servers need Redis so
+    # they share the counts) and how many failed logins an address may make.
+    "REDIS_URL": None,
+    "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
 }
 
 # Variables that are not plain strings.
@@ -73,6 +78,15 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
         config["SECRET_KEY"] = _instance_secret(instance_path)
     # Flask and its extensions read these names.
     config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
+    config.setdefault("RATELIMIT_STORAGE_URI", config.get("REDIS_URL") or "memory://")
+    # The admin's cookie: never readable by scripts, not sent on cross-site posts, and https-only
+    # whenever the public URL is https (plain-http hubs on a laptop still need to log in).
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_SECURE"] = bool(config.get("SESSION_COOKIE_SECURE")) or str(
+        config.get("BASE_URL") or ""
+    ).startswith("https://")
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_TTL_HOURS"])
 
 
 def _instance_secret(instance_path: Path) -> str:

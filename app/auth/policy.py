@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "submission.sensitive": frozenset({MANAGER, SUPERVISOR}),
     "submission.decrypt": frozenset({MANAGER, SUPERVISOR}),
     "submission.export": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    # The audit trail of one submission, shown to those who review it (admin issue).
+    "submission.audit": frozenset({MANAGER, SUPERVISOR}),
     "mapping.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "mapping.update": frozenset({MANAGER, ANALYST}),
     "indicator.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),

@@ -209,3 +209,24 @@ def list_users(session: Session, *, organisation_id: int | None) -> list[User]:
     if organisation_id is not None:
         query = query.where(User.organisation_id == organisation_id)
     return list(session.scalars(query))
+
+
+# Locales the admin interface is translated into (a person's choice is kept on their account).
+UI_LOCALES = ("es", "en", "pt")
+
+
+def set_locale(session: Session, *, actor: Actor, user: User, locale: str) -> User:
+    if locale not in UI_LOCALES:
+        raise InvalidValueError(f"The language must be one of {', '.join(UI_LOCALES)}.")
+    if user.locale != locale:
+        user.locale = locale
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="user.locale",
+            subject_type="user",
+            subject_id=user.id,
+            details={"locale": locale},
+        )
+    return user

@@ -1,0 +1,97 @@
+"""Logging in and out of the admin, and choosing its language.
+
+A failed login counts against the address's rate limit (``LOGIN_RATE_LIMIT``); a successful one does
+not, so a busy office behind one NAT address is not locked out by its own people.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+
+from app.db import commit, get_session
+from app.errors import AuthenticationFailedError
+from app.services import accounts
+from app.services import audit as audit_service
+from app.web.admin import bp
+from app.web.admin.setup import LOCALES, limiter
+from app.web.auth import api_actor
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the admin: an open redirect would let a phishing link borrow Ruta's name."""
+    if target and target.startswith("/admin") and not urlsplit(target).netloc and "\\" not in target:
+        return target
+    return url_for("admin.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda response: response.status_code != 303)
+def login() -> Response | str:
+    if request.method == "GET":
+        if not api_actor().is_anonymous:
+            return redirect(_safe_next(request.args.get("next")))  # type: ignore[return-value]
+        return render_template("admin/login.html", next=request.args.get("next", ""), error=None)
+    email = request.form.get("email", "")
+    password = request.form.get("password", "")
+    db = get_session()
+    try:
+        user = accounts.authenticate(db, email=email, password=password)
+    except AuthenticationFailedError:
+        return Response(
+            render_template(
+                "admin/login.html",
+                next=request.form.get("next", ""),
+                error=gettext("The email address or password is not correct."),
+                email=email,
+            ),
+            status=401,
+        )
+    session.clear()  # a fresh session (and CSRF token) at login: no session fixation
+    session["user_id"] = user.id
+    session.permanent = True
+    from app.auth.actor import Actor
+    from app.db import utcnow
+
+    user.last_login_at = utcnow()
+    audit_service.record(
+        db, actor=Actor(user=user), action="user.login.web", subject_type="user", subject_id=user.id
+    )
+    commit()
+    return redirect(_safe_next(request.form.get("next")), code=303)  # type: ignore[return-value]
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    actor = api_actor()
+    if actor.user is not None:
+        audit_service.record(
+            get_session(),
+            actor=actor,
+            action="user.logout.web",
+            subject_type="user",
+            subject_id=actor.user.id,
+        )
+        commit()
+    session.clear()
+    return redirect(url_for("admin.login"), code=303)  # type: ignore[return-value]
+
+
+@bp.post("/locale")
+def set_locale() -> Response:
+    """Remember the chosen language: on the person's account when logged in, else in the session."""
+    locale = request.form.get("locale", "")
+    if locale in LOCALES:
+        session["locale"] = locale
+        actor = api_actor()
+        if actor.user is not None:
+            accounts.set_locale(get_session(), actor=actor, user=actor.user, locale=locale)
+            commit()
+        g.admin_locale = locale
+    return redirect(_safe_next(request.form.get("next")), code=303)  # type: ignore[return-value]

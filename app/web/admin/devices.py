@@ -1,0 +1,78 @@
+"""Devices and enumerators: who synced when, what they sent, revoking a device credential, and the QR
+code that sets up a (replacement) phone."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from app.db import commit, get_session
+from app.services import app_users, submission_counts
+from app.web.admin import bp
+from app.web.admin.context import current_actor, project_for, project_menu
+from sync.qr import collect_settings, encode_settings, qr_png
+
+
+@bp.get("/projects/<int:project_id>/devices")
+def devices(project_id: int) -> str:
+    actor = current_actor()
+    p = project_for(actor, project_id, "app_user.list")
+    db = get_session()
+    return render_template(
+        "admin/devices.html",
+        project=p,
+        credentials=submission_counts.device_activity(db, project_id=p.id),
+        people=submission_counts.person_activity(db, project_id=p.id),
+        phones=submission_counts.phone_activity(db, project_id=p.id),
+        project_menu=project_menu(p, "admin.devices"),
+    )
+
+
+@bp.post("/projects/<int:project_id>/devices/<int:app_user_id>/revoke")
+def revoke_device(project_id: int, app_user_id: int) -> Response:
+    actor = current_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    db = get_session()
+    a = app_users.get_app_user(db, project=p, app_user_id=app_user_id)
+    app_users.revoke_app_user(db, actor=actor, app_user=a)
+    commit()
+    flash(
+        gettext("Device %(name)s revoked: it can no longer download forms or send.", name=a.display_name),
+        "ok",
+    )
+    return redirect(url_for("admin.devices", project_id=p.id), code=303)  # type: ignore[return-value]
+
+
+def _qr_page(project_name: str, project_id: int, display_name: str, token: str) -> str:
+    base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+    server_url = f"{base}/v1/key/{token}/projects/{project_id}"
+    payload = encode_settings(collect_settings(server_url, project_name=project_name))
+    png = base64.b64encode(qr_png(payload)).decode()
+    return render_template(
+        "admin/device_qr.html", name=display_name, server_url=server_url, png=png, project_id=project_id
+    )
+
+
+@bp.post("/projects/<int:project_id>/devices")
+def create_device(project_id: int) -> str:
+    actor = current_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    issued = app_users.create_app_user(
+        get_session(), actor=actor, project=p, display_name=request.form.get("display_name", "")
+    )
+    commit()
+    return _qr_page(p.name, p.id, issued.app_user.display_name, issued.token)
+
+
+@bp.post("/projects/<int:project_id>/devices/<int:app_user_id>/qr")
+def device_qr(project_id: int, app_user_id: int) -> str:
+    """A new token for this credential (a replacement phone); the old phone's token stops working."""
+    actor = current_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    db = get_session()
+    a = app_users.get_app_user(db, project=p, app_user_id=app_user_id)
+    token = app_users.reissue_token(db, actor=actor, app_user=a)
+    commit()
+    return _qr_page(p.name, p.id, a.display_name, token)

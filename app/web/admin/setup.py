@@ -1,0 +1,43 @@
+"""The admin's extensions: CSRF protection, login rate limiting and translations.
+
+CSRF is checked only on the admin's own requests (the JSON API and OpenRosa are token-authenticated and
+must stay CSRF-free), so ``WTF_CSRF_CHECK_DEFAULT`` is off and the blueprint calls ``csrf.protect()``.
+The rate limiter keeps its counts in memory, or in Redis when ``RUTA_REDIS_URL`` is set so that several
+app servers share them.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+LOCALES = ("es", "en", "pt")
+LOCALE_NAMES = {"es": "Español", "en": "English", "pt": "Português"}
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The person's own choice, else the browser's, else the installation's default."""
+    chosen = getattr(g, "admin_locale", None)
+    if chosen in LOCALES:
+        return str(chosen)
+    best = request.accept_languages.best_match(LOCALES) if request else None
+    return best or "es"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, which expires itself
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_locale=app.config["BABEL_DEFAULT_LOCALE"])
+    from app.web.admin import bp
+
+    app.register_blueprint(bp)

@@ -1,0 +1,175 @@
+"""The review table, one submission's page, and its files (served so they can never run script)."""
+
+from __future__ import annotations
+
+import itertools
+from urllib.parse import quote
+
+from flask import Response, current_app, render_template, request
+from flask_babel import get_locale
+
+from app.auth.actor import Actor
+from app.blobs import get_blob_store
+from app.db import get_session
+from app.errors import NotFoundError
+from app.models import Form, FormVersion, Project, Submission
+from app.services import forms as form_service
+from app.services import review, sensitive, submission_query, submission_view
+from app.web.admin import bp
+from app.web.admin.context import current_actor, project_for, project_menu
+from app.web.admin.filters import filter_args, parse_filter, query_string
+from forms.schema import FormSchema
+
+# Media a browser may show inline (in <img>, <audio>, <video>), by file extension. Anything else is a
+# download. SVG is allowed because <img> never runs its scripts, and a direct visit gets the sandbox CSP.
+INLINE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".wav": "audio/wav",
+    ".amr": "audio/amr",
+    ".3gp": "video/3gpp",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
+
+
+def submission_for(actor: Actor, submission_id: int, action: str) -> tuple[Project, Form, Submission]:
+    """The submission once ``actor`` may do ``action`` in its project; 404 when they have no role there."""
+    db = get_session()
+    sub = db.get(Submission, submission_id)
+    if sub is None:
+        actor.require_login()
+        raise NotFoundError()
+    form = db.get(Form, sub.form_id)
+    assert form is not None
+    return project_for(actor, form.project_id, action), form, sub
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions")
+def submissions(project_id: int, xml_form_id: str) -> str:
+    actor = current_actor()
+    p = project_for(actor, project_id, "submission.list")
+    db = get_session()
+    form = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
+    flt = parse_filter(request.args, form.id)
+    page = submission_query.list_page(
+        db,
+        flt,
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=request.args.get("per_page", 50, type=int) or 50,
+    )
+    args = filter_args(request.args)
+    return render_template(
+        "admin/submissions.html",
+        project=p,
+        form=form,
+        page=page,
+        flt=flt,
+        args=args,
+        choices=submission_query.filter_choices(db, form_id=form.id),
+        flag_codes=submission_query.FLAG_CODES,
+        may_review=actor.can(db, "submission.review", p.id),
+        project_menu=project_menu(p, "admin.project"),
+    )
+
+
+@bp.get("/submissions/<int:submission_id>")
+def submission(submission_id: int) -> str:
+    actor = current_actor()
+    p, form, sub = submission_for(actor, submission_id, "submission.read")
+    db = get_session()
+    versions = submission_view.versions_of(db, sub)
+    current = next(
+        (v for v in versions if v.id == sub.current_version_id), versions[-1] if versions else None
+    )
+    form_version = db.get(FormVersion, current.form_version_id) if current else None
+    schema = FormSchema.from_dict(form_version.schema) if form_version else None
+    see_sensitive = sensitive.may_see_sensitive(db, actor, p)
+    hidden = frozenset() if see_sensitive or schema is None else sensitive.sensitive_paths(schema, p)
+    language = None
+    tree: list[submission_view.Node] = []
+    if schema is not None and current is not None:
+        language = submission_view.pick_language(
+            schema.languages, schema.default_language, request.args.get("lang"), str(get_locale() or "es")
+        )
+        tree = submission_view.layout(schema, current.values or {}, language=language, hidden_paths=hidden)
+    hidden_names = frozenset(path.rsplit("/", 1)[-1] for path in hidden)
+    history = [
+        (
+            older,
+            newer,
+            submission_view.changes(older.values or {}, newer.values or {}, hidden_names=hidden_names),
+        )
+        for older, newer in itertools.pairwise(versions)
+    ]
+    attachments = {a.name: a for a in submission_view.attachments_of(db, sub.current_version_id)}
+    queue_args = {
+        k: v
+        for k, v in request.args.items()
+        if k in {"version", "from", "to", "submitter", "device", "state", "flag", "hub", "q", "sort", "dir"}
+    }
+    prev_id = next_id = None
+    if actor.can(db, "submission.list", p.id):
+        prev_id, next_id = submission_query.neighbours(db, parse_filter(request.args, form.id), sub)
+    may_audit = actor.can(db, "submission.audit", p.id)
+    return render_template(
+        "admin/submission.html",
+        project=p,
+        form=form,
+        sub=sub,
+        current=current,
+        form_version=form_version,
+        schema=schema,
+        language=language,
+        tree=tree,
+        hidden_marker=submission_view.HIDDEN,
+        versions=versions,
+        history=history,
+        attachments=attachments,
+        comments=review.list_comments(db, submission=sub),
+        trail=submission_view.audit_trail(
+            db, project_id=p.id, instance_ids=[v.instance_id for v in versions] + [sub.instance_id]
+        )
+        if may_audit
+        else None,
+        submitter=submission_query.submitter_names(db, [sub]).get(sub.id, ""),
+        queue_args=queue_args,
+        queue_qs=query_string(queue_args),
+        prev_id=prev_id,
+        next_id=next_id,
+        may_review=actor.can(db, "submission.review", p.id),
+        may_comment=actor.can(db, "submission.comment", p.id),
+        review_states=("approved", "hasIssues", "rejected"),
+        project_menu=project_menu(p, "admin.project"),
+    )
+
+
+@bp.get("/submissions/<int:submission_id>/files/<name>")
+def submission_file(submission_id: int, name: str) -> Response:
+    """A file of the current version. Sent with a sandboxing CSP and nosniff whatever it is, inline only
+    for image/audio/video types chosen by Ruta from the file name (never the device's content type)."""
+    actor = current_actor()
+    _p, _form, sub = submission_for(actor, submission_id, "submission.read")
+    att = next(
+        (a for a in submission_view.attachments_of(get_session(), sub.current_version_id) if a.name == name),
+        None,
+    )
+    if att is None or att.blob_sha256 is None:
+        raise NotFoundError()
+    ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+    inline = INLINE_TYPES.get(ext) if request.args.get("download") is None else None
+    mimetype = inline or "application/octet-stream"
+    disposition = "inline" if inline else "attachment"
+    response = Response(get_blob_store(current_app).iter_chunks(att.blob_sha256), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(name)}"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
