@@ -89,6 +89,11 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/attachments", ALL),
     Endpoint("POST", "/v1/projects/{pid}/forms/simple/draft", MANAGERS, _draft_upload),
     Endpoint("PATCH", "/v1/projects/{pid}/forms/simple", MANAGERS, _json({"state": "open"})),
+    # Field hubs (issue 4).
+    Endpoint("GET", "/v1/projects/{pid}/hubs", MANAGERS),
+    Endpoint("POST", "/v1/projects/{pid}/hubs", MANAGERS, _json({"name": "office"})),
+    Endpoint("GET", "/v1/projects/{pid}/hub", ALL),
+    Endpoint("GET", "/v1/projects/{pid}/hub/forms", ALL),
 ]
 
 
@@ -194,4 +199,9 @@ COVERED_ELSEWHERE = {
     "api.create_key",
     "api.decrypt_submission",
     "api.app_user_qr",
+    # tests/app/test_hubs_api.py and test_batch_api.py walk these with each role and a hub credential.
+    "api.revoke_hub",
+    "api.hub_form_version_xml",
+    "api.hub_media",
+    "api.submission_batch",
 }
