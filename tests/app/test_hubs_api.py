@@ -13,8 +13,8 @@ from app.db import get_database
 from app.models import AuditEvent, Hub, SubmissionVersion
 from tests.app.batch_helpers import make_zip
 from tests.app.conftest import World
-from tests.corpus_paths import corpus_file
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance, publish_xml
+from tests.corpus_paths import corpus_file
 
 ORDER = ["anonymous", "outsider", "enumerator", "analyst", "supervisor", "manager", "admin"]
 
