@@ -96,6 +96,7 @@ def _read_items(stack: ExitStack) -> list[batch_reader.BatchItem]:
 
 @bp.post("/projects/<int:project_id>/submissions/batch")
 def submission_batch(project_id: int) -> Response:
+    """Many submissions in one request (zip, multipart or Kobo JSON), one result per item."""
     actor = hub_or_user_actor()
     session = get_session()
     project = session.get(Project, project_id)

@@ -61,6 +61,7 @@ def hub_json(h: Hub, token: str | None = None, **extra: Any) -> dict[str, Any]:
 
 @bp.get(BASE + "/hubs")
 def list_hubs(project_id: int) -> Response:
+    """The hubs of a project with their last sync and counts."""
     project = project_for(logged_in_actor(), project_id, "hub.manage")
     return jsonify(
         [
@@ -72,6 +73,7 @@ def list_hubs(project_id: int) -> Response:
 
 @bp.post(BASE + "/hubs")
 def issue_hub(project_id: int) -> Response:
+    """Issue a hub credential for this project (the token is shown once)."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "hub.manage")
     issued = hub_service.issue_hub(
@@ -83,6 +85,7 @@ def issue_hub(project_id: int) -> Response:
 
 @bp.delete(BASE + "/hubs/<int:hub_id>")
 def revoke_hub(project_id: int, hub_id: int) -> Response:
+    """Revoke a hub credential."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "hub.manage")
     session = get_session()
@@ -95,6 +98,7 @@ def revoke_hub(project_id: int, hub_id: int) -> Response:
 
 @bp.get(BASE + "/hub")
 def hub_whoami(project_id: int) -> Response:
+    """The project and the hub a credential belongs to."""
     actor = hub_or_user_actor()
     project = _project(actor, project_id, "form.list")
     hub = getattr(actor, "hub", None)
@@ -108,6 +112,7 @@ def hub_whoami(project_id: int) -> Response:
 
 @bp.get(BASE + "/hub/forms")
 def hub_forms(project_id: int) -> Response:
+    """Published forms of the project with every published version and its media, for hubs."""
     actor = hub_or_user_actor()
     project = _project(actor, project_id, "form.list")
     return jsonify(hub_service.form_catalogue(get_session(), project=project))
@@ -115,6 +120,7 @@ def hub_forms(project_id: int) -> Response:
 
 @bp.get(BASE + "/hub/forms/<xml_form_id>/versions/<sha256>.xml")
 def hub_form_version_xml(project_id: int, xml_form_id: str, sha256: str) -> Response:
+    """The exact XForm bytes of one published version."""
     actor = hub_or_user_actor()
     project = _project(actor, project_id, "form.read")
     xml = hub_service.form_version_xml(get_session(), project=project, xml_form_id=xml_form_id, sha256=sha256)
@@ -123,6 +129,7 @@ def hub_form_version_xml(project_id: int, xml_form_id: str, sha256: str) -> Resp
 
 @bp.get(BASE + "/hub/media/<sha256>")
 def hub_media(project_id: int, sha256: str) -> Response:
+    """A media file of one of the project's published forms, by sha256."""
     actor = hub_or_user_actor()
     project = _project(actor, project_id, "form.read")
     blob = hub_service.form_media_blob(get_session(), project=project, sha256=sha256)
