@@ -254,7 +254,7 @@ def _element_name(key: str) -> str:
 def _fill(parent: Element, value: Any) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
-            if isinstance(child, list):  # a repeat: one element per entry
+            if isinstance(child, list) and any(isinstance(c, dict) for c in child):  # a repeat
                 for entry in child:
                     _fill(SubElement(parent, _element_name(key)), entry)
             else:
