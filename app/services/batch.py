@@ -228,6 +228,10 @@ def _bulk_insert(
     att_rows: list[list[dict[str, Any]]] = []
     blob_rows: dict[str, dict[str, Any]] = {}
     results: dict[int, ItemResult] = {}
+    # Every file of the bulk items is written first and made durable together (before the commit).
+    contents = {(w.index, n): f.read() for w in work for n, f in enumerate(w.item.files)}
+    keys = list(contents)
+    blobs = dict(zip(keys, store.put_many([contents[k] for k in keys]), strict=True))
     for w in work:
         assert w.form is not None and w.version is not None and w.item.xml is not None
         extracted = extract_values(w.parsed.root, _compiled(w.version))
@@ -236,11 +240,11 @@ def _bulk_insert(
             n: {"name": n, "is_expected": True, "blob_sha256": None, "received_at": None} for n in expected
         }
         added = []
-        for f in w.item.files:
+        for n, f in enumerate(w.item.files):
             row = attachments.get(f.name)
             if row is not None and row["blob_sha256"] is not None:
                 continue  # the same name twice: the first copy wins, as in per-item ingest
-            stored = store.put(f.read())
+            stored = blobs[(w.index, n)]
             blob_rows.setdefault(stored.sha256, _blob_row(stored, f.content_type, now))
             if row is None:
                 row = attachments[f.name] = {"name": f.name, "is_expected": False}

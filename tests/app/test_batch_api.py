@@ -214,3 +214,25 @@ def test_batch_access(world: World) -> None:
     )
     assert res.status_code == 404
     assert _count(world, Submission) == 0
+
+
+def test_edits_in_a_batch_follow_the_chain_whatever_the_order(world: World) -> None:
+    publish_xml(world, SIMPLE_FORM)
+    headers = world.headers("manager")
+    # The edit travels before the version it replaces (a hub synced it first), in one batch and across two.
+    first = make_zip(
+        {
+            "e2": {"e2.xml": instance("uuid:r-2", name="third", deprecated="uuid:r-1")},
+            "e1": {"e1.xml": instance("uuid:r-1", name="second", deprecated="uuid:r-0")},
+        }
+    )
+    res = _post_zip(world, first, headers)
+    assert [r["status"] for r in res.json["results"]] == ["edit", "edit"]
+    res = _post_zip(world, make_zip({"root": {"root.xml": instance("uuid:r-0", name="first")}}), headers)
+    assert res.json["results"][0]["status"] == "created"
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        subs = s.scalars(select(Submission)).all()
+        assert len(subs) == 1 and subs[0].instance_id == "uuid:r-0"
+        current = s.get(SubmissionVersion, subs[0].current_version_id)
+        assert current is not None and current.instance_id == "uuid:r-2"
+        assert s.scalar(select(func.count()).select_from(SubmissionVersion)) == 3
