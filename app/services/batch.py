@@ -116,6 +116,7 @@ def ingest_batch(
             results[index] = _error(item.key, err)
             continue
         work.append(_Work(index, item, parsed, _origin_for(item, origin)))
+    bulk_insert.refresh_planner_statistics(session, [_table(Submission), _table(SubmissionVersion)])
     bulk, single, existing = _classify(session, actor=actor, project=project, work=work)
     if bulk:
         try:
@@ -300,12 +301,7 @@ def _bulk_insert(
     for row, sub_id in zip(ver_rows, sub_ids, strict=True):
         row["submission_id"] = sub_id
     ver_ids = bulk_insert.insert_returning_ids(session, _table(SubmissionVersion), ver_rows)
-    S, SV = _table(Submission), _table(SubmissionVersion)
-    session.execute(
-        sa.update(S)
-        .where(S.c.id.in_(sub_ids))
-        .values(current_version_id=select(SV.c.id).where(SV.c.submission_id == S.c.id).scalar_subquery())
-    )
+    bulk_insert.set_current_versions(session, sub_ids, ver_ids)
     flat = [
         r | {"submission_version_id": vid} for rows, vid in zip(att_rows, ver_ids, strict=True) for r in rows
     ]

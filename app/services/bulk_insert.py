@@ -9,11 +9,13 @@ Rows are dicts of Python values as the ORM would bind them (datetimes aware, JSO
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+
+from app.models import Submission, SubmissionVersion
 
 _PG = postgresql.dialect()
 
@@ -74,3 +76,43 @@ def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict[str,
     )
     insert_rows(session, table, [r | {"id": i} for r, i in zip(rows, ids, strict=True)])
     return ids
+
+
+def refresh_planner_statistics(session: Session, tables: list[sa.Table]) -> None:
+    """ANALYZE tables that grew far past what the planner last measured (PostgreSQL's advice after a
+    bulk load). A table that went from empty to thousands of rows between two autovacuum runs is
+    planned as if it were tiny: the batch classification then scans every row instead of probing the
+    (form_id, instance_id) index, and each batch gets slower than the last. Cheap: ANALYZE samples."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    rows = session.execute(
+        sa.text(
+            "SELECT c.relname, c.reltuples, coalesce(s.n_live_tup, 0) FROM pg_class c "
+            "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+            "WHERE c.relname = ANY(:names) AND c.relkind = 'r' AND pg_table_is_visible(c.oid)"
+        ),
+        {"names": [t.name for t in tables]},
+    ).all()
+    for name, measured, live in rows:
+        if live > 2 * max(measured, 0) + 1000:
+            session.execute(sa.text(f'ANALYZE "{name}"'))
+
+
+def set_current_versions(session: Session, submission_ids: list[int], version_ids: list[int]) -> None:
+    """Point each new submission at its one version (the two tables reference each other, so this
+    is the one UPDATE after both INSERTs): one statement on either database."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.text(
+                "UPDATE submissions AS s SET current_version_id = v.vid "
+                "FROM unnest(CAST(:s AS INTEGER[]), CAST(:v AS INTEGER[])) AS v(sid, vid) WHERE s.id = v.sid"
+            ),
+            {"s": submission_ids, "v": version_ids},
+        )
+        return
+    S, SV = cast(sa.Table, Submission.__table__), cast(sa.Table, SubmissionVersion.__table__)
+    session.execute(
+        sa.update(S)
+        .where(S.c.id.in_(submission_ids))
+        .values(current_version_id=sa.select(SV.c.id).where(SV.c.submission_id == S.c.id).scalar_subquery())
+    )
