@@ -93,6 +93,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         started = utcnow()
         upto = link.version_cursor
         error = None
+        link.last_error = None  # this run's refusals or failure replace the last run's
         try:
             while True:
                 versions = hub_link.pending_versions(
@@ -106,8 +107,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     session, link=link, upto=versions[-1].id, pushed=len(versions), answer=answer
                 )
                 session.commit()  # the durable cursor: this batch is stored centrally
-            for version in hub_link.refreshed_versions(session, link=link, upto=upto):
-                tally.add(client.push_batch(build_zip([hub_link.outgoing(version, store)])))
+            late = hub_link.refreshed_versions(session, link=link, upto=upto)
+            for start in range(0, len(late), args.batch_size):
+                chunk = late[start : start + args.batch_size]
+                tally.add(client.push_batch(build_zip([hub_link.outgoing(v, store) for v in chunk])))
             if not args.no_pull:
                 project = session.get(Project, link.project_id)
                 assert project is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +26,8 @@ from app.services import audit
 from app.services import forms as form_service
 from app.services.blobs import store_bytes
 from sync.hub_client import OutgoingInstance
+
+LATE_FILE = timedelta(seconds=1)  # files stored with their XML are written within the same request
 
 
 def link_project(
@@ -96,12 +98,21 @@ def refreshed_versions(session: Session, *, link: HubLink, upto: int) -> list[SV
     sends big submissions in several POSTs): pushed again, the central side adds only those files."""
     if link.files_since is None:
         return []
-    changed = select(SubmissionAttachment.submission_version_id).where(
-        SubmissionAttachment.received_at >= link.files_since
+    candidates = session.execute(
+        select(SV.id, SV.received_at, SubmissionAttachment.received_at)
+        .join(SubmissionAttachment, SubmissionAttachment.submission_version_id == SV.id)
+        .join(Form, Form.id == SV.form_id)
+        .where(
+            Form.project_id == link.project_id,
+            SV.id <= upto,
+            SubmissionAttachment.received_at >= link.files_since,
+        )
+    ).all()
+    # Only files that came in a later request than their XML (a split); the rest went up with it.
+    late = sorted(
+        {vid for vid, got_xml, got_file in candidates if got_file and got_file - got_xml > LATE_FILE}
     )
-    return list(
-        session.scalars(_project_versions(link).where(SV.id <= upto, SV.id.in_(changed)).order_by(SV.id))
-    )
+    return list(session.scalars(select(SV).where(SV.id.in_(late)).order_by(SV.id))) if late else []
 
 
 def count_pending(session: Session, *, link: HubLink) -> int:

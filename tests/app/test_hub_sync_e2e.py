@@ -7,6 +7,7 @@ hub's submissions and files (by sha256). A form published centrally reaches a ph
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -131,7 +132,7 @@ def _hub_cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
     )
 
 
-def _phone_post(base: str, xml: bytes, files: dict[str, bytes]) -> int:
+def _phone_post(base: str, xml: bytes, files: dict[str, bytes], *, incomplete: bool = False) -> int:
     parts: dict[str, Any] = {"xml_submission_file": ("xml_submission_file.xml", xml, "text/xml")}
     parts |= {name: (name, data, "image/jpeg") for name, data in files.items()}
     for _ in range(3):
@@ -139,6 +140,7 @@ def _phone_post(base: str, xml: bytes, files: dict[str, bytes]) -> int:
             res = requests.post(
                 f"{base}/submission?deviceID=collect:HUBPHONE00000001",
                 files=parts,
+                data={"*isIncomplete*": "yes"} if incomplete else None,
                 headers={"X-OpenRosa-Version": "1.0", "User-Agent": "org.odk.collect.android/v2026.1.0"},
                 timeout=30,
             )
@@ -206,6 +208,9 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
         edit = instance("uuid:hub-0-e", name="P0 edited", deprecated="uuid:hub-0")
         assert _phone_post(phone_root, edit, {"a.jpg": b"photo-0-"}) == 201
 
+        # Collect splits a big submission: the XML arrives now, its photo only after a full sync.
+        assert _phone_post(phone_root, instance("uuid:split"), {}, incomplete=True) == 201
+
         proxy.limit = proxy.sent + 700_000  # the link dies after ~700 kB: mid-way through the push
         code, out = _hub_cli(hub_env, "sync", "--batch-size", "100", "--retries", "0", "--no-pull")
         assert code == 1 and out["error"], out
@@ -217,6 +222,8 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
         assert code == 0, out
         assert out["pending"] == 0 and not out["refused"], out
 
+        assert _phone_post(phone_root, instance("uuid:split"), {"a.jpg": b"late photo"}) == 201
+
         # Published centrally after the first pull: reaches a phone polling the hub.
         second = SIMPLE_FORM.replace(b'id="photo" version="2"', b'id="photo2" version="1"')
         publish_xml(world, second)
@@ -224,8 +231,6 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
         assert code == 0 and out["pulled"]["forms_created"] == ["photo2"], out
         listing = requests.get(f"{phone_root}/formList", headers={"X-OpenRosa-Version": "1.0"}, timeout=10)
         assert b"<formID>photo2</formID>" in listing.content
-        import hashlib
-
         assert f"md5:{hashlib.md5(second).hexdigest()}".encode() in listing.content
     finally:
         hub_proc.terminate()
@@ -255,13 +260,14 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
 
     hub_versions, hub_files = snapshot(hub_app, None)
     central_versions, central_files = snapshot(world.app, hub_id)
-    assert len(hub_versions) == PHONES + 1
+    assert len(hub_versions) == PHONES + 2
     assert central_versions == hub_versions  # same instances, byte-identical XML, none twice
-    assert central_files == hub_files  # every attachment, by sha256
+    assert central_files == hub_files  # every attachment, by sha256, the late photo too
+    assert ("uuid:split", "a.jpg", hashlib.sha256(b"late photo").hexdigest()) in central_files
     assert all(sha is not None for _, _, sha in central_files)
     with hub_app.app_context(), get_database(hub_app).session_scope() as s:
         link = s.scalar(select(HubLink))
         assert link is not None and link.last_sync_at is not None
     res = world.client.get(f"/v1/projects/{world.project_id}/hubs", headers=world.headers("manager"))
-    assert res.json[0]["submissions"] == PHONES + 1 and res.json[0]["lastSyncAt"]
+    assert res.json[0]["submissions"] == PHONES + 2 and res.json[0]["lastSyncAt"]
     get_database(hub_app).dispose()
