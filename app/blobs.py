@@ -70,6 +70,41 @@ class BlobStore:
             raise
         return StoredBlob(digest, md5.hexdigest(), size)
 
+    def put_many(self, datas: list[bytes]) -> list[StoredBlob]:
+        """Store many files with one fsync per file and one per directory (a batch): all are written,
+        then all fsynced, renamed, and their directories fsynced once each, before the caller commits."""
+        stored = [
+            StoredBlob(hashlib.sha256(d).hexdigest(), hashlib.md5(d).hexdigest(), len(d)) for d in datas
+        ]
+        pending: dict[str, Path] = {}
+        try:
+            for blob, data in zip(stored, datas, strict=True):
+                if blob.sha256 in pending or self.exists(blob.sha256):
+                    continue
+                fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+                pending[blob.sha256] = Path(tmp_name)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            dirs = set()
+            for sha, tmp in pending.items():
+                final = self.path(sha)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+                dirs.add(final.parent)
+            for directory in dirs:
+                dir_fd = os.open(directory, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except BaseException:
+            for tmp in pending.values():
+                tmp.unlink(missing_ok=True)
+            raise
+        return stored
+
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
 

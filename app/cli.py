@@ -319,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", type=int, required=True)
     p.add_argument("--version")
     p.set_defaults(func=cmd_publish)
+
+    from app import cli_hub
+
+    cli_hub.add_parser(sub)
     return parser
 
 

@@ -188,3 +188,48 @@ class ODataNotImplementedError(RutaError):
 
     code, status = "501.41", 501
     default_message = "This OData feature is not supported."
+
+
+# --- Batched sync and field hubs (issue 4) ---
+
+
+class BatchFormatError(RutaError):
+    """The batch as a whole could not be read: not a zip, a path that climbs out, bad JSON."""
+
+    code, status = "400.20", 400
+    default_message = "The batch could not be read. Send a zip of instance folders, a multipart, or JSON."
+
+
+class ZipBombError(RutaError):
+    code, status = "400.21", 400
+    default_message = "The zip inflates far beyond its size, which no real submission does; refused."
+
+
+class BatchTooLargeError(PayloadTooLargeError):
+    code = "413.2"
+    default_message = "The batch has too many entries or too large a file. Send smaller batches."
+
+
+class HubTokenError(RutaError):
+    code, status = "401.10", 401
+    default_message = (
+        "This hub credential is not valid or has been revoked. Ask the central project's manager for a "
+        "new one and run `ruta hub link` again."
+    )
+
+
+class HubProjectError(RutaError):
+    code, status = "403.10", 403
+    default_message = "This hub credential belongs to another project; a hub may only sync its own."
+
+
+class HubNotLinkedError(RutaError):
+    code, status = "409.20", 409
+    default_message = "This Ruta is not linked to a central Ruta yet. Run `ruta hub link` first."
+
+
+class HubSyncError(RutaError):
+    """The hub could not finish a sync (the link dropped, the central side refused); safe to rerun."""
+
+    code, status = "502.1", 502
+    default_message = "The central Ruta could not be reached. Run `ruta hub sync` again when online."

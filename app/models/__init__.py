@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.blob import Blob
 from app.models.form import Form, FormAttachment, FormVersion
+from app.models.hub import Hub, HubLink
 from app.models.org import Organisation, Project, ProjectKey
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
@@ -18,6 +19,8 @@ __all__ = [
     "Form",
     "FormAttachment",
     "FormVersion",
+    "Hub",
+    "HubLink",
     "Organisation",
     "Project",
     "ProjectKey",

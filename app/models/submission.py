@@ -88,7 +88,7 @@ class SubmissionVersion(Base):
     submitter_app_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_users.id"))
     device_id: Mapped[str | None] = mapped_column(sa.String(255))
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
-    hub_id: Mapped[int | None] = mapped_column(index=True)
+    hub_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hubs.id"), index=True)  # came through
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     attachments: Mapped[list[SubmissionAttachment]] = relationship(

@@ -92,6 +92,11 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/$metadata", READERS),
+    # Field hubs (issue 4).
+    Endpoint("GET", "/v1/projects/{pid}/hubs", MANAGERS),
+    Endpoint("POST", "/v1/projects/{pid}/hubs", MANAGERS, _json({"name": "office"})),
+    Endpoint("GET", "/v1/projects/{pid}/hub", ALL),
+    Endpoint("GET", "/v1/projects/{pid}/hub/forms", ALL),
 ]
 
 
@@ -199,4 +204,9 @@ COVERED_ELSEWHERE = {
     "api.app_user_qr",
     # tests/app/test_odata.py walks the OData tables with each role, over Bearer and Basic.
     "odata.table",
+    # tests/app/test_hubs_api.py and test_batch_api.py walk these with each role and a hub credential.
+    "api.revoke_hub",
+    "api.hub_form_version_xml",
+    "api.hub_media",
+    "api.submission_batch",
 }

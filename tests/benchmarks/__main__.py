@@ -1,27 +1,17 @@
 """Dispatch ``python -m tests.benchmarks <benchmark> [options]``; the default is ``ingest``.
 
-Each benchmark is a module ``bench_<name>.py`` with ``main(argv) -> int``. Add new ones to BENCHMARKS.
+Each benchmark is a module ``bench_<name>.py`` in this folder with ``main(argv) -> int``; it is found by
+its file name, so adding one needs no registration here.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
-
-def _ingest(argv: Sequence[str]) -> int:
-    from tests.benchmarks import bench_ingest
-
-    return bench_ingest.main(argv)
-
-
-def _odata(argv: Sequence[str]) -> int:
-    from tests.benchmarks import bench_odata
-
-    return bench_odata.main(argv)
-
-
-BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {"ingest": _ingest, "odata": _odata}
+BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
 USAGE = "usage: python -m tests.benchmarks [{}] [options]   (default: ingest; <name> --help for options)"
 
 
@@ -33,7 +23,8 @@ def main(argv: Sequence[str]) -> int:
     if name not in BENCHMARKS:
         print(f"unknown benchmark {name!r}\n" + USAGE.format("|".join(BENCHMARKS)), file=sys.stderr)
         return 2
-    return BENCHMARKS[name](rest)
+    module = importlib.import_module(f"tests.benchmarks.bench_{name}")
+    return int(module.main(rest))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,11 +38,9 @@ def test_every_corpus_xform_parses(corpus: Path, corpus_xform: str) -> None:
     assert FormSchema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
 
 
-def test_very_large_xform_parses_quickly(corpus: Path) -> None:
+def test_very_large_xform_parses(corpus: Path) -> None:
     data = (corpus / "javarosa/whova_form.xml").read_bytes()
-    started = time.perf_counter()
     schema = parse_xform(data)
-    assert time.perf_counter() - started < 1.0
     assert schema.languages == ["French", "English"]
     assert len(schema.fields) > 500
 

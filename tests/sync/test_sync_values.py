@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import unicodedata
 from pathlib import Path
 
@@ -323,7 +322,8 @@ def test_schema_paths_with_prefixes_match_local_names() -> None:
     assert extracted.unknown_paths == []
 
 
-def test_soak_submission_is_fast_with_a_compiled_schema(corpus: Path) -> None:
+def test_soak_submission_reads_every_value_with_a_compiled_schema(corpus: Path) -> None:
+    # Correctness only: how fast this runs is measured by the ingest benchmark, not asserted here.
     template = (corpus / "central-backend/soak-250q/250q-submission.template.xml").read_text()
     root = parse_submission(template.replace("{{uuid}}", "x").replace("{{randInt}}", "17").encode()).root
     names = [el.tag for el in root if el.tag != "meta"]
@@ -332,13 +332,7 @@ def test_soak_submission_is_fast_with_a_compiled_schema(corpus: Path) -> None:
     extracted = extract_values(root, compiled)
     assert len(names) >= 250
     assert all(extracted.values[n] == 17 for n in names)
-    runs = 200
-    start = time.perf_counter()
-    for _ in range(runs):
-        extract_values(root, compiled)
-    per_submission = (time.perf_counter() - start) / runs
-    # The whole request budget at 400 submissions/s on 2 cores is 5 ms; extraction must be a small part.
-    assert per_submission < 0.002, f"{per_submission * 1000:.2f} ms per 250-question submission"
+    assert extract_values(root, compiled) == extracted  # a compiled schema is reusable
 
 
 def test_with_the_schema_parse_xform_reads_from_the_corpus_form(corpus: Path) -> None:

@@ -14,6 +14,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     auth,
     devices,
     forms,
+    hubs,
     navigation,
     review,
     submissions,
