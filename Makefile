@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test lint bench
+.PHONY: run test install install-test lint bench translations
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,3 +34,11 @@ test: install-test lint
 
 bench: install-test
 	$(BIN)/python -m tests.benchmarks
+
+# Admin interface translations: extract messages, merge them into es/pt, compile the .mo files (committed,
+# so a fresh clone serves them). Translate new entries in app/translations/*/LC_MESSAGES/messages.po, then
+# run this again.
+translations:
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o app/translations/messages.pot --no-location --sort-output --project=Ruta .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location --width 100
+	$(BIN)/pybabel compile -d app/translations --use-fuzzy

@@ -104,6 +104,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         project_id = project.id
     url = base_url(app, args.host, args.port)
     print(f"Ruta is ready. Database: {_safe_url(app.config['DATABASE_URL'])}")
+    print(f"  Admin web:       {url}/admin/  (log in with the admin account)")
     print(f"  Admin account:   {email}")
     if printed_password:
         print(f"  Admin password:  {printed_password}   (shown once; change it after logging in)")

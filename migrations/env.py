@@ -11,6 +11,17 @@ config = context.config
 target_metadata = Base.metadata
 
 
+# PostgreSQL-only trigram indexes (the admin's free-text search) live outside the models: they need the
+# pg_trgm extension, which SQLite lacks. ``alembic check`` must not ask to drop them.
+POSTGRES_ONLY_INDEXES = ("_trgm",)
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (
+        type_ == "index" and reflected and compare_to is None and (name or "").endswith(POSTGRES_ONLY_INDEXES)
+    )
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
@@ -33,6 +44,7 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

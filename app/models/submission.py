@@ -26,6 +26,14 @@ class Submission(Base):
         sa.UniqueConstraint("form_id", "instance_id"),
         sa.Index("ix_submissions_form_created", "form_id", "created_at"),
         sa.Index("ix_submissions_form_review", "form_id", "review_state"),
+        # The admin's review table (migration 0004): each filter with the default order, id included so
+        # deep pages and counts are index-only scans.
+        sa.Index("ix_submissions_form_created_id", "form_id", "created_at", "id"),
+        sa.Index("ix_submissions_form_state_created", "form_id", "review_state", "created_at", "id"),
+        sa.Index("ix_submissions_form_device_created", "form_id", "device_id", "created_at", "id"),
+        sa.Index(
+            "ix_submissions_form_app_user_created", "form_id", "submitter_app_user_id", "created_at", "id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -95,27 +95,65 @@ class Activity:
     app_user_id: int | None = None
 
 
-def _activity_rows(session: Session, project_id: int, column: Any) -> dict[Any, tuple[Any, ...]]:
+def _grouped(session: Session, project_id: int) -> list[Any]:
+    """One scan of the project's submissions grouped by (credential, person, phone): the three tables
+    of the devices page are sums over these few groups."""
     day, week = day_and_week_start()
-    rows = session.execute(
-        select(
-            column,
-            func.max(Submission.created_at),
-            func.coalesce(func.sum(case((Submission.created_at >= day, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Submission.created_at >= week, 1), else_=0)), 0),
-            func.count(Submission.id),
-            func.coalesce(func.sum(Submission.attachments_expected - Submission.attachments_present), 0),
+    return list(
+        session.execute(
+            select(
+                Submission.submitter_app_user_id,
+                Submission.submitter_user_id,
+                Submission.device_id,
+                func.max(Submission.created_at),
+                func.coalesce(func.sum(case((Submission.created_at >= day, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Submission.created_at >= week, 1), else_=0)), 0),
+                func.count(Submission.id),
+                func.coalesce(func.sum(Submission.attachments_expected - Submission.attachments_present), 0),
+            )
+            .join(Form, Form.id == Submission.form_id)
+            .where(Form.project_id == project_id)
+            .group_by(Submission.submitter_app_user_id, Submission.submitter_user_id, Submission.device_id)
         )
-        .join(Form, Form.id == Submission.form_id)
-        .where(Form.project_id == project_id, column.is_not(None))
-        .group_by(column)
     )
-    return {row[0]: tuple(row[1:]) for row in rows}
 
 
-def device_activity(session: Session, *, project_id: int) -> list[Activity]:
+def _sum_by(rows: list[Any], index: int) -> dict[Any, tuple[Any, ...]]:
+    out: dict[Any, list[Any]] = {}
+    for row in rows:
+        key = row[index]
+        if key is None:
+            continue
+        last, today, week, total, pending = row[3:]
+        acc = out.setdefault(key, [None, 0, 0, 0, 0])
+        acc[0] = last if acc[0] is None or (last is not None and last > acc[0]) else acc[0]
+        acc[1] += int(today)
+        acc[2] += int(week)
+        acc[3] += int(total)
+        acc[4] += int(pending)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@dataclass
+class ProjectActivity:
+    credentials: list[Activity]
+    people: list[Activity]
+    phones: list[Activity]
+
+
+def project_activity(session: Session, *, project_id: int) -> ProjectActivity:
+    rows = _grouped(session, project_id)
+    return ProjectActivity(
+        credentials=device_activity(session, project_id=project_id, stats=_sum_by(rows, 0)),
+        people=person_activity(session, stats=_sum_by(rows, 1)),
+        phones=phone_activity(stats=_sum_by(rows, 2)),
+    )
+
+
+def device_activity(
+    session: Session, *, project_id: int, stats: dict[Any, tuple[Any, ...]]
+) -> list[Activity]:
     """Every device credential of the project with what it sent, revoked ones included."""
-    stats = _activity_rows(session, project_id, Submission.submitter_app_user_id)
     out = []
     app_users = session.scalars(select(AppUser).where(AppUser.project_id == project_id).order_by(AppUser.id))
     for a in app_users:
@@ -126,10 +164,10 @@ def device_activity(session: Session, *, project_id: int) -> list[Activity]:
                 key=f"a:{a.id}",
                 label=a.display_name,
                 last_seen_at=seen,
-                today=int(today),
-                week=int(week),
-                total=int(total),
-                pending_attachments=int(pending),
+                today=today,
+                week=week,
+                total=total,
+                pending_attachments=pending,
                 revoked=a.revoked_at is not None,
                 app_user_id=a.id,
             )
@@ -137,19 +175,18 @@ def device_activity(session: Session, *, project_id: int) -> list[Activity]:
     return out
 
 
-def person_activity(session: Session, *, project_id: int) -> list[Activity]:
+def person_activity(session: Session, *, stats: dict[Any, tuple[Any, ...]]) -> list[Activity]:
     """People who sent submissions with their own account (not a device token)."""
-    stats = _activity_rows(session, project_id, Submission.submitter_user_id)
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(stats))))}
     return [
         Activity(
             key=f"u:{uid}",
             label=users[uid].display_name or users[uid].email,
             last_seen_at=last,
-            today=int(today),
-            week=int(week),
-            total=int(total),
-            pending_attachments=int(pending),
+            today=today,
+            week=week,
+            total=total,
+            pending_attachments=pending,
             revoked=not users[uid].is_active,
         )
         for uid, (last, today, week, total, pending) in stats.items()
@@ -157,22 +194,18 @@ def person_activity(session: Session, *, project_id: int) -> list[Activity]:
     ]
 
 
-def phone_activity(session: Session, *, project_id: int) -> list[Activity]:
-    """Phones by the deviceID Collect reports, whoever was logged in on them."""
-    stats = _activity_rows(session, project_id, Submission.device_id)
-    return sorted(
-        (
-            Activity(
-                key=f"d:{device}",
-                label=str(device),
-                last_seen_at=last,
-                today=int(today),
-                week=int(week),
-                total=int(total),
-                pending_attachments=int(pending),
-            )
-            for device, (last, today, week, total, pending) in stats.items()
-        ),
-        key=lambda a: a.last_seen_at or datetime.min.replace(tzinfo=day_and_week_start()[0].tzinfo),
-        reverse=True,
-    )
+def phone_activity(*, stats: dict[Any, tuple[Any, ...]]) -> list[Activity]:
+    """Phones by the deviceID Collect reports, whoever was logged in on them; latest first."""
+    phones = [
+        Activity(
+            key=f"d:{device}",
+            label=str(device),
+            last_seen_at=last,
+            today=today,
+            week=week,
+            total=total,
+            pending_attachments=pending,
+        )
+        for device, (last, today, week, total, pending) in stats.items()
+    ]
+    return sorted(phones, key=lambda a: (a.last_seen_at is not None, a.last_seen_at or 0), reverse=True)

@@ -39,6 +39,7 @@ def test_init_creates_admin_demo_project_and_forms_and_is_safe_to_rerun(env: dic
     first = run(env, "init")
     assert first.returncode == 0, first.stderr
     assert "Admin password:" in first.stdout
+    assert "/admin/" in first.stdout  # where to log in to the admin web interface
     assert "ruta_border_fms" in first.stdout and "ruta_household_needs" in first.stdout
     assert "Device server:" in first.stdout and "/v1/projects/1" in first.stdout
     second = run(env, "init")

@@ -19,13 +19,13 @@ from sync.qr import collect_settings, encode_settings, qr_png
 def devices(project_id: int) -> str:
     actor = current_actor()
     p = project_for(actor, project_id, "app_user.list")
-    db = get_session()
+    activity = submission_counts.project_activity(get_session(), project_id=p.id)
     return render_template(
         "admin/devices.html",
         project=p,
-        credentials=submission_counts.device_activity(db, project_id=p.id),
-        people=submission_counts.person_activity(db, project_id=p.id),
-        phones=submission_counts.phone_activity(db, project_id=p.id),
+        credentials=activity.credentials,
+        people=activity.people,
+        phones=activity.phones,
         project_menu=project_menu(p, "admin.devices"),
     )
 

@@ -22,7 +22,8 @@ def _comment() -> str | None:
 
 
 def _state() -> str:
-    state = request.form.get("state", "")
+    # "review", not "state": the table's filter already uses "state" for the review-state filter.
+    state = request.form.get("review", "")
     if state not in REVIEW_ACTIONS:
         raise InvalidValueError(gettext("Choose approve, has issues or reject."))
     return state

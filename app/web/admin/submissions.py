@@ -73,7 +73,7 @@ def submissions(project_id: int, xml_form_id: str) -> str:
         page=page,
         flt=flt,
         args=args,
-        choices=submission_query.filter_choices(db, form_id=form.id),
+        choices=submission_query.filter_choices(db, project_id=p.id, form_id=form.id),
         flag_codes=submission_query.FLAG_CODES,
         may_review=actor.can(db, "submission.review", p.id),
         project_menu=project_menu(p, "admin.project"),
@@ -110,11 +110,7 @@ def submission(submission_id: int) -> str:
         for older, newer in itertools.pairwise(versions)
     ]
     attachments = {a.name: a for a in submission_view.attachments_of(db, sub.current_version_id)}
-    queue_args = {
-        k: v
-        for k, v in request.args.items()
-        if k in {"version", "from", "to", "submitter", "device", "state", "flag", "hub", "q", "sort", "dir"}
-    }
+    queue_args = filter_args(request.args)
     prev_id = next_id = None
     if actor.can(db, "submission.list", p.id):
         prev_id, next_id = submission_query.neighbours(db, parse_filter(request.args, form.id), sub)
