@@ -216,4 +216,6 @@ COVERED_ELSEWHERE = {
     "api.submission_batch",
     # tests/app/test_exports.py walks GeoJSON with each role (the access walk's form has no location).
     "api.export_geojson",
+    # tests/app/test_exports_sensitive.py walks the sensitive-data grant with each role.
+    "api.set_sensitive_grant",
 }

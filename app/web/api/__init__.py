@@ -13,6 +13,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     keys,
     meta,
     projects,
+    sensitive_grants,
     sessions,
     submissions,
 )
