@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import zipfile
 
+import hxl
+
+from forms.schema import FormSchema
 from tests.app.conftest import World
 from tests.app.export_helpers import export_audits, get, read_xlsx, read_zip, url
 from tests.app.odata_helpers import geo_form, geo_instance, household_form, household_instance, submit
+from tests.app.openrosa_helpers import device_token, post_submission, publish_xml, root
+from tests.corpus_paths import CORPUS, corpus_file
 
 HH = "ruta_household_needs"
+PASSPHRASE = "correct horse battery staple"
 
 
 def _household(world: World, n: int = 2) -> str:
@@ -153,3 +162,109 @@ def test_geojson_features_of_geopoints_and_repeats(world: World) -> None:
     )
     assert res.status_code == 400
     assert res.json["details"]["option"] == "geoField"
+
+
+def _hxl_columns(rows: list[list[str]]) -> dict[str, str]:
+    data = hxl.data(rows)
+    list(data)  # read it all: libhxl parses lazily
+    return {c.header: c.display_tag for c in data.columns}
+
+
+def test_hxl_row_is_read_by_libhxl_and_matches_the_form_tags(world: World) -> None:
+    _household(world, 1)
+    files = read_zip(get(world, HH, "csv.zip", reviewState="all", hxl="true").data, hxl=True)
+    assert len(files[f"{HH}.csv"]) == 1  # the hashtag row is not a data row
+    raw = get(world, HH, "csv.zip", reviewState="all", hxl="true").data
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        text = archive.read(f"{HH}.csv").decode("utf-8-sig")
+        members = archive.read(f"{HH}-members.csv").decode("utf-8-sig")
+    tags = _hxl_columns(list(csv.reader(io.StringIO(text))))
+    schema = FormSchema.from_dict(
+        world.client.get(
+            f"/v1/projects/{world.project_id}/forms/{HH}/schema", headers=world.headers("manager")
+        ).json
+    )
+    by_header = {
+        f.path.removeprefix("/data/").replace("/", "-"): f.hxl
+        for f in schema.fields
+        if f.hxl and not f.repeat
+    }
+    assert by_header["location-country_iso3"] == "#x_location+country_iso3"
+    for header, tag in by_header.items():
+        if header in tags:  # sensitive fields are left out
+            assert tags[header] == tag, header
+    assert tags["location-country_iso3"] == "#x_location+country_iso3"
+    assert tags["SubmissionDate"] == "#date+submitted"
+    member_tags = _hxl_columns(list(csv.reader(io.StringIO(members))))
+    assert member_tags["m_age_years"] == "#x_members+age_years"
+    assert member_tags["PARENT_KEY"] == "#meta+parent_key"
+    sheets = read_xlsx(get(world, HH, "xlsx", reviewState="all", hxl="true").data)
+    assert sheets[HH][0]["location-country_iso3"] == "#x_location+country_iso3"
+
+
+def test_media_zip_names_files_by_submission(world: World) -> None:
+    xml = corpus_file("central-backend/forms/binaryType.xml").read_bytes()
+    form_id = publish_xml(world, xml)["xmlFormId"]
+    schema = FormSchema.from_dict(
+        world.client.get(
+            f"/v1/projects/{world.project_id}/forms/{form_id}/schema", headers=world.headers("manager")
+        ).json
+    )
+    binary = [f for f in schema.fields if f.type == "binary"]
+    assert binary
+    body = "".join(f"<{f.name}>photo-{i}.jpg</{f.name}>" for i, f in enumerate(binary))
+    instance_xml = f'<data id="{form_id}"><meta><instanceID>uuid:media-1</instanceID></meta>{body}</data>'
+    token = device_token(world)["token"]
+    files = {f"photo-{i}.jpg": b"JPEG%d" % i for i in range(len(binary))}
+    res = post_submission(world, root(world, token), instance_xml.encode(), files)
+    assert res.status_code == 201, res.get_data(as_text=True)
+    plain = read_zip(get(world, form_id, "csv.zip", reviewState="all").data)
+    assert not any(n.startswith("media/") for n in plain)
+    with_media = read_zip(get(world, form_id, "csv.zip", reviewState="all", attachments="true").data)
+    assert with_media["media/uuid_media-1/photo-0.jpg"] == b"JPEG0"
+
+
+def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> None:
+    manager = world.headers("manager")
+    pem = (CORPUS / "central-backend/encrypted/priv.pem").read_text()
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/key",
+        json={"passphrase": PASSPHRASE, "privateKeyPem": pem},
+        headers=manager,
+    )
+    assert res.status_code == 200, res.json
+    publish_xml(world, (CORPUS / "central-backend/forms/encrypted.xml").read_bytes())
+    device = root(world, device_token(world)["token"])
+    envelope = (CORPUS / "central-backend/encrypted/submission.xml").read_bytes()
+    enc = (CORPUS / "central-backend/encrypted/submission.xml.enc").read_bytes()
+    assert post_submission(world, device, envelope, {"submission.xml.enc": enc}).status_code == 201
+    path = url(world, "encrypted", "csv.zip")
+    res = world.client.get(path, query_string={"reviewState": "all"}, headers=manager)
+    assert res.status_code == 400
+    assert res.json["details"]["option"] == "passphrase"
+    assert "X-Ruta-Passphrase" in res.json["message"]
+    wrong = world.client.get(
+        path, query_string={"reviewState": "all"}, headers={**manager, "X-Ruta-Passphrase": "not it at all"}
+    )
+    assert wrong.status_code == 403
+    res = world.client.get(
+        path, query_string={"reviewState": "all"}, headers={**manager, "X-Ruta-Passphrase": PASSPHRASE}
+    )
+    assert res.status_code == 200
+    row = read_zip(res.data)["encrypted.csv"][0]
+    assert (row["name"], row["age"], row["file"]) == ("bob", "30", "1561432532482.jpg")
+    # Central's way: POST with the passphrase (and options) in the body.
+    res = world.client.post(
+        url(world, "encrypted", "xlsx"),
+        json={"passphrase": PASSPHRASE, "reviewState": "all"},
+        headers=manager,
+    )
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    assert read_xlsx(res.data)["encrypted"][0]["name"] == "bob"
+    # Analysts may export but not decrypt.
+    analyst = world.client.get(
+        path,
+        query_string={"reviewState": "all"},
+        headers={**world.headers("analyst"), "X-Ruta-Passphrase": PASSPHRASE},
+    )
+    assert analyst.status_code == 403
