@@ -303,9 +303,12 @@ def _pages(
         batch = []
         for sub in page:
             values = _loads(sub.values_text)
+            sys = _system(sub) if system else {}
             if sub.is_encrypted and decrypter is not None and sub.current_version_id:
                 values = decrypter.values(sub.current_version_id)
-            batch.append((sub, values, _system(sub) if system else {}))
+                if values and system:
+                    sys["status"] = None  # decrypted for this export
+            batch.append((sub, values, sys))
         # The page is in memory: end the read before handing rows out, so a slow client never holds
         # a transaction (or SQLite's lock) open.
         if export.between_pages is not None:
