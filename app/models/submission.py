@@ -40,7 +40,15 @@ class Submission(Base):
     form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
     instance_id: Mapped[str] = mapped_column(sa.String(255))
     current_version_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("submission_versions.id", use_alter=True, name="fk_submissions_current_version")
+        # Deferred to the commit: a batch inserts submissions already pointing at versions it inserts
+        # next (the two tables reference each other), instead of an UPDATE of every new row.
+        sa.ForeignKey(
+            "submission_versions.id",
+            use_alter=True,
+            name="fk_submissions_current_version",
+            deferrable=True,
+            initially="DEFERRED",
+        )
     )
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
     instance_name: Mapped[str | None] = mapped_column(sa.String(512))
