@@ -24,8 +24,6 @@ class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
         sa.UniqueConstraint("form_id", "instance_id"),
-        sa.Index("ix_submissions_form_created", "form_id", "created_at"),
-        sa.Index("ix_submissions_form_review", "form_id", "review_state"),
         # The admin's review table (migration 0004): each filter with the default order, id included so
         # deep pages and counts are index-only scans.
         sa.Index("ix_submissions_form_created_id", "form_id", "created_at", "id"),
