@@ -244,6 +244,7 @@ def _bulk_insert(
     contents = {(w.index, n): f.read() for w in work for n, f in enumerate(w.item.files)}
     keys = list(contents)
     blobs = dict(zip(keys, store.put_many([contents[k] for k in keys]), strict=True))
+    user_id, app_user_id = actor.user_id, actor.app_user_id  # read once: ORM attributes, not free
     for w in work:
         assert w.form is not None and w.version is not None and w.item.xml is not None
         extracted = extract_values(w.parsed.root, _compiled(w.version))
@@ -264,8 +265,8 @@ def _bulk_insert(
             added.append(f.name)
         missing = [n for n in expected if attachments[n]["blob_sha256"] is None]
         who = {
-            "submitter_user_id": actor.user_id,
-            "submitter_app_user_id": actor.app_user_id,
+            "submitter_user_id": user_id,
+            "submitter_app_user_id": app_user_id,
             "device_id": w.origin.device_id,
             "user_agent": w.origin.user_agent,
         }
@@ -343,13 +344,11 @@ def _insert_blobs(session: Session, rows: list[dict[str, Any]]) -> None:
 def _audit_rows(
     actor: Actor, project: Project, work: list[_Work], results: dict[int, ItemResult], now: Any
 ) -> Iterable[dict[str, Any]]:
+    who = {"actor_user_id": actor.user_id, "actor_app_user_id": actor.app_user_id, "project_id": project.id}
     for w in work:
         assert w.form is not None and w.version is not None
-        yield {
+        yield who | {
             "action": "submission.create",
-            "actor_user_id": actor.user_id,
-            "actor_app_user_id": actor.app_user_id,
-            "project_id": project.id,
             "subject_type": "submission",
             "subject_id": w.parsed.instance_id,
             "details": {
