@@ -9,6 +9,7 @@ from flask import Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.auth import probe_cache
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
@@ -39,8 +40,8 @@ def device_route(
     return decorate
 
 
-def _actor(token: str | None) -> Actor:
-    return token_actor(token) if token is not None else account_actor()
+def _actor(token: str | None, project_id: int) -> Actor:
+    return token_actor(token, project_id) if token is not None else account_actor()
 
 
 def _project(actor: Actor, project_id: int, action: str) -> Project:
@@ -82,7 +83,7 @@ def _device_form(actor: Actor, project: Project, xml_form_id: str) -> Form:
 
 @device_route("/formList", ["GET", "HEAD"])
 def form_list(project_id: int, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.list")
     root = _root_url(token, project_id)
     wanted = request.args.get("formID")
@@ -109,7 +110,7 @@ def form_list(project_id: int, token: str | None = None) -> Response:
 
 @device_route("/formList/<xml_form_id>.xml", ["GET"])
 def form_download(project_id: int, xml_form_id: str, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
@@ -122,7 +123,7 @@ def form_download(project_id: int, xml_form_id: str, token: str | None = None) -
 
 @device_route("/formList/<xml_form_id>/manifest", ["GET"])
 def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
@@ -150,7 +151,7 @@ def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Res
 
 @device_route("/formList/<xml_form_id>/media/<name>", ["GET"])
 def media(project_id: int, xml_form_id: str, name: str, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
@@ -179,10 +180,14 @@ def media(project_id: int, xml_form_id: str, name: str, token: str | None = None
 
 @device_route("/submission", ["HEAD", "GET"])
 def submission_probe(project_id: int, token: str | None = None) -> Response:
-    """Collect reads headers only from a 204; it sends HEAD before POSTing."""
-    actor = _actor(token)
-    _project(actor, project_id, "submission.create")
-    commit()
+    """Collect reads headers only from a 204; it sends HEAD before POSTing. A device token that passed
+    this check a moment ago is answered from memory (``probe_cache``); the POST checks it again."""
+    if token is None or not probe_cache.recently_allowed(token, project_id):
+        actor = _actor(token, project_id)
+        _project(actor, project_id, "submission.create")
+        commit()
+        if token is not None:
+            probe_cache.remember_allowed(token, project_id)
     response = with_openrosa_headers(Response(status=204))
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
     return response
@@ -208,7 +213,7 @@ def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
 
 @device_route("/submission", ["POST"])
 def submission_post(project_id: int, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "submission.create")
     limit = current_app.config["MAX_SUBMISSION_BYTES"]
     if request.content_length is not None and request.content_length > limit:
