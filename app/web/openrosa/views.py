@@ -18,13 +18,14 @@ from app.models import Blob, Form, FormAttachment, Project
 from app.services import app_users
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
-from app.web.openrosa import bp
+from app.web.openrosa import bp, multipart
 from app.web.openrosa.auth import account_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
 from sync import openrosa
 
 TOKEN_ROOT = "/v1/key/<token>/projects/<int:project_id>"
 ACCOUNT_ROOT = "/v1/projects/<int:project_id>"
+XML_PART = "xml_submission_file"
 
 
 def device_route(
@@ -194,16 +195,42 @@ def submission_probe(project_id: int, token: str | None = None) -> Response:
 
 
 def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
-    xml_part = request.files.get("xml_submission_file")
+    parts = (
+        multipart.parse(request.get_data(), request.content_type or "") if request.content_length else None
+    )
+    if parts is None:
+        return _read_parts_werkzeug()
+    # The same choices as the general parser below: the first xml_submission_file file part, else the
+    # first such field; every other file part is a file, named by its filename or else its part name.
+    xml_file = next((p for p in parts if p.name == XML_PART and p.filename is not None), None)
+    xml_field = next((p for p in parts if p.name == XML_PART and p.filename is None), None)
+    if xml_file is not None:
+        xml = xml_file.data
+    elif xml_field is not None:
+        xml = xml_field.data.decode("utf-8", "replace").encode()
+    else:
+        raise MissingSubmissionPartError()
+    files = []
+    for part in parts:
+        if part.filename is None or part.name == XML_PART:
+            continue
+        name = part.filename or part.name
+        check_file_name(name)
+        files.append(submission_service.IncomingFile(name, part.data, part.content_type))
+    return xml, files
+
+
+def _read_parts_werkzeug() -> tuple[bytes, list[submission_service.IncomingFile]]:
+    xml_part = request.files.get(XML_PART)
     if xml_part is not None:
         xml = xml_part.read()
-    elif "xml_submission_file" in request.form:
-        xml = request.form["xml_submission_file"].encode()
+    elif XML_PART in request.form:
+        xml = request.form[XML_PART].encode()
     else:
         raise MissingSubmissionPartError()
     files = []
     for part_name, storage in request.files.items(multi=True):
-        if part_name == "xml_submission_file":
+        if part_name == XML_PART:
             continue
         name = storage.filename or part_name
         check_file_name(name)
