@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import probe_cache, tokens
@@ -113,14 +113,20 @@ def app_user_for_token(session: Session, token: str) -> AppUser | None:
     return app_user
 
 
+# Built once per process (every device request runs it); the values are parameters.
+_DEVICE_QUERY = (
+    select(AppUser, Project)
+    .outerjoin(Project, Project.id == bindparam("t_project"))
+    .where(AppUser.token_hash == bindparam("t_hash"))
+)
+
+
 def device_for_token(session: Session, token: str, project_id: int) -> tuple[AppUser, Project | None] | None:
     """The live app user holding ``token`` and the project it asks for (None if there is no such
     project), in one query. The project lands in the session, so ``session.get(Project, id)`` later in
     the request needs no query."""
     row = session.execute(
-        select(AppUser, Project)
-        .outerjoin(Project, Project.id == project_id)
-        .where(AppUser.token_hash == tokens.token_hash(token))
+        _DEVICE_QUERY, {"t_project": project_id, "t_hash": tokens.token_hash(token)}
     ).first()
     if row is None or row[0].revoked_at is not None:
         return None

@@ -36,7 +36,7 @@ def record(
     return event
 
 
-_EVENTS = cast(sa.Table, AuditEvent.__table__)
+_INSERT_EVENT = sa.insert(cast(sa.Table, AuditEvent.__table__))  # built once; values are parameters
 
 
 def record_now(
@@ -53,14 +53,15 @@ def record_now(
     """The same event as ``record``, written at once by one INSERT (no ORM object, no flush): for hot
     paths such as submission ingest."""
     session.execute(
-        sa.insert(_EVENTS).values(
-            action=action,
-            actor_user_id=actor.user_id if actor else None,
-            actor_app_user_id=actor.app_user_id if actor else None,
-            project_id=project_id,
-            subject_type=subject_type,
-            subject_id=None if subject_id is None else str(subject_id),
-            details=details or {},
-            created_at=created_at or utcnow(),
-        )
+        _INSERT_EVENT,
+        {
+            "action": action,
+            "actor_user_id": actor.user_id if actor else None,
+            "actor_app_user_id": actor.app_user_id if actor else None,
+            "project_id": project_id,
+            "subject_type": subject_type,
+            "subject_id": None if subject_id is None else str(subject_id),
+            "details": details or {},
+            "created_at": created_at or utcnow(),
+        },
     )

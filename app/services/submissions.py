@@ -15,6 +15,7 @@ fails, the request retries once and finds the winner's row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,27 +127,17 @@ def find_destination(
 ) -> Destination:
     """The form, the version filled in, the device's permission and what is already stored under this
     instanceID, in one query."""
-    fv, sv = aliased(FormVersion), aliased(SubmissionVersion)
-    iid = parsed.instance_id
     app_user = actor.app_user
-    if app_user is None or app_user.all_forms:
-        allowed: Any = sa.true()
-    else:
-        allowed = sa.exists().where(AppUserForm.app_user_id == app_user.id, AppUserForm.form_id == Form.id)
-    chained = sa.or_(
-        sa.exists().where(Submission.form_id == Form.id, Submission.instance_id == iid),
-        sa.exists().where(SubmissionVersion.form_id == Form.id, SubmissionVersion.deprecated_id == iid),
-    )
+    limited = app_user is not None and not app_user.all_forms
     row = session.execute(
-        select(Form, fv.id, fv.sha256, fv.version, allowed, sv.id, sv.sha256, chained)
-        .outerjoin(
-            fv,
-            sa.and_(
-                fv.form_id == Form.id, fv.version == (parsed.version or ""), fv.published_at.is_not(None)
-            ),
-        )
-        .outerjoin(sv, sa.and_(sv.form_id == Form.id, sv.instance_id == iid))
-        .where(Form.project_id == project.id, Form.xml_form_id == parsed.form_id)
+        _destination_query(limited),
+        {
+            "d_project": project.id,
+            "d_form": parsed.form_id,
+            "d_version": parsed.version or "",
+            "d_instance": parsed.instance_id,
+            "d_app_user": app_user.id if app_user is not None else None,
+        },
     ).first()
     if row is None or row[0].current_version_id is None:
         raise FormNotFoundError(
@@ -155,6 +146,37 @@ def find_destination(
     form, version_id, version_sha, label, may_use, existing_id, existing_sha, in_a_chain = row
     return Destination(
         form, version_id, version_sha, label, bool(may_use), existing_id, existing_sha, bool(in_a_chain)
+    )
+
+
+@functools.cache
+def _destination_query(limited: bool) -> sa.Select[Any]:
+    """Built once per process: building a statement (aliases, coercions) costs more than running it."""
+    fv, sv = aliased(FormVersion), aliased(SubmissionVersion)
+    iid: sa.BindParameter[str] = sa.bindparam("d_instance")
+    allowed: Any = (
+        sa.exists().where(
+            AppUserForm.app_user_id == sa.bindparam("d_app_user"), AppUserForm.form_id == Form.id
+        )
+        if limited
+        else sa.true()
+    )
+    chained = sa.or_(
+        sa.exists().where(Submission.form_id == Form.id, Submission.instance_id == iid),
+        sa.exists().where(SubmissionVersion.form_id == Form.id, SubmissionVersion.deprecated_id == iid),
+    )
+    return (
+        select(Form, fv.id, fv.sha256, fv.version, allowed, sv.id, sv.sha256, chained)
+        .outerjoin(
+            fv,
+            sa.and_(
+                fv.form_id == Form.id,
+                fv.version == sa.bindparam("d_version"),
+                fv.published_at.is_not(None),
+            ),
+        )
+        .outerjoin(sv, sa.and_(sv.form_id == Form.id, sv.instance_id == iid))
+        .where(Form.project_id == sa.bindparam("d_project"), Form.xml_form_id == sa.bindparam("d_form"))
     )
 
 
@@ -293,20 +315,12 @@ def _create_record(
     record = _record_row(actor=actor, new=new)
     record["attachments_expected"] = len(expected)
     record["attachments_present"] = sum(1 for n in expected if attachments[n]["blob_sha256"] is not None)
-    submission_id = session.execute(
-        sa.insert(_SUBMISSIONS).values(record).returning(_SUBMISSIONS.c.id)
-    ).scalar_one()
+    submission_id = session.execute(_INSERT_RECORD, record).scalar_one()
     version_id = session.execute(
-        sa.insert(_VERSIONS)
-        .values(_version_row(actor=actor, new=new, submission_id=submission_id))
-        .returning(_VERSIONS.c.id)
+        _INSERT_VERSION, _version_row(actor=actor, new=new, submission_id=submission_id)
     ).scalar_one()
     # The two tables point at each other, so the record learns its current version after both exist.
-    session.execute(
-        sa.update(_SUBMISSIONS)
-        .where(_SUBMISSIONS.c.id == submission_id)
-        .values(current_version_id=version_id)
-    )
+    session.execute(_SET_CURRENT, {"u_record": submission_id, "u_version": version_id})
     if attachments:
         session.execute(
             sa.insert(_ATTACHMENTS),
@@ -329,6 +343,14 @@ def _create_record(
 _SUBMISSIONS = cast(sa.Table, Submission.__table__)
 _VERSIONS = cast(sa.Table, SubmissionVersion.__table__)
 _ATTACHMENTS = cast(sa.Table, SubmissionAttachment.__table__)
+# Built once: the values come as parameters (building a statement per request costs more than running it).
+_INSERT_RECORD = sa.insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_INSERT_VERSION = sa.insert(_VERSIONS).returning(_VERSIONS.c.id)
+_SET_CURRENT = (
+    sa.update(_SUBMISSIONS)
+    .where(_SUBMISSIONS.c.id == sa.bindparam("u_record"))
+    .values(current_version_id=sa.bindparam("u_version"))
+)
 
 
 def _record_row(*, actor: Actor, new: NewVersion) -> dict[str, Any]:
