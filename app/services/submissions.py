@@ -44,7 +44,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import app_users, audit
+from app.services import app_users, audit, quality
 from app.services.blobs import check_file_name, store_bytes
 from forms.schema import FormSchema
 from sync import chain
@@ -264,6 +264,15 @@ def _create(
         submission.attachments_present = sum(1 for a in expected_rows if a.blob_sha256 is not None)
     else:
         _resolve_chain(session, submission=submission)
+    quality.assess(
+        session,
+        project=project,
+        form=form,
+        submission=submission,
+        version=version,
+        form_version=form_version,
+        actor=actor,
+    )
     audit.record(
         session,
         actor=actor,
@@ -297,6 +306,9 @@ def _add_files(
     assert submission is not None
     if added:
         _update_counts(session, submission)
+        form = session.get(Form, submission.form_id)
+        assert form is not None
+        quality.refresh_attachments(submission, form)
         audit.record(
             session,
             actor=actor,
@@ -385,13 +397,17 @@ def _resolve_chain(session: Session, *, submission: Submission) -> None:
     if submission.instance_id != resolution.root_id:
         submission.instance_id = resolution.root_id
     was_edited = len(rows) > 1
-    if submission.current_version_id != current_id:
+    moved = submission.current_version_id != current_id
+    if moved:
         submission.current_version_id = current_id
         current = session.get(SubmissionVersion, current_id)
         assert current is not None
         submission.instance_name = current.instance_name
-        if was_edited and submission.review_state != "edited":
-            submission.review_state = "edited"
+    # An edit makes the record "edited" whichever version arrived last: when the original arrives after
+    # its edit the current version does not move, but the record has still been edited (PROTOCOL.md:
+    # resolved by the chain, never by arrival order). A review made since is kept.
+    if was_edited and (moved or submission.review_state == "received"):
+        submission.review_state = "edited"
     submission.updated_at = utcnow() if was_edited else submission.updated_at
     session.flush()
     _update_counts(session, submission)

@@ -26,6 +26,10 @@ def remember_revoked(session: Session, *, app_user: AppUser) -> None:
     noted = dict((project.settings or {}).get("revoked_devices") or {})
     when = app_user.revoked_at.isoformat()
     for device_id in device_ids:
-        noted[str(device_id)] = {"appUser": app_user.display_name, "appUserId": app_user.id, "revokedAt": when}
+        noted[str(device_id)] = {
+            "appUser": app_user.display_name,
+            "appUserId": app_user.id,
+            "revokedAt": when,
+        }
     # A new dict, so the JSON column sees the change.
     project.settings = {**(project.settings or {}), "revoked_devices": noted}

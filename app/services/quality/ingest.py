@@ -44,13 +44,13 @@ def _store(submission: Submission, flags: list[dict[str, Any]]) -> None:
 
 
 def codes_column(flags: Iterable[dict[str, Any]]) -> str:
-    """" a b " — what ``flag_codes LIKE '% a %'`` filters on."""
+    """ " a b " — what ``flag_codes LIKE '% a %'`` filters on."""
     codes = sorted({str(f["code"]) for f in flags})
     return f" {' '.join(codes)} " if codes else ""
 
 
 def set_flag(submission: Submission, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-    """Add or replace one flag (the indicators mapping calls this for ``unmapped_values``). Flushes nothing."""
+    """Add or replace one flag (the indicators mapping sets ``unmapped_values``). Flushes nothing."""
     kept = [f for f in submission.quality_flags or [] if f.get("code") != code]
     _store(submission, [*kept, Flag(code, message, details or {}).to_dict()])
 
@@ -209,7 +209,7 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
         ).all()
         seen: dict[str, tuple[str, str]] = {}
         for key, iid, created in stored:
-            seen.setdefault(key, (iid, f"{created:%Y-%m-%d %H:%M} UTC"))
+            seen.setdefault(str(key), (iid, f"{created:%Y-%m-%d %H:%M} UTC"))
         for n, key in pairs:
             r = rows[n]
             if key in seen:

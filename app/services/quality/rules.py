@@ -226,7 +226,11 @@ def revoked_device(
     """``credential`` / ``hub``: the sending app user or hub, when revoked. ``device``: what was noted
     when the credential ``device_id`` last used was revoked."""
     if credential:
-        return Flag(REVOKED_DEVICE, f"Sent with the revoked device credential {credential!r}.", {"appUser": credential})
+        return Flag(
+            REVOKED_DEVICE,
+            f"Sent with the revoked device credential {credential!r}.",
+            {"appUser": credential},
+        )
     if hub:
         return Flag(REVOKED_DEVICE, f"Sent through the revoked hub {hub!r}.", {"hub": hub})
     if device_id and device:

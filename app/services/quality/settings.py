@@ -8,8 +8,9 @@ project PATCH; the form's settings answer shows them with the ones that have no 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,9 @@ def _minutes(data: dict[str, Any], has_start_end: bool) -> float | None:
 def _key_fields(data: dict[str, Any], paths: frozenset[str]) -> tuple[str, ...]:
     raw = data.get("duplicateKeyFields") or []
     if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):
-        raise InvalidValueError('duplicateKeyFields must be a list of field names or paths, e.g. ["id_number"].')
+        raise InvalidValueError(
+            'duplicateKeyFields must be a list of field names or paths, e.g. ["id_number"].'
+        )
     if len(raw) > MAX_KEY_FIELDS:
         raise InvalidValueError(f"duplicateKeyFields may name at most {MAX_KEY_FIELDS} fields.")
     by_name: dict[str, list[str]] = {}
@@ -97,7 +100,9 @@ def _enabled(data: dict[str, Any]) -> frozenset[str]:
     return frozenset(raw)
 
 
-def update(session: Session, *, actor: Actor, project: Project, form: Form, data: dict[str, Any]) -> FormQuality:
+def update(
+    session: Session, *, actor: Actor, project: Project, form: Form, data: dict[str, Any]
+) -> FormQuality:
     """Replace the form's quality settings (PUT). Validates everything before changing anything."""
     extra = set(data) - {"minInterviewMinutes", "duplicateKeyFields", "enabledFlags"}
     if extra:
@@ -143,7 +148,7 @@ def _rekey(session: Session, *, form: Form, settings: FormQuality) -> int:
     updates = [
         {"id": sid, "duplicate_key": rules.duplicate_key(values or {}, settings)} for sid, values in rows
     ]
-    table = Submission.__table__
+    table = cast(sa.Table, Submission.__table__)
     statement = table.update().where(table.c.id == bindparam("b_id")).values(duplicate_key=bindparam("b_key"))
     for start in range(0, len(updates), 1000):
         session.execute(
