@@ -114,6 +114,11 @@ def test_short_interview_fires_below_the_forms_minimum_and_says_by_how_much(
     assert flag["message"] == "Interview took 2 min; the form's minimum is 5 min."
     assert flag["details"] == {"minutes": 2.0, "minimum": 5.0}
     assert "short_interview" not in _flags(world, "uuid:long")
+    api = world.client.get(
+        f"/v1/projects/{world.project_id}/forms/household/submissions/uuid:short",
+        headers=world.headers("analyst"),
+    )
+    assert api.json["qualityFlags"] == [flag]
 
 
 def test_short_interview_needs_a_minimum_and_flags_end_before_start(world: World, device: str) -> None:
@@ -330,3 +335,64 @@ def test_minimum_length_needs_start_and_end_fields(world: World) -> None:
         _quality_url(world, "photo"), json={"minInterviewMinutes": 5}, headers=world.headers("manager")
     )
     assert res.status_code == 400 and "no start and end fields" in res.json["message"]
+
+
+# --- the API other modules call, and the pure parts --------------------------------------------------
+
+
+def test_set_and_clear_flag_keep_codes_in_step_and_survive_recomputation(world: World, device: str) -> None:
+    from app.services import quality
+
+    _send(world, device, household("uuid:mapped", location=""))
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        sub = s.scalar(select(Submission).where(Submission.instance_id == "uuid:mapped"))
+        assert sub is not None
+        quality.set_flag(sub, "unmapped_values", "2 values no mapping knows: nationality=XX", {"count": 2})
+        assert sub.flag_codes == " geopoint_missing unmapped_values "
+        s.commit()
+    # An edit recomputes the ingest flags and leaves the mapping's flag alone.
+    _send(world, device, household("uuid:mapped-2", deprecated="uuid:mapped"))
+    assert set(_flags(world, "uuid:mapped")) == {"unmapped_values"}
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        sub = s.scalar(select(Submission).where(Submission.instance_id == "uuid:mapped"))
+        assert sub is not None
+        quality.clear_flag(sub, "unmapped_values")
+        assert sub.flag_codes == "" and sub.quality_flags == []
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "countries", "outside"),
+    [
+        (4.711, -74.072, ["COL"], False),  # Bogotá
+        (10.391, -75.479, ["COL"], False),  # Cartagena, on the coast
+        (7.894, -72.508, ["COL"], False),  # Cúcuta, at the Venezuelan border
+        (-0.95, -90.97, ["ECU"], False),  # Galápagos
+        (-12.046, -77.043, ["ECU", "COL"], True),  # Lima
+        (18.54, -72.34, ["HTI"], False),  # Port-au-Prince
+        (40.4168, -3.7038, ["BRA"], True),  # Madrid
+        (40.4168, -3.7038, ["ESP"], None),  # no outline: cannot say
+    ],
+)
+def test_point_in_the_projects_countries(
+    lat: float, lon: float, countries: list[str], outside: bool | None
+) -> None:
+    from app.services.quality import geo
+
+    assert geo.outside_all(lat, lon, countries) is outside
+
+
+def test_flag_reasons_are_translated_from_their_details(world: World) -> None:
+    from flask_babel import force_locale
+
+    from app.web.admin.labels import flag_reason
+
+    flag = {
+        "code": "short_interview",
+        "message": "Interview took 2 min; the form's minimum is 5 min.",
+        "details": {"minutes": 2.0, "minimum": 5.0},
+    }
+    with world.app.test_request_context("/admin/"), force_locale("en"):
+        assert flag_reason(flag) == flag["message"]
+        # Details a reason cannot read fall back to the stored message.
+        assert flag_reason({"code": "short_interview", "message": "as stored", "details": {}}) == "as stored"
