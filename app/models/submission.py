@@ -24,8 +24,6 @@ class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
         sa.UniqueConstraint("form_id", "instance_id"),
-        sa.Index("ix_submissions_form_created", "form_id", "created_at"),
-        sa.Index("ix_submissions_form_review", "form_id", "review_state"),
         # The admin's review table (migration 0004): each filter with the default order, id included so
         # deep pages and counts are index-only scans.
         sa.Index("ix_submissions_form_created_id", "form_id", "created_at", "id"),
@@ -42,7 +40,15 @@ class Submission(Base):
     form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
     instance_id: Mapped[str] = mapped_column(sa.String(255))
     current_version_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("submission_versions.id", use_alter=True, name="fk_submissions_current_version")
+        # Deferred to the commit: a batch inserts submissions already pointing at versions it inserts
+        # next (the two tables reference each other), instead of an UPDATE of every new row.
+        sa.ForeignKey(
+            "submission_versions.id",
+            use_alter=True,
+            name="fk_submissions_current_version",
+            deferrable=True,
+            initially="DEFERRED",
+        )
     )
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
     instance_name: Mapped[str | None] = mapped_column(sa.String(512))

@@ -1,10 +1,13 @@
-"""search indexes on lower(column), so equality lookups never use them
+"""search indexes on lower(column), so equality lookups never use them; two redundant indexes dropped
 
 Migration 0004's trigram indexes were on the bare columns. pg_trgm (1.6, PostgreSQL 14+) also serves
 ``=`` and ``= ANY``, and the planner then sometimes prefers a trigram bitmap scan over the unique
 (form_id, instance_id) btree for an instanceID lookup: a batch of 500 instanceIDs took seconds instead
 of a millisecond. Indexing ``lower(column)`` keeps the free-text search (``lower(col) LIKE '%term%'``)
 fast and leaves equality on the bare column to the btrees.
+
+(form_id, created_at) and (form_id, review_state) are prefixes of 0004's review-table indexes, which
+serve every query they served; each index is one more entry to write per inserted submission.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,6 +24,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 COLUMNS = ("instance_name", "instance_id", "device_id")
+REDUNDANT = {
+    "ix_submissions_form_created": ["form_id", "created_at"],
+    "ix_submissions_form_review": ["form_id", "review_state"],
+}
 
 
 def _has_trgm() -> bool:
@@ -31,6 +38,8 @@ def _has_trgm() -> bool:
 
 
 def upgrade() -> None:
+    for name in REDUNDANT:
+        op.drop_index(name, table_name="submissions")
     if not _has_trgm():
         return
     for column in COLUMNS:
@@ -42,6 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name, columns in REDUNDANT.items():
+        op.create_index(name, "submissions", columns)
     if not _has_trgm():
         return
     for column in COLUMNS:
