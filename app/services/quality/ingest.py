@@ -104,21 +104,27 @@ def _value_flags(
     device_id: str | None,
     sender: Sender,
 ) -> list[Flag]:
-    """Every computed flag except likely_duplicate (which needs the database)."""
-    found: list[Flag | None] = [rules.attachments_missing(expected, present)]
+    """Every computed flag except likely_duplicate (which needs the database); disabled ones are skipped."""
+    on = settings.enabled
+    found: list[Flag | None] = []
+    if rules.ATTACHMENTS_MISSING in on:
+        found.append(rules.attachments_missing(expected, present))
     if values is not None:  # None: encrypted, nothing to read
-        found.append(rules.short_interview(values, fields, settings))
-        found.append(rules.geopoint(values, fields, list(project.countries or [])))
-    revoked_devices = (project.settings or {}).get("revoked_devices") or {}
-    found.append(
-        rules.revoked_device(
-            credential=sender.revoked_credential,
-            hub=sender.revoked_hub,
-            device_id=device_id,
-            device=None if sender.trusts_device else revoked_devices.get(device_id or ""),
+        if rules.SHORT_INTERVIEW in on:
+            found.append(rules.short_interview(values, fields, settings))
+        if rules.GEOPOINT_MISSING in on or rules.GEOPOINT_OUTSIDE in on:
+            found.append(rules.geopoint(values, fields, list(project.countries or [])))
+    if rules.REVOKED_DEVICE in on:
+        revoked_devices = (project.settings or {}).get("revoked_devices") or {}
+        found.append(
+            rules.revoked_device(
+                credential=sender.revoked_credential,
+                hub=sender.revoked_hub,
+                device_id=device_id,
+                device=None if sender.trusts_device else revoked_devices.get(device_id or ""),
+            )
         )
-    )
-    return [f for f in found if f is not None and f.code in settings.enabled]
+    return [f for f in found if f is not None and f.code in on]
 
 
 def assess(
