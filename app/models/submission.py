@@ -32,6 +32,8 @@ class Submission(Base):
         sa.Index(
             "ix_submissions_form_app_user_created", "form_id", "submitter_app_user_id", "created_at", "id"
         ),
+        # Likely-duplicate lookups (migration 0003): one index probe per submission, never a scan.
+        sa.Index("ix_submissions_form_duplicate_key", "form_id", "duplicate_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +65,9 @@ class Submission(Base):
     # table can filter on a flag with an indexed-friendly LIKE on both databases.
     quality_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     flag_codes: Mapped[str] = mapped_column(sa.String(512), default="", server_default="")
+    # sha256 of the current version's values of the form's duplicate key fields (None when the form has
+    # none configured or a key value is empty): equal keys in one form make a likely duplicate.
+    duplicate_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

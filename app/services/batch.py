@@ -40,7 +40,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import bulk_insert
+from app.services import bulk_insert, quality
 from app.services import submissions as submission_service
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
@@ -240,6 +240,7 @@ def _bulk_insert(
     att_rows: list[list[dict[str, Any]]] = []
     blob_rows: dict[str, dict[str, Any]] = {}
     results: dict[int, ItemResult] = {}
+    to_assess: list[quality.NewRow] = []
     # Every file of the bulk items is written first and made durable together (before the commit).
     contents = {(w.index, n): f.read() for w in work for n, f in enumerate(w.item.files)}
     keys = list(contents)
@@ -280,10 +281,11 @@ def _bulk_insert(
                 "is_encrypted": False,
                 "attachments_expected": len(expected),
                 "attachments_present": len(expected) - len(missing),
-                "quality_flags": [],
-                "flag_codes": "",
                 "created_at": now,
             }
+        )
+        to_assess.append(
+            quality.NewRow(w.form, quality.fields_for(w.version), extracted.values, sub_rows[-1])
         )
         ver_rows.append(
             who
@@ -307,6 +309,7 @@ def _bulk_insert(
         results[w.index] = ItemResult(
             w.item.key, "created", 201, w.parsed.instance_id, None, None, added, missing
         )
+    quality.assess_rows(session, project=project, actor=actor, rows=to_assess)  # sets the flag columns
     if blob_rows:
         _insert_blobs(session, list(blob_rows.values()))
     ver_ids = bulk_insert.insert_submissions_with_versions(session, sub_rows, ver_rows)
