@@ -97,6 +97,17 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/projects/{pid}/hubs", MANAGERS, _json({"name": "office"})),
     Endpoint("GET", "/v1/projects/{pid}/hub", ALL),
     Endpoint("GET", "/v1/projects/{pid}/hub/forms", ALL),
+    # Shared indicators (issue 6): analysts read indicators and edit mappings; supervisors only read.
+    Endpoint("GET", "/v1/projects/{pid}/indicators", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators.csv", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators.xlsx", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/mapping", READERS),
+    Endpoint(
+        "PUT",
+        "/v1/projects/{pid}/forms/simple/mapping",
+        MANAGERS | {"analyst"},
+        _json({"document": {"form": {"id": "simple"}, "fields": {"/data/age": "respondent.age_years"}}}),
+    ),
 ]
 
 

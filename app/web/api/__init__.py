@@ -9,6 +9,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     batch,
     forms,
     hubs,
+    indicators,
     keys,
     meta,
     projects,
