@@ -142,3 +142,19 @@ class IndicatorFact(Base):
     sex_gender: Mapped[str] = mapped_column(sa.String(64))
     age_band: Mapped[str] = mapped_column(sa.String(64))
     disability: Mapped[str] = mapped_column(sa.String(64))
+
+
+class IndicatorRefreshMark(Base):
+    """How far a project's canonical rows have been brought up to date: the newest submission version,
+    review event and mapping seen by the last refresh. A read whose marks are unchanged skips the
+    staleness query; one with only new review events restates just those submissions."""
+
+    __tablename__ = "indicator_refresh_marks"
+
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_mark: Mapped[int] = mapped_column(default=0)
+    review_mark: Mapped[int] = mapped_column(default=0)
+    mapping_mark: Mapped[int] = mapped_column(default=0)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.indicators.catalog import Catalog, load_catalog
 from app.indicators.facts import record_facts
-from app.indicators.normalise import NormalisedResult, normalise
+from app.indicators.normalise import NormalisedResult, Normaliser
 from app.models import (
     CanonicalPerson,
     CanonicalRecord,
@@ -31,7 +31,9 @@ from app.models import (
     FormVersion,
     IndicatorFact,
     IndicatorMapping,
+    IndicatorRefreshMark,
     Project,
+    ReviewEvent,
     Submission,
     SubmissionVersion,
     UnmappedValue,
@@ -52,24 +54,64 @@ class RefreshResult:
 
 
 def refresh_project(session: Session, *, project: Project, catalog: Catalog | None = None) -> RefreshResult:
-    """Bring every mapped form's canonical rows up to date (module docstring). Flushes only."""
+    """Bring every mapped form's canonical rows up to date (module docstring). Flushes only.
+
+    Three cheap look-ups (the newest submission version, review event and mapping ids, each a primary
+    key index) decide how much to do: nothing when none moved since the last refresh; only the
+    submissions of the new review events when only those moved; otherwise the staleness query per form.
+    """
     catalog = catalog or load_catalog()
     result = RefreshResult()
-    forms = session.scalars(select(Form).where(Form.project_id == project.id).order_by(Form.id))
-    for form in list(forms):
-        mapping = indicator_mappings.current_mapping(session, form=form)
-        if mapping is None:
-            result.unmapped_forms.append(form.xml_form_id)
-            continue
+    marks = session.get(IndicatorRefreshMark, project.id)
+    if marks is None:
+        marks = IndicatorRefreshMark(project_id=project.id, version_mark=-1, review_mark=-1, mapping_mark=-1)
+        session.add(marks)
+    now = (
+        session.scalar(select(func.max(SubmissionVersion.id))) or 0,
+        session.scalar(select(func.max(ReviewEvent.id))) or 0,
+        session.scalar(select(func.max(IndicatorMapping.id))) or 0,
+    )
+    if now[0] == marks.version_mark and now[2] == marks.mapping_mark:
+        if now[1] != marks.review_mark:
+            reviewed = select(ReviewEvent.submission_id).where(ReviewEvent.id > marks.review_mark)
+            for form, mapping in _mapped_forms(session, project, result):
+                _, restate = _stale(session, form, mapping, only=reviewed)
+                result.review_updates += _update_states(session, restate)
+        marks.review_mark = now[1]
+        session.flush()
+        return result
+    for form, mapping in _mapped_forms(session, project, result):
         renormalise, restate = _stale(session, form, mapping)
         result.review_updates += _update_states(session, restate)
+        normalisers: dict[int, tuple[FormSchema, Normaliser]] = {}  # per form version, for every chunk
         for start in range(0, len(renormalise), CHUNK):
             chunk = renormalise[start : start + CHUNK]
-            result.normalised += _renormalise(session, project, form, mapping, chunk, catalog)
+            result.normalised += _renormalise(session, project, form, mapping, chunk, catalog, normalisers)
+    # A bundled form's shipped mapping installed just now moved the mapping mark: read it afresh.
+    marks.version_mark, marks.review_mark = now[0], now[1]
+    marks.mapping_mark = session.scalar(select(func.max(IndicatorMapping.id))) or 0
+    marks.refreshed_at = dt.datetime.now(dt.UTC)
+    session.flush()
     return result
 
 
-def _stale(session: Session, form: Form, mapping: IndicatorMapping) -> tuple[list[int], dict[str, list[int]]]:
+def _mapped_forms(
+    session: Session, project: Project, result: RefreshResult
+) -> list[tuple[Form, IndicatorMapping]]:
+    found = []
+    for form in session.scalars(select(Form).where(Form.project_id == project.id).order_by(Form.id)).all():
+        mapping = indicator_mappings.current_mapping(session, form=form)
+        if mapping is None:
+            result.unmapped_forms.append(form.xml_form_id)
+        else:
+            found.append((form, mapping))
+    return found
+
+
+def _stale(
+    session: Session, form: Form, mapping: IndicatorMapping, *, only: sa.Select[Any] | None = None
+) -> tuple[list[int], dict[str, list[int]]]:
+    """The submissions to renormalise, and those whose review state alone changed (by new state)."""
     s, r = Submission, CanonicalRecord
     rows = session.execute(
         select(s.id, s.review_state, r.id, r.source_version_id == s.current_version_id, r.mapping_id)
@@ -77,6 +119,7 @@ def _stale(session: Session, form: Form, mapping: IndicatorMapping) -> tuple[lis
         .outerjoin(r, r.submission_id == s.id)
         .where(
             s.form_id == form.id,
+            s.id.in_(only) if only is not None else sa.true(),
             or_(
                 r.id.is_(None),
                 r.source_version_id.is_distinct_from(s.current_version_id),
@@ -123,6 +166,7 @@ def _renormalise(
     mapping: IndicatorMapping,
     submission_ids: Sequence[int],
     catalog: Catalog,
+    normalisers: dict[int, tuple[FormSchema, Normaliser]],
 ) -> int:
     _delete_rows(session, submission_ids)
     pairs = session.execute(
@@ -130,18 +174,22 @@ def _renormalise(
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id, isouter=True)
         .where(Submission.id.in_(submission_ids))
     ).all()
-    schemas: dict[int, FormSchema] = {}
     label = indicator_mappings.mapping_label(form, mapping)
     org_code = project.organisation.code
     records: list[tuple[CanonicalRecord, NormalisedResult | None, Submission]] = []
     for submission, version in pairs:
         result = None
         if version is not None and version.values and not submission.is_encrypted:
-            schema = schemas.get(version.form_version_id)
-            if schema is None:
+            prepared = normalisers.get(version.form_version_id)
+            if prepared is None:
                 form_version = session.get(FormVersion, version.form_version_id)
                 assert form_version is not None
-                schema = schemas[version.form_version_id] = FormSchema.from_dict(form_version.schema)
+                schema = FormSchema.from_dict(form_version.schema)
+                prepared = normalisers[version.form_version_id] = (
+                    schema,
+                    Normaliser(schema, mapping.document, catalog),
+                )
+            schema, normaliser = prepared
             meta = {
                 "submission_id": submission.instance_id,
                 "form_id": form.xml_form_id,
@@ -150,7 +198,7 @@ def _renormalise(
                 # The device's end time is mapped when the form has one; else the server's receive date.
                 "collected_at": version.received_at.date(),
             }
-            result = normalise(version.values, schema, mapping.document, catalog, submission_meta=meta)
+            result = normaliser.normalise(version.values, meta)
         record = _record(project, form, mapping, label, submission, version, result)
         session.add(record)
         records.append((record, result, submission))

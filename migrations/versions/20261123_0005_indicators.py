@@ -204,9 +204,25 @@ def upgrade() -> None:
         "ix_unmapped_values_project_form", "unmapped_values", ["project_id", "form_id"], unique=False
     )
     op.create_index(op.f("ix_unmapped_values_record_id"), "unmapped_values", ["record_id"], unique=False)
+    op.create_table(
+        "indicator_refresh_marks",
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("version_mark", sa.Integer(), nullable=False),
+        sa.Column("review_mark", sa.Integer(), nullable=False),
+        sa.Column("mapping_mark", sa.Integer(), nullable=False),
+        sa.Column("refreshed_at", app.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_indicator_refresh_marks_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_indicator_refresh_marks")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("indicator_refresh_marks")
     op.drop_table("unmapped_values")
     op.drop_table("canonical_persons")
     op.drop_table("canonical_records")
