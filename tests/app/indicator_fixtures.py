@@ -147,11 +147,12 @@ def pt_xml(
     idades: list[int],
     nac: str = "1",
     deprecated: str | None = None,
+    fim: str = "2024-03-20T09:00:00.000-03:00",
 ) -> str:
     pessoas = "".join(f"<pessoas><idade>{i}</idade><sexo_p>2</sexo_p></pessoas>" for i in idades)
     dep = f"<deprecatedID>uuid:{deprecated}</deprecatedID>" if deprecated else ""
     return (
-        f'<data {JR} id="{PT}" version="3"><fim>2024-03-20T09:00:00.000-03:00</fim>'
+        f'<data {JR} id="{PT}" version="3"><fim>{fim}</fim>'
         f"<consentimento>1</consentimento><pais>{pais}</pais><sexo>1</sexo><nac>{nac}</nac>"
         f"<agua>{agua}</agua><ajuda>{ajuda}</ajuda>{pessoas}"
         f"<meta><instanceID>uuid:{uid}</instanceID>{dep}</meta></data>"
