@@ -9,6 +9,7 @@ from app.models.indicators import (
     CanonicalRecord,
     IndicatorFact,
     IndicatorMapping,
+    IndicatorRefreshMark,
     UnmappedValue,
 )
 from app.models.org import Organisation, Project, ProjectKey
@@ -32,6 +33,7 @@ __all__ = [
     "HubLink",
     "IndicatorFact",
     "IndicatorMapping",
+    "IndicatorRefreshMark",
     "Organisation",
     "Project",
     "ProjectKey",

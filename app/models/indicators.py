@@ -61,7 +61,7 @@ class CanonicalRecord(Base):
     # What was normalised: a newer current version or mapping makes the record stale.
     source_version_id: Mapped[int | None] = mapped_column(sa.ForeignKey("submission_versions.id"))
     mapping_id: Mapped[int | None] = mapped_column(sa.ForeignKey("indicator_mappings.id"))
-    mapping_version: Mapped[str] = mapped_column(sa.String(32), default="")
+    mapping_version: Mapped[str] = mapped_column(sa.String(300), default="")
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
     # Why the record counts in no indicator (no_consent, no_values), or None.
     excluded_reason: Mapped[str | None] = mapped_column(sa.String(32))
@@ -97,7 +97,7 @@ class UnmappedValue(Base):
     )
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"))
     form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
-    mapping_version: Mapped[str] = mapped_column(sa.String(32), default="")
+    mapping_version: Mapped[str] = mapped_column(sa.String(300), default="")
     field: Mapped[str] = mapped_column(sa.String(128))
     source_path: Mapped[str] = mapped_column(sa.String(512))
     raw_value: Mapped[str] = mapped_column(sa.Text, default="")
@@ -119,7 +119,7 @@ class IndicatorFact(Base):
     form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
     submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id", ondelete="CASCADE"))
     review_state: Mapped[str] = mapped_column(sa.String(16))
-    mapping_version: Mapped[str] = mapped_column(sa.String(32))
+    mapping_version: Mapped[str] = mapped_column(sa.String(300))
     indicator: Mapped[str] = mapped_column(sa.String(16))
     breakdown: Mapped[str] = mapped_column(sa.String(64), default="")
     category: Mapped[str] = mapped_column(sa.String(64), default="")
@@ -131,14 +131,30 @@ class IndicatorFact(Base):
     dk: Mapped[int] = mapped_column(default=0)
     # The numerator field's own value (for medians), when the unit is in the numerator.
     value: Mapped[float | None] = mapped_column(sa.Float)
-    period: Mapped[str] = mapped_column(sa.String(16))
-    country: Mapped[str] = mapped_column(sa.String(16))
+    period: Mapped[str] = mapped_column(sa.String(64))
+    country: Mapped[str] = mapped_column(sa.String(64))
     adm1: Mapped[str] = mapped_column(sa.String(64))
     adm2: Mapped[str] = mapped_column(sa.String(64))
     site: Mapped[str] = mapped_column(sa.String(64))
-    population_type: Mapped[str] = mapped_column(sa.String(32))
-    route_stage: Mapped[str] = mapped_column(sa.String(32))
-    nationality: Mapped[str] = mapped_column(sa.String(16))
-    sex_gender: Mapped[str] = mapped_column(sa.String(16))
-    age_band: Mapped[str] = mapped_column(sa.String(16))
-    disability: Mapped[str] = mapped_column(sa.String(16))
+    population_type: Mapped[str] = mapped_column(sa.String(64))
+    route_stage: Mapped[str] = mapped_column(sa.String(64))
+    nationality: Mapped[str] = mapped_column(sa.String(64))
+    sex_gender: Mapped[str] = mapped_column(sa.String(64))
+    age_band: Mapped[str] = mapped_column(sa.String(64))
+    disability: Mapped[str] = mapped_column(sa.String(64))
+
+
+class IndicatorRefreshMark(Base):
+    """How far a project's canonical rows have been brought up to date: the newest submission version,
+    review event and mapping seen by the last refresh. A read whose marks are unchanged skips the
+    staleness query; one with only new review events restates just those submissions."""
+
+    __tablename__ = "indicator_refresh_marks"
+
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_mark: Mapped[int] = mapped_column(default=0)
+    review_mark: Mapped[int] = mapped_column(default=0)
+    mapping_mark: Mapped[int] = mapped_column(default=0)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("form_id", sa.Integer(), nullable=False),
         sa.Column("submission_id", sa.Integer(), nullable=False),
         sa.Column("review_state", sa.String(length=16), nullable=False),
-        sa.Column("mapping_version", sa.String(length=32), nullable=False),
+        sa.Column("mapping_version", sa.String(length=300), nullable=False),
         sa.Column("indicator", sa.String(length=16), nullable=False),
         sa.Column("breakdown", sa.String(length=64), nullable=False),
         sa.Column("category", sa.String(length=64), nullable=False),
@@ -42,17 +42,17 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("dk", sa.Integer(), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
-        sa.Column("period", sa.String(length=16), nullable=False),
-        sa.Column("country", sa.String(length=16), nullable=False),
+        sa.Column("period", sa.String(length=64), nullable=False),
+        sa.Column("country", sa.String(length=64), nullable=False),
         sa.Column("adm1", sa.String(length=64), nullable=False),
         sa.Column("adm2", sa.String(length=64), nullable=False),
         sa.Column("site", sa.String(length=64), nullable=False),
-        sa.Column("population_type", sa.String(length=32), nullable=False),
-        sa.Column("route_stage", sa.String(length=32), nullable=False),
-        sa.Column("nationality", sa.String(length=16), nullable=False),
-        sa.Column("sex_gender", sa.String(length=16), nullable=False),
-        sa.Column("age_band", sa.String(length=16), nullable=False),
-        sa.Column("disability", sa.String(length=16), nullable=False),
+        sa.Column("population_type", sa.String(length=64), nullable=False),
+        sa.Column("route_stage", sa.String(length=64), nullable=False),
+        sa.Column("nationality", sa.String(length=64), nullable=False),
+        sa.Column("sex_gender", sa.String(length=64), nullable=False),
+        sa.Column("age_band", sa.String(length=64), nullable=False),
+        sa.Column("disability", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["form_id"], ["forms.id"], name=op.f("fk_indicator_facts_form_id_forms")),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_indicator_facts_project_id_projects")
@@ -109,7 +109,7 @@ def upgrade() -> None:
         sa.Column("form_id", sa.Integer(), nullable=False),
         sa.Column("source_version_id", sa.Integer(), nullable=True),
         sa.Column("mapping_id", sa.Integer(), nullable=True),
-        sa.Column("mapping_version", sa.String(length=32), nullable=False),
+        sa.Column("mapping_version", sa.String(length=300), nullable=False),
         sa.Column("review_state", sa.String(length=16), nullable=False),
         sa.Column("excluded_reason", sa.String(length=32), nullable=True),
         sa.Column("has_roster", sa.Boolean(), nullable=False),
@@ -182,7 +182,7 @@ def upgrade() -> None:
         sa.Column("record_id", sa.Integer(), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("form_id", sa.Integer(), nullable=False),
-        sa.Column("mapping_version", sa.String(length=32), nullable=False),
+        sa.Column("mapping_version", sa.String(length=300), nullable=False),
         sa.Column("field", sa.String(length=128), nullable=False),
         sa.Column("source_path", sa.String(length=512), nullable=False),
         sa.Column("raw_value", sa.Text(), nullable=False),
@@ -204,9 +204,25 @@ def upgrade() -> None:
         "ix_unmapped_values_project_form", "unmapped_values", ["project_id", "form_id"], unique=False
     )
     op.create_index(op.f("ix_unmapped_values_record_id"), "unmapped_values", ["record_id"], unique=False)
+    op.create_table(
+        "indicator_refresh_marks",
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("version_mark", sa.Integer(), nullable=False),
+        sa.Column("review_mark", sa.Integer(), nullable=False),
+        sa.Column("mapping_mark", sa.Integer(), nullable=False),
+        sa.Column("refreshed_at", app.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_indicator_refresh_marks_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_indicator_refresh_marks")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("indicator_refresh_marks")
     op.drop_table("unmapped_values")
     op.drop_table("canonical_persons")
     op.drop_table("canonical_records")

@@ -104,6 +104,17 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/projects/{pid}/forms/simple/submissions.csv.zip", READERS, _json({"hxl": True})),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.csv", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.xlsx", READERS),
+    # Shared indicators (issue 6): analysts read indicators and edit mappings; supervisors only read.
+    Endpoint("GET", "/v1/projects/{pid}/indicators", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators.csv", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators.xlsx", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/mapping", READERS),
+    Endpoint(
+        "PUT",
+        "/v1/projects/{pid}/forms/simple/mapping",
+        MANAGERS | {"analyst"},
+        _json({"document": {"form": {"id": "simple"}, "fields": {"/data/age": "respondent.age_years"}}}),
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     devices,
     forms,
     hubs,
+    indicators,
     navigation,
     review,
     submissions,

@@ -10,6 +10,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     exports,
     forms,
     hubs,
+    indicators,
     keys,
     meta,
     projects,
