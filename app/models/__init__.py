@@ -4,6 +4,13 @@ from app.models.audit import AuditEvent
 from app.models.blob import Blob
 from app.models.form import Form, FormAttachment, FormVersion
 from app.models.hub import Hub, HubLink
+from app.models.indicators import (
+    CanonicalPerson,
+    CanonicalRecord,
+    IndicatorFact,
+    IndicatorMapping,
+    UnmappedValue,
+)
 from app.models.org import Organisation, Project, ProjectKey
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
@@ -15,12 +22,16 @@ __all__ = [
     "AppUserForm",
     "AuditEvent",
     "Blob",
+    "CanonicalPerson",
+    "CanonicalRecord",
     "Comment",
     "Form",
     "FormAttachment",
     "FormVersion",
     "Hub",
     "HubLink",
+    "IndicatorFact",
+    "IndicatorMapping",
     "Organisation",
     "Project",
     "ProjectKey",
@@ -29,5 +40,6 @@ __all__ = [
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",
+    "UnmappedValue",
     "User",
 ]

@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.errors import InvalidValueError, NotFoundError
 from app.models import AppUser, AppUserForm, Form, Project
 from app.services import audit
+from app.services.quality import devices as quality_devices
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ def revoke_app_user(session: Session, *, actor: Actor, app_user: AppUser) -> App
         app_user.revoked_at = utcnow()
         session.flush()
         probe_cache.forget_all()
+        quality_devices.remember_revoked(session, app_user=app_user)
         audit.record(
             session,
             actor=actor,

@@ -48,7 +48,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit
+from app.services import audit, quality
 from app.services.blobs import check_file_name, store_bytes
 from forms.schema import FormSchema
 from sync import chain
@@ -240,6 +240,7 @@ def ingest(
     new = NewVersion(
         form=form,
         version_id=dest.version_id,
+        version_sha256=dest.version_sha256,
         version_label=dest.version_label or "",
         parsed=parsed,
         xml=xml,
@@ -268,6 +269,7 @@ class NewVersion:
 
     form: Form
     version_id: int
+    version_sha256: str
     version_label: str
     parsed: ParsedSubmission
     xml: bytes
@@ -315,6 +317,12 @@ def _create_record(
     record = _record_row(actor=actor, new=new)
     record["attachments_expected"] = len(expected)
     record["attachments_present"] = sum(1 for n in expected if attachments[n]["blob_sha256"] is not None)
+    # Flags go into the row before its INSERT (no query unless the form checks for duplicates).
+    fields = quality.fields_for_id(session, new.version_id, new.version_sha256)
+    values = None if parsed.envelope is not None else new.extracted.values
+    quality.assess_rows(
+        session, project=project, actor=actor, rows=[quality.NewRow(new.form, fields, values, record)]
+    )
     event = audit.event_row(
         actor=actor,
         action="submission.create",
@@ -509,6 +517,17 @@ def _create(
     session.flush()  # the unique (form_id, instance_id) is checked here: a racing copy fails now
     added = _store_files(session, version=version, files=files, store=store)
     _resolve_chain(session, submission=submission)
+    form_version = session.get(FormVersion, new.version_id)  # edits are rare: the ORM path may read
+    assert form_version is not None
+    quality.assess(
+        session,
+        project=project,
+        form=new.form,
+        submission=submission,
+        version=version,
+        form_version=form_version,
+        actor=actor,
+    )
     audit.record(
         session,
         actor=actor,
@@ -536,6 +555,9 @@ def _add_files(
     assert submission is not None
     if added:
         _update_counts(session, submission)
+        form = session.get(Form, submission.form_id)
+        assert form is not None
+        quality.refresh_attachments(submission, form)
         audit.record(
             session,
             actor=actor,
@@ -624,13 +646,17 @@ def _resolve_chain(session: Session, *, submission: Submission) -> None:
     if submission.instance_id != resolution.root_id:
         submission.instance_id = resolution.root_id
     was_edited = len(rows) > 1
-    if submission.current_version_id != current_id:
+    moved = submission.current_version_id != current_id
+    if moved:
         submission.current_version_id = current_id
         current = session.get(SubmissionVersion, current_id)
         assert current is not None
         submission.instance_name = current.instance_name
-        if was_edited and submission.review_state != "edited":
-            submission.review_state = "edited"
+    # An edit makes the record "edited" whichever version arrived last: when the original arrives after
+    # its edit the current version does not move, but the record has still been edited (PROTOCOL.md:
+    # resolved by the chain, never by arrival order). A review made since is kept.
+    if was_edited and (moved or submission.review_state == "received"):
+        submission.review_state = "edited"
     submission.updated_at = utcnow() if was_edited else submission.updated_at
     session.flush()
     _update_counts(session, submission)

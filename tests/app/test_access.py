@@ -89,6 +89,8 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/attachments", ALL),
     Endpoint("POST", "/v1/projects/{pid}/forms/simple/draft", MANAGERS, _draft_upload),
     Endpoint("PATCH", "/v1/projects/{pid}/forms/simple", MANAGERS, _json({"state": "open"})),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/quality", ALL),
+    Endpoint("PUT", "/v1/projects/{pid}/forms/simple/quality", MANAGERS, _json({"enabledFlags": []})),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/$metadata", READERS),

@@ -12,6 +12,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     keys,
     meta,
     projects,
+    quality,
     sessions,
     submissions,
 )
