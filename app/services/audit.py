@@ -36,11 +36,11 @@ def record(
     return event
 
 
-_INSERT_EVENT = sa.insert(cast(sa.Table, AuditEvent.__table__))  # built once; values are parameters
+EVENTS = cast(sa.Table, AuditEvent.__table__)
+_INSERT_EVENT = sa.insert(EVENTS)  # built once; values are parameters
 
 
-def record_now(
-    session: Session,
+def event_row(
     *,
     actor: Actor | None,
     action: str,
@@ -49,19 +49,21 @@ def record_now(
     subject_id: object = None,
     details: dict[str, Any] | None = None,
     created_at: datetime | None = None,
-) -> None:
-    """The same event as ``record``, written at once by one INSERT (no ORM object, no flush): for hot
-    paths such as submission ingest."""
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "action": action,
-            "actor_user_id": actor.user_id if actor else None,
-            "actor_app_user_id": actor.app_user_id if actor else None,
-            "project_id": project_id,
-            "subject_type": subject_type,
-            "subject_id": None if subject_id is None else str(subject_id),
-            "details": details or {},
-            "created_at": created_at or utcnow(),
-        },
-    )
+) -> dict[str, Any]:
+    """The columns of the same event ``record`` makes, for a caller that writes it with other rows
+    in one statement (submission ingest on PostgreSQL)."""
+    return {
+        "action": action,
+        "actor_user_id": actor.user_id if actor else None,
+        "actor_app_user_id": actor.app_user_id if actor else None,
+        "project_id": project_id,
+        "subject_type": subject_type,
+        "subject_id": None if subject_id is None else str(subject_id),
+        "details": details or {},
+        "created_at": created_at or utcnow(),
+    }
+
+
+def record_row(session: Session, row: dict[str, Any]) -> None:
+    """Write an ``event_row`` at once: one INSERT, no ORM object, no flush."""
+    session.execute(_INSERT_EVENT, row)

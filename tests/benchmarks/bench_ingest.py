@@ -69,6 +69,7 @@ class RunResult:
     # CPU seconds spent during the load by the server's processes, the database backends serving it,
     # and this client: on a shared machine these move less than the wall-clock figures.
     cpu: dict[str, float] = field(default_factory=dict)
+    worker_shares: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -239,13 +240,13 @@ def _proc_cpu(pid: int) -> tuple[int, float] | None:
     return int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds of the live processes in a process group (the gunicorn master and workers)."""
-    total = 0.0
+def group_cpu(pgid: int) -> dict[int, float]:
+    """CPU seconds of each live process in a process group (the gunicorn master and workers)."""
+    found_cpu = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (found := _proc_cpu(int(entry.name))) and found[0] == pgid:
-            total += found[1]
-    return total
+            found_cpu[int(entry.name)] = found[1]
+    return found_cpu
 
 
 def backend_cpu(database_url: str) -> dict[int, float]:
@@ -442,7 +443,14 @@ def run_once(
         server_before, db_before = group_cpu(server.pid), backend_cpu(database_url) if is_pg else {}
         client_before = time.process_time()
         result = drive([f"{base}/v1/key/{t}/projects/1" for t in tokens], clients, payloads)
-        result.cpu["server"] = group_cpu(server.pid) - server_before
+        server_after = group_cpu(server.pid)
+        per_process = sorted(
+            (v - server_before.get(pid, 0.0) for pid, v in server_after.items()), reverse=True
+        )
+        result.cpu["server"] = sum(per_process)
+        # How evenly the workers shared the load (keep-alive connections stay with the worker that
+        # accepted them): each process's share of the server's CPU, largest first.
+        result.worker_shares = [v / max(result.cpu["server"], 1e-9) for v in per_process if v > 0.01]
         if is_pg:
             db_after = backend_cpu(database_url)
             result.cpu["postgres"] = sum(v - db_before.get(pid, 0.0) for pid, v in db_after.items())
@@ -531,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(
                     f"    {r.rate:.1f}/s p50={percentile(r.total_ms, 0.5):.1f} ms "
                     f"p95={percentile(r.total_ms, 0.95):.1f} ms; verified {r.submissions} stored; "
-                    f"CPU ms per submission: {r.cpu_ms_each()}",
+                    f"CPU ms per submission: {r.cpu_ms_each()}; server processes' shares: "
+                    + "/".join(f"{x:.0%}" for x in r.worker_shares),
                     file=sys.stderr,
                     flush=True,
                 )
