@@ -284,7 +284,9 @@ def _bulk_insert(
                 "created_at": now,
             }
         )
-        to_assess.append(quality.NewRow(w.form, w.version, extracted.values, sub_rows[-1]))
+        to_assess.append(
+            quality.NewRow(w.form, quality.fields_for(w.version), extracted.values, sub_rows[-1])
+        )
         ver_rows.append(
             who
             | {

@@ -9,11 +9,25 @@
 from app.services.quality.ingest import (
     NewRow,
     assess,
+    assess_new,
     assess_rows,
     clear_flag,
+    fields_for,
+    fields_from_schema,
     refresh_attachments,
     set_flag,
 )
 from app.services.quality.rules import ALL_FLAGS
 
-__all__ = ["ALL_FLAGS", "NewRow", "assess", "assess_rows", "clear_flag", "refresh_attachments", "set_flag"]
+__all__ = [
+    "ALL_FLAGS",
+    "NewRow",
+    "assess",
+    "assess_new",
+    "assess_rows",
+    "clear_flag",
+    "fields_for",
+    "fields_from_schema",
+    "refresh_attachments",
+    "set_flag",
+]

@@ -23,15 +23,23 @@ from forms.schema import FormSchema
 _FIELDS: dict[tuple[int, str], FormFields] = {}
 
 
-def fields_for(version: FormVersion) -> FormFields:
-    """Per process cache; published versions are immutable and the key carries their sha256."""
-    key = (version.id, version.sha256)
+def fields_from_schema(version_id: int, sha256: str, schema: FormSchema | None) -> FormFields:
+    """Per process cache; published versions are immutable and the key carries their sha256.
+    ``schema`` None (an encrypted form: nothing to read) gives no fields."""
+    key = (version_id, sha256)
     found = _FIELDS.get(key)
     if found is None:
         if len(_FIELDS) > 256:
             _FIELDS.clear()
-        found = _FIELDS[key] = FormFields.from_schema(FormSchema.from_dict(version.schema))
+        found = _FIELDS[key] = FormFields.from_schema(schema) if schema is not None else FormFields()
     return found
+
+
+def fields_for(version: FormVersion) -> FormFields:
+    found = _FIELDS.get((version.id, version.sha256))
+    if found is not None:
+        return found
+    return fields_from_schema(version.id, version.sha256, FormSchema.from_dict(version.schema))
 
 
 # --- the flag list on a submission -----------------------------------------------------------------
@@ -127,31 +135,20 @@ def _value_flags(
     return [f for f in found if f is not None and f.code in on]
 
 
-def assess(
-    session: Session,
-    *,
-    project: Project,
-    form: Form,
-    submission: Submission,
-    version: SubmissionVersion,
-    form_version: FormVersion,
-    actor: Actor,
-) -> None:
-    """Recompute the submission's flags from its current version after ``version`` was stored.
-    Flushes nothing; the ingest's own flush writes them."""
-    if submission.current_version_id not in (None, version.id):
-        # An edit that is not (or no longer) current: flag the current version's content.
-        current = session.get(SubmissionVersion, submission.current_version_id)
-        if current is not None:
-            version = current
-            form_version = session.get(FormVersion, current.form_version_id) or form_version
+def assess(session: Session, *, project: Project, form: Form, submission: Submission, actor: Actor) -> None:
+    """Recompute a record's flags from its current version (an edit arrived, or a version joined its
+    chain). Flushes nothing; the ingest's own flush writes them."""
+    version = session.get(SubmissionVersion, submission.current_version_id)
+    if version is None:
+        return
+    form_version = session.get(FormVersion, version.form_version_id)
+    assert form_version is not None
     settings = FormQuality.from_settings(form.settings)
-    fields = fields_for(form_version)
     values = None if submission.is_encrypted else version.values
     flags = _value_flags(
         project=project,
         settings=settings,
-        fields=fields,
+        fields=fields_for(form_version),
         values=values,
         expected=submission.attachments_expected,
         present=submission.attachments_present,
@@ -161,12 +158,14 @@ def assess(
     key = rules.duplicate_key(values, settings) if values is not None else None
     submission.duplicate_key = key
     if key is not None and rules.LIKELY_DUPLICATE in settings.enabled:
-        query = select(Submission.instance_id, Submission.created_at).where(
-            Submission.form_id == form.id, Submission.duplicate_key == key
-        )
-        if submission.id is not None:
-            query = query.where(Submission.id != submission.id)
-        other = session.execute(query.order_by(Submission.id).limit(1)).first()
+        other = session.execute(
+            select(Submission.instance_id, Submission.created_at)
+            .where(
+                Submission.form_id == form.id, Submission.duplicate_key == key, Submission.id != submission.id
+            )
+            .order_by(Submission.id)
+            .limit(1)
+        ).first()
         if other is not None:
             flags.append(rules.likely_duplicate(settings, other[0], f"{other[1]:%Y-%m-%d %H:%M} UTC"))
     kept = [f for f in submission.quality_flags or [] if f.get("code") not in rules.COMPUTED_FLAGS]
@@ -175,12 +174,18 @@ def assess(
 
 @dataclass
 class NewRow:
-    """A plain new submission of the batch path, before its multi-row INSERT; ``row`` gets the flags."""
+    """A new record before its INSERT (the OpenRosa hot path, the batch path); ``row`` (the
+    ``submissions`` columns) gets ``quality_flags``, ``flag_codes`` and ``duplicate_key``."""
 
     form: Form
-    form_version: FormVersion
-    values: dict[str, Any]
-    row: dict[str, Any]  # has instance_id, device_id, attachments_expected, attachments_present
+    fields: FormFields
+    values: dict[str, Any] | None  # None when encrypted
+    row: dict[str, Any]  # has instance_id, device_id, created_at, attachments_expected/_present
+
+
+def assess_new(session: Session, *, project: Project, actor: Actor, row: NewRow) -> None:
+    """One new record on the OpenRosa hot path: no query unless the form has duplicate key fields."""
+    assess_rows(session, project=project, actor=actor, rows=[row])
 
 
 def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[NewRow]) -> None:
@@ -195,7 +200,7 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
             _value_flags(
                 project=project,
                 settings=settings,
-                fields=fields_for(r.form_version),
+                fields=r.fields,
                 values=r.values,
                 expected=r.row["attachments_expected"],
                 present=r.row["attachments_present"],
@@ -203,7 +208,7 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
                 sender=sender,
             )
         )
-        key = rules.duplicate_key(r.values, settings)
+        key = rules.duplicate_key(r.values, settings) if r.values is not None else None
         r.row["duplicate_key"] = key
         if key is not None and rules.LIKELY_DUPLICATE in settings.enabled:
             keys.setdefault(r.form.id, []).append((n, key))
