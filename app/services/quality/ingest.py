@@ -26,12 +26,14 @@ _FIELDS: dict[tuple[int, str], FormFields] = {}
 def fields_from_schema(version_id: int, sha256: str, schema: FormSchema | None) -> FormFields:
     """Per process cache; published versions are immutable and the key carries their sha256.
     ``schema`` None (an encrypted form: nothing to read) gives no fields."""
+    if schema is None:
+        return FormFields()  # not cached: a plain submission of the same version must get the real ones
     key = (version_id, sha256)
     found = _FIELDS.get(key)
     if found is None:
         if len(_FIELDS) > 256:
             _FIELDS.clear()
-        found = _FIELDS[key] = FormFields.from_schema(schema) if schema is not None else FormFields()
+        found = _FIELDS[key] = FormFields.from_schema(schema)
     return found
 
 
