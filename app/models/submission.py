@@ -65,8 +65,8 @@ class Submission(Base):
     # table can filter on a flag with an indexed-friendly LIKE on both databases.
     quality_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     flag_codes: Mapped[str] = mapped_column(sa.String(512), default="", server_default="")
-    # sha256 (first 128 bits) of the current version's values of the form's duplicate key fields (None
-    # when the form has none configured or a key value is empty): equal keys make a likely duplicate.
+    # sha256 of the current version's values of the form's duplicate key fields (None when the form has
+    # none configured or a key value is empty): equal keys in one form make a likely duplicate.
     duplicate_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -46,6 +46,8 @@ class ProjectRole(Base):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
     role: Mapped[str] = mapped_column(sa.String(16))
+    # A grant on top of the role: this person may see sensitive fields (migration 0006).
+    may_see_sensitive: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="roles")

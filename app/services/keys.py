@@ -8,6 +8,7 @@ someone who holds it asks, and every such request is audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,6 +84,28 @@ class Decrypted:
     missing: list[str]
 
 
+def unlock_private_key(
+    session: Session, *, actor: Actor, project: Project, passphrase: str, subject: tuple[str, str]
+) -> Any:
+    """The project's private key, unlocked with ``passphrase``; a wrong one is audited against
+    ``subject`` (type, id) and refused."""
+    key_row = session.scalar(select(ProjectKey).where(ProjectKey.project_id == project.id))
+    if key_row is None:
+        raise NotFoundError("This project has no encryption key.")
+    try:
+        return crypto.load_private_key(key_row.private_key_pem, passphrase)
+    except crypto.WrongPassphraseError as err:
+        audit.record(
+            session,
+            actor=actor,
+            action="submission.decrypt.denied",
+            project_id=project.id,
+            subject_type=subject[0],
+            subject_id=subject[1],
+        )
+        raise ForbiddenError("The passphrase is not correct.") from err
+
+
 def decrypt_version(
     session: Session,
     *,
@@ -93,24 +116,18 @@ def decrypt_version(
     passphrase: str,
     store: BlobStore,
 ) -> Decrypted:
-    key_row = session.scalar(select(ProjectKey).where(ProjectKey.project_id == project.id))
-    if key_row is None:
+    if session.scalar(select(ProjectKey.id).where(ProjectKey.project_id == project.id)) is None:
         raise NotFoundError("This project has no encryption key.")
     parsed = parse_submission(version.xml)
     if parsed.envelope is None:
         raise InvalidValueError("This submission is not encrypted.")
-    try:
-        private_key = crypto.load_private_key(key_row.private_key_pem, passphrase)
-    except crypto.WrongPassphraseError as err:
-        audit.record(
-            session,
-            actor=actor,
-            action="submission.decrypt.denied",
-            project_id=project.id,
-            subject_type="submission",
-            subject_id=version.instance_id,
-        )
-        raise ForbiddenError("The passphrase is not correct.") from err
+    private_key = unlock_private_key(
+        session,
+        actor=actor,
+        project=project,
+        passphrase=passphrase,
+        subject=("submission", version.instance_id),
+    )
     attachments = session.scalars(
         select(SubmissionAttachment).where(SubmissionAttachment.submission_version_id == version.id)
     )

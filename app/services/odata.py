@@ -250,6 +250,9 @@ def _system(session: Session, subs: list[Any]) -> dict[int, dict[str, Any]]:
     return out
 
 
+system_for = _system  # the ``__system`` block exports share with OData
+
+
 def _ts(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -278,6 +281,7 @@ _ROOT_COLUMNS = (
     Submission.review_state,
     Submission.device_id,
 )
+ROOT_COLUMNS = _ROOT_COLUMNS  # what exports read too
 
 
 def _batches(session: Session, ids_query: Any, start: int) -> Iterator[list[Any]]:

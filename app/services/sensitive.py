@@ -13,11 +13,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
+from xml.etree import ElementTree
+from xml.etree.ElementTree import Element
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.models import Project
+from app.models import Project, ProjectRole
+from app.services import audit
+from forms import safe_xml
 from forms.schema import FormSchema
 
 SENSITIVE_ACTION = "submission.sensitive"
@@ -38,7 +44,18 @@ def sensitive_paths(schema: FormSchema, project: Project) -> frozenset[str]:
 
 
 def may_see_sensitive(session: Session, actor: Actor, project: Project) -> bool:
-    return actor.can(session, SENSITIVE_ACTION, project.id)
+    """Whether ``actor`` may see sensitive values in ``project``: by role (``submission.sensitive``)
+    or by the grant a manager set on the person's assignment (``project_roles.may_see_sensitive``)."""
+    if actor.can(session, SENSITIVE_ACTION, project.id):
+        return True
+    if actor.user is None:
+        return False
+    granted = session.scalar(
+        select(ProjectRole.may_see_sensitive).where(
+            ProjectRole.user_id == actor.user.id, ProjectRole.project_id == project.id
+        )
+    )
+    return bool(granted)
 
 
 def pseudonym_key(secret_key: str, project_id: int) -> bytes:
@@ -51,3 +68,70 @@ def pseudonym(key: bytes, value: str) -> str:
     """A keyed, stable, non-reversible stand-in for ``value`` (HMAC-SHA256, 80 bits, base32)."""
     digest = hmac.new(key, value.strip().encode(), hashlib.sha256).digest()[:10]
     return "ps_" + base64.b32encode(digest).decode().lower()
+
+
+def set_grant(session: Session, *, actor: Actor, project: Project, role: ProjectRole, allowed: bool) -> None:
+    """Grant or withdraw the sight of sensitive fields on one assignment; audited either way."""
+    before = role.may_see_sensitive
+    role.may_see_sensitive = allowed
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.role.sensitive",
+        project_id=project.id,
+        subject_type="user",
+        subject_id=role.user_id,
+        details={"role": role.role, "maySeeSensitive": allowed, "before": before},
+    )
+
+
+def hidden_paths(session: Session, actor: Actor, project: Project, schema: FormSchema) -> frozenset[str]:
+    """The sensitive paths of ``schema`` that ``actor`` may not see (none when they may)."""
+    if may_see_sensitive(session, actor, project):
+        return frozenset()
+    return sensitive_paths(schema, project)
+
+
+def redact_xml(xml: bytes, hidden: frozenset[str]) -> bytes:
+    """The submission XML with the content of every hidden element removed (the element stays, empty,
+    so the document still fits its form). Unchanged when nothing is hidden."""
+    if not hidden:
+        return xml
+    root = safe_xml.parse(xml)
+    changed = False
+
+    def walk(element: Element, path: str) -> None:
+        nonlocal changed
+        for child in list(element):
+            here = f"{path}/{safe_xml.local_name(child.tag)}"
+            if here in hidden:
+                tail = child.tail
+                for grandchild in list(child):
+                    child.remove(grandchild)
+                child.text = None
+                child.tail = tail
+                changed = True
+            else:
+                walk(child, here)
+
+    walk(root, "/" + safe_xml.local_name(root.tag))
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) if changed else xml
+
+
+def hidden_file_names(schema: FormSchema, values: dict[str, Any], hidden: frozenset[str]) -> set[str]:
+    """File names the hidden binary (photo, audio, signature...) fields of one submission hold."""
+    names: set[str] = set()
+    for f in schema.fields:
+        if f.type != "binary" or f.path not in hidden:
+            continue
+        steps = [s.rsplit(":", 1)[-1] for s in f.path.split("/")[2:]]
+        frames: list[Any] = [values]
+        for step in steps:
+            nxt: list[Any] = []
+            for frame in frames:
+                value = frame.get(step) if isinstance(frame, dict) else None
+                nxt.extend(value if isinstance(value, list) else [value])
+            frames = nxt
+        names.update(v for v in frames if isinstance(v, str) and v)
+    return names

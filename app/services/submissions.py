@@ -240,6 +240,7 @@ def ingest(
     new = NewVersion(
         form=form,
         version_id=dest.version_id,
+        version_sha256=dest.version_sha256,
         version_label=dest.version_label or "",
         parsed=parsed,
         xml=xml,
@@ -247,7 +248,6 @@ def ingest(
         extracted=_extract(session, dest.version_id, dest.version_sha256, parsed),
         origin=origin,
         received_at=utcnow(),
-        version_sha256=dest.version_sha256,
     )
     if parsed.deprecated_id is None and not dest.in_a_chain:
         return _create_record(session, actor=actor, project=project, new=new, files=files, store=store)
@@ -269,6 +269,7 @@ class NewVersion:
 
     form: Form
     version_id: int
+    version_sha256: str
     version_label: str
     parsed: ParsedSubmission
     xml: bytes
@@ -276,7 +277,6 @@ class NewVersion:
     extracted: Extracted
     origin: Origin
     received_at: datetime
-    version_sha256: str = ""  # of the form version: with its id, the key of per-process schema caches
 
 
 def _extract(session: Session, version_id: int, version_sha256: str, parsed: ParsedSubmission) -> Extracted:
@@ -317,7 +317,12 @@ def _create_record(
     record = _record_row(actor=actor, new=new)
     record["attachments_expected"] = len(expected)
     record["attachments_present"] = sum(1 for n in expected if attachments[n]["blob_sha256"] is not None)
-    quality.assess_new(session, project=project, actor=actor, row=_quality_row(session, new, record))
+    # Flags go into the row before its INSERT (no query unless the form checks for duplicates).
+    fields = quality.fields_for_id(session, new.version_id, new.version_sha256)
+    values = None if parsed.envelope is not None else new.extracted.values
+    quality.assess_rows(
+        session, project=project, actor=actor, rows=[quality.NewRow(new.form, fields, values, record)]
+    )
     submission_id = session.execute(_INSERT_RECORD, record).scalar_one()
     version_id = session.execute(
         _INSERT_VERSION, _version_row(actor=actor, new=new, submission_id=submission_id)
@@ -341,15 +346,6 @@ def _create_record(
     )
     missing = [n for n in expected if attachments[n]["blob_sha256"] is None]
     return IngestResult(201, submission_id, version_id, added, missing, session)
-
-
-def _quality_row(session: Session, new: NewVersion, record: dict[str, Any]) -> quality.NewRow:
-    """What the quality flags need of a new record: its values and its form version's fields (from the
-    compiled schema cache, so no query)."""
-    encrypted = new.parsed.envelope is not None
-    schema = None if encrypted else compiled_schema(session, new.version_id, new.version_sha256).schema
-    fields = quality.fields_from_schema(new.version_id, new.version_sha256, schema)
-    return quality.NewRow(new.form, fields, None if encrypted else new.extracted.values, record)
 
 
 _SUBMISSIONS = cast(sa.Table, Submission.__table__)
@@ -463,7 +459,17 @@ def _create(
     session.flush()  # the unique (form_id, instance_id) is checked here: a racing copy fails now
     added = _store_files(session, version=version, files=files, store=store)
     _resolve_chain(session, submission=submission)
-    quality.assess(session, project=project, form=new.form, submission=submission, actor=actor)
+    form_version = session.get(FormVersion, new.version_id)  # edits are rare: the ORM path may read
+    assert form_version is not None
+    quality.assess(
+        session,
+        project=project,
+        form=new.form,
+        submission=submission,
+        version=version,
+        form_version=form_version,
+        actor=actor,
+    )
     audit.record(
         session,
         actor=actor,
@@ -491,7 +497,7 @@ def _add_files(
     assert submission is not None
     if added:
         _update_counts(session, submission)
-        form = session.get(Form, submission.form_id)  # in the session already: no query
+        form = session.get(Form, submission.form_id)
         assert form is not None
         quality.refresh_attachments(submission, form)
         audit.record(

@@ -1,13 +1,16 @@
 """exports and sensitive-data grants
 
-Placeholder in the migration chain, reserved so work on several issues can land in any order with a
-single head. Filled by the change that needs it.
+``project_roles.may_see_sensitive``: a per-assignment grant to see sensitive fields (an analyst who
+must work with names, say), set by a project manager; roles that see them anyway keep doing so.
 
 Revision ID: 0006
 Revises: 0005
 """
 
 from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -16,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("project_roles") as batch:
+        batch.add_column(
+            sa.Column("may_see_sensitive", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("project_roles") as batch:
+        batch.drop_column("may_see_sensitive")

@@ -99,6 +99,11 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/projects/{pid}/hubs", MANAGERS, _json({"name": "office"})),
     Endpoint("GET", "/v1/projects/{pid}/hub", ALL),
     Endpoint("GET", "/v1/projects/{pid}/hub/forms", ALL),
+    # Submission exports (issue 7).
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.csv.zip", READERS),
+    Endpoint("POST", "/v1/projects/{pid}/forms/simple/submissions.csv.zip", READERS, _json({"hxl": True})),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.csv", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.xlsx", READERS),
 ]
 
 
@@ -211,4 +216,8 @@ COVERED_ELSEWHERE = {
     "api.hub_form_version_xml",
     "api.hub_media",
     "api.submission_batch",
+    # tests/app/test_exports.py walks GeoJSON with each role (the access walk's form has no location).
+    "api.export_geojson",
+    # tests/app/test_exports_sensitive.py walks the sensitive-data grant with each role.
+    "api.set_sensitive_grant",
 }

@@ -118,13 +118,13 @@ def typed(node: Node, value: Any, wkt: bool) -> Any:
     return value
 
 
-def _one(value: Any) -> dict[str, Any]:
+def one_group(value: Any) -> dict[str, Any]:
     if isinstance(value, list):  # a group sent twice: the first copy is the group
         value = value[0] if value else {}
     return value if isinstance(value, dict) else {}
 
 
-def _instances(value: Any) -> list[dict[str, Any]]:
+def repeat_instances(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
@@ -149,10 +149,13 @@ class _Builder:
                 continue
             if node.kind == GROUP:
                 out[node.name] = self.frame(
-                    node.children, _one(values.get(node.key)), [*steps, (node.key, None)], [*link, node.name]
+                    node.children,
+                    one_group(values.get(node.key)),
+                    [*steps, (node.key, None)],
+                    [*link, node.name],
                 )
             elif node.kind == REPEAT:
-                instances = _instances(values.get(node.key))
+                instances = repeat_instances(values.get(node.key))
                 if not instances:
                     continue
                 out[f"{node.name}@odata.navigationLink"] = "/".join([*link, node.name])
@@ -204,7 +207,7 @@ class _Builder:
         target = repeats[0]
         for node in nodes:
             if node is target:
-                for i, inst in enumerate(_instances(values.get(node.key))):
+                for i, inst in enumerate(repeat_instances(values.get(node.key))):
                     here = [*steps, (node.key, i)]
                     if len(repeats) == 1:
                         row = self.repeat_row(node, inst, here, link)
@@ -220,7 +223,7 @@ class _Builder:
             if node.kind == GROUP and _contains(node, target):
                 yield from self._descend(
                     node.children,
-                    _one(values.get(node.key)),
+                    one_group(values.get(node.key)),
                     repeats,
                     [*steps, (node.key, None)],
                     [*link, node.name],

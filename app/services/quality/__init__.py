@@ -9,11 +9,10 @@
 from app.services.quality.ingest import (
     NewRow,
     assess,
-    assess_new,
     assess_rows,
     clear_flag,
     fields_for,
-    fields_from_schema,
+    fields_for_id,
     refresh_attachments,
     set_flag,
 )
@@ -23,11 +22,10 @@ __all__ = [
     "ALL_FLAGS",
     "NewRow",
     "assess",
-    "assess_new",
     "assess_rows",
     "clear_flag",
     "fields_for",
-    "fields_from_schema",
+    "fields_for_id",
     "refresh_attachments",
     "set_flag",
 ]

@@ -7,7 +7,7 @@ comes from rows the ingest already holds (form, project, the sending credential)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,25 +23,27 @@ from forms.schema import FormSchema
 _FIELDS: dict[tuple[int, str], FormFields] = {}
 
 
-def fields_from_schema(version_id: int, sha256: str, schema: FormSchema | None) -> FormFields:
-    """Per process cache; published versions are immutable and the key carries their sha256.
-    ``schema`` None (an encrypted form: nothing to read) gives no fields."""
-    if schema is None:
-        return FormFields()  # not cached: a plain submission of the same version must get the real ones
-    key = (version_id, sha256)
+def fields_for(version: FormVersion) -> FormFields:
+    """Per process cache; published versions are immutable and the key carries their sha256."""
+    return _cached_fields((version.id, version.sha256), lambda: version.schema)
+
+
+def fields_for_id(session: Session, version_id: int, sha256: str) -> FormFields:
+    """:func:`fields_for` for the ingest hot path, which holds a version's id and sha256 but not the
+    row: the schema is read only on a cache miss."""
+    return _cached_fields(
+        (version_id, sha256),
+        lambda: session.scalar(select(FormVersion.schema).where(FormVersion.id == version_id)) or {},
+    )
+
+
+def _cached_fields(key: tuple[int, str], schema: Callable[[], dict[str, Any]]) -> FormFields:
     found = _FIELDS.get(key)
     if found is None:
         if len(_FIELDS) > 256:
             _FIELDS.clear()
-        found = _FIELDS[key] = FormFields.from_schema(schema)
+        found = _FIELDS[key] = FormFields.from_schema(FormSchema.from_dict(schema()))
     return found
-
-
-def fields_for(version: FormVersion) -> FormFields:
-    found = _FIELDS.get((version.id, version.sha256))
-    if found is not None:
-        return found
-    return fields_from_schema(version.id, version.sha256, FormSchema.from_dict(version.schema))
 
 
 # --- the flag list on a submission -----------------------------------------------------------------
@@ -137,20 +139,31 @@ def _value_flags(
     return [f for f in found if f is not None and f.code in on]
 
 
-def assess(session: Session, *, project: Project, form: Form, submission: Submission, actor: Actor) -> None:
-    """Recompute a record's flags from its current version (an edit arrived, or a version joined its
-    chain). Flushes nothing; the ingest's own flush writes them."""
-    version = session.get(SubmissionVersion, submission.current_version_id)
-    if version is None:
-        return
-    form_version = session.get(FormVersion, version.form_version_id)
-    assert form_version is not None
+def assess(
+    session: Session,
+    *,
+    project: Project,
+    form: Form,
+    submission: Submission,
+    version: SubmissionVersion,
+    form_version: FormVersion,
+    actor: Actor,
+) -> None:
+    """Recompute the submission's flags from its current version after ``version`` was stored.
+    Flushes nothing; the ingest's own flush writes them."""
+    if submission.current_version_id not in (None, version.id):
+        # An edit that is not (or no longer) current: flag the current version's content.
+        current = session.get(SubmissionVersion, submission.current_version_id)
+        if current is not None:
+            version = current
+            form_version = session.get(FormVersion, current.form_version_id) or form_version
     settings = FormQuality.from_settings(form.settings)
+    fields = fields_for(form_version)
     values = None if submission.is_encrypted else version.values
     flags = _value_flags(
         project=project,
         settings=settings,
-        fields=fields_for(form_version),
+        fields=fields,
         values=values,
         expected=submission.attachments_expected,
         present=submission.attachments_present,
@@ -160,14 +173,12 @@ def assess(session: Session, *, project: Project, form: Form, submission: Submis
     key = rules.duplicate_key(values, settings) if values is not None else None
     submission.duplicate_key = key
     if key is not None and rules.LIKELY_DUPLICATE in settings.enabled:
-        other = session.execute(
-            select(Submission.instance_id, Submission.created_at)
-            .where(
-                Submission.form_id == form.id, Submission.duplicate_key == key, Submission.id != submission.id
-            )
-            .order_by(Submission.id)
-            .limit(1)
-        ).first()
+        query = select(Submission.instance_id, Submission.created_at).where(
+            Submission.form_id == form.id, Submission.duplicate_key == key
+        )
+        if submission.id is not None:
+            query = query.where(Submission.id != submission.id)
+        other = session.execute(query.order_by(Submission.id).limit(1)).first()
         if other is not None:
             flags.append(rules.likely_duplicate(settings, other[0], f"{other[1]:%Y-%m-%d %H:%M} UTC"))
     kept = [f for f in submission.quality_flags or [] if f.get("code") not in rules.COMPUTED_FLAGS]
@@ -176,18 +187,13 @@ def assess(session: Session, *, project: Project, form: Form, submission: Submis
 
 @dataclass
 class NewRow:
-    """A new record before its INSERT (the OpenRosa hot path, the batch path); ``row`` (the
-    ``submissions`` columns) gets ``quality_flags``, ``flag_codes`` and ``duplicate_key``."""
+    """A plain new submission (batch path, or the OpenRosa hot path) before its INSERT; ``row`` gets
+    the flags. ``values`` is None for an encrypted submission (nothing to read)."""
 
     form: Form
     fields: FormFields
-    values: dict[str, Any] | None  # None when encrypted
-    row: dict[str, Any]  # has instance_id, device_id, created_at, attachments_expected/_present
-
-
-def assess_new(session: Session, *, project: Project, actor: Actor, row: NewRow) -> None:
-    """One new record on the OpenRosa hot path: no query unless the form has duplicate key fields."""
-    assess_rows(session, project=project, actor=actor, rows=[row])
+    values: dict[str, Any] | None
+    row: dict[str, Any]  # has instance_id, device_id, attachments_expected, attachments_present
 
 
 def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[NewRow]) -> None:

@@ -161,7 +161,7 @@ def duplicate_key(values: dict[str, Any], settings: FormQuality) -> str | None:
         if not text:
             return None
         parts.append(text)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]  # 128 bits: a smaller index
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def likely_duplicate(settings: FormQuality, other_instance_id: str, other_received: str) -> Flag:

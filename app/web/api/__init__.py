@@ -7,12 +7,14 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     app_users,
     batch,
+    exports,
     forms,
     hubs,
     keys,
     meta,
     projects,
     quality,
+    sensitive_grants,
     sessions,
     submissions,
 )

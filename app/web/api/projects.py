@@ -105,7 +105,12 @@ def list_assignments(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.roles")
     rows = accounts.list_roles(get_session(), project=p)
-    return jsonify([{"actorId": r.user_id, "role": r.role, "roleId": r.role} for r in rows])
+    return jsonify(
+        [
+            {"actorId": r.user_id, "role": r.role, "roleId": r.role, "maySeeSensitive": r.may_see_sensitive}
+            for r in rows
+        ]
+    )
 
 
 @bp.post("/projects/<int:project_id>/assignments/<role>/<int:user_id>")

@@ -12,16 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import InvalidValueError, NotFoundError, SubmissionXMLError
+from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
 from app.services import forms as form_service
-from app.services import review
+from app.services import review, sensitive
 from app.services import submissions as submission_service
 from app.web.api import bp
 from app.web.api.helpers import json_body, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
+from forms.schema import FormSchema
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 
@@ -154,14 +155,31 @@ def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Re
     return jsonify(submission_json(sub))
 
 
+def _hidden(actor: Actor, project: Project, form: Form) -> frozenset[str]:
+    version = form.current_version
+    if version is None:
+        return frozenset()
+    return sensitive.hidden_paths(get_session(), actor, project, FormSchema.from_dict(version.schema))
+
+
+def _hidden_files(actor: Actor, project: Project, form: Form, sub: Submission) -> set[str]:
+    hidden = _hidden(actor, project, form)
+    if not hidden or form.current_version is None or sub.current_version is None:
+        return set()
+    schema = FormSchema.from_dict(form.current_version.schema)
+    return sensitive.hidden_file_names(schema, sub.current_version.values or {}, hidden)
+
+
 @bp.get(BASE + "/<instance_id>.xml")
 def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
     sub = _submission(form, instance_id)
     version = get_session().get(SubmissionVersion, sub.current_version_id)
     assert version is not None
-    return Response(version.xml, mimetype="application/xml")
+    hidden = _hidden(actor, project, form)
+    # Sensitive fields come out empty for callers who may not see them (issue 7's one rule).
+    return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
 
 @bp.get(BASE + "/<instance_id>/comments")
@@ -200,11 +218,14 @@ def _current_attachments(sub: Submission) -> list[SubmissionAttachment]:
 @bp.get(BASE + "/<instance_id>/attachments")
 def list_submission_attachments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(form, instance_id)
+    hidden = _hidden_files(actor, project, form, sub)
     return jsonify(
         [
             {"name": a.name, "exists": a.blob_sha256 is not None, "expected": a.is_expected}
-            for a in _current_attachments(_submission(form, instance_id))
+            for a in _current_attachments(sub)
+            if a.name not in hidden
         ]
     )
 
@@ -212,8 +233,11 @@ def list_submission_attachments(project_id: int, xml_form_id: str, instance_id: 
 @bp.get(BASE + "/<instance_id>/attachments/<name>")
 def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.read")
-    att = next((a for a in _current_attachments(_submission(form, instance_id)) if a.name == name), None)
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(form, instance_id)
+    att = next((a for a in _current_attachments(sub) if a.name == name), None)
+    if att is not None and name in _hidden_files(actor, project, form, sub):
+        raise ForbiddenError("This file belongs to a sensitive field you may not see.")
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The submission has no file named {name!r}.")
     # Served as a download, never inline: a hostile SVG or HTML must not run in a reviewer's browser.

@@ -1,0 +1,427 @@
+"""Submission exports of one form (CSV, CSV zip, XLSX, GeoJSON, media), clean by default.
+
+``prepare`` checks everything that can be wrong with a request (options, language, versions, the
+sensitive-data choice, the passphrase of an encrypted form) and writes the audit event *before* a byte
+is streamed, so a bad request is a 400 and never half a file. The rows are then read in keyset pages
+(``PAGE`` submissions per query, plain rows, nothing kept in the session), one pass per table, so the
+server's memory does not grow with the number of submissions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.auth.actor import Actor
+from app.blobs import BlobStore
+from app.errors import ForbiddenError, InvalidValueError, NotFoundError
+from app.exports.odata.model import Node, ODataModel, build_model
+from app.exports.odata.rows import repeat_instances
+from app.exports.options import ExportOptions, resolve_language
+from app.exports.tables import TableSpec, build_tables, rows_with_frames
+from app.models import (
+    Form,
+    FormVersion,
+    Project,
+    Submission,
+    SubmissionAttachment,
+    SubmissionVersion,
+)
+from app.services import audit, keys, sensitive
+from app.services.odata import ROOT_COLUMNS, system_for
+from forms.schema import GROUP, REPEAT, FormSchema
+from sync import crypto
+from sync.submission import parse_submission
+from sync.values import compile_schema, extract_values
+
+PAGE = 500
+GEO_TYPES = ("geopoint", "geotrace", "geoshape")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+_COLUMNS = (*ROOT_COLUMNS, SubmissionVersion.values)
+
+
+@dataclass
+class Export:
+    """A checked export request: the tables to write and how to read their rows."""
+
+    project: Project
+    form: Form
+    schema: FormSchema
+    model: ODataModel
+    tables: list[TableSpec]
+    options: ExportOptions
+    version_ids: tuple[int, ...]
+    form_id: int
+    sensitive_paths: frozenset[str]
+    private_key: Any = None
+    between_pages: Callable[[], None] | None = None
+
+    def header_rows(self, spec: TableSpec) -> list[list[str]]:
+        return [spec.headers(), spec.hxl_row()] if self.options.hxl else [spec.headers()]
+
+
+def _pseudonymiser(secret: str, project_id: int) -> Any:
+    key = sensitive.pseudonym_key(secret, project_id)
+
+    def pseudo(value: Any) -> Any:
+        if value is None or value == "" or value == []:
+            return None
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        return sensitive.pseudonym(key, text)
+
+    return pseudo
+
+
+def _version_ids(session: Session, form: Form, wanted: tuple[str, ...]) -> tuple[int, ...]:
+    if not wanted:
+        return ()
+    rows = dict(
+        session.execute(
+            sa.select(FormVersion.version, FormVersion.id).where(
+                FormVersion.form_id == form.id, FormVersion.published_at.is_not(None)
+            )
+        ).all()
+    )
+    unknown = [v for v in wanted if v not in rows]
+    if unknown:
+        raise InvalidValueError(
+            f"This form has no published version {unknown[0]!r}. Its versions: "
+            f"{', '.join(sorted(rows)) or 'none'}.",
+            details={"option": "formVersion"},
+        )
+    return tuple(rows[v] for v in wanted)
+
+
+def _private_key(session: Session, actor: Actor, project: Project, form: Form, options: ExportOptions) -> Any:
+    encrypted = bool(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Submission)
+            .where(Submission.form_id == form.id, Submission.is_encrypted.is_(True))
+        )
+    )
+    if not encrypted:
+        return None
+    if options.passphrase is None:
+        raise InvalidValueError(
+            "This form's submissions are encrypted. Give the project key's passphrase in the "
+            "X-Ruta-Passphrase header, or as passphrase in a POST body, to export them decrypted.",
+            details={"option": "passphrase"},
+        )
+    actor.require(session, "submission.decrypt", project)
+    return keys.unlock_private_key(
+        session,
+        actor=actor,
+        project=project,
+        passphrase=options.passphrase,
+        subject=("form", form.xml_form_id),
+    )
+
+
+def prepare(
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    form: Form,
+    options: ExportOptions,
+    fmt: str,
+    secret_key: str,
+) -> Export:
+    """Check an export request and record it; raises 4xx errors for anything wrong."""
+    version = form.current_version
+    if version is None:
+        raise NotFoundError("This form has no published version yet, so there is nothing to export.")
+    schema = FormSchema.from_dict(version.schema)
+    language = resolve_language(schema.languages, schema.default_language, options.language)
+    may_see = sensitive.may_see_sensitive(session, actor, project)
+    if options.sensitive == "include" and not may_see:
+        raise ForbiddenError(
+            "You may not export sensitive fields. Ask a project manager for the sensitive-data grant, "
+            "or export with sensitive=omit (the default) or sensitive=pseudonym."
+        )
+    paths = sensitive.sensitive_paths(schema, project)
+    pseudo = None
+    if options.sensitive == "omit":
+        model = build_model(schema, paths)
+    else:
+        model = build_model(schema)
+        if options.sensitive == "pseudonym":
+            pseudo = _pseudonymiser(secret_key, project.id)
+    tables = build_tables(model, schema, options, language=language, pseudonymise=pseudo, sensitive=paths)
+    version_ids = _version_ids(session, form, options.form_versions)
+    key = _private_key(session, actor, project, form, options)
+    export = Export(project, form, schema, model, tables, options, version_ids, form.id, paths, key)
+    if fmt == "geojson":
+        geo_target(export)  # a bad geoField or columns is a 400 now, not mid-stream
+    audit.record(
+        session,
+        actor=actor,
+        action="submission.export",
+        project_id=project.id,
+        subject_type="form",
+        subject_id=form.xml_form_id,
+        details={
+            "format": fmt,
+            "options": options.audit_details(),
+            "sensitive": options.sensitive,
+            "sensitiveFields": sorted(paths),
+            "tables": [t.name for t in tables],
+        },
+    )
+    return export
+
+
+# Reading -----------------------------------------------------------------------------------------
+
+
+def _query(export: Export) -> Any:
+    o = export.options
+    q = (
+        sa.select(*_COLUMNS)
+        .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
+        .where(Submission.form_id == export.form_id)
+    )
+    q = q.where(Submission.review_state.in_(o.review_states))
+    if o.start is not None:
+        q = q.where(Submission.created_at >= o.start)
+    if o.end is not None:
+        q = q.where(Submission.created_at < o.end)
+    if export.version_ids:
+        q = q.where(SubmissionVersion.form_version_id.in_(export.version_ids))
+    return q
+
+
+class _Decrypter:
+    """Values of encrypted submissions, from the envelope decrypted with the project's private key."""
+
+    def __init__(self, session: Session, export: Export, store: BlobStore | None) -> None:
+        self.session, self.export, self.store = session, export, store
+        self.compiled: dict[int, Any] = {}
+
+    def values(self, version_id: int) -> dict[str, Any]:
+        # Plain column reads: no ORM objects pile up in the session over a long export.
+        row = self.session.execute(
+            sa.select(
+                SubmissionVersion.xml, SubmissionVersion.form_version_id, SubmissionVersion.values
+            ).where(SubmissionVersion.id == version_id)
+        ).first()
+        if row is None or self.store is None:
+            return {}
+        parsed = parse_submission(row.xml)
+        if parsed.envelope is None:
+            return dict(row.values or {})
+        shas = self.session.execute(
+            sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
+                SubmissionAttachment.submission_version_id == version_id,
+                SubmissionAttachment.blob_sha256.is_not(None),
+            )
+        ).all()
+        # Only the submission file: exports need the values, not the media.
+        files = {n: self.store.read(str(sha)) for n, sha in shas if n == parsed.envelope.xml_file_name}
+        try:
+            plain = crypto.decrypt_submission(
+                self.export.private_key, parsed.envelope, parsed.instance_id, files, allow_missing_media=True
+            )
+        except crypto.CryptoError:
+            return {}
+        xml = plain.get("submission.xml")
+        if xml is None:
+            return {}
+        compiled = self.compiled.get(row.form_version_id)
+        if compiled is None:
+            schema = self.session.scalar(
+                sa.select(FormVersion.schema).where(FormVersion.id == row.form_version_id)
+            )
+            compiled = compile_schema(FormSchema.from_dict(schema or self.export.schema.to_dict()))
+            self.compiled[row.form_version_id] = compiled
+        return extract_values(parse_submission(xml).root, compiled).values
+
+
+def submissions(
+    session: Session, export: Export, *, system: bool, store: BlobStore | None = None
+) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
+    """(row, values, __system) for every matching submission, in id order, ``PAGE`` per query.
+
+    ``export.between_pages`` runs once a page is read: the web layer ends the read transaction there,
+    so a long export never holds SQLite's lock (Ruta begins every transaction IMMEDIATE) while rows
+    are written out and writers go on while it streams; keyset paging needs no snapshot across pages."""
+    query = _query(export)
+    decrypter = _Decrypter(session, export, store) if export.private_key is not None else None
+    last = 0
+    while True:
+        page = session.execute(query.where(Submission.id > last).order_by(Submission.id).limit(PAGE)).all()
+        if not page:
+            if export.between_pages is not None:
+                export.between_pages()
+            return
+        systems = system_for(session, list(page)) if system else {}
+        batch = []
+        for sub in page:
+            values = sub.values or {}
+            if sub.is_encrypted and decrypter is not None and sub.current_version_id:
+                values = decrypter.values(sub.current_version_id)
+            batch.append((sub, values, systems.get(sub.id, {})))
+        last = page[-1].id
+        # The page is in memory: end the read before handing rows out, so a slow client never holds
+        # a transaction (or SQLite's lock) open.
+        if export.between_pages is not None:
+            export.between_pages()
+        yield from batch
+
+
+def table_rows(
+    session: Session, export: Export, spec: TableSpec, store: BlobStore | None = None
+) -> Iterator[list[Any]]:
+    for sub, values, system in submissions(session, export, system=spec.is_root, store=store):
+        for _, row in rows_with_frames(spec, sub.instance_id, values, system):
+            yield row
+
+
+# Media -------------------------------------------------------------------------------------------
+
+
+def _binary_names(nodes: list[Node], values: dict[str, Any], out: set[str]) -> None:
+    for node in nodes:
+        value = values.get(node.key)
+        if node.kind == GROUP:
+            _binary_names(node.children, value if isinstance(value, dict) else {}, out)
+        elif node.kind == REPEAT:
+            for inst in repeat_instances(value):
+                _binary_names(node.children, inst, out)
+        elif node.field.type == "binary" and isinstance(value, str) and value:
+            out.add(value)
+
+
+def safe_name(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("._") or "_"
+
+
+def media_files(session: Session, export: Export, store: BlobStore) -> Iterator[tuple[str, Iterable[bytes]]]:
+    """``media/<instance id>/<file name>`` for every file a visible field of a matching submission
+    names (a file of a left-out sensitive field is left out too)."""
+    for sub, values, _ in submissions(session, export, system=False):
+        names: set[str] = set()
+        _binary_names(export.model.roots, values, names)
+        if not names or not sub.current_version_id:
+            continue
+        rows = session.execute(
+            sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
+                SubmissionAttachment.submission_version_id == sub.current_version_id,
+                SubmissionAttachment.blob_sha256.is_not(None),
+                SubmissionAttachment.name.in_(sorted(names)),
+            )
+        ).all()
+        if export.between_pages is not None:
+            export.between_pages()
+        for name, sha in rows:
+            yield f"media/{safe_name(sub.instance_id)}/{safe_name(name)}", [store.read(str(sha))]
+
+
+# GeoJSON -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeoTarget:
+    spec: TableSpec
+    node: Node
+    path: tuple[str, ...]  # key path from the table's frame to the geo field
+    columns: list[int]  # indexes of the property columns
+
+
+def _geo_nodes(nodes: list[Node], prefix: tuple[str, ...]) -> Iterator[tuple[Node, tuple[str, ...]]]:
+    for node in nodes:
+        if node.kind == GROUP:
+            yield from _geo_nodes(node.children, (*prefix, node.key))
+        elif node.kind != REPEAT and node.field.type in GEO_TYPES:
+            yield node, (*prefix, node.key)
+
+
+def geo_target(export: Export) -> GeoTarget:
+    """The geo field features come from (``geoField``: its name or path; default the form's first) and
+    the columns that become properties (``columns``: headers; default all of its table's)."""
+    wanted = export.options.geo_field
+    for spec in export.tables:
+        nodes = export.model.roots if spec.is_root else spec.table.children
+        for node, path in _geo_nodes(nodes, ()):
+            if wanted is not None and wanted not in (node.key, node.field.path):
+                continue
+            if export.options.sensitive == "pseudonym" and node.field.path in export.sensitive_paths:
+                raise InvalidValueError(
+                    f"{node.key} is sensitive: a location cannot be pseudonymised. Choose another geoField.",
+                    details={"option": "geoField"},
+                )
+            headers = spec.headers()
+            if export.options.columns:
+                missing = [c for c in export.options.columns if c not in headers]
+                if missing:
+                    raise InvalidValueError(
+                        f"The {spec.name} table has no column {missing[0]!r}. "
+                        f"Its columns: {', '.join(headers)}.",
+                        details={"option": "columns"},
+                    )
+                keep = [headers.index(c) for c in export.options.columns]
+            else:
+                keep = [i for i, c in enumerate(spec.columns) if c.node is not node]
+            return GeoTarget(spec, node, path, keep)
+    if wanted is not None:
+        raise InvalidValueError(
+            f"The form has no location field {wanted!r} you may export (sensitive fields are left out "
+            "unless you may see them and ask for sensitive=include).",
+            details={"option": "geoField"},
+        )
+    raise InvalidValueError(
+        "This form has no geopoint, geotrace or geoshape field to export as GeoJSON.",
+        details={"option": "geoField"},
+    )
+
+
+def _coords(p: Any) -> list[float] | None:
+    if not isinstance(p, dict) or p.get("lat") is None or p.get("lon") is None:
+        return None
+    out = [p["lon"], p["lat"]]
+    if p.get("alt") is not None:
+        out.append(p["alt"])
+    return out
+
+
+def geometry(node: Node, value: Any) -> dict[str, Any] | None:
+    if node.field.type == "geopoint":
+        c = _coords(value)
+        return None if c is None else {"type": "Point", "coordinates": c}
+    if not isinstance(value, list):
+        return None
+    coords = [c for c in (_coords(p) for p in value) if c is not None]
+    if not coords:
+        return None
+    if node.field.type == "geotrace":
+        return {"type": "LineString", "coordinates": coords}
+    if coords[0] != coords[-1]:
+        coords.append(coords[0])  # GeoJSON rings are closed
+    return {"type": "Polygon", "coordinates": [coords]}
+
+
+def features(
+    session: Session, export: Export, target: GeoTarget, store: BlobStore | None = None
+) -> Iterator[dict[str, Any]]:
+    headers = target.spec.headers()
+    for sub, values, system in submissions(session, export, system=target.spec.is_root, store=store):
+        for frame, row in rows_with_frames(target.spec, sub.instance_id, values, system):
+            value: Any = frame
+            for step in target.path:
+                value = value.get(step) if isinstance(value, dict) else None
+            geo = geometry(target.node, value)
+            if geo is None:
+                continue
+            yield {
+                "type": "Feature",
+                "geometry": geo,
+                "properties": {headers[i]: row[i] for i in target.columns},
+            }

@@ -1,0 +1,135 @@
+"""Submission exports of a form: ``submissions.csv.zip`` and ``submissions.csv`` (ODK Central's shapes),
+and Ruta's ``submissions.xlsx`` and ``submissions.geojson``. GET with options in the query string, or
+POST (Central's way to send an encrypted form's passphrase) with the same options in a form or JSON
+body. The passphrase travels in the ``X-Ruta-Passphrase`` header or the POST body, never the URL.
+
+Everything is checked and audited before the response starts; the body is then streamed by a plain
+generator that holds its own session and blob store (no request context: Flask has torn the request
+down by then, and a client that never reads the body must not leave a context behind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, current_app, request
+
+from app.blobs import get_blob_store
+from app.db import commit, get_session
+from app.errors import InvalidJSONError
+from app.exports import writers
+from app.exports.options import parse_options
+from app.services import exports
+from app.services import forms as form_service
+from app.web.api import bp
+from app.web.api.projects import project_for
+from app.web.auth import logged_in_actor
+
+BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
+PASSPHRASE_HEADER = "X-Ruta-Passphrase"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _arguments() -> tuple[dict[str, str], str | None]:
+    """Options (query string, plus a POST body's fields) and the passphrase."""
+    args = {k: v for k, v in request.args.items()}
+    passphrase = request.headers.get(PASSPHRASE_HEADER) or None
+    if request.method == "POST":
+        body: dict[str, Any]
+        if request.is_json:
+            data = request.get_json(silent=True)
+            if not isinstance(data, dict):
+                raise InvalidJSONError("The request body must be a JSON object of export options.")
+            body = data
+        else:
+            body = request.form.to_dict()
+        passphrase = str(body.pop("passphrase", "") or "") or passphrase
+        args.update({k: v if isinstance(v, str) else str(v).lower() for k, v in body.items()})
+    return args, passphrase
+
+
+def _prepare(project_id: int, xml_form_id: str, fmt: str) -> exports.Export:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "submission.export")
+    args, passphrase = _arguments()
+    options = parse_options(args, passphrase=passphrase)
+    session = get_session()
+    form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
+    export = exports.prepare(
+        session,
+        actor=actor,
+        project=project,
+        form=form,
+        options=options,
+        fmt=fmt,
+        secret_key=str(current_app.config["SECRET_KEY"]),
+    )
+    commit()  # the audit event, before the first byte
+    # End each page's read transaction (see exports.submissions). The stream runs after the view has
+    # returned, so it keeps this session itself rather than looking one up again.
+    export.between_pages = session.commit
+    return export
+
+
+def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response:
+    session = get_session()
+
+    def finished() -> Iterator[bytes]:
+        try:
+            yield from chunks
+        finally:
+            session.rollback()  # a read: end its transaction (SQLite's lock) at once
+            session.close()
+
+    response = Response(finished(), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _tables(export: exports.Export) -> list[tuple[str, list[list[str]], Any]]:
+    session, store = get_session(), get_blob_store()
+
+    def rows_of(spec: Any) -> Any:
+        return lambda: exports.table_rows(session, export, spec, store)
+
+    return [(spec.name, export.header_rows(spec), rows_of(spec)) for spec in export.tables]
+
+
+@bp.route(BASE + ".csv.zip", methods=["GET", "POST"])
+def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
+    export = _prepare(project_id, xml_form_id, "csv.zip")
+    session, store = get_session(), get_blob_store()
+    media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
+    chunks = writers.zip_chunks(_tables(export), media)
+    return _download(chunks, "application/zip", f"{export.form.xml_form_id}.zip")
+
+
+@bp.route(BASE + ".csv", methods=["GET", "POST"])
+def export_csv(project_id: int, xml_form_id: str) -> Response:
+    export = _prepare(project_id, xml_form_id, "csv")
+    name, headers, rows = _tables(export)[0]
+    return _download(writers.csv_chunks(headers, rows()), "text/csv", f"{name}.csv")
+
+
+@bp.route(BASE + ".xlsx", methods=["GET", "POST"])
+def export_xlsx(project_id: int, xml_form_id: str) -> Response:
+    export = _prepare(project_id, xml_form_id, "xlsx")
+    tables = _tables(export)
+
+    def chunks() -> Iterator[bytes]:
+        yield from writers.file_chunks(writers.xlsx_file(tables))
+
+    return _download(chunks(), XLSX, f"{export.form.xml_form_id}.xlsx")
+
+
+@bp.route(BASE + ".geojson", methods=["GET", "POST"])
+def export_geojson(project_id: int, xml_form_id: str) -> Response:
+    export = _prepare(project_id, xml_form_id, "geojson")
+    target = exports.geo_target(export)
+    features = exports.features(get_session(), export, target, get_blob_store())
+    return _download(
+        writers.geojson_chunks(features), "application/geo+json", f"{export.form.xml_form_id}.geojson"
+    )
