@@ -96,4 +96,11 @@ def outside_all(lat: float, lon: float, countries: list[str]) -> bool | None:
     known = _outlines()
     if not countries or any(c not in known for c in countries):
         return None
+    # Interviews cluster at a few sites (border posts, terminals, shelters): answers are remembered per
+    # 0.01 degree (about 1 km, far inside the tolerance), so the polygon test runs once per site.
+    return _outside_rounded(round(lat, 2), round(lon, 2), tuple(countries))
+
+
+@lru_cache(maxsize=8192)
+def _outside_rounded(lat: float, lon: float, countries: tuple[str, ...]) -> bool:
     return not any(in_country(lat, lon, c) for c in countries)
