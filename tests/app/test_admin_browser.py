@@ -302,4 +302,7 @@ def test_a_flag_computed_at_ingest_shows_why_it_fired(
     page.locator("a.open-link").first.click()
     expect(page.locator("#flags")).to_contain_text(reason)
     shots(page, "flag-reason")
+    page.goto(f"{live}/admin/projects/{world.project_id}/forms/household")
+    expect(page.locator("#quality")).to_contain_text("Interviews shorter than 5 min are flagged.")
+    shots(page, "form-quality-checks")
     context.close()

@@ -396,3 +396,37 @@ def test_flag_reasons_are_translated_from_their_details(world: World) -> None:
         assert flag_reason(flag) == flag["message"]
         # Details a reason cannot read fall back to the stored message.
         assert flag_reason({"code": "short_interview", "message": "as stored", "details": {}}) == "as stored"
+
+
+# --- the admin's quality card -----------------------------------------------------------------------
+
+
+def test_admin_form_page_shows_and_saves_quality_checks(world: World, device: str) -> None:
+    from tests.app.admin_helpers import login, post
+
+    page = f"/admin/projects/{world.project_id}/forms/household"
+    action = f"{page}/quality"
+    manager = login(world, "manager")
+    html = manager.get(page).text
+    assert 'id="quality-form"' in html and "No minimum interview length." in html
+    res = post(
+        manager,
+        action,
+        {
+            "min_minutes": "4,5",
+            "key_fields": "/data/doc_id",
+            "enabled": ["short_interview", "likely_duplicate"],
+        },
+        page=page,
+    )
+    assert res.status_code == 303
+    got = world.client.get(_quality_url(world), headers=world.headers("manager")).json
+    assert got["minInterviewMinutes"] == 4.5 and got["duplicateKeyFields"] == ["/data/doc_id"]
+    assert got["enabledFlags"] == ["short_interview", "likely_duplicate"]
+    assert "Interviews shorter than 4.5 min are flagged." in manager.get(page).text
+    bad = post(manager, action, {"key_fields": "/data/nope"}, page=page)
+    assert bad.status_code == 400 and "is not a question of the form" in bad.text
+    supervisor = login(world, "supervisor")
+    assert 'id="quality-form"' not in supervisor.get(page).text  # sees the checks, cannot change them
+    assert post(supervisor, action, {"min_minutes": "1"}, page=page).status_code == 403
+    assert world.client.get(_quality_url(world), headers=world.headers("manager")).json == got

@@ -27,13 +27,16 @@ Ring = list[tuple[float, float]]  # (lon, lat) pairs, closed or not
 def _outlines() -> dict[str, dict[str, Any]]:
     raw = json.loads(_DATA.read_text(encoding="utf-8"))["countries"]
     return {
-        iso3: {
-            "name": c["name"],
-            "bbox": tuple(c["bbox"]),
-            "rings": [[(float(x), float(y)) for x, y in ring] for ring in c["rings"]],
-        }
+        iso3: {"name": c["name"], "bbox": tuple(c["bbox"]), "rings": [_ring(r) for r in c["rings"]]}
         for iso3, c in raw.items()
     }
+
+
+def _ring(points: list[list[float]]) -> tuple[tuple[float, float, float, float], Ring]:
+    """A ring with its own bounding box: most of a country's rings (islands) are skipped by it."""
+    ring = [(float(x), float(y)) for x, y in points]
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    return (min(xs), min(ys), max(xs), max(ys)), ring
 
 
 def known_countries() -> frozenset[str]:
@@ -79,7 +82,11 @@ def in_country(lat: float, lon: float, iso3: str, tolerance: float = TOLERANCE_D
     min_x, min_y, max_x, max_y = country["bbox"]
     if not (min_x - tolerance <= lon <= max_x + tolerance and min_y - tolerance <= lat <= max_y + tolerance):
         return False
-    rings: list[Ring] = country["rings"]
+    rings: list[Ring] = [
+        ring
+        for (x0, y0, x1, y1), ring in country["rings"]
+        if x0 - tolerance <= lon <= x1 + tolerance and y0 - tolerance <= lat <= y1 + tolerance
+    ]
     return any(_in_ring(lon, lat, r) for r in rings) or any(_near_ring(lon, lat, r, tolerance) for r in rings)
 
 
@@ -89,4 +96,11 @@ def outside_all(lat: float, lon: float, countries: list[str]) -> bool | None:
     known = _outlines()
     if not countries or any(c not in known for c in countries):
         return None
+    # Interviews cluster at a few sites (border posts, terminals, shelters): answers are remembered per
+    # 0.01 degree (about 1 km, far inside the tolerance), so the polygon test runs once per site.
+    return _outside_rounded(round(lat, 2), round(lon, 2), tuple(countries))
+
+
+@lru_cache(maxsize=8192)
+def _outside_rounded(lat: float, lon: float, countries: tuple[str, ...]) -> bool:
     return not any(in_country(lat, lon, c) for c in countries)

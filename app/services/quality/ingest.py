@@ -202,8 +202,11 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
     sender = Sender.of(actor)
     keys: dict[int, list[tuple[int, str]]] = {}
     flags_of: list[list[Flag]] = []
+    settings_of: dict[int, FormQuality] = {}  # read once per form, not per row
     for n, r in enumerate(rows):
-        settings = FormQuality.from_settings(r.form.settings)
+        settings = settings_of.get(r.form.id) or settings_of.setdefault(
+            r.form.id, FormQuality.from_settings(r.form.settings)
+        )
         flags_of.append(
             _value_flags(
                 project=project,
@@ -233,8 +236,7 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
             r = rows[n]
             if key in seen:
                 other, received = seen[key]
-                settings = FormQuality.from_settings(r.form.settings)
-                flags_of[n].append(rules.likely_duplicate(settings, other, received))
+                flags_of[n].append(rules.likely_duplicate(settings_of[r.form.id], other, received))
             else:  # the first of its key: later items of this batch duplicate it
                 seen[key] = (r.row["instance_id"], f"{r.row['created_at']:%Y-%m-%d %H:%M} UTC")
     for r, found in zip(rows, flags_of, strict=True):

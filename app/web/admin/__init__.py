@@ -17,6 +17,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     hubs,
     indicators,
     navigation,
+    quality,
     review,
     submissions,
 )
