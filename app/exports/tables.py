@@ -135,17 +135,33 @@ class _Compiler:
 
     def compile(self, nodes: list[Node], prefix: tuple[str, ...], cols: list[Column]) -> list[Writer]:
         writers: list[Writer] = []
+        plain: list[str] = []  # consecutive fields copied as stored: one C-level map per run of them
+
+        def flush() -> None:
+            if plain:
+                writers.append(_plain_writer(tuple(plain)))
+                plain.clear()
+
         for node in nodes:
             if node.kind == REPEAT:
                 continue  # its own table
             if node.kind == GROUP:
+                flush()
                 inner = self.compile(node.children, self.group_prefix(node, prefix), cols)
                 writers.append(_group_writer(node.key, inner))
                 continue
-            writers.append(self.field(node, prefix, cols))
+            writer = self.field(node, prefix, cols)
+            if writer is None:
+                plain.append(node.key)
+            else:
+                flush()
+                writers.append(writer)
+        flush()
         return writers
 
-    def field(self, node: Node, prefix: tuple[str, ...], cols: list[Column]) -> Writer:
+    def field(self, node: Node, prefix: tuple[str, ...], cols: list[Column]) -> Writer | None:
+        """Add the node's columns; its writer, or None when the stored value is copied as it is
+        (file writers turn the odd list or dict into text)."""
         key, f = node.key, node.field
         header, tag = self.header(node, prefix), f.hxl or ""
         if self.pseudonymise is not None and f.path in self.sensitive:
@@ -168,7 +184,9 @@ class _Compiler:
         cols.append(Column(header, tag, node))
         if f.type in ("select", "select1") and self.options.labels:
             return _label_writer(key, f.choice_list, self.labeller)
-        return _plain_writer(key)
+        if f.type == "select":
+            return _multiple_writer(key)
+        return None
 
 
 def _group_writer(key: str, inner: list[Writer]) -> Writer:
@@ -180,14 +198,17 @@ def _group_writer(key: str, inner: list[Writer]) -> Writer:
     return write
 
 
-def _plain_writer(key: str) -> Writer:
+def _plain_writer(keys: tuple[str, ...]) -> Writer:
+    def write(frame: dict[str, Any], row: list[Any]) -> None:
+        row.extend(map(frame.get, keys))
+
+    return write
+
+
+def _multiple_writer(key: str) -> Writer:
     def write(frame: dict[str, Any], row: list[Any]) -> None:
         value = frame.get(key)
-        if isinstance(value, list):
-            value = " ".join(str(v) for v in value)  # select multiple, as the XML has it
-        elif isinstance(value, dict):
-            value = None  # a group where the form has a question: the XML keeps it
-        row.append(value)
+        row.append(" ".join(map(str, value)) if isinstance(value, list) else value)  # as the XML has it
 
     return write
 

@@ -20,17 +20,31 @@ from typing import Any
 import xlsxwriter
 
 CHUNK = 256 * 1024
-Rows = Callable[[], Iterable[list[Any]]]
+Table = tuple[str, list[list[str]]]  # file stem, header rows
+TableRows = Iterable[tuple[int, list[Any]]]  # (table index, row), as the export reads them
+_AS_IS = frozenset({str, int, type(None)})
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
+    """A stored value as a CSV/XLSX cell: numbers as numbers (30, not 30.0, as the XML had it),
+    booleans as XForms writes them, anything odd (a list, a group where a question was) as text."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return int(value)
-    return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e15 else value
+    return _text(value)
+
+
+def clean(row: list[Any]) -> list[Any]:
+    return [v if type(v) in _AS_IS else _cell(v) for v in row]
 
 
 class _Sink(io.RawIOBase):
@@ -83,40 +97,83 @@ def csv_chunks(
     writer = csv.writer(text.buf, lineterminator="\r\n")
     writer.writerows(header_rows)
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow(clean(row))
         if text.full():
             yield text.take()
     yield text.take()
 
 
+def _spool(headers: list[list[str]]) -> tuple[Any, Any]:
+    handle = tempfile.TemporaryFile()  # noqa: SIM115  (closed once copied into the zip)
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    text.write("\ufeff")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerows(headers)
+    return text, writer
+
+
 def zip_chunks(
-    tables: list[tuple[str, list[list[str]], Rows]],
+    tables: list[Table],
+    rows: TableRows,
     media: Callable[[], Iterable[tuple[str, Iterable[bytes]]]] | None = None,
 ) -> Iterator[bytes]:
-    """A zip of one CSV per table (``name``, header rows, rows), then media files, streamed."""
+    """A zip of one CSV per table, then media files, streamed from one pass over the rows: the first
+    table goes straight into the zip, the others to temporary files copied in after it."""
     sink = _Sink()
     now = datetime.now(UTC).timetuple()[:6]
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for name, headers, make_rows in tables:
-            info = zipfile.ZipInfo(f"{name}.csv", date_time=now)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=True) as entry:
-                for chunk in csv_chunks(headers, make_rows()):
-                    entry.write(chunk)
-                    if sink.size >= CHUNK:
-                        yield sink.take()
-            yield sink.take()
-        if media is not None:
-            for name, parts in media():
+    spooled = [_spool(headers) for _, headers in tables[1:]]
+    copied: set[int] = set()
+    try:
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+
+            def entry(name: str, stored: bool = False) -> Any:
                 info = zipfile.ZipInfo(name, date_time=now)
-                info.compress_type = zipfile.ZIP_STORED  # photos and audio are compressed already
-                with archive.open(info, "w", force_zip64=True) as entry:
-                    for part in parts:
-                        entry.write(part)
+                # Photos and audio are compressed already.
+                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                return archive.open(info, "w", force_zip64=True)
+
+            first_name, first_headers = tables[0]
+            with entry(f"{first_name}.csv") as out:
+                text = _Text()
+                text.buf.write("\ufeff")
+                writer = csv.writer(text.buf, lineterminator="\r\n")
+                writer.writerows(first_headers)
+                for index, row in rows:
+                    if index == 0:
+                        writer.writerow(clean(row))
+                        if text.full():
+                            out.write(text.take())
+                            if sink.size >= CHUNK:
+                                yield sink.take()
+                    else:
+                        spooled[index - 1][1].writerow(clean(row))
+                out.write(text.take())
+            yield sink.take()
+            for (name, _), (text_file, _) in zip(tables[1:], spooled, strict=True):
+                text_file.flush()
+                raw = text_file.detach()
+                copied.add(len(copied))
+                raw.seek(0)
+                with entry(f"{name}.csv") as out:
+                    for chunk in file_chunks(raw):
+                        out.write(chunk)
                         if sink.size >= CHUNK:
                             yield sink.take()
                 yield sink.take()
-    yield sink.take()
+            if media is not None:
+                for name, parts in media():
+                    with entry(name, stored=True) as out:
+                        for part in parts:
+                            out.write(part)
+                            if sink.size >= CHUNK:
+                                yield sink.take()
+                    yield sink.take()
+        yield sink.take()
+    finally:
+        # Whether or not the client read to the end (copied ones are closed already).
+        for i, (text_file, _) in enumerate(spooled):
+            if i not in copied:
+                text_file.close()
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -130,9 +187,10 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def xlsx_file(tables: list[tuple[str, list[list[str]], Rows]]) -> Any:
-    """An XLSX workbook, one sheet per table, written row by row (constant_memory: XlsxWriter flushes
-    each row to its temporary file) into a spooled temporary file, returned rewound."""
+def xlsx_file(tables: list[Table], rows: TableRows) -> Any:
+    """An XLSX workbook, one sheet per table, from one pass over the rows (constant_memory: XlsxWriter
+    flushes each sheet's rows to that sheet's temporary file as it goes), in a temporary file,
+    returned rewound. Empty cells are skipped, and each cell goes to the writer of its type."""
     out = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
     workbook = xlsxwriter.Workbook(
         out,
@@ -146,15 +204,33 @@ def xlsx_file(tables: list[tuple[str, list[list[str]], Rows]]) -> Any:
     )
     used: set[str] = set()
     bold = workbook.add_format({"bold": True})
-    for name, headers, make_rows in tables:
+    sheets = []
+    next_row = []
+    for name, headers in tables:
         sheet = workbook.add_worksheet(_sheet_name(name, used))
-        r = 0
-        for header in headers:
+        for r, header in enumerate(headers):
             sheet.write_row(r, 0, header, bold)
-            r += 1
-        for row in make_rows():
-            sheet.write_row(r, 0, [None if v is None else v for v in row])
-            r += 1
+        sheets.append(sheet)
+        next_row.append(len(headers))
+    for index, row in rows:
+        sheet = sheets[index]
+        r = next_row[index]
+        next_row[index] = r + 1
+        write_string, write_number = sheet.write_string, sheet.write_number
+        for c, v in enumerate(row):
+            if v is None:
+                continue
+            t = type(v)
+            if t is str:
+                write_string(r, c, v)
+            elif t is int or t is float:
+                write_number(r, c, v)
+            else:
+                v = _cell(v)
+                if isinstance(v, str):
+                    write_string(r, c, v)
+                else:
+                    write_number(r, c, v)
     workbook.close()
     out.seek(0)
     return out

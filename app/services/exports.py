@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -26,25 +27,33 @@ from app.exports.odata.rows import repeat_instances
 from app.exports.options import ExportOptions, resolve_language
 from app.exports.tables import TableSpec, build_tables, rows_with_frames
 from app.models import (
+    AppUser,
     Form,
     FormVersion,
     Project,
     Submission,
     SubmissionAttachment,
     SubmissionVersion,
+    User,
 )
 from app.services import audit, keys, sensitive
-from app.services.odata import ROOT_COLUMNS, system_for
+from app.services.odata import ROOT_COLUMNS, timestamp
 from forms.schema import GROUP, REPEAT, FormSchema
 from sync import crypto
 from sync.submission import parse_submission
 from sync.values import compile_schema, extract_values
 
-PAGE = 500
+PAGE = 1000
+
+
+def _loads(text: str | None) -> dict[str, Any]:
+    # orjson: decoding every submission's values is the largest single cost of a big export.
+    value = orjson.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
+
+
 GEO_TYPES = ("geopoint", "geotrace", "geoshape")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-_COLUMNS = (*ROOT_COLUMNS, SubmissionVersion.values)
 
 
 @dataclass
@@ -182,11 +191,31 @@ def prepare(
 # Reading -----------------------------------------------------------------------------------------
 
 
+_Edits = sa.orm.aliased(SubmissionVersion)
+# What a page reads, in one query: the submission, its current values (as text, decoded here: cheaper
+# than the driver's JSON handling on PostgreSQL), and every ``__system`` column joined in.
+_COLUMNS = (
+    *ROOT_COLUMNS,
+    sa.cast(SubmissionVersion.values, sa.Text).label("values_text"),
+    FormVersion.version.label("form_version"),
+    User.display_name.label("user_name"),
+    AppUser.display_name.label("app_user_name"),
+    sa.select(sa.func.count())
+    .where(_Edits.submission_id == Submission.id)
+    .correlate(Submission)
+    .scalar_subquery()
+    .label("version_count"),
+)
+
+
 def _query(export: Export) -> Any:
     o = export.options
     q = (
         sa.select(*_COLUMNS)
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
+        .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
+        .outerjoin(User, User.id == Submission.submitter_user_id)
+        .outerjoin(AppUser, AppUser.id == Submission.submitter_app_user_id)
         .where(Submission.form_id == export.form_id)
     )
     q = q.where(Submission.review_state.in_(o.review_states))
@@ -197,6 +226,24 @@ def _query(export: Export) -> Any:
     if export.version_ids:
         q = q.where(SubmissionVersion.form_version_id.in_(export.version_ids))
     return q
+
+
+def _system(s: Any) -> dict[str, Any]:
+    """``__system`` as OData shows it (the keys and formats of ``odata._system``)."""
+    submitter = s.submitter_user_id or s.submitter_app_user_id
+    return {
+        "submissionDate": timestamp(s.created_at),
+        "updatedAt": timestamp(s.updated_at),
+        "submitterId": None if submitter is None else str(submitter),
+        "submitterName": (s.user_name if s.submitter_user_id else s.app_user_name) or None,
+        "attachmentsPresent": s.attachments_present or 0,
+        "attachmentsExpected": s.attachments_expected or 0,
+        "status": "notDecrypted" if s.is_encrypted else None,
+        "reviewState": None if s.review_state == "received" else s.review_state,
+        "deviceId": s.device_id,
+        "edits": max(0, int(s.version_count or 1) - 1),
+        "formVersion": s.form_version,
+    }
 
 
 class _Decrypter:
@@ -245,6 +292,33 @@ class _Decrypter:
         return extract_values(parse_submission(xml).root, compiled).values
 
 
+def _pages(
+    session: Session, export: Export, system: bool, store: BlobStore | None
+) -> Generator[list[tuple[Any, dict[str, Any], dict[str, Any]]], None, None]:
+    query = _query(export)
+    decrypter = _Decrypter(session, export, store) if export.private_key is not None else None
+    last = 0
+    while True:
+        page = session.execute(query.where(Submission.id > last).order_by(Submission.id).limit(PAGE)).all()
+        batch = []
+        for sub in page:
+            values = _loads(sub.values_text)
+            sys = _system(sub) if system else {}
+            if sub.is_encrypted and decrypter is not None and sub.current_version_id:
+                values = decrypter.values(sub.current_version_id)
+                if values and system:
+                    sys["status"] = None  # decrypted for this export
+            batch.append((sub, values, sys))
+        # The page is in memory: end the read before handing rows out, so a slow client never holds
+        # a transaction (or SQLite's lock) open.
+        if export.between_pages is not None:
+            export.between_pages()
+        if not batch:
+            return
+        last = page[-1].id
+        yield batch
+
+
 def submissions(
     session: Session, export: Export, *, system: bool, store: BlobStore | None = None
 ) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
@@ -253,36 +327,20 @@ def submissions(
     ``export.between_pages`` runs once a page is read: the web layer ends the read transaction there,
     so a long export never holds SQLite's lock (Ruta begins every transaction IMMEDIATE) while rows
     are written out and writers go on while it streams; keyset paging needs no snapshot across pages."""
-    query = _query(export)
-    decrypter = _Decrypter(session, export, store) if export.private_key is not None else None
-    last = 0
-    while True:
-        page = session.execute(query.where(Submission.id > last).order_by(Submission.id).limit(PAGE)).all()
-        if not page:
-            if export.between_pages is not None:
-                export.between_pages()
-            return
-        systems = system_for(session, list(page)) if system else {}
-        batch = []
-        for sub in page:
-            values = sub.values or {}
-            if sub.is_encrypted and decrypter is not None and sub.current_version_id:
-                values = decrypter.values(sub.current_version_id)
-            batch.append((sub, values, systems.get(sub.id, {})))
-        last = page[-1].id
-        # The page is in memory: end the read before handing rows out, so a slow client never holds
-        # a transaction (or SQLite's lock) open.
-        if export.between_pages is not None:
-            export.between_pages()
+    for batch in _pages(session, export, system, store):
         yield from batch
 
 
 def table_rows(
-    session: Session, export: Export, spec: TableSpec, store: BlobStore | None = None
-) -> Iterator[list[Any]]:
-    for sub, values, system in submissions(session, export, system=spec.is_root, store=store):
-        for _, row in rows_with_frames(spec, sub.instance_id, values, system):
-            yield row
+    session: Session, export: Export, specs: list[TableSpec], store: BlobStore | None = None
+) -> Iterator[tuple[int, list[Any]]]:
+    """(index in ``specs``, row) for every row of the given tables, in one pass over the submissions
+    (each submission's rows together: its root row, then its repeat rows table by table)."""
+    system = any(spec.is_root for spec in specs)
+    for sub, values, sys in submissions(session, export, system=system, store=store):
+        for index, spec in enumerate(specs):
+            for _, row in rows_with_frames(spec, sub.instance_id, values, sys):
+                yield index, row
 
 
 # Media -------------------------------------------------------------------------------------------

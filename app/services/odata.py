@@ -235,8 +235,8 @@ def _system(session: Session, subs: list[Any]) -> dict[int, dict[str, Any]]:
         else:
             name = app_users.get(s.submitter_app_user_id) if s.submitter_app_user_id else None
         out[s.id] = {
-            "submissionDate": _ts(s.created_at),
-            "updatedAt": _ts(s.updated_at),
+            "submissionDate": timestamp(s.created_at),
+            "updatedAt": timestamp(s.updated_at),
             "submitterId": None if submitter is None else str(submitter),
             "submitterName": name or None,
             "attachmentsPresent": s.attachments_present or 0,
@@ -250,10 +250,8 @@ def _system(session: Session, subs: list[Any]) -> dict[int, dict[str, Any]]:
     return out
 
 
-system_for = _system  # the ``__system`` block exports share with OData
-
-
-def _ts(value: datetime | None) -> str | None:
+def timestamp(value: datetime | None) -> str | None:
+    """A time as OData and exports write it: UTC, milliseconds, ``Z``."""
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

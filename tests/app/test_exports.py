@@ -253,6 +253,7 @@ def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> N
     assert res.status_code == 200
     row = read_zip(res.data)["encrypted.csv"][0]
     assert (row["name"], row["age"], row["file"]) == ("bob", "30", "1561432532482.jpg")
+    assert row["Status"] == ""  # decrypted, so not "notDecrypted"
     # Central's way: POST with the passphrase (and options) in the body.
     res = world.client.post(
         url(world, "encrypted", "xlsx"),
@@ -268,3 +269,19 @@ def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> N
         headers={**world.headers("analyst"), "X-Ruta-Passphrase": PASSPHRASE},
     )
     assert analyst.status_code == 403
+
+
+def test_date_range_review_states_and_form_versions_select_rows(world: World) -> None:
+    version = _household(world)
+
+    def keys(**params: str) -> list[str]:
+        rows = read_zip(get(world, HH, "csv.zip", **params).data)[f"{HH}.csv"]
+        return sorted(r["KEY"] for r in rows)
+
+    assert keys(reviewState="all") == ["uuid:hh-0", "uuid:hh-1"]
+    assert keys(reviewState="received,rejected") == ["uuid:hh-0", "uuid:hh-1"]
+    assert keys(reviewState="hasIssues") == []
+    assert keys(reviewState="all", start="2000-01-01", end="2999-12-31") == ["uuid:hh-0", "uuid:hh-1"]
+    assert keys(reviewState="all", start="2999-01-01") == []
+    assert keys(reviewState="all", end="2000-01-01") == []
+    assert keys(reviewState="all", formVersion=version) == ["uuid:hh-0", "uuid:hh-1"]

@@ -89,13 +89,8 @@ def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response
     return response
 
 
-def _tables(export: exports.Export) -> list[tuple[str, list[list[str]], Any]]:
-    session, store = get_session(), get_blob_store()
-
-    def rows_of(spec: Any) -> Any:
-        return lambda: exports.table_rows(session, export, spec, store)
-
-    return [(spec.name, export.header_rows(spec), rows_of(spec)) for spec in export.tables]
+def _tables(export: exports.Export) -> list[writers.Table]:
+    return [(spec.name, export.header_rows(spec)) for spec in export.tables]
 
 
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])
@@ -103,24 +98,27 @@ def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "csv.zip")
     session, store = get_session(), get_blob_store()
     media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
-    chunks = writers.zip_chunks(_tables(export), media)
+    rows = exports.table_rows(session, export, export.tables, store)
+    chunks = writers.zip_chunks(_tables(export), rows, media)
     return _download(chunks, "application/zip", f"{export.form.xml_form_id}.zip")
 
 
 @bp.route(BASE + ".csv", methods=["GET", "POST"])
 def export_csv(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "csv")
-    name, headers, rows = _tables(export)[0]
-    return _download(writers.csv_chunks(headers, rows()), "text/csv", f"{name}.csv")
+    root = export.tables[0]
+    rows = (row for _, row in exports.table_rows(get_session(), export, [root], get_blob_store()))
+    return _download(writers.csv_chunks(export.header_rows(root), rows), "text/csv", f"{root.name}.csv")
 
 
 @bp.route(BASE + ".xlsx", methods=["GET", "POST"])
 def export_xlsx(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "xlsx")
+    rows = exports.table_rows(get_session(), export, export.tables, get_blob_store())
     tables = _tables(export)
 
     def chunks() -> Iterator[bytes]:
-        yield from writers.file_chunks(writers.xlsx_file(tables))
+        yield from writers.file_chunks(writers.xlsx_file(tables, rows))
 
     return _download(chunks(), XLSX, f"{export.form.xml_form_id}.xlsx")
 
