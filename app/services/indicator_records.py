@@ -75,18 +75,22 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
         if now[1] != marks.review_mark:
             reviewed = select(ReviewEvent.submission_id).where(ReviewEvent.id > marks.review_mark)
             for form, mapping in _mapped_forms(session, project, result):
-                _, restate = _stale(session, form, mapping, only=reviewed)
+                _, _, restate = _stale(session, form, mapping, only=reviewed)
                 result.review_updates += _update_states(session, restate)
         marks.review_mark = now[1]
         session.flush()
         return result
     for form, mapping in _mapped_forms(session, project, result):
-        renormalise, restate = _stale(session, form, mapping)
+        fresh, renormalise, restate = _stale(session, form, mapping)
         result.review_updates += _update_states(session, restate)
         normalisers: dict[int, tuple[FormSchema, Normaliser]] = {}  # per form version, for every chunk
-        for start in range(0, len(renormalise), CHUNK):
-            chunk = renormalise[start : start + CHUNK]
-            result.normalised += _renormalise(session, project, form, mapping, chunk, catalog, normalisers)
+        # A first normalisation has nothing to delete (and must not scan the growing tables for it).
+        for ids, replace in ((fresh, False), (renormalise, True)):
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                result.normalised += _renormalise(
+                    session, project, form, mapping, chunk, catalog, normalisers, replace=replace
+                )
     # A bundled form's shipped mapping installed just now moved the mapping mark: read it afresh.
     marks.version_mark, marks.review_mark = now[0], now[1]
     marks.mapping_mark = session.scalar(select(func.max(IndicatorMapping.id))) or 0
@@ -110,8 +114,9 @@ def _mapped_forms(
 
 def _stale(
     session: Session, form: Form, mapping: IndicatorMapping, *, only: sa.Select[Any] | None = None
-) -> tuple[list[int], dict[str, list[int]]]:
-    """The submissions to renormalise, and those whose review state alone changed (by new state)."""
+) -> tuple[list[int], list[int], dict[str, list[int]]]:
+    """The submissions normalised for the first time, those to renormalise, and those whose review
+    state alone changed (by new state)."""
     s, r = Submission, CanonicalRecord
     rows = session.execute(
         select(s.id, s.review_state, r.id, r.source_version_id == s.current_version_id, r.mapping_id)
@@ -128,14 +133,17 @@ def _stale(
             ),
         )
     ).all()
+    fresh: list[int] = []
     renormalise: list[int] = []
     restate: dict[str, list[int]] = defaultdict(list)
     for sub_id, state, record_id, same_version, mapping_id in rows:
-        if record_id is None or not same_version or mapping_id != mapping.id:
+        if record_id is None:
+            fresh.append(sub_id)
+        elif not same_version or mapping_id != mapping.id:
             renormalise.append(sub_id)
         else:
             restate[state].append(sub_id)
-    return renormalise, restate
+    return fresh, renormalise, restate
 
 
 def _update_states(session: Session, restate: dict[str, list[int]]) -> int:
@@ -167,8 +175,11 @@ def _renormalise(
     submission_ids: Sequence[int],
     catalog: Catalog,
     normalisers: dict[int, tuple[FormSchema, Normaliser]],
+    *,
+    replace: bool,
 ) -> int:
-    _delete_rows(session, submission_ids)
+    if replace:
+        _delete_rows(session, submission_ids)
     pairs = session.execute(
         select(Submission, SubmissionVersion)
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id, isouter=True)
