@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     configure_settings(app, test_config)
+    configure_indicators(app)
     configure_database(app)
     configure_blueprints(app)
     configure_errors(app)
@@ -64,3 +65,15 @@ def configure_errors(app: Flask) -> None:
     from app.web.errors import register_error_handlers
 
     register_error_handlers(app)
+
+
+def configure_indicators(app: Flask) -> None:
+    """Validate the indicator catalogue now: a broken YAML edit stops start-up with every problem listed,
+    rather than failing in the middle of a report."""
+    from app.indicators.catalog import CatalogError, load_catalog
+
+    directory = app.config.get("INDICATOR_CATALOG_DIR")
+    try:
+        load_catalog(Path(directory) if directory else None)  # validated once per process and directory
+    except CatalogError as exc:
+        raise RuntimeError(f"The indicator catalogue is invalid; Ruta cannot start.\n{exc}") from exc

@@ -233,3 +233,15 @@ class HubSyncError(RutaError):
 
     code, status = "502.1", 502
     default_message = "The central Ruta could not be reached. Run `ruta hub sync` again when online."
+
+
+class MappingInvalidError(RutaError):
+    """A mapping document that cannot be confirmed; ``details.problems`` lists each with where it is."""
+
+    code, status = "400.40", 400
+    default_message = "The mapping document has errors; fix them and send it again."
+
+
+class IndicatorQueryError(RutaError):
+    code, status = "400.41", 400
+    default_message = "The indicator query is not valid."

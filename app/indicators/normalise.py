@@ -91,8 +91,26 @@ def normalise(
     ``org_code``, ``collected_at`` ...): each key naming a ``submission.*`` field fills it when the form
     did not. ``via_tables`` holds the lookup tables named by rules' ``via`` (answer -> canonical value).
     """
-    doc = mapping if isinstance(mapping, MappingDocument) else MappingDocument.from_dict(mapping)
-    return _Normaliser(schema, doc, catalog, via_tables or {}).run(values, submission_meta)
+    return Normaliser(schema, mapping, catalog, via_tables=via_tables).normalise(values, submission_meta)
+
+
+class Normaliser:
+    """:func:`normalise` for many submissions of one form version under one mapping: the document is
+    parsed and its questions resolved once, not per submission."""
+
+    def __init__(
+        self,
+        schema: FormSchema,
+        mapping: MappingDocument | Mapping[str, Any],
+        catalog: Catalog,
+        *,
+        via_tables: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        doc = mapping if isinstance(mapping, MappingDocument) else MappingDocument.from_dict(mapping)
+        self._prepared = _Normaliser(schema, doc, catalog, via_tables or {})
+
+    def normalise(self, values: Mapping[str, Any], submission_meta: Mapping[str, Any]) -> NormalisedResult:
+        return self._prepared.run(values, submission_meta)
 
 
 def _jsonable(value: Any) -> Any:
@@ -113,10 +131,7 @@ class _Normaliser:
         self.catalog = catalog
         self.via = via
         self.index = QuestionIndex(schema)
-        self.unmapped: list[UnmappedValue] = []
-        self.record: dict[str, Any] = {k: _empty(f) for k, f in catalog.fields.items() if not f.is_member}
-        self.sources: dict[str, str] = {}
-        self.ranked: dict[str, dict[int, str]] = {}
+        self.reset()
         self.rules: list[tuple[FieldRule, Field, CanonicalField]] = []
         for rule in doc.rules():
             question, _ = self.index.find(rule.question)
@@ -126,7 +141,17 @@ class _Normaliser:
         rosters = [q.repeat for _, q, t in self.rules if t.is_member and q.repeat]
         self.roster = rosters[0] if rosters else None
 
+    def reset(self) -> None:
+        """Fresh per-submission state (the resolved rules are kept)."""
+        self.unmapped: list[UnmappedValue] = []
+        self.record: dict[str, Any] = {
+            k: _empty(f) for k, f in self.catalog.fields.items() if not f.is_member
+        }
+        self.sources: dict[str, str] = {}
+        self.ranked: dict[str, dict[int, str]] = {}
+
     def run(self, values: Mapping[str, Any], meta: Mapping[str, Any]) -> NormalisedResult:
+        self.reset()
         persons, person_sources = self.read_roster(values)
         for rule, question, target in self.rules:
             if not target.is_member:

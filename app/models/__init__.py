@@ -4,6 +4,14 @@ from app.models.audit import AuditEvent
 from app.models.blob import Blob
 from app.models.form import Form, FormAttachment, FormVersion
 from app.models.hub import Hub, HubLink
+from app.models.indicators import (
+    CanonicalPerson,
+    CanonicalRecord,
+    IndicatorFact,
+    IndicatorMapping,
+    IndicatorRefreshMark,
+    UnmappedValue,
+)
 from app.models.org import Organisation, Project, ProjectKey
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
@@ -15,12 +23,17 @@ __all__ = [
     "AppUserForm",
     "AuditEvent",
     "Blob",
+    "CanonicalPerson",
+    "CanonicalRecord",
     "Comment",
     "Form",
     "FormAttachment",
     "FormVersion",
     "Hub",
     "HubLink",
+    "IndicatorFact",
+    "IndicatorMapping",
+    "IndicatorRefreshMark",
     "Organisation",
     "Project",
     "ProjectKey",
@@ -29,5 +42,6 @@ __all__ = [
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",
+    "UnmappedValue",
     "User",
 ]

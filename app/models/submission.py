@@ -24,8 +24,6 @@ class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
         sa.UniqueConstraint("form_id", "instance_id"),
-        sa.Index("ix_submissions_form_created", "form_id", "created_at"),
-        sa.Index("ix_submissions_form_review", "form_id", "review_state"),
         # The admin's review table (migration 0004): each filter with the default order, id included so
         # deep pages and counts are index-only scans.
         sa.Index("ix_submissions_form_created_id", "form_id", "created_at", "id"),
@@ -34,13 +32,23 @@ class Submission(Base):
         sa.Index(
             "ix_submissions_form_app_user_created", "form_id", "submitter_app_user_id", "created_at", "id"
         ),
+        # Likely-duplicate lookups (migration 0003): one index probe per submission, never a scan.
+        sa.Index("ix_submissions_form_duplicate_key", "form_id", "duplicate_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id"))
     instance_id: Mapped[str] = mapped_column(sa.String(255))
     current_version_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("submission_versions.id", use_alter=True, name="fk_submissions_current_version")
+        # Deferred to the commit: a batch inserts submissions already pointing at versions it inserts
+        # next (the two tables reference each other), instead of an UPDATE of every new row.
+        sa.ForeignKey(
+            "submission_versions.id",
+            use_alter=True,
+            name="fk_submissions_current_version",
+            deferrable=True,
+            initially="DEFERRED",
+        )
     )
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
     instance_name: Mapped[str | None] = mapped_column(sa.String(512))
@@ -57,6 +65,9 @@ class Submission(Base):
     # table can filter on a flag with an indexed-friendly LIKE on both databases.
     quality_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     flag_codes: Mapped[str] = mapped_column(sa.String(512), default="", server_default="")
+    # sha256 of the current version's values of the form's duplicate key fields (None when the form has
+    # none configured or a key value is empty): equal keys in one form make a likely duplicate.
+    duplicate_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

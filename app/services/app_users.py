@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.auth import tokens
+from app.auth import probe_cache, tokens
 from app.auth.actor import Actor
 from app.db import utcnow
 from app.errors import InvalidValueError, NotFoundError
 from app.models import AppUser, AppUserForm, Form, Project
 from app.services import audit
+from app.services.quality import devices as quality_devices
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def revoke_app_user(session: Session, *, actor: Actor, app_user: AppUser) -> App
     if app_user.revoked_at is None:
         app_user.revoked_at = utcnow()
         session.flush()
+        probe_cache.forget_all()
+        quality_devices.remember_revoked(session, app_user=app_user)
         audit.record(
             session,
             actor=actor,
@@ -110,6 +113,26 @@ def app_user_for_token(session: Session, token: str) -> AppUser | None:
     if app_user is None or app_user.revoked_at is not None:
         return None
     return app_user
+
+
+# Built once per process (every device request runs it); the values are parameters.
+_DEVICE_QUERY = (
+    select(AppUser, Project)
+    .outerjoin(Project, Project.id == bindparam("t_project"))
+    .where(AppUser.token_hash == bindparam("t_hash"))
+)
+
+
+def device_for_token(session: Session, token: str, project_id: int) -> tuple[AppUser, Project | None] | None:
+    """The live app user holding ``token`` and the project it asks for (None if there is no such
+    project), in one query. The project lands in the session, so ``session.get(Project, id)`` later in
+    the request needs no query."""
+    row = session.execute(
+        _DEVICE_QUERY, {"t_project": project_id, "t_hash": tokens.token_hash(token)}
+    ).first()
+    if row is None or row[0].revoked_at is not None:
+        return None
+    return row[0], row[1]
 
 
 def may_use_form(session: Session, app_user: AppUser, form: Form) -> bool:
@@ -159,6 +182,7 @@ def reissue_token(session: Session, *, actor: Actor, app_user: AppUser) -> str:
     token = tokens.new_token()
     app_user.token_hash = tokens.token_hash(token)
     session.flush()
+    probe_cache.forget_all()
     audit.record(
         session,
         actor=actor,

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import bulk_insert
+from app.services import bulk_insert, quality
 from app.services import submissions as submission_service
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
@@ -123,10 +124,12 @@ def ingest_batch(
             with session.begin_nested():
                 results.update(_bulk_insert(session, actor=actor, project=project, work=bulk, store=store))
         except IntegrityError:
-            # Another request stored one of these instanceIDs meanwhile: take each through the full rules.
+            # Another request stored one of these instanceIDs meanwhile: take each through the full rules
+            # (which tell the one that raced, a duplicate, from the rest, created).
             single = sorted(single + bulk, key=lambda w: w.index)
-        # A repeat of one of these later in the batch is a duplicate, whichever path stored it.
-        existing |= {w.parsed.instance_id for w in bulk}
+        else:
+            # A repeat of one of these later in the batch is a duplicate.
+            existing |= {w.parsed.instance_id for w in bulk}
     for w in single:
         results[w.index] = _ingest_one(
             session, actor=actor, project=project, w=w, store=store, existing=existing
@@ -191,20 +194,28 @@ def _mentioned(session: Session, form_id: int, ids: list[str], existing: set[str
     """instanceIDs of ``ids`` that anything stored for the form names: a version, an edit's
     deprecatedID, or a chain root. One query; ``existing`` gets the ones stored as versions."""
     SV = SubmissionVersion
+    is_in = _is_in(session, ids)
     rows = session.execute(
         select(SV.instance_id, SV.deprecated_id).where(
-            SV.form_id == form_id, or_(SV.instance_id.in_(ids), SV.deprecated_id.in_(ids))
+            SV.form_id == form_id, or_(is_in(SV.instance_id), is_in(SV.deprecated_id))
         )
     ).all()
     roots = set(
         session.scalars(
-            select(Submission.instance_id).where(
-                Submission.form_id == form_id, Submission.instance_id.in_(ids)
-            )
+            select(Submission.instance_id).where(Submission.form_id == form_id, is_in(Submission.instance_id))
         )
     )
     existing.update(iid for iid, _ in rows)
     return {iid for iid, _ in rows} | {dep for _, dep in rows if dep} | roots
+
+
+def _is_in(session: Session, ids: list[str]) -> Any:
+    """``column IN ids``; on PostgreSQL as ``= ANY(array)``, one parameter instead of one per id
+    (500 placeholders cost more to render and convert than the index probes they feed)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return lambda column: column.in_(ids)
+    array = sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.String), unique=True)
+    return lambda column: column == sa.any_(array)
 
 
 _COMPILED: dict[tuple[int, str], Any] = {}
@@ -229,10 +240,12 @@ def _bulk_insert(
     att_rows: list[list[dict[str, Any]]] = []
     blob_rows: dict[str, dict[str, Any]] = {}
     results: dict[int, ItemResult] = {}
+    to_assess: list[quality.NewRow] = []
     # Every file of the bulk items is written first and made durable together (before the commit).
     contents = {(w.index, n): f.read() for w in work for n, f in enumerate(w.item.files)}
     keys = list(contents)
     blobs = dict(zip(keys, store.put_many([contents[k] for k in keys]), strict=True))
+    user_id, app_user_id = actor.user_id, actor.app_user_id  # read once: ORM attributes, not free
     for w in work:
         assert w.form is not None and w.version is not None and w.item.xml is not None
         extracted = extract_values(w.parsed.root, _compiled(w.version))
@@ -253,8 +266,8 @@ def _bulk_insert(
             added.append(f.name)
         missing = [n for n in expected if attachments[n]["blob_sha256"] is None]
         who = {
-            "submitter_user_id": actor.user_id,
-            "submitter_app_user_id": actor.app_user_id,
+            "submitter_user_id": user_id,
+            "submitter_app_user_id": app_user_id,
             "device_id": w.origin.device_id,
             "user_agent": w.origin.user_agent,
         }
@@ -268,10 +281,11 @@ def _bulk_insert(
                 "is_encrypted": False,
                 "attachments_expected": len(expected),
                 "attachments_present": len(expected) - len(missing),
-                "quality_flags": [],
-                "flag_codes": "",
                 "created_at": now,
             }
+        )
+        to_assess.append(
+            quality.NewRow(w.form, quality.fields_for(w.version), extracted.values, sub_rows[-1])
         )
         ver_rows.append(
             who
@@ -295,21 +309,16 @@ def _bulk_insert(
         results[w.index] = ItemResult(
             w.item.key, "created", 201, w.parsed.instance_id, None, None, added, missing
         )
+    quality.assess_rows(session, project=project, actor=actor, rows=to_assess)  # sets the flag columns
     if blob_rows:
         _insert_blobs(session, list(blob_rows.values()))
-    sub_ids = bulk_insert.insert_returning_ids(session, _table(Submission), sub_rows)
-    for row, sub_id in zip(ver_rows, sub_ids, strict=True):
-        row["submission_id"] = sub_id
-    ver_ids = bulk_insert.insert_returning_ids(session, _table(SubmissionVersion), ver_rows)
-    bulk_insert.set_current_versions(session, sub_ids, ver_ids)
+    ver_ids = bulk_insert.insert_submissions_with_versions(session, sub_rows, ver_rows)
     flat = [
         r | {"submission_version_id": vid} for rows, vid in zip(att_rows, ver_ids, strict=True) for r in rows
     ]
     if flat:
-        bulk_insert.insert_rows(session, _table(SubmissionAttachment), flat)
-    bulk_insert.insert_rows(
-        session, _table(AuditEvent), list(_audit_rows(actor, project, work, results, now))
-    )
+        bulk_insert.copy_rows(session, _table(SubmissionAttachment), flat)
+    bulk_insert.copy_rows(session, _table(AuditEvent), list(_audit_rows(actor, project, work, results, now)))
     return results
 
 
@@ -328,7 +337,7 @@ def _blob_row(stored: Any, content_type: str | None, now: Any) -> dict[str, Any]
 
 
 def _insert_blobs(session: Session, rows: list[dict[str, Any]]) -> None:
-    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.dialects import sqlite
 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -338,13 +347,11 @@ def _insert_blobs(session: Session, rows: list[dict[str, Any]]) -> None:
 def _audit_rows(
     actor: Actor, project: Project, work: list[_Work], results: dict[int, ItemResult], now: Any
 ) -> Iterable[dict[str, Any]]:
+    who = {"actor_user_id": actor.user_id, "actor_app_user_id": actor.app_user_id, "project_id": project.id}
     for w in work:
         assert w.form is not None and w.version is not None
-        yield {
+        yield who | {
             "action": "submission.create",
-            "actor_user_id": actor.user_id,
-            "actor_app_user_id": actor.app_user_id,
-            "project_id": project.id,
             "subject_type": "submission",
             "subject_id": w.parsed.instance_id,
             "details": {
@@ -385,7 +392,8 @@ def _ingest_one(
         except RutaError as err:
             return _error(key, err, iid)
         break
-    was_stored = iid in existing
+    # 202: nothing was new — also for an instanceID a racing request stored after classification.
+    was_stored = iid in existing or result.status == 202
     existing.add(iid)
     status = "duplicate" if was_stored else ("edit" if w.parsed.deprecated_id else "created")
     return ItemResult(key, status, result.status, iid, None, None, result.added_files, result.missing_files)

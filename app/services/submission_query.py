@@ -101,14 +101,16 @@ def _conditions(f: SubmissionFilter) -> list[ColumnElement[bool]]:
             version_conds.append(SubmissionVersion.hub_id == f.hub_id)
         conds.append(select(SubmissionVersion.id).where(*version_conds).exists())
     if f.search:
-        # ILIKE on PostgreSQL (served by the trigram indexes of migration 0004), LIKE on SQLite.
-        escaped = f.search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # lower(col) LIKE lower(term): served on PostgreSQL by the lower() trigram indexes of migration
+        # 0007 (not ILIKE on the bare column, whose index the planner would also use for equality).
+        escaped = f.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         term = f"%{escaped}%"
         conds.append(
             or_(
-                Submission.instance_name.ilike(term, escape="\\"),
-                Submission.instance_id.ilike(term, escape="\\"),
-                Submission.device_id.ilike(term, escape="\\"),
+                *(
+                    func.lower(column).like(term, escape="\\")
+                    for column in (Submission.instance_name, Submission.instance_id, Submission.device_id)
+                )
             )
         )
     return conds

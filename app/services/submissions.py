@@ -15,12 +15,15 @@ fails, the request retries once and finds the winner's row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.auth.actor import Actor
 from app.blobs import BlobStore
@@ -35,6 +38,7 @@ from app.errors import (
     UnsafeXMLError,
 )
 from app.models import (
+    AppUserForm,
     Comment,
     Form,
     FormVersion,
@@ -44,7 +48,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import app_users, audit
+from app.services import audit, quality
 from app.services.blobs import check_file_name, store_bytes
 from forms.schema import FormSchema
 from sync import chain
@@ -62,10 +66,27 @@ class IncomingFile:
 @dataclass
 class IngestResult:
     status: int  # 201 when something was added, 202 when nothing was new
-    submission: Submission
-    version: SubmissionVersion
+    submission_id: int
+    version_id: int
     added_files: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
+    session: Session | None = field(default=None, repr=False)
+
+    # The hot path writes rows without building ORM objects; a caller that wants them loads them here
+    # (no query when the session already holds them).
+    @property
+    def submission(self) -> Submission:
+        assert self.session is not None
+        row = self.session.get(Submission, self.submission_id)
+        assert row is not None
+        return row
+
+    @property
+    def version(self) -> SubmissionVersion:
+        assert self.session is not None
+        row = self.session.get(SubmissionVersion, self.version_id)
+        assert row is not None
+        return row
 
 
 @dataclass(frozen=True)
@@ -86,48 +107,93 @@ def parse(xml: bytes) -> ParsedSubmission:
         raise SubmissionXMLError(err.message, details={"reason": err.code}) from err
 
 
-def find_form(session: Session, *, project: Project, form_id: str) -> Form:
-    form = session.scalar(select(Form).where(Form.project_id == project.id, Form.xml_form_id == form_id))
-    if form is None or form.current_version_id is None:
+@dataclass(frozen=True)
+class Destination:
+    """Where one submission goes, all read by one query (``find_destination``): the hot path of every
+    sync pays a single round trip before it writes."""
+
+    form: Form
+    version_id: int | None  # the published version the device filled in (old ones are accepted)
+    version_sha256: str | None
+    version_label: str | None
+    allowed: bool  # the device may use this form
+    existing_id: int | None  # a stored version with this instanceID
+    existing_sha256: str | None
+    in_a_chain: bool  # a stored record or edit already names this instanceID
+
+
+def find_destination(
+    session: Session, *, actor: Actor, project: Project, parsed: ParsedSubmission
+) -> Destination:
+    """The form, the version filled in, the device's permission and what is already stored under this
+    instanceID, in one query."""
+    app_user = actor.app_user
+    limited = app_user is not None and not app_user.all_forms
+    row = session.execute(
+        _destination_query(limited),
+        {
+            "d_project": project.id,
+            "d_form": parsed.form_id,
+            "d_version": parsed.version or "",
+            "d_instance": parsed.instance_id,
+            "d_app_user": app_user.id if app_user is not None else None,
+        },
+    ).first()
+    if row is None or row[0].current_version_id is None:
         raise FormNotFoundError(
-            f"The form {form_id!r} is not on this server for this project. Update the blank forms."
+            f"The form {parsed.form_id!r} is not on this server for this project. Update the blank forms."
         )
-    return form
-
-
-def find_form_version(session: Session, *, form: Form, version: str | None) -> FormVersion:
-    """The published version the device filled in; old published versions are accepted."""
-    wanted = version or ""
-    current = form.current_version
-    if current is not None and current.version == wanted:
-        return current
-    row = session.scalar(
-        select(FormVersion).where(
-            FormVersion.form_id == form.id,
-            FormVersion.version == wanted,
-            FormVersion.published_at.is_not(None),
-        )
+    form, version_id, version_sha, label, may_use, existing_id, existing_sha, in_a_chain = row
+    return Destination(
+        form, version_id, version_sha, label, bool(may_use), existing_id, existing_sha, bool(in_a_chain)
     )
-    if row is None:
-        raise FormVersionNotFoundError(
-            f"Version {wanted!r} of form {form.xml_form_id!r} is not known to the server. Update the "
-            "blank form on the device and fill the submission in again."
+
+
+@functools.cache
+def _destination_query(limited: bool) -> sa.Select[Any]:
+    """Built once per process: building a statement (aliases, coercions) costs more than running it."""
+    fv, sv = aliased(FormVersion), aliased(SubmissionVersion)
+    iid: sa.BindParameter[str] = sa.bindparam("d_instance")
+    allowed: Any = (
+        sa.exists().where(
+            AppUserForm.app_user_id == sa.bindparam("d_app_user"), AppUserForm.form_id == Form.id
         )
-    return row
+        if limited
+        else sa.true()
+    )
+    chained = sa.or_(
+        sa.exists().where(Submission.form_id == Form.id, Submission.instance_id == iid),
+        sa.exists().where(SubmissionVersion.form_id == Form.id, SubmissionVersion.deprecated_id == iid),
+    )
+    return (
+        select(Form, fv.id, fv.sha256, fv.version, allowed, sv.id, sv.sha256, chained)
+        .outerjoin(
+            fv,
+            sa.and_(
+                fv.form_id == Form.id,
+                fv.version == sa.bindparam("d_version"),
+                fv.published_at.is_not(None),
+            ),
+        )
+        .outerjoin(sv, sa.and_(sv.form_id == Form.id, sv.instance_id == iid))
+        .where(Form.project_id == sa.bindparam("d_project"), Form.xml_form_id == sa.bindparam("d_form"))
+    )
 
 
 _COMPILED: dict[tuple[int, str], Any] = {}
 
 
-def _compiled_for(version: FormVersion) -> Any:
-    """The compiled schema of a form version, cached per process. Published versions are immutable and
-    the key includes their sha256, so the cache can never serve a stale schema."""
-    key = (version.id, version.sha256)
+def compiled_schema(session: Session, version_id: int, sha256: str) -> Any:
+    """The compiled schema of a form version, cached per process (read from the database only on a
+    miss). Published versions are immutable and the key includes their sha256, so the cache can never
+    serve a stale schema."""
+    key = (version_id, sha256)
     compiled = _COMPILED.get(key)
     if compiled is None:
+        schema = session.scalar(select(FormVersion.schema).where(FormVersion.id == version_id))
         if len(_COMPILED) > 256:
             _COMPILED.clear()
-        compiled = _COMPILED[key] = compile_schema(FormSchema.from_dict(version.schema))
+        compiled = _COMPILED[key] = compile_schema(FormSchema.from_dict(schema or {}))
     return compiled
 
 
@@ -146,9 +212,10 @@ def ingest(
     parsed = parsed or parse(xml)
     for f in files:
         check_file_name(f.name)
-    form = find_form(session, project=project, form_id=parsed.form_id)
+    dest = find_destination(session, actor=actor, project=project, parsed=parsed)
+    form = dest.form
     actor.require(session, "submission.create", project)
-    if actor.app_user is not None and not app_users.may_use_form(session, actor.app_user, form):
+    if not dest.allowed:
         raise ForbiddenError("This device is not allowed to send submissions for this form.")
     if form.state == "closed":
         raise FormClosedError(
@@ -156,31 +223,70 @@ def ingest(
             "supervisor which form to use now."
         )
     sha = hashlib.sha256(xml).hexdigest()
-    existing = session.scalar(
-        select(SubmissionVersion).where(
-            SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == parsed.instance_id
-        )
-    )
-    if existing is not None:
-        if existing.sha256 != sha:
+    if dest.existing_id is not None:
+        if dest.existing_sha256 != sha:
             raise SubmissionConflictError(
                 f"A different submission with instanceID {parsed.instance_id} is already stored; "
                 "nothing was changed. Edits must carry a deprecatedID."
             )
+        existing = session.get(SubmissionVersion, dest.existing_id)
+        assert existing is not None
         return _add_files(session, version=existing, files=files, store=store, actor=actor, project=project)
-    form_version = find_form_version(session, form=form, version=parsed.version)
-    return _create(
-        session,
-        actor=actor,
-        project=project,
+    if dest.version_id is None or dest.version_sha256 is None:
+        raise FormVersionNotFoundError(
+            f"Version {parsed.version or ''!r} of form {form.xml_form_id!r} is not known to the server. "
+            "Update the blank form on the device and fill the submission in again."
+        )
+    new = NewVersion(
         form=form,
-        form_version=form_version,
+        version_id=dest.version_id,
+        version_sha256=dest.version_sha256,
+        version_label=dest.version_label or "",
         parsed=parsed,
         xml=xml,
         sha=sha,
-        files=files,
-        store=store,
+        extracted=_extract(session, dest.version_id, dest.version_sha256, parsed),
         origin=origin,
+        received_at=utcnow(),
+    )
+    if parsed.deprecated_id is None and not dest.in_a_chain:
+        return _create_record(session, actor=actor, project=project, new=new, files=files, store=store)
+    return _create(session, actor=actor, project=project, new=new, files=files, store=store)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What the form version's field types make of the instance (nothing for an encrypted one)."""
+
+    values: dict[str, Any]
+    problems: list[dict[str, Any]]
+    expected_files: list[str]  # the files it names, each once
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version about to be stored: everything both write paths need."""
+
+    form: Form
+    version_id: int
+    version_sha256: str
+    version_label: str
+    parsed: ParsedSubmission
+    xml: bytes
+    sha: str
+    extracted: Extracted
+    origin: Origin
+    received_at: datetime
+
+
+def _extract(session: Session, version_id: int, version_sha256: str, parsed: ParsedSubmission) -> Extracted:
+    if parsed.envelope is not None:
+        return Extracted({}, [], list(dict.fromkeys(_expected_names(parsed, []))))
+    extracted = extract_values(parsed.root, compiled_schema(session, version_id, version_sha256))
+    return Extracted(
+        extracted.values,
+        [{"path": p.path, "value": p.value, "message": p.message} for p in extracted.problems],
+        list(dict.fromkeys(_expected_names(parsed, extracted.attachment_names))),
     )
 
 
@@ -193,77 +299,235 @@ def _expected_names(parsed: ParsedSubmission, values_attachments: list[str]) -> 
     return list(values_attachments)
 
 
+def _create_record(
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    new: NewVersion,
+    files: list[IncomingFile],
+    store: BlobStore,
+) -> IngestResult:
+    """The common case on every sync: the first version of a new record, in no edit chain. Plain
+    INSERTs, nothing read back: the record, its version, their files, one audit event. The unique
+    ``(form_id, instance_id)`` of both tables still decides a race (the loser's INSERT fails)."""
+    parsed, now = new.parsed, new.received_at
+    attachments, added = _attachment_rows(session, new=new, files=files, store=store)
+    expected = new.extracted.expected_files
+    record = _record_row(actor=actor, new=new)
+    record["attachments_expected"] = len(expected)
+    record["attachments_present"] = sum(1 for n in expected if attachments[n]["blob_sha256"] is not None)
+    # Flags go into the row before its INSERT (no query unless the form checks for duplicates).
+    fields = quality.fields_for_id(session, new.version_id, new.version_sha256)
+    values = None if parsed.envelope is not None else new.extracted.values
+    quality.assess_rows(
+        session, project=project, actor=actor, rows=[quality.NewRow(new.form, fields, values, record)]
+    )
+    event = audit.event_row(
+        actor=actor,
+        action="submission.create",
+        project_id=project.id,
+        subject_type="submission",
+        subject_id=parsed.instance_id,
+        details=_audit_details(new, added),
+        created_at=now,
+    )
+    version = _version_row(actor=actor, new=new)
+    if session.get_bind().dialect.name == "postgresql":
+        submission_id, version_id = _write_record_postgresql(session, record, version, event)
+    else:
+        submission_id = session.execute(_INSERT_RECORD, record).scalar_one()
+        version_id = session.execute(_INSERT_VERSION, version | {"submission_id": submission_id}).scalar_one()
+        # The two tables point at each other: the record learns its current version once both exist.
+        session.execute(_SET_CURRENT, {"u_record": submission_id, "u_version": version_id})
+        audit.record_row(session, event)
+    if attachments:
+        session.execute(
+            sa.insert(_ATTACHMENTS),
+            [row | {"submission_version_id": version_id} for row in attachments.values()],
+        )
+    missing = [n for n in expected if attachments[n]["blob_sha256"] is None]
+    return IngestResult(201, submission_id, version_id, added, missing, session)
+
+
+_SUBMISSIONS = cast(sa.Table, Submission.__table__)
+_VERSIONS = cast(sa.Table, SubmissionVersion.__table__)
+_ATTACHMENTS = cast(sa.Table, SubmissionAttachment.__table__)
+# Built once: the values come as parameters (building a statement per request costs more than running it).
+_INSERT_RECORD = sa.insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_INSERT_VERSION = sa.insert(_VERSIONS).returning(_VERSIONS.c.id)
+_SET_CURRENT = (
+    sa.update(_SUBMISSIONS)
+    .where(_SUBMISSIONS.c.id == sa.bindparam("u_record"))
+    .values(current_version_id=sa.bindparam("u_version"))
+)
+
+
+def _write_record_postgresql(
+    session: Session, record: dict[str, Any], version: dict[str, Any], event: dict[str, Any]
+) -> tuple[int, int]:
+    """Record, version, the record's current version and the audit event in one statement (one round
+    trip instead of four). Both ids are drawn first, so each row can name the other; the foreign keys
+    are checked at the end of the statement, when both rows exist."""
+    record, version = _with_defaults(_SUBMISSIONS, record), _with_defaults(_VERSIONS, version)
+    event = _with_defaults(audit.EVENTS, event)
+    statement = _record_statement_postgresql(tuple(record), tuple(version), tuple(event))
+    params = (
+        {f"r_{k}": v for k, v in record.items()}
+        | {f"v_{k}": v for k, v in version.items()}
+        | {f"e_{k}": v for k, v in event.items()}
+    )
+    submission_id, version_id = session.execute(statement, params).one()
+    return submission_id, version_id
+
+
+def _with_defaults(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """The row with the Python-side column defaults an INSERT ... SELECT does not apply by itself."""
+    out = dict(row)
+    for column in table.c:
+        default = column.default
+        if column.name in out or column.primary_key or not isinstance(default, sa.ColumnDefault):
+            continue
+        out[column.name] = default.arg(None) if default.is_callable else default.arg
+    return out
+
+
+@functools.cache
+def _record_statement_postgresql(
+    record_keys: tuple[str, ...], version_keys: tuple[str, ...], event_keys: tuple[str, ...]
+) -> sa.Select[Any]:
+    def params(table: sa.Table, prefix: str, keys: tuple[str, ...]) -> list[sa.BindParameter[Any]]:
+        return [sa.bindparam(f"{prefix}{k}", type_=table.c[k].type) for k in keys]
+
+    ids = sa.select(
+        sa.func.nextval(sa.func.pg_get_serial_sequence(_SUBMISSIONS.name, "id")).label("sid"),
+        sa.func.nextval(sa.func.pg_get_serial_sequence(_VERSIONS.name, "id")).label("vid"),
+    ).cte("ids")
+    record = sa.insert(_SUBMISSIONS).from_select(
+        ["id", "current_version_id", *record_keys],
+        sa.select(ids.c.sid, ids.c.vid, *params(_SUBMISSIONS, "r_", record_keys)),
+    )
+    version = sa.insert(_VERSIONS).from_select(
+        ["id", "submission_id", *version_keys],
+        sa.select(ids.c.vid, ids.c.sid, *params(_VERSIONS, "v_", version_keys)),
+    )
+    event = sa.insert(audit.EVENTS).from_select(
+        list(event_keys), sa.select(*params(audit.EVENTS, "e_", event_keys))
+    )
+    return sa.select(ids.c.sid, ids.c.vid).add_cte(
+        record.cte("new_record"), version.cte("new_version"), event.cte("new_event")
+    )
+
+
+def _record_row(*, actor: Actor, new: NewVersion) -> dict[str, Any]:
+    """The columns of a new record (``submissions``); the hot path inserts this dict as it is, so a
+    value computed at ingest (e.g. data-quality flags) is added here."""
+    parsed = new.parsed
+    return {
+        "form_id": new.form.id,
+        "instance_id": parsed.deprecated_id or parsed.instance_id,
+        "instance_name": parsed.instance_name,
+        "submitter_user_id": actor.user_id,
+        "submitter_app_user_id": actor.app_user_id,
+        "device_id": new.origin.device_id,
+        "user_agent": new.origin.user_agent,
+        "is_encrypted": parsed.envelope is not None,
+        "created_at": new.received_at,
+    }
+
+
+def _version_row(*, actor: Actor, new: NewVersion) -> dict[str, Any]:
+    """The columns of a new version, but for ``submission_id``."""
+    parsed, envelope = new.parsed, new.parsed.envelope
+    return {
+        "form_id": new.form.id,
+        "form_version_id": new.version_id,
+        "instance_id": parsed.instance_id,
+        "deprecated_id": parsed.deprecated_id,
+        "xml": new.xml,
+        "sha256": new.sha,
+        "values": new.extracted.values,
+        "value_problems": new.extracted.problems,
+        "instance_name": parsed.instance_name,
+        "encrypted_key": envelope.encrypted_key_b64 if envelope else None,
+        "encrypted_signature": envelope.signature_b64 if envelope else None,
+        "submitter_user_id": actor.user_id,
+        "submitter_app_user_id": actor.app_user_id,
+        "device_id": new.origin.device_id,
+        "user_agent": new.origin.user_agent,
+        "hub_id": new.origin.hub_id,
+        "received_at": new.received_at,
+    }
+
+
+def _attachment_rows(
+    session: Session, *, new: NewVersion, files: list[IncomingFile], store: BlobStore
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Attachment rows of a new version by name: the files it names, then any other file sent with it
+    (kept, marked unexpected). Each file's bytes are written and fsynced now, before the commit."""
+    rows: dict[str, dict[str, Any]] = {
+        name: {"name": name, "is_expected": True, "blob_sha256": None, "received_at": None}
+        for name in new.extracted.expected_files
+    }
+    added: list[str] = []
+    for incoming in files:
+        row = rows.get(incoming.name)
+        if row is not None and row["blob_sha256"] is not None:
+            continue  # the same name twice in one POST: the first one counts
+        stored = store_bytes(session, store, incoming.data, incoming.content_type)
+        if row is None:
+            row = rows[incoming.name] = {"name": incoming.name, "is_expected": False}
+        row["blob_sha256"] = stored.sha256
+        row["received_at"] = utcnow()
+        added.append(incoming.name)
+    return rows, added
+
+
+def _audit_details(new: NewVersion, added: list[str]) -> dict[str, Any]:
+    return {
+        "form": new.form.xml_form_id,
+        "version": new.version_label,
+        "deprecatedId": new.parsed.deprecated_id,
+        "files": added,
+        "hub": new.origin.hub_id,
+    }
+
+
 def _create(
     session: Session,
     *,
     actor: Actor,
     project: Project,
-    form: Form,
-    form_version: FormVersion,
-    parsed: ParsedSubmission,
-    xml: bytes,
-    sha: str,
+    new: NewVersion,
     files: list[IncomingFile],
     store: BlobStore,
-    origin: Origin,
 ) -> IngestResult:
-    if parsed.envelope is None:
-        extracted = extract_values(parsed.root, _compiled_for(form_version))
-        values, problems, attachment_names = extracted.values, extracted.problems, extracted.attachment_names
-    else:
-        values, problems, attachment_names = {}, [], []
-    expected = _expected_names(parsed, attachment_names)
-    submission = _submission_for_chain(session, form=form, parsed=parsed)
-    now = utcnow()
-    is_new_record = submission is None
+    """An edit, or a version whose instanceID a stored record or edit already names: the edit chain
+    decides which version is current (ORM, with the chain queries)."""
+    parsed = new.parsed
+    submission = _submission_for_chain(session, form=new.form, parsed=parsed)
     if submission is None:
-        submission = Submission(
-            form_id=form.id,
-            instance_id=parsed.deprecated_id or parsed.instance_id,
-            submitter_user_id=actor.user_id,
-            submitter_app_user_id=actor.app_user_id,
-            device_id=origin.device_id,
-            user_agent=origin.user_agent,
-            is_encrypted=parsed.envelope is not None,
-            created_at=now,
-        )
+        submission = Submission(**_record_row(actor=actor, new=new))
         session.add(submission)
         session.flush()
-    version = SubmissionVersion(
-        submission_id=submission.id,
-        form_id=form.id,
-        form_version_id=form_version.id,
-        instance_id=parsed.instance_id,
-        deprecated_id=parsed.deprecated_id,
-        xml=xml,
-        sha256=sha,
-        values=values,
-        value_problems=[{"path": p.path, "value": p.value, "message": p.message} for p in problems],
-        instance_name=parsed.instance_name,
-        encrypted_key=parsed.envelope.encrypted_key_b64 if parsed.envelope else None,
-        encrypted_signature=parsed.envelope.signature_b64 if parsed.envelope else None,
-        submitter_user_id=actor.user_id,
-        submitter_app_user_id=actor.app_user_id,
-        device_id=origin.device_id,
-        user_agent=origin.user_agent,
-        hub_id=origin.hub_id,
-        received_at=now,
-    )
-    for name in dict.fromkeys(expected):
+    version = SubmissionVersion(submission_id=submission.id, **_version_row(actor=actor, new=new))
+    for name in new.extracted.expected_files:
         version.attachments.append(SubmissionAttachment(name=name, is_expected=True))
     session.add(version)
     session.flush()  # the unique (form_id, instance_id) is checked here: a racing copy fails now
     added = _store_files(session, version=version, files=files, store=store)
-    if is_new_record and parsed.deprecated_id is None:
-        # The common case, a first version with no chain: it is current, and its counts are in memory.
-        # Skipping the chain queries saves several round trips on the hot path of every sync.
-        submission.current_version_id = version.id
-        submission.instance_name = version.instance_name
-        expected_rows = [a for a in version.attachments if a.is_expected]
-        submission.attachments_expected = len(expected_rows)
-        submission.attachments_present = sum(1 for a in expected_rows if a.blob_sha256 is not None)
-    else:
-        _resolve_chain(session, submission=submission)
+    _resolve_chain(session, submission=submission)
+    form_version = session.get(FormVersion, new.version_id)  # edits are rare: the ORM path may read
+    assert form_version is not None
+    quality.assess(
+        session,
+        project=project,
+        form=new.form,
+        submission=submission,
+        version=version,
+        form_version=form_version,
+        actor=actor,
+    )
     audit.record(
         session,
         actor=actor,
@@ -271,16 +535,10 @@ def _create(
         project_id=project.id,
         subject_type="submission",
         subject_id=parsed.instance_id,
-        details={
-            "form": form.xml_form_id,
-            "version": form_version.version,
-            "deprecatedId": parsed.deprecated_id,
-            "files": added,
-            "hub": origin.hub_id,
-        },
+        details=_audit_details(new, added),
     )
     missing = [a.name for a in version.attachments if a.is_expected and a.blob_sha256 is None]
-    return IngestResult(201, submission, version, added, missing)
+    return IngestResult(201, submission.id, version.id, added, missing, session)
 
 
 def _add_files(
@@ -297,6 +555,9 @@ def _add_files(
     assert submission is not None
     if added:
         _update_counts(session, submission)
+        form = session.get(Form, submission.form_id)
+        assert form is not None
+        quality.refresh_attachments(submission, form)
         audit.record(
             session,
             actor=actor,
@@ -307,7 +568,7 @@ def _add_files(
             details={"files": added},
         )
     missing = [a.name for a in version.attachments if a.is_expected and a.blob_sha256 is None]
-    return IngestResult(201 if added else 202, submission, version, added, missing)
+    return IngestResult(201 if added else 202, submission.id, version.id, added, missing, session)
 
 
 def _store_files(
@@ -385,13 +646,17 @@ def _resolve_chain(session: Session, *, submission: Submission) -> None:
     if submission.instance_id != resolution.root_id:
         submission.instance_id = resolution.root_id
     was_edited = len(rows) > 1
-    if submission.current_version_id != current_id:
+    moved = submission.current_version_id != current_id
+    if moved:
         submission.current_version_id = current_id
         current = session.get(SubmissionVersion, current_id)
         assert current is not None
         submission.instance_name = current.instance_name
-        if was_edited and submission.review_state != "edited":
-            submission.review_state = "edited"
+    # An edit makes the record "edited" whichever version arrived last: when the original arrives after
+    # its edit the current version does not move, but the record has still been edited (PROTOCOL.md:
+    # resolved by the chain, never by arrival order). A review made since is kept.
+    if was_edited and (moved or submission.review_state == "received"):
+        submission.review_state = "edited"
     submission.updated_at = utcnow() if was_edited else submission.updated_at
     session.flush()
     _update_counts(session, submission)

@@ -1,7 +1,8 @@
 """data-quality settings and flags
 
-Placeholder in the migration chain, reserved so work on several issues can land in any order with a
-single head. Filled by the change that needs it.
+Flags are computed at ingest (app/services/quality): ``flag_codes`` lets the review table filter on a flag,
+``duplicate_key`` (indexed with the form) makes the likely-duplicate check one index probe. The reasons
+live in ``submissions.quality_flags`` (initial schema); per-form settings in ``forms.settings["quality"]``.
 
 Revision ID: 0003
 Revises: 0002
@@ -21,8 +22,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("submissions") as batch:
         batch.add_column(sa.Column("flag_codes", sa.String(512), server_default="", nullable=False))
+        batch.add_column(sa.Column("duplicate_key", sa.String(64), nullable=True))
+        batch.create_index("ix_submissions_form_duplicate_key", ["form_id", "duplicate_key"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("submissions") as batch:
+        batch.drop_index("ix_submissions_form_duplicate_key")
+        batch.drop_column("duplicate_key")
         batch.drop_column("flag_codes")

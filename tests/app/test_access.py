@@ -89,6 +89,8 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/attachments", ALL),
     Endpoint("POST", "/v1/projects/{pid}/forms/simple/draft", MANAGERS, _draft_upload),
     Endpoint("PATCH", "/v1/projects/{pid}/forms/simple", MANAGERS, _json({"state": "open"})),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/quality", ALL),
+    Endpoint("PUT", "/v1/projects/{pid}/forms/simple/quality", MANAGERS, _json({"enabledFlags": []})),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/$metadata", READERS),
@@ -102,6 +104,17 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/projects/{pid}/forms/simple/submissions.csv.zip", READERS, _json({"hxl": True})),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.csv", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/submissions.xlsx", READERS),
+    # Shared indicators (issue 6): analysts read indicators and edit mappings; supervisors only read.
+    Endpoint("GET", "/v1/projects/{pid}/indicators", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators.csv", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators.xlsx", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/mapping", READERS),
+    Endpoint(
+        "PUT",
+        "/v1/projects/{pid}/forms/simple/mapping",
+        MANAGERS | {"analyst"},
+        _json({"document": {"form": {"id": "simple"}, "fields": {"/data/age": "respondent.age_years"}}}),
+    ),
 ]
 
 

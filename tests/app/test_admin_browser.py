@@ -268,3 +268,41 @@ def test_xss_and_malicious_svg_corpus_stay_inert(world: World, live: str, page: 
     expect(img).to_be_visible()
     # The <img> loaded the SVG (it rendered) and still no dialog opened (checked by the fixture).
     assert page.evaluate("el => el.complete && el.naturalWidth > 0", img.element_handle())
+
+
+def test_a_flag_computed_at_ingest_shows_why_it_fired(
+    world: World, live: str, browser: Browser, shots: Shots
+) -> None:
+    from tests.app.test_quality import QUALITY_FORM, household
+
+    publish(world, QUALITY_FORM)
+    res = world.client.put(
+        f"/v1/projects/{world.project_id}/forms/household/quality",
+        json={"minInterviewMinutes": 5},
+        headers=world.headers("manager"),
+    )
+    assert res.status_code == 200, res.json
+    ingest(world, household("uuid:quick", minutes=2))
+    ingest(world, household("uuid:careful", minutes=30, doc="B-2"))
+    # English, so the assertion holds whatever the Spanish catalogue says.
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live}/admin/")
+    page.get_by_label("Email address").fill(world.emails["supervisor"])
+    page.get_by_label("Password").fill(world.passwords["supervisor"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    page.goto(f"{live}/admin/projects/{world.project_id}/forms/household/submissions?flag=short_interview")
+    expect(page.locator("#result-count")).to_have_text("1 submission")
+    reason = "Interview took 2 min; the form's minimum is 5 min."
+    badge = page.locator(".badge.flag")
+    expect(badge).to_have_text("short interview")
+    expect(badge).to_have_attribute("title", reason)
+    shots(page, "flag-tooltip")
+    page.locator("a.open-link").first.click()
+    expect(page.locator("#flags")).to_contain_text(reason)
+    shots(page, "flag-reason")
+    page.goto(f"{live}/admin/projects/{world.project_id}/forms/household")
+    expect(page.locator("#quality")).to_contain_text("Interviews shorter than 5 min are flagged.")
+    shots(page, "form-quality-checks")
+    context.close()

@@ -236,3 +236,34 @@ def test_edits_in_a_batch_follow_the_chain_whatever_the_order(world: World) -> N
         current = s.get(SubmissionVersion, subs[0].current_version_id)
         assert current is not None and current.instance_id == "uuid:r-2"
         assert s.scalar(select(func.count()).select_from(SubmissionVersion)) == 3
+
+
+def test_bulk_items_that_lost_a_race_go_through_the_full_rules(world: World, monkeypatch: Any) -> None:
+    # Another request stores an instanceID between this batch's classification and its bulk insert:
+    # the bulk insert (COPY on PostgreSQL) hits the unique key, its savepoint rolls back, and every
+    # bulk item goes through the per-item rules instead — nothing half-stored, the clash a duplicate.
+    from app.services import batch as batch_service
+
+    publish_xml(world, SIMPLE_FORM)
+    token = device_token(world)["token"]
+    assert (
+        post_submission(world, root(world, token), instance("uuid:raced"), {"a.jpg": b"x"}).status_code == 201
+    )
+    monkeypatch.setattr(batch_service, "_mentioned", lambda session, form_id, ids, existing: set())
+    res = _post_zip(
+        world,
+        make_zip(
+            {
+                "fresh": {"fresh.xml": instance("uuid:fresh"), "a.jpg": b"photo"},
+                "raced": {"raced.xml": instance("uuid:raced"), "a.jpg": b"x"},
+            }
+        ),
+        world.headers("manager"),
+    )
+    assert res.status_code == 200, res.json
+    assert {r["key"]: r["status"] for r in res.json["results"]} == {"fresh": "created", "raced": "duplicate"}
+    assert _count(world, Submission) == 2 and _count(world, SubmissionVersion) == 2
+    assert _count(world, SubmissionAttachment) == 2
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        fresh = s.scalars(select(Submission).where(Submission.instance_id == "uuid:fresh")).one()
+        assert fresh.current_version_id is not None and fresh.attachments_present == 1

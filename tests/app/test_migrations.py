@@ -41,3 +41,23 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
 def test_versions_have_docstrings() -> None:
     for path in (MIGRATIONS / "versions").glob("*.py"):
         assert Path(path).read_text().startswith('"""'), path
+
+
+def test_trigram_indexes_cannot_serve_equality(database_url: str) -> None:
+    # pg_trgm serves ``=`` too; on a bare column the planner took a trigram bitmap scan for instanceID
+    # lookups (seconds per batch). Only lower(column) may carry a trigram index (migration 0007).
+    import sqlalchemy as sa
+
+    if not database_url.startswith("postgresql"):
+        assert "sqlite" in database_url  # SQLite has no trigram indexes; the search scans
+        return
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        definitions = conn.scalars(
+            sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'submissions' AND indexdef LIKE '%trgm%'"
+            )
+        ).all()
+    engine.dispose()
+    assert len(definitions) == 3, definitions
+    assert all("(lower((" in d for d in definitions), definitions

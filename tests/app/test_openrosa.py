@@ -182,6 +182,18 @@ def test_edit_arriving_before_the_original_resolves_by_chain(world: World, devic
         assert s.scalar(select(func.count()).select_from(SubmissionVersion)) == 3
 
 
+def test_edit_arriving_before_its_original_still_makes_the_record_edited(world: World, device: str) -> None:
+    # The chain decides, not arrival order: two versions of one record mean it was edited.
+    edit = instance("uuid:early-edit", name="Ana María", deprecated=UUID)
+    assert post_submission(world, device, edit).status_code == 201
+    assert post_submission(world, device, instance(UUID)).status_code == 201
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        subs = list(s.scalars(select(Submission)))
+        assert len(subs) == 1 and subs[0].review_state == "edited"
+        current = s.get(SubmissionVersion, subs[0].current_version_id)
+        assert current is not None and current.instance_id == "uuid:early-edit"
+
+
 def test_old_published_versions_are_accepted_and_unknown_versions_refused(world: World, device: str) -> None:
     v3 = SIMPLE_FORM.replace(b'version="2"', b'version="3"')
     manager = world.headers("manager")

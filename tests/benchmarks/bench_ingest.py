@@ -12,6 +12,7 @@ load: per submission a HEAD <root>/submission (204) and a multipart POST (201), 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import secrets
 import shutil
@@ -28,6 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -64,10 +66,17 @@ class RunResult:
     wall_seconds: float
     total_ms: list[float]  # HEAD + POST per submission
     post_ms: list[float]
+    # CPU seconds spent during the load by the server's processes, the database backends serving it,
+    # and this client: on a shared machine these move less than the wall-clock figures.
+    cpu: dict[str, float] = field(default_factory=dict)
+    worker_shares: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.submissions / self.wall_seconds
+
+    def cpu_ms_each(self) -> str:
+        return ", ".join(f"{k} {v * 1000 / self.submissions:.1f}" for k, v in self.cpu.items())
 
 
 @dataclass
@@ -95,15 +104,15 @@ def _sa_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def fresh_postgres(admin_url: str) -> str:
+def fresh_postgres(admin_url: str, database: str = PG_BENCH_DB) -> str:
     engine = sa.create_engine(_sa_url(admin_url), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)"))
-            conn.execute(sa.text(f"CREATE DATABASE {PG_BENCH_DB}"))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
     finally:
         engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{PG_BENCH_DB}"
+    return admin_url.rsplit("/", 1)[0] + f"/{database}"
 
 
 def free_port() -> int:
@@ -216,6 +225,50 @@ def more_device_tokens(base: str, session_token: str, count: int) -> list[str]:
     return tokens
 
 
+# --- CPU accounting (Linux /proc) ---------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> tuple[int, float] | None:
+    """(process group, CPU seconds) of a process, or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def group_cpu(pgid: int) -> dict[int, float]:
+    """CPU seconds of each live process in a process group (the gunicorn master and workers)."""
+    found_cpu = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (found := _proc_cpu(int(entry.name))) and found[0] == pgid:
+            found_cpu[int(entry.name)] = found[1]
+    return found_cpu
+
+
+def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the benchmark's database."""
+    engine = sa.create_engine(_sa_url(database_url))
+    try:
+        with engine.connect() as conn:
+            pids = (
+                conn.execute(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    return {pid: found[1] for pid in pids if (found := _proc_cpu(pid))}
+
+
 # --- the load ----------------------------------------------------------------------------------------
 
 
@@ -239,35 +292,50 @@ def build_payloads(n: int) -> tuple[list[tuple[bytes, str]], int]:
     return payloads, photos
 
 
+def _exchange(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> tuple[int, bytes]:
+    conn.request(method, path, body=body, headers=headers)
+    res = conn.getresponse()
+    return res.status, res.read()  # read it all, so the keep-alive connection can take the next request
+
+
 def _client(url: str, payloads: list[tuple[bytes, str]], tally: _Tally, start: threading.Barrier) -> None:
+    """One device: a keep-alive connection, raw http.client (cheap on the CPU the server needs)."""
     total_ms: list[float] = []
     post_ms: list[float] = []
     bad: Counter[str] = Counter()
-    with requests.Session() as http:
-        http.headers.update(COLLECT_HEADERS)
-        start.wait(timeout=60)
+    parts = urlsplit(url)
+    path = f"{parts.path}?{parts.query}"
+    conn = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=60)
+    start.wait(timeout=60)
+    try:
         for body, content_type in payloads:
             if tally.abort.is_set():
                 break
             try:
                 t0 = time.perf_counter()
-                head = http.head(url, timeout=(5, 60))
+                head_status, _ = _exchange(conn, "HEAD", path, None, COLLECT_HEADERS)
                 t1 = time.perf_counter()
-                post = http.post(url, data=body, headers={"Content-Type": content_type}, timeout=(5, 60))
+                post_status, post_body = _exchange(
+                    conn, "POST", path, body, {**COLLECT_HEADERS, "Content-Type": content_type}
+                )
                 t2 = time.perf_counter()
-            except requests.RequestException as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 bad[f"exception {type(exc).__name__}"] += 1
                 tally.abort.set()
                 break
-            if head.status_code != 204:
-                bad[f"HEAD {head.status_code}"] += 1
-            if post.status_code != 201:
-                bad[f"POST {post.status_code}: {post.text[:200]}"] += 1
+            if head_status != 204:
+                bad[f"HEAD {head_status}"] += 1
+            if post_status != 201:
+                bad[f"POST {post_status}: {post_body[:200]!r}"] += 1
             total_ms.append((t2 - t0) * 1000)
             post_ms.append((t2 - t1) * 1000)
             if sum(bad.values()) >= 10:
                 tally.abort.set()
                 break
+    finally:
+        conn.close()
     with tally.lock:
         tally.total_ms += total_ms
         tally.post_ms += post_ms
@@ -342,13 +410,16 @@ def run_once(
     threads: int,
     pg_admin_url: str,
     token_per_client: bool = False,
+    pg_database: str = PG_BENCH_DB,
 ) -> RunResult:
     tmp = Path(tempfile.mkdtemp(prefix="ruta-bench-"))
     server = None
     log = tmp / "server.log"
     try:
         database_url = (
-            fresh_postgres(pg_admin_url) if db == "postgresql" else f"sqlite:///{tmp / 'ruta.sqlite3'}"
+            fresh_postgres(pg_admin_url, pg_database)
+            if db == "postgresql"
+            else f"sqlite:///{tmp / 'ruta.sqlite3'}"
         )
         env = {
             **os.environ,
@@ -368,7 +439,22 @@ def run_once(
         if token_per_client:
             tokens += more_device_tokens(base, session_token, clients - 1)
         payloads, photos = build_payloads(n)
+        is_pg = db == "postgresql"
+        server_before, db_before = group_cpu(server.pid), backend_cpu(database_url) if is_pg else {}
+        client_before = time.process_time()
         result = drive([f"{base}/v1/key/{t}/projects/1" for t in tokens], clients, payloads)
+        server_after = group_cpu(server.pid)
+        per_process = sorted(
+            (v - server_before.get(pid, 0.0) for pid, v in server_after.items()), reverse=True
+        )
+        result.cpu["server"] = sum(per_process)
+        # How evenly the workers shared the load (keep-alive connections stay with the worker that
+        # accepted them): each process's share of the server's CPU, largest first.
+        result.worker_shares = [v / max(result.cpu["server"], 1e-9) for v in per_process if v > 0.01]
+        if is_pg:
+            db_after = backend_cpu(database_url)
+            result.cpu["postgres"] = sum(v - db_before.get(pid, 0.0) for pid, v in db_after.items())
+        result.cpu["client"] = time.process_time() - client_before
         verify(database_url, n, photos)
         return result
     except BaseException:
@@ -413,6 +499,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pg-admin-url", default=PG_ADMIN_URL, help="maintenance DB to DROP/CREATE ruta_bench"
     )
     parser.add_argument(
+        "--pg-database",
+        default=PG_BENCH_DB,
+        help=f"the database dropped and created for each run (default {PG_BENCH_DB}; another name when "
+        "several people benchmark on one server)",
+    )
+    parser.add_argument(
         "--token-per-client",
         action="store_true",
         help="one device token per client (a fleet of phones); default: all clients share one token",
@@ -431,7 +523,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"... {db} clients={clients} run {i + 1}/{args.runs}", file=sys.stderr, flush=True)
                 try:
                     r = run_once(
-                        db, clients, args.submissions, *layout, args.pg_admin_url, args.token_per_client
+                        db,
+                        clients,
+                        args.submissions,
+                        *layout,
+                        args.pg_admin_url,
+                        args.token_per_client,
+                        args.pg_database,
                     )
                 except BenchmarkFailure as exc:
                     print(
@@ -440,7 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return 1
                 print(
                     f"    {r.rate:.1f}/s p50={percentile(r.total_ms, 0.5):.1f} ms "
-                    f"p95={percentile(r.total_ms, 0.95):.1f} ms; verified {r.submissions} stored",
+                    f"p95={percentile(r.total_ms, 0.95):.1f} ms; verified {r.submissions} stored; "
+                    f"CPU ms per submission: {r.cpu_ms_each()}; server processes' shares: "
+                    + "/".join(f"{x:.0%}" for x in r.worker_shares),
                     file=sys.stderr,
                     flush=True,
                 )

@@ -15,7 +15,9 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     devices,
     forms,
     hubs,
+    indicators,
     navigation,
+    quality,
     review,
     submissions,
 )

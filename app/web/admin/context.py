@@ -146,7 +146,7 @@ def project_menu(project: Project, active: str) -> list[dict[str, object]]:
 def _template_globals() -> dict[str, object]:
     from flask_babel import get_locale
 
-    from app.web.admin.labels import ACTION_LABELS, FLAG_LABELS, label
+    from app.web.admin.labels import ACTION_LABELS, FLAG_LABELS, flag_reason, label
     from app.web.admin.setup import LOCALE_NAMES
 
     actor = g.get("actor")
@@ -160,4 +160,5 @@ def _template_globals() -> dict[str, object]:
         "current_locale": str(get_locale() or "es"),
         "locale_names": LOCALE_NAMES,
         "admin_user": actor.user if actor is not None else None,
+        "flag_reason": flag_reason,
     }

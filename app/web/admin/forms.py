@@ -12,6 +12,8 @@ from app.errors import InvalidValueError, PayloadTooLargeError
 from app.models import Form
 from app.services import forms as form_service
 from app.services import submission_counts
+from app.services.quality import fields_for as quality_fields
+from app.services.quality import settings as quality_settings
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 
@@ -84,6 +86,8 @@ def form(project_id: int, xml_form_id: str) -> str:
         may_review=actor.can(db, "submission.list", p.id),
         states=("open", "closing", "closed"),
         project_menu=project_menu(p, "admin.project"),
+        quality=quality_settings.describe(p, f),
+        quality_fields=sorted(quality_fields(f.current_version).paths) if f.current_version else [],
     )
 
 

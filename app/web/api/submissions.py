@@ -40,6 +40,7 @@ def submission_json(s: Submission) -> dict[str, Any]:
         "attachmentsExpected": s.attachments_expected,
         "attachmentsPresent": s.attachments_present,
         "encrypted": s.is_encrypted,
+        "qualityFlags": s.quality_flags or [],  # Ruta extension: [{code, message, details}]
     }
 
 

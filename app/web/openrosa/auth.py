@@ -63,10 +63,15 @@ def add_challenge(response: Response) -> Response:
     return response
 
 
-def token_actor(token: str) -> Actor:
-    app_user = app_users.app_user_for_token(get_session(), token)
-    if app_user is None:
+def token_actor(token: str, project_id: int) -> Actor:
+    """The device holding ``token``; the project it asks for is loaded by the same query."""
+    found = app_users.device_for_token(get_session(), token, project_id)
+    if found is None:
         raise InvalidTokenError()
+    app_user = found[0]
+    # The session's identity map holds objects weakly: keeping the project for the request lets the
+    # view's session.get(Project, id) answer without a query.
+    g.device_project = found[1]
     # last_seen_at is device metadata the admin shows. Writing it on every request would make every
     # HEAD a write and queue all of one token's requests on that row's lock, so it is refreshed at most
     # every few minutes.

@@ -9,6 +9,7 @@ from flask import Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.auth import probe_cache
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
@@ -17,13 +18,14 @@ from app.models import Blob, Form, FormAttachment, Project
 from app.services import app_users
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
-from app.web.openrosa import bp
+from app.web.openrosa import bp, multipart
 from app.web.openrosa.auth import account_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
 from sync import openrosa
 
 TOKEN_ROOT = "/v1/key/<token>/projects/<int:project_id>"
 ACCOUNT_ROOT = "/v1/projects/<int:project_id>"
+XML_PART = "xml_submission_file"
 
 
 def device_route(
@@ -39,8 +41,8 @@ def device_route(
     return decorate
 
 
-def _actor(token: str | None) -> Actor:
-    return token_actor(token) if token is not None else account_actor()
+def _actor(token: str | None, project_id: int) -> Actor:
+    return token_actor(token, project_id) if token is not None else account_actor()
 
 
 def _project(actor: Actor, project_id: int, action: str) -> Project:
@@ -82,7 +84,7 @@ def _device_form(actor: Actor, project: Project, xml_form_id: str) -> Form:
 
 @device_route("/formList", ["GET", "HEAD"])
 def form_list(project_id: int, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.list")
     root = _root_url(token, project_id)
     wanted = request.args.get("formID")
@@ -109,7 +111,7 @@ def form_list(project_id: int, token: str | None = None) -> Response:
 
 @device_route("/formList/<xml_form_id>.xml", ["GET"])
 def form_download(project_id: int, xml_form_id: str, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
@@ -122,7 +124,7 @@ def form_download(project_id: int, xml_form_id: str, token: str | None = None) -
 
 @device_route("/formList/<xml_form_id>/manifest", ["GET"])
 def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
@@ -150,7 +152,7 @@ def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Res
 
 @device_route("/formList/<xml_form_id>/media/<name>", ["GET"])
 def media(project_id: int, xml_form_id: str, name: str, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
@@ -179,26 +181,56 @@ def media(project_id: int, xml_form_id: str, name: str, token: str | None = None
 
 @device_route("/submission", ["HEAD", "GET"])
 def submission_probe(project_id: int, token: str | None = None) -> Response:
-    """Collect reads headers only from a 204; it sends HEAD before POSTing."""
-    actor = _actor(token)
-    _project(actor, project_id, "submission.create")
-    commit()
+    """Collect reads headers only from a 204; it sends HEAD before POSTing. A device token that passed
+    this check a moment ago is answered from memory (``probe_cache``); the POST checks it again."""
+    if token is None or not probe_cache.recently_allowed(token, project_id):
+        actor = _actor(token, project_id)
+        _project(actor, project_id, "submission.create")
+        commit()
+        if token is not None:
+            probe_cache.remember_allowed(token, project_id)
     response = with_openrosa_headers(Response(status=204))
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
     return response
 
 
 def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
-    xml_part = request.files.get("xml_submission_file")
+    parts = (
+        multipart.parse(request.get_data(), request.content_type or "") if request.content_length else None
+    )
+    if parts is None:
+        return _read_parts_werkzeug()
+    # The same choices as the general parser below: the first xml_submission_file file part, else the
+    # first such field; every other file part is a file, named by its filename or else its part name.
+    xml_file = next((p for p in parts if p.name == XML_PART and p.filename is not None), None)
+    xml_field = next((p for p in parts if p.name == XML_PART and p.filename is None), None)
+    if xml_file is not None:
+        xml = xml_file.data
+    elif xml_field is not None:
+        xml = xml_field.data.decode("utf-8", "replace").encode()
+    else:
+        raise MissingSubmissionPartError()
+    files = []
+    for part in parts:
+        if part.filename is None or part.name == XML_PART:
+            continue
+        name = part.filename or part.name
+        check_file_name(name)
+        files.append(submission_service.IncomingFile(name, part.data, part.content_type))
+    return xml, files
+
+
+def _read_parts_werkzeug() -> tuple[bytes, list[submission_service.IncomingFile]]:
+    xml_part = request.files.get(XML_PART)
     if xml_part is not None:
         xml = xml_part.read()
-    elif "xml_submission_file" in request.form:
-        xml = request.form["xml_submission_file"].encode()
+    elif XML_PART in request.form:
+        xml = request.form[XML_PART].encode()
     else:
         raise MissingSubmissionPartError()
     files = []
     for part_name, storage in request.files.items(multi=True):
-        if part_name == "xml_submission_file":
+        if part_name == XML_PART:
             continue
         name = storage.filename or part_name
         check_file_name(name)
@@ -208,7 +240,7 @@ def _read_parts() -> tuple[bytes, list[submission_service.IncomingFile]]:
 
 @device_route("/submission", ["POST"])
 def submission_post(project_id: int, token: str | None = None) -> Response:
-    actor = _actor(token)
+    actor = _actor(token, project_id)
     project = _project(actor, project_id, "submission.create")
     limit = current_app.config["MAX_SUBMISSION_BYTES"]
     if request.content_length is not None and request.content_length > limit:

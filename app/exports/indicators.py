@@ -1,0 +1,142 @@
+"""Indicator values in long format (one row per value) with the HXL hashtag row of INDICATORS.md §4,
+as CSV or XLSX. Suppressed cells keep their row with blank value, numerator, denominator and n and
+``#meta+suppressed`` = true. A dimension the output is not broken down by is blank; a margin (the total
+over a dimension it is broken down by) reads ``total``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import xlsxwriter
+
+from app.indicators.suppression import TOTAL
+from app.indicators.values import IndicatorResult, IndicatorValue
+
+MARGIN = "total"
+# (header, HXL tag)
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("indicator_code", "#indicator+code"),
+    ("indicator_name", "#indicator+name"),
+    ("unit", "#indicator+type"),
+    ("breakdown", "#x_breakdown+name"),
+    ("category", "#x_category+code"),
+    ("value", "#indicator+num"),
+    ("numerator", "#indicator+num+numerator"),
+    ("denominator", "#indicator+num+denominator"),
+    ("n", "#meta+count"),
+    ("dk_refused", "#meta+dk_refused"),
+    ("suppressed", "#meta+suppressed"),
+    ("period_start", "#date+start"),
+    ("period_end", "#date+end"),
+    ("country", "#country+code"),
+    ("adm1", "#adm1+code"),
+    ("adm2", "#adm2+code"),
+    ("site", "#loc+code"),
+    ("population_type", "#x_poptype+code"),
+    ("route_stage", "#x_routestage+code"),
+    ("nationality", "#country+nationality+code"),
+    ("sex_gender", "#x_sex+code"),
+    ("age_band", "#x_ageband+code"),
+    ("disability", "#x_disability+code"),
+    ("source", "#meta+source"),
+    ("method", "#meta+method"),
+)
+DIMENSION_HEADERS = (
+    "country",
+    "adm1",
+    "adm2",
+    "site",
+    "population_type",
+    "route_stage",
+    "nationality",
+    "sex_gender",
+    "age_band",
+    "disability",
+)
+
+
+def headers() -> list[str]:
+    return [name for name, _ in COLUMNS]
+
+
+def hashtags() -> list[str]:
+    return [tag for _, tag in COLUMNS]
+
+
+def value_row(value: IndicatorValue) -> list[Any]:
+    start, end = _period(value.key.get("period"))
+    cells: dict[str, Any] = {
+        "indicator_code": value.indicator,
+        "indicator_name": value.name,
+        "unit": value.statistic,
+        "breakdown": value.breakdown or "",
+        "category": value.category or "",
+        "value": "" if value.value is None else value.value,
+        "numerator": _number(value.numerator),
+        "denominator": _number(value.denominator),
+        "n": "" if value.n is None else value.n,
+        "dk_refused": "" if value.dk_refused is None else value.dk_refused,
+        "suppressed": "true" if value.suppressed else "false",
+        "period_start": start,
+        "period_end": end,
+        "source": " ".join(value.mapping_versions),
+        "method": "unweighted",
+    }
+    for dim in DIMENSION_HEADERS:
+        cells[dim] = _dimension(value.key.get(dim))
+    return [cells[name] for name, _ in COLUMNS]
+
+
+def rows(result: IndicatorResult) -> list[list[Any]]:
+    return [value_row(v) for v in result.values]
+
+
+def to_csv(result: IndicatorResult) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers())
+    writer.writerow(hashtags())
+    writer.writerows(rows(result))
+    return out.getvalue().encode("utf-8")
+
+
+def to_xlsx(result: IndicatorResult) -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
+    sheet = book.add_worksheet("indicators")
+    bold = book.add_format({"bold": True})
+    sheet.write_row(0, 0, headers(), bold)
+    sheet.write_row(1, 0, hashtags())
+    for index, row in enumerate(rows(result), start=2):
+        sheet.write_row(index, 0, row)
+    sheet.freeze_panes(2, 0)
+    book.close()
+    return out.getvalue()
+
+
+def _number(value: float | None) -> Any:
+    if value is None:
+        return ""
+    return int(value) if float(value).is_integer() else value
+
+
+def _dimension(value: str | None) -> str:
+    if value is None:
+        return ""
+    return MARGIN if value == TOTAL else value
+
+
+def _period(value: str | None) -> Sequence[str]:
+    if value is None or value == TOTAL or len(value) != 7 or value[4] != "-":
+        return ("", "")
+    try:
+        year, month = int(value[:4]), int(value[5:])
+        last = calendar.monthrange(year, month)[1]
+    except ValueError:
+        return ("", "")
+    return (f"{value}-01", f"{value}-{last:02d}")

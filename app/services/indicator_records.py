@@ -1,0 +1,354 @@
+"""Canonical records, persons, unmapped values and indicator facts, kept current with the submissions.
+
+Design: *lazy refresh before reads*. Every reader of indicators (API, exports, dashboard) first calls
+:func:`refresh_project`, which finds, with one query per mapped form, the submissions whose canonical
+record is missing or stale: a new submission, an edit (the current version changed), a mapping change
+(the mapping in force changed) or a review change (the state differs). A review change is one indexed
+UPDATE of the facts' ``review_state``; the others renormalise just those submissions. Whatever path wrote
+the submission (single, batch, hub sync, admin review), the next read sees it, and no ingest path pays
+for normalisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.indicators.catalog import Catalog, load_catalog
+from app.indicators.facts import record_facts
+from app.indicators.normalise import NormalisedResult, Normaliser
+from app.models import (
+    CanonicalPerson,
+    CanonicalRecord,
+    Form,
+    FormVersion,
+    IndicatorFact,
+    IndicatorMapping,
+    IndicatorRefreshMark,
+    Project,
+    ReviewEvent,
+    Submission,
+    SubmissionVersion,
+    UnmappedValue,
+)
+from app.services import indicator_mappings
+from forms.schema import FormSchema
+
+CHUNK = 500
+UNMAPPED_FLAG = "unmapped_values"
+NO_CONSENT = ("n", "refused")
+
+
+@dataclass
+class RefreshResult:
+    normalised: int = 0
+    review_updates: int = 0
+    unmapped_forms: list[str] = field(default_factory=list)
+
+
+def refresh_project(session: Session, *, project: Project, catalog: Catalog | None = None) -> RefreshResult:
+    """Bring every mapped form's canonical rows up to date (module docstring). Flushes only.
+
+    Three cheap look-ups (the newest submission version, review event and mapping ids, each a primary
+    key index) decide how much to do: nothing when none moved since the last refresh; only the
+    submissions of the new review events when only those moved; otherwise the staleness query per form.
+    """
+    catalog = catalog or load_catalog()
+    result = RefreshResult()
+    marks = session.get(IndicatorRefreshMark, project.id)
+    if marks is None:
+        marks = IndicatorRefreshMark(project_id=project.id, version_mark=-1, review_mark=-1, mapping_mark=-1)
+        session.add(marks)
+    now = (
+        session.scalar(select(func.max(SubmissionVersion.id))) or 0,
+        session.scalar(select(func.max(ReviewEvent.id))) or 0,
+        session.scalar(select(func.max(IndicatorMapping.id))) or 0,
+    )
+    if now[0] == marks.version_mark and now[2] == marks.mapping_mark:
+        if now[1] != marks.review_mark:
+            reviewed = select(ReviewEvent.submission_id).where(ReviewEvent.id > marks.review_mark)
+            for form, mapping in _mapped_forms(session, project, result):
+                _, _, restate = _stale(session, form, mapping, only=reviewed)
+                result.review_updates += _update_states(session, restate)
+        marks.review_mark = now[1]
+        session.flush()
+        return result
+    for form, mapping in _mapped_forms(session, project, result):
+        fresh, renormalise, restate = _stale(session, form, mapping)
+        result.review_updates += _update_states(session, restate)
+        normalisers: dict[int, tuple[FormSchema, Normaliser]] = {}  # per form version, for every chunk
+        # A first normalisation has nothing to delete (and must not scan the growing tables for it).
+        for ids, replace in ((fresh, False), (renormalise, True)):
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                result.normalised += _renormalise(
+                    session, project, form, mapping, chunk, catalog, normalisers, replace=replace
+                )
+    # A bundled form's shipped mapping installed just now moved the mapping mark: read it afresh.
+    marks.version_mark, marks.review_mark = now[0], now[1]
+    marks.mapping_mark = session.scalar(select(func.max(IndicatorMapping.id))) or 0
+    marks.refreshed_at = dt.datetime.now(dt.UTC)
+    session.flush()
+    return result
+
+
+def _mapped_forms(
+    session: Session, project: Project, result: RefreshResult
+) -> list[tuple[Form, IndicatorMapping]]:
+    found = []
+    for form in session.scalars(select(Form).where(Form.project_id == project.id).order_by(Form.id)).all():
+        mapping = indicator_mappings.current_mapping(session, form=form)
+        if mapping is None:
+            result.unmapped_forms.append(form.xml_form_id)
+        else:
+            found.append((form, mapping))
+    return found
+
+
+def _stale(
+    session: Session, form: Form, mapping: IndicatorMapping, *, only: sa.Select[Any] | None = None
+) -> tuple[list[int], list[int], dict[str, list[int]]]:
+    """The submissions normalised for the first time, those to renormalise, and those whose review
+    state alone changed (by new state)."""
+    s, r = Submission, CanonicalRecord
+    rows = session.execute(
+        select(s.id, s.review_state, r.id, r.source_version_id == s.current_version_id, r.mapping_id)
+        .select_from(s)
+        .outerjoin(r, r.submission_id == s.id)
+        .where(
+            s.form_id == form.id,
+            s.id.in_(only) if only is not None else sa.true(),
+            or_(
+                r.id.is_(None),
+                r.source_version_id.is_distinct_from(s.current_version_id),
+                r.mapping_id.is_distinct_from(mapping.id),
+                r.review_state != s.review_state,
+            ),
+        )
+    ).all()
+    fresh: list[int] = []
+    renormalise: list[int] = []
+    restate: dict[str, list[int]] = defaultdict(list)
+    for sub_id, state, record_id, same_version, mapping_id in rows:
+        if record_id is None:
+            fresh.append(sub_id)
+        elif not same_version or mapping_id != mapping.id:
+            renormalise.append(sub_id)
+        else:
+            restate[state].append(sub_id)
+    return fresh, renormalise, restate
+
+
+def _update_states(session: Session, restate: dict[str, list[int]]) -> int:
+    count = 0
+    for state, ids in restate.items():
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            session.execute(
+                update(CanonicalRecord)
+                .where(CanonicalRecord.submission_id.in_(chunk))
+                .values(review_state=state)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(IndicatorFact)
+                .where(IndicatorFact.submission_id.in_(chunk))
+                .values(review_state=state)
+                .execution_options(synchronize_session=False)
+            )
+            count += len(chunk)
+    return count
+
+
+def _renormalise(
+    session: Session,
+    project: Project,
+    form: Form,
+    mapping: IndicatorMapping,
+    submission_ids: Sequence[int],
+    catalog: Catalog,
+    normalisers: dict[int, tuple[FormSchema, Normaliser]],
+    *,
+    replace: bool,
+) -> int:
+    if replace:
+        _delete_rows(session, submission_ids)
+    pairs = session.execute(
+        select(Submission, SubmissionVersion)
+        .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id, isouter=True)
+        .where(Submission.id.in_(submission_ids))
+    ).all()
+    label = indicator_mappings.mapping_label(form, mapping)
+    org_code = project.organisation.code
+    records: list[tuple[CanonicalRecord, NormalisedResult | None, Submission]] = []
+    for submission, version in pairs:
+        result = None
+        if version is not None and version.values and not submission.is_encrypted:
+            prepared = normalisers.get(version.form_version_id)
+            if prepared is None:
+                form_version = session.get(FormVersion, version.form_version_id)
+                assert form_version is not None
+                schema = FormSchema.from_dict(form_version.schema)
+                prepared = normalisers[version.form_version_id] = (
+                    schema,
+                    Normaliser(schema, mapping.document, catalog),
+                )
+            schema, normaliser = prepared
+            meta = {
+                "submission_id": submission.instance_id,
+                "form_id": form.xml_form_id,
+                "form_version": schema.version,
+                "org_code": org_code,
+                # The device's end time is mapped when the form has one; else the server's receive date.
+                "collected_at": version.received_at.date(),
+            }
+            result = normaliser.normalise(version.values, meta)
+        record = _record(project, form, mapping, label, submission, version, result)
+        session.add(record)
+        records.append((record, result, submission))
+        _set_flag(submission, result)
+    session.flush()
+    persons: list[dict[str, Any]] = []
+    unmapped: list[dict[str, Any]] = []
+    facts: list[dict[str, Any]] = []
+    for record, result, submission in records:
+        if result is None:
+            continue
+        plain = result.to_json()
+        persons.extend(
+            {"record_id": record.id, "person_index": i, "values": p, "sources": src}
+            for i, (p, src) in enumerate(zip(plain["persons"], plain["person_sources"], strict=True))
+        )
+        unmapped.extend(
+            {
+                "record_id": record.id,
+                "project_id": project.id,
+                "form_id": form.id,
+                "mapping_version": label,
+                "field": u.field[:128],
+                "source_path": u.source_path[:512],
+                "raw_value": _text(u.raw_value),
+                "reason": u.reason,
+                "person_index": u.person,
+            }
+            for u in result.unmapped
+        )
+        if record.excluded_reason is None:
+            common = {
+                "project_id": project.id,
+                "form_id": form.id,
+                "submission_id": submission.id,
+                "review_state": submission.review_state,
+                "mapping_version": label,
+            }
+            facts.extend(common | row for row in record_facts(result, catalog))
+    _insert(session, CanonicalPerson, persons)
+    _insert(session, UnmappedValue, unmapped)
+    _insert(session, IndicatorFact, facts)
+    return len(records)
+
+
+def _record(
+    project: Project,
+    form: Form,
+    mapping: IndicatorMapping,
+    label: str,
+    submission: Submission,
+    version: SubmissionVersion | None,
+    result: NormalisedResult | None,
+) -> CanonicalRecord:
+    plain = result.to_json() if result is not None else None
+    excluded = None
+    if result is None:
+        excluded = "encrypted" if submission.is_encrypted else "no_values"
+    elif result.record.get("submission.consent") in NO_CONSENT:
+        excluded = "no_consent"
+    return CanonicalRecord(
+        submission_id=submission.id,
+        project_id=project.id,
+        form_id=form.id,
+        source_version_id=version.id if version is not None else None,
+        mapping_id=mapping.id,
+        mapping_version=label,
+        review_state=submission.review_state,
+        excluded_reason=excluded,
+        has_roster=bool(result and result.has_roster),
+        values=plain["record"] if plain else {},
+        sources=plain["sources"] if plain else {},
+        normalised_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def _delete_rows(session: Session, submission_ids: Sequence[int]) -> None:
+    record_ids = select(CanonicalRecord.id).where(CanonicalRecord.submission_id.in_(submission_ids))
+    for model in (CanonicalPerson, UnmappedValue):
+        session.execute(
+            delete(model).where(model.record_id.in_(record_ids)).execution_options(synchronize_session=False)
+        )
+    session.execute(
+        delete(IndicatorFact)
+        .where(IndicatorFact.submission_id.in_(submission_ids))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(CanonicalRecord)
+        .where(CanonicalRecord.submission_id.in_(submission_ids))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _insert(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:
+    batch = list(rows)
+    for start in range(0, len(batch), 5000):
+        session.execute(insert(model), batch[start : start + 5000])
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _set_flag(submission: Submission, result: NormalisedResult | None) -> None:
+    """The ``unmapped_values`` quality flag: raised while any answer waits in the review queue.
+    Kept to this one function so it can move to the quality service's set/clear helpers."""
+    flags = [f for f in submission.quality_flags or [] if f.get("code") != UNMAPPED_FLAG]
+    if result is not None and result.unmapped:
+        fields = sorted({u.field for u in result.unmapped})
+        flags.append(
+            {
+                "code": UNMAPPED_FLAG,
+                "message": f"{len(result.unmapped)} answer(s) have no canonical code yet; they count as "
+                "unknown until the form's mapping is extended.",
+                "details": {"fields": fields},
+            }
+        )
+    codes = sorted({str(f.get("code")) for f in flags})
+    new_codes = f" {' '.join(codes)} " if codes else ""
+    if new_codes != submission.flag_codes or flags != submission.quality_flags:
+        submission.quality_flags = flags
+        submission.flag_codes = new_codes
+
+
+def unmapped_summary(session: Session, *, project: Project, limit: int = 50) -> list[dict[str, Any]]:
+    """The review queue grouped by form, field and value, most frequent first."""
+    u = UnmappedValue
+    rows = session.execute(
+        select(Form.xml_form_id, u.field, u.source_path, u.raw_value, u.reason, sa.func.count())
+        .join(Form, Form.id == u.form_id)
+        .where(u.project_id == project.id)
+        .group_by(Form.xml_form_id, u.field, u.source_path, u.raw_value, u.reason)
+        .order_by(sa.func.count().desc(), Form.xml_form_id, u.field)
+        .limit(limit)
+    ).all()
+    return [
+        {"form": f, "field": fld, "sourcePath": p, "value": v, "reason": why, "count": c}
+        for f, fld, p, v, why, c in rows
+    ]

@@ -1,0 +1,139 @@
+"""Shared monitoring indicators in the API: values (JSON, or long-format CSV/XLSX with the HXL hashtag
+row) and each form's mapping onto the canonical record (GET the one in force or a suggestion; PUT
+confirms a new version)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from app.db import commit, get_session
+from app.exports import indicators as export
+from app.indicators.suppression import TOTAL
+from app.indicators.values import IndicatorResult, IndicatorValue
+from app.models import Project
+from app.services import audit, indicator_mappings, indicator_records
+from app.services import forms as form_service
+from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
+from app.web.api import bp
+from app.web.api.helpers import flag, json_body
+from app.web.api.projects import project_for
+from app.web.auth import logged_in_actor
+
+BASE = "/projects/<int:project_id>/indicators"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _list_arg(name: str) -> tuple[str, ...]:
+    return tuple(v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip())
+
+
+def query_from_args() -> IndicatorQuery:
+    """``indicator``, ``by`` and one filter per dimension, each repeatable or comma-separated."""
+    filters = {dim: _list_arg(dim) for dim in DIMENSIONS if _list_arg(dim)}
+    include = flag("includeReceived") if "includeReceived" in request.args else None
+    return IndicatorQuery(
+        codes=_list_arg("indicator"), by=_list_arg("by"), filters=filters, include_received=include
+    )
+
+
+def _result(project: Project) -> IndicatorResult:
+    session = get_session()
+    indicator_records.refresh_project(session, project=project)
+    return compute_values(session, project=project, query=query_from_args())
+
+
+def value_json(v: IndicatorValue) -> dict[str, Any]:
+    return {
+        "indicator": v.indicator,
+        "name": v.name,
+        "unit": v.statistic,
+        "breakdown": v.breakdown,
+        "category": v.category,
+        "dimensions": {k: ("total" if val == TOTAL else val) for k, val in v.key.items()},
+        "value": v.value,
+        "numerator": v.numerator,
+        "denominator": v.denominator,
+        "n": v.n,
+        "dkRefused": v.dk_refused,
+        "suppressed": v.suppressed,
+        "suppressionReason": v.reason,
+        "smallBase": v.small_base,
+        "sensitive": v.sensitive,
+        "mappingVersions": list(v.mapping_versions),
+    }
+
+
+@bp.get(BASE)
+def list_indicator_values(project_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "indicator.read")
+    result = _result(project)
+    commit()  # the refresh wrote canonical rows
+    return jsonify(
+        {
+            "by": list(result.by),
+            "reviewStates": list(result.states),
+            "skipped": result.skipped,
+            "values": [value_json(v) for v in result.values],
+        }
+    )
+
+
+def _export(project_id: int, kind: str) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "indicator.read")
+    result = _result(project)
+    body = export.to_csv(result) if kind == "csv" else export.to_xlsx(result)
+    audit.record(
+        get_session(),
+        actor=actor,
+        action="indicators.export",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"format": kind, "query": request.args.to_dict(flat=False), "rows": len(result.values)},
+    )
+    commit()
+    response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="indicators-project-{project.id}.{kind}"'
+    return response
+
+
+@bp.get(f"{BASE}.csv")
+def export_indicator_values_csv(project_id: int) -> Response:
+    return _export(project_id, "csv")
+
+
+@bp.get(f"{BASE}.xlsx")
+def export_indicator_values_xlsx(project_id: int) -> Response:
+    return _export(project_id, "xlsx")
+
+
+MAPPING = "/projects/<int:project_id>/forms/<xml_form_id>/mapping"
+
+
+@bp.get(MAPPING)
+def get_form_mapping(project_id: int, xml_form_id: str) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "mapping.read")
+    session = get_session()
+    form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
+    described = indicator_mappings.describe(session, form=form)
+    commit()  # a bundled form's shipped mapping is stored on first use
+    return jsonify(described)
+
+
+@bp.put(MAPPING)
+def put_form_mapping(project_id: int, xml_form_id: str) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "mapping.update")
+    session = get_session()
+    form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
+    body = json_body()
+    document = body.get("document", body)
+    indicator_mappings.confirm(session, actor=actor, project=project, form=form, document=document)
+    described = indicator_mappings.describe(session, form=form)
+    commit()
+    return jsonify(described)

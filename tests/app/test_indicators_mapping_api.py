@@ -1,0 +1,110 @@
+"""GET|PUT a form's mapping: a suggestion until someone confirms, validated versions, audited, and a
+mapping change renormalises what it affects."""
+
+from __future__ import annotations
+
+import copy
+
+from sqlalchemy import select
+
+from app.db import get_database
+from app.models import AuditEvent, IndicatorMapping, Submission, UnmappedValue
+from tests.app import indicator_fixtures as fx
+from tests.app.conftest import World
+
+
+def mapping_url(world: World, form_id: str) -> str:
+    return f"/v1/projects/{world.project_id}/forms/{form_id}/mapping"
+
+
+def test_unconfirmed_form_gets_a_suggestion_from_portuguese_labels(world: World) -> None:
+    fx.publish_pt(world)
+    res = world.client.get(mapping_url(world, fx.PT), headers=world.headers("analyst"))
+    assert res.status_code == 200, res.json
+    assert res.json["status"] == "suggested" and res.json["version"] is None
+    document = res.json["document"]
+    recoded = {
+        value: rule["to"] if isinstance(rule, dict) else rule
+        for value, rule in document["choices"]["sexo"].items()
+    }
+    assert recoded["1"] == "f" and recoded["2"] == "m"  # Feminino / Masculino
+    assert document["choices"]["nac"]["1"]["to"] == "VEN"  # Venezuelana
+
+
+def test_bundled_form_ships_confirmed(world: World) -> None:
+    fx.publish_household(world)
+    res = world.client.get(mapping_url(world, fx.HH), headers=world.headers("supervisor"))
+    assert res.status_code == 200
+    assert (res.json["status"], res.json["source"], res.json["version"]) == ("confirmed", "bundled", 1)
+    assert res.json["mappingVersion"] == f"{fx.HH}@v1"
+    assert not [p for p in res.json["problems"] if p["severity"] == "error"]
+
+
+def test_invalid_mapping_is_refused_with_every_problem_and_nothing_stored(world: World) -> None:
+    fx.publish_pt(world)
+    bad = copy.deepcopy(fx.PT_MAPPING)
+    bad["fields"]["/data/agua"] = "needs.water_is_lovely"
+    bad["fields"]["/data/nowhere"] = "respondent.age_years"
+    res = world.client.put(
+        mapping_url(world, fx.PT), json={"document": bad}, headers=world.headers("analyst")
+    )
+    assert res.status_code == 400
+    assert res.json["code"] == "400.40"
+    wheres = {p["where"] for p in res.json["details"]["problems"] if p["severity"] == "error"}
+    assert any("agua" in w for w in wheres) and any("nowhere" in w for w in wheres), wheres
+    res = world.client.put(
+        mapping_url(world, fx.PT), json={"document": "nope"}, headers=world.headers("analyst")
+    )
+    assert res.status_code == 400
+    assert (
+        world.client.get(mapping_url(world, fx.PT), headers=world.headers("analyst")).json["status"]
+        == "suggested"
+    )
+
+
+def test_confirming_versions_the_mapping_and_audits_it(world: World) -> None:
+    fx.publish_pt(world)
+    for expected in (1, 2):
+        res = world.client.put(
+            mapping_url(world, fx.PT), json={"document": fx.PT_MAPPING}, headers=world.headers("analyst")
+        )
+        assert res.status_code == 200, res.json
+        assert (res.json["status"], res.json["version"]) == ("confirmed", expected)
+    with world.app.app_context(), get_database(world.app).session_scope() as session:
+        statuses = session.execute(
+            select(IndicatorMapping.version, IndicatorMapping.status).order_by(IndicatorMapping.version)
+        ).all()
+        assert [tuple(s) for s in statuses] == [(1, "superseded"), (2, "confirmed")]
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action == "indicators.mapping.confirm")
+        ).all()
+        assert len(actions) == 2
+
+
+def test_mapping_change_renormalises_and_empties_the_queue(world: World) -> None:
+    fx.publish_pt(world)
+    world.client.put(
+        mapping_url(world, fx.PT), json={"document": fx.PT_MAPPING}, headers=world.headers("analyst")
+    )
+    fx.submit(world, fx.PT, fx.pt_xml("pt-hti", pais="1", agua="2", ajuda="1", idades=[8], nac="3"))
+    fx.review(world, fx.PT, "pt-hti", "approved")
+    rows = world.client.get(
+        f"/v1/projects/{world.project_id}/indicators?indicator=NEED-03&by=nationality",
+        headers=world.headers("analyst"),
+    ).json["values"]
+    assert {r["dimensions"]["nationality"] for r in rows} == {"XXX", "total"}
+    fixed = copy.deepcopy(fx.PT_MAPPING)
+    fixed["choices"]["nac"]["3"] = "HTI"
+    res = world.client.put(
+        mapping_url(world, fx.PT), json={"document": fixed}, headers=world.headers("manager")
+    )
+    assert res.status_code == 200
+    rows = world.client.get(
+        f"/v1/projects/{world.project_id}/indicators?indicator=NEED-03&by=nationality",
+        headers=world.headers("analyst"),
+    ).json["values"]
+    assert {r["dimensions"]["nationality"] for r in rows} == {"HTI", "total"}
+    assert rows[0]["mappingVersions"] == [f"{fx.PT}@v2"]
+    with world.app.app_context(), get_database(world.app).session_scope() as session:
+        assert session.scalars(select(UnmappedValue)).all() == []
+        assert session.scalars(select(Submission.flag_codes)).all() == [""]
