@@ -94,6 +94,15 @@ def test_labels_in_chosen_language(world: World) -> None:
     rows = read_zip(get(world, HH, "csv.zip", reviewState="all", labels="true", language="en").data)
     root = rows[f"{HH}.csv"][0]
     assert root["location-country_iso3"] == "Colombia"
+    sheets = read_xlsx(get(world, HH, "xlsx", reviewState="all", labels="true", language="English (en)").data)
+    assert sheets[HH][0]["location-country_iso3"] == "Colombia"
+    posted = world.client.post(
+        url(world, HH, "csv.zip"),
+        json={"reviewState": ["received", "approved"], "labels": True, "language": "en"},
+        headers=world.headers("manager"),
+    )
+    assert posted.status_code == 200
+    assert read_zip(posted.data)[f"{HH}.csv"][0]["location-country_iso3"] == "Colombia"
     es = read_zip(get(world, HH, "csv.zip", reviewState="all", labels="true", header="label").data)
     assert any("edad" in h.lower() for h in es[f"{HH}.csv"][0])
 

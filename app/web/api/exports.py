@@ -33,6 +33,13 @@ PASSPHRASE_HEADER = "X-Ruta-Passphrase"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _as_text(value: Any) -> str:
+    """A JSON body's option as its query-string spelling (true, a,b)."""
+    if isinstance(value, list):
+        return ",".join(_as_text(v) for v in value)
+    return value if isinstance(value, str) else str(value).lower()
+
+
 def _arguments() -> tuple[dict[str, str], str | None]:
     """Options (query string, plus a POST body's fields) and the passphrase."""
     args = {k: v for k, v in request.args.items()}
@@ -47,7 +54,7 @@ def _arguments() -> tuple[dict[str, str], str | None]:
         else:
             body = request.form.to_dict()
         passphrase = str(body.pop("passphrase", "") or "") or passphrase
-        args.update({k: v if isinstance(v, str) else str(v).lower() for k, v in body.items()})
+        args.update({k: _as_text(v) for k, v in body.items()})
     return args, passphrase
 
 
