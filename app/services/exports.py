@@ -3,15 +3,19 @@
 ``prepare`` checks everything that can be wrong with a request (options, language, versions, the
 sensitive-data choice, the passphrase of an encrypted form) and writes the audit event *before* a byte
 is streamed, so a bad request is a 400 and never half a file. The rows are then read in keyset pages
-(``PAGE`` submissions per query, plain rows, nothing kept in the session), one pass per table, so the
-server's memory does not grow with the number of submissions.
+(``PAGE`` submissions per query, plain rows, nothing kept in the session), once for all tables, so
+the server's memory does not grow with the number of submissions. GeoJSON features are in
+:mod:`app.services.export_geojson`.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +56,6 @@ def _loads(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-GEO_TYPES = ("geopoint", "geotrace", "geoshape")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -143,6 +146,7 @@ def prepare(
     options: ExportOptions,
     fmt: str,
     secret_key: str,
+    check: Callable[[Export], object] | None = None,
 ) -> Export:
     """Check an export request and record it; raises 4xx errors for anything wrong."""
     version = form.current_version
@@ -168,8 +172,8 @@ def prepare(
     version_ids = _version_ids(session, form, options.form_versions)
     key = _private_key(session, actor, project, form, options)
     export = Export(project, form, schema, model, tables, options, version_ids, form.id, paths, key)
-    if fmt == "geojson":
-        geo_target(export)  # a bad geoField or columns is a 400 now, not mid-stream
+    if check is not None:
+        check(export)  # e.g. GeoJSON's geoField and columns: a 400 now, not mid-stream
     audit.record(
         session,
         actor=actor,
@@ -319,6 +323,33 @@ def _pages(
         yield batch
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while exports run. An export allocates a few hundred containers
+    per submission (decoded values, rows), none in cycles, so reference counting frees them all; but
+    each page held in memory keeps triggering full collections that walk the whole heap, which cost a
+    third of a large export's time (measured). Process-wide, so counted across concurrent exports;
+    other requests' cyclic garbage waits until the last export ends."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def submissions(
     session: Session, export: Export, *, system: bool, store: BlobStore | None = None
 ) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
@@ -327,8 +358,9 @@ def submissions(
     ``export.between_pages`` runs once a page is read: the web layer ends the read transaction there,
     so a long export never holds SQLite's lock (Ruta begins every transaction IMMEDIATE) while rows
     are written out and writers go on while it streams; keyset paging needs no snapshot across pages."""
-    for batch in _pages(session, export, system, store):
-        yield from batch
+    with _gc_paused():
+        for batch in _pages(session, export, system, store):
+            yield from batch
 
 
 def table_rows(
@@ -381,105 +413,3 @@ def media_files(session: Session, export: Export, store: BlobStore) -> Iterator[
             export.between_pages()
         for name, sha in rows:
             yield f"media/{safe_name(sub.instance_id)}/{safe_name(name)}", [store.read(str(sha))]
-
-
-# GeoJSON -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GeoTarget:
-    spec: TableSpec
-    node: Node
-    path: tuple[str, ...]  # key path from the table's frame to the geo field
-    columns: list[int]  # indexes of the property columns
-
-
-def _geo_nodes(nodes: list[Node], prefix: tuple[str, ...]) -> Iterator[tuple[Node, tuple[str, ...]]]:
-    for node in nodes:
-        if node.kind == GROUP:
-            yield from _geo_nodes(node.children, (*prefix, node.key))
-        elif node.kind != REPEAT and node.field.type in GEO_TYPES:
-            yield node, (*prefix, node.key)
-
-
-def geo_target(export: Export) -> GeoTarget:
-    """The geo field features come from (``geoField``: its name or path; default the form's first) and
-    the columns that become properties (``columns``: headers; default all of its table's)."""
-    wanted = export.options.geo_field
-    for spec in export.tables:
-        nodes = export.model.roots if spec.is_root else spec.table.children
-        for node, path in _geo_nodes(nodes, ()):
-            if wanted is not None and wanted not in (node.key, node.field.path):
-                continue
-            if export.options.sensitive == "pseudonym" and node.field.path in export.sensitive_paths:
-                raise InvalidValueError(
-                    f"{node.key} is sensitive: a location cannot be pseudonymised. Choose another geoField.",
-                    details={"option": "geoField"},
-                )
-            headers = spec.headers()
-            if export.options.columns:
-                missing = [c for c in export.options.columns if c not in headers]
-                if missing:
-                    raise InvalidValueError(
-                        f"The {spec.name} table has no column {missing[0]!r}. "
-                        f"Its columns: {', '.join(headers)}.",
-                        details={"option": "columns"},
-                    )
-                keep = [headers.index(c) for c in export.options.columns]
-            else:
-                keep = [i for i, c in enumerate(spec.columns) if c.node is not node]
-            return GeoTarget(spec, node, path, keep)
-    if wanted is not None:
-        raise InvalidValueError(
-            f"The form has no location field {wanted!r} you may export (sensitive fields are left out "
-            "unless you may see them and ask for sensitive=include).",
-            details={"option": "geoField"},
-        )
-    raise InvalidValueError(
-        "This form has no geopoint, geotrace or geoshape field to export as GeoJSON.",
-        details={"option": "geoField"},
-    )
-
-
-def _coords(p: Any) -> list[float] | None:
-    if not isinstance(p, dict) or p.get("lat") is None or p.get("lon") is None:
-        return None
-    out = [p["lon"], p["lat"]]
-    if p.get("alt") is not None:
-        out.append(p["alt"])
-    return out
-
-
-def geometry(node: Node, value: Any) -> dict[str, Any] | None:
-    if node.field.type == "geopoint":
-        c = _coords(value)
-        return None if c is None else {"type": "Point", "coordinates": c}
-    if not isinstance(value, list):
-        return None
-    coords = [c for c in (_coords(p) for p in value) if c is not None]
-    if not coords:
-        return None
-    if node.field.type == "geotrace":
-        return {"type": "LineString", "coordinates": coords}
-    if coords[0] != coords[-1]:
-        coords.append(coords[0])  # GeoJSON rings are closed
-    return {"type": "Polygon", "coordinates": [coords]}
-
-
-def features(
-    session: Session, export: Export, target: GeoTarget, store: BlobStore | None = None
-) -> Iterator[dict[str, Any]]:
-    headers = target.spec.headers()
-    for sub, values, system in submissions(session, export, system=target.spec.is_root, store=store):
-        for frame, row in rows_with_frames(target.spec, sub.instance_id, values, system):
-            value: Any = frame
-            for step in target.path:
-                value = value.get(step) if isinstance(value, dict) else None
-            geo = geometry(target.node, value)
-            if geo is None:
-                continue
-            yield {
-                "type": "Feature",
-                "geometry": geo,
-                "properties": {headers[i]: row[i] for i in target.columns},
-            }

@@ -285,3 +285,22 @@ def test_date_range_review_states_and_form_versions_select_rows(world: World) ->
     assert keys(reviewState="all", start="2999-01-01") == []
     assert keys(reviewState="all", end="2000-01-01") == []
     assert keys(reviewState="all", formVersion=version) == ["uuid:hh-0", "uuid:hh-1"]
+
+
+def test_geojson_chosen_columns_and_repeat_geofield(world: World) -> None:
+    xml = geo_form(world)
+    submit(world, "geotest", geo_instance(xml, 3))
+    data = json.loads(get(world, "geotest", "geojson", reviewState="all", columns="KEY,SubmissionDate").data)
+    assert {tuple(sorted(f["properties"])) for f in data["features"]} == {("KEY", "SubmissionDate")}
+    plural = json.loads(
+        get(world, "geotest", "geojson", reviewState="all", geoField="input_geopoint_repeat").data
+    )
+    assert len(plural["features"]) == 2  # one per repeat instance
+    assert {f["properties"]["PARENT_KEY"] for f in plural["features"]} == {"uuid:geo-3"}
+    shapes = json.loads(get(world, "geotest", "geojson", reviewState="all", geoField="input_geoshape").data)
+    ring = shapes["features"][0]["geometry"]["coordinates"][0]
+    assert shapes["features"][0]["geometry"]["type"] == "Polygon" and ring[0] == ring[-1]
+    res = world.client.get(
+        url(world, "geotest", "geojson"), query_string={"columns": "nope"}, headers=world.headers("manager")
+    )
+    assert res.status_code == 400 and res.json["details"]["option"] == "columns"

@@ -7,7 +7,8 @@ work), measuring wall time and the server worker's peak resident memory.
 2. that submission is cloned (instance ID, ages and names varied) with PostgreSQL ``COPY`` up to the
    first size, all approved (exports take approved ones by default);
 3. the server is restarted (a fresh peak), each format is downloaded ``--runs`` times (streamed by the
-   client, nothing kept) with the worker's peak RSS (``VmHWM``, reset between formats through
+   client, nothing kept); reported: wall time, the worker's CPU time (``/proc/<pid>/stat``: the work
+   done, whatever else the machine runs) and its peak RSS (``VmHWM``, reset between formats through
    ``/proc/<pid>/clear_refs``) read after each format; the first CSV zip is opened and its rows counted;
 4. the same for the next size.
 
@@ -210,6 +211,12 @@ def _peak_mb(pid: int) -> float:
     raise BenchmarkFailure("no VmHWM")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far (the work done, whatever else the machine runs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
 
@@ -242,11 +249,14 @@ def measure(base: str, headers: dict[str, str], master: int, n: int, runs: int) 
     for ext, label in (("csv.zip", "CSV zip"), ("xlsx", "XLSX")):
         _reset_peak(worker)
         times = []
+        cpu = []
         size = 0
         for r in range(runs):
+            before = _cpu_seconds(worker)
             seconds, data = _download(
                 f"{base}/v1/projects/1/forms/{FORM}/submissions.{ext}", headers, keep=r == 0
             )
+            cpu.append(_cpu_seconds(worker) - before)
             times.append(seconds)
             if r == 0:
                 size = len(data)
@@ -255,7 +265,8 @@ def measure(base: str, headers: dict[str, str], master: int, n: int, runs: int) 
         peak = _peak_mb(worker)
         lines.append(
             f"export  postgresql  {label:8} submissions={n:7}  rows={n * (1 + MEMBERS):7}  "
-            f"median {statistics.median(times):6.1f} s  (runs: {', '.join(f'{t:.1f}' for t in times)})  "
+            f"median {statistics.median(times):6.1f} s  (runs: {', '.join(f'{t:.1f}' for t in times)}; "
+            f"server CPU median {statistics.median(cpu):5.1f} s)  "
             f"file {size / 1e6:6.1f} MB  server peak RSS {peak:6.1f} MB"
         )
         print(lines[-1], flush=True)

@@ -10,7 +10,7 @@ down by then, and a client that never reads the body must not leave a context be
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +21,7 @@ from app.db import commit, get_session
 from app.errors import InvalidJSONError
 from app.exports import writers
 from app.exports.options import parse_options
+from app.services import export_geojson as geojson
 from app.services import exports
 from app.services import forms as form_service
 from app.web.api import bp
@@ -50,7 +51,9 @@ def _arguments() -> tuple[dict[str, str], str | None]:
     return args, passphrase
 
 
-def _prepare(project_id: int, xml_form_id: str, fmt: str) -> exports.Export:
+def _prepare(
+    project_id: int, xml_form_id: str, fmt: str, check: Callable[[exports.Export], object] | None = None
+) -> exports.Export:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "submission.export")
     args, passphrase = _arguments()
@@ -65,6 +68,7 @@ def _prepare(project_id: int, xml_form_id: str, fmt: str) -> exports.Export:
         options=options,
         fmt=fmt,
         secret_key=str(current_app.config["SECRET_KEY"]),
+        check=check,
     )
     commit()  # the audit event, before the first byte
     # End each page's read transaction (see exports.submissions). The stream runs after the view has
@@ -125,9 +129,9 @@ def export_xlsx(project_id: int, xml_form_id: str) -> Response:
 
 @bp.route(BASE + ".geojson", methods=["GET", "POST"])
 def export_geojson(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "geojson")
-    target = exports.geo_target(export)
-    features = exports.features(get_session(), export, target, get_blob_store())
+    export = _prepare(project_id, xml_form_id, "geojson", geojson.geo_target)
+    target = geojson.geo_target(export)
+    features = geojson.features(get_session(), export, target, get_blob_store())
     return _download(
         writers.geojson_chunks(features), "application/geo+json", f"{export.form.xml_form_id}.geojson"
     )
