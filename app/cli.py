@@ -129,7 +129,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     app = _app()
-    workers = args.workers or max(2, (os.cpu_count() or 1) * 2)
+    # Sized for small servers (2 cores): one process per core plus one, so a core stays busy while a
+    # process waits on the database; 8 threads each, because a device's keep-alive connection stays
+    # with the process that accepted it and connections waiting for a free thread add latency. More
+    # processes than that only add context switches (measured: tests/benchmarks/README.md, ingest).
+    workers = args.workers or (os.cpu_count() or 1) + 1
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
@@ -295,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--threads", type=int, default=8)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("create-user", help="create a web user with a role")

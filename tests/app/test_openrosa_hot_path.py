@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import event, func, select
+import sqlalchemy as sa
+from sqlalchemy import event, func, select, text
 from urllib3 import encode_multipart_formdata
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
 
 from app.auth import probe_cache
-from app.db import get_database
+from app.db import get_database, peer_has_spoken
 from app.models import AuditEvent, Submission, SubmissionAttachment, SubmissionVersion
 from app.web.openrosa import multipart
-from tests.app.conftest import DB_KIND, World
+from tests.app.conftest import DB_KIND, PG_URL, World
 from tests.app.openrosa_helpers import (
     OR_HEADERS,
     SIMPLE_FORM,
@@ -251,3 +253,39 @@ def test_a_body_with_bare_lf_lines_is_still_stored(world: World, device: str) ->
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         record = s.scalars(select(Submission)).one()
         assert record.attachments_present == 1
+
+
+# --- pooled connections: checked without a round trip -------------------------------------------------
+
+
+def test_peer_has_spoken_sees_data_and_closed_sockets() -> None:
+    a, b = socket.socketpair()
+    try:
+        assert not peer_has_spoken(a.fileno())  # idle: the connection is handed out
+        b.sendall(b"E")  # PostgreSQL's farewell ErrorResponse
+        assert peer_has_spoken(a.fileno())
+        a.recv(1)
+        b.close()  # EOF
+        assert peer_has_spoken(a.fileno())
+    finally:
+        a.close()
+
+
+def test_a_submission_after_the_database_ended_the_pooled_connections(world: World, device: str) -> None:
+    """No SELECT 1 before each request (pool_pre_ping); a pooled connection the server closed is
+    noticed at checkout and replaced, so the device still gets its 201, not a 500."""
+    assert post_submission(world, device, instance("uuid:before")).status_code == 201
+    if DB_KIND == "postgresql":
+        outside = sa.create_engine(str(PG_URL).replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with outside.connect() as conn:
+                ended = conn.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+        finally:
+            outside.dispose()
+        assert ended, "the app's pooled connection should have been ended"
+    assert post_submission(world, device, instance(UUID)).status_code == 201
