@@ -15,9 +15,19 @@ class RutaError(Exception):
     status = 500
     default_message = "Something went wrong on the server. The error has been logged."
 
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        audit_rows: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.details = details or {}
+        # Audit events that must outlive the rollback of the refused request (a wrong passphrase is
+        # worth knowing about precisely because nothing else was written): ``audit.event_row`` dicts,
+        # written by the error handler in their own transaction after the rollback.
+        self.audit_rows = audit_rows or []
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:

@@ -95,15 +95,15 @@ def unlock_private_key(
     try:
         return crypto.load_private_key(key_row.private_key_pem, passphrase)
     except crypto.WrongPassphraseError as err:
-        audit.record(
-            session,
+        denied = audit.event_row(
             actor=actor,
             action="submission.decrypt.denied",
             project_id=project.id,
             subject_type=subject[0],
             subject_id=subject[1],
         )
-        raise ForbiddenError("The passphrase is not correct.") from err
+        # Kept although the request is refused and rolled back (see RutaError.audit_rows).
+        raise ForbiddenError("The passphrase is not correct.", audit_rows=[denied]) from err
 
 
 def decrypt_version(

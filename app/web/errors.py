@@ -17,6 +17,7 @@ from app.errors import (
     RutaError,
     UnsupportedMediaTypeError,
 )
+from app.services import audit
 
 log = logging.getLogger("ruta.errors")
 
@@ -58,7 +59,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RutaError)
     def _ruta_error(error: RutaError) -> Response:
         # Whatever the request wrote is undone: an error never leaves a partial write.
-        get_session().rollback()
+        session = get_session()
+        session.rollback()
+        if error.audit_rows:
+            for row in error.audit_rows:
+                audit.record_row(session, row)
+            session.commit()
         response = render(error)
         if error.status == 401 and _is_device_request():
             from app.web.openrosa.auth import add_challenge

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.db import get_database
+from app.models import AuditEvent
 from sync.qr import decode_settings
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import (
@@ -38,6 +42,10 @@ def test_corpus_encrypted_submission_decrypts_byte_for_byte(world: World) -> Non
     assert (
         world.client.post(url, json={"passphrase": "wrong passphrase!"}, headers=manager).status_code == 403
     )
+    # The refusal is audited although the request was rolled back.
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        denied = s.scalars(select(AuditEvent).where(AuditEvent.action == "submission.decrypt.denied")).all()
+        assert [(e.subject_id, e.actor_user_id is not None) for e in denied] == [(instance_id, True)]
     assert (
         world.client.post(url, json={"passphrase": PASSPHRASE}, headers=world.headers("analyst")).status_code
         == 403
