@@ -13,7 +13,7 @@ import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,9 +56,22 @@ _Sums = list[float]  # num, den, n, dk
 def compute_values(
     session: Session, *, project: Project, query: IndicatorQuery, catalog: Catalog | None = None
 ) -> IndicatorResult:
+    return compute_tables(session, project=project, query=query, bys=[query.by], catalog=catalog)[0]
+
+
+def compute_tables(
+    session: Session,
+    *,
+    project: Project,
+    query: IndicatorQuery,
+    bys: Sequence[tuple[str, ...]],
+    catalog: Catalog | None = None,
+) -> list[IndicatorResult]:
+    """The indicators of ``query`` broken down each way in ``bys``, from one aggregation: every grouping
+    (each breakdown and its margins) is computed once, in a single ``GROUPING SETS`` scan on PostgreSQL
+    and one ``GROUP BY`` per grouping on SQLite."""
     catalog = catalog or load_catalog()
     indicators = _indicators(query, catalog)
-    by = _check_by(query)
     for dim in query.filters:
         if dim not in DIMENSIONS:
             raise IndicatorQueryError(f"Unknown filter {dim!r}; filter on one of {', '.join(DIMENSIONS)}.")
@@ -66,34 +79,72 @@ def compute_values(
         project.indicators_include_received if query.include_received is None else query.include_received
     )
     states = WITH_RECEIVED if include else APPROVED
-    skipped: dict[str, str] = {}
-    chosen: list[Indicator] = []
-    for indicator in indicators:
-        try:
-            check_dimensions(by, public=query.public, sensitive=indicator.sensitive)
-        except DimensionError as exc:
-            skipped[indicator.code] = str(exc)
-            continue
-        chosen.append(indicator)
-    result = IndicatorResult([], by, states, skipped)
-    if not chosen:
-        return result
-    codes = [i.code for i in chosen]
+    plans: list[tuple[tuple[str, ...], list[Indicator], dict[str, str]]] = []
+    for requested in bys:
+        by = _check_by(replace(query, by=requested))
+        skipped: dict[str, str] = {}
+        chosen: list[Indicator] = []
+        for indicator in indicators:
+            try:
+                check_dimensions(by, public=query.public, sensitive=indicator.sensitive)
+            except DimensionError as exc:
+                skipped[indicator.code] = str(exc)
+                continue
+            chosen.append(indicator)
+        plans.append((by, chosen, skipped))
+    codes = sorted({i.code for _, chosen, _ in plans for i in chosen})
+    subsets = sorted(
+        {
+            _ordered(subset)
+            for by, _, _ in plans
+            for size in range(len(by) + 1)
+            for subset in itertools.combinations(by, size)
+        },
+        key=lambda subset: (len(subset), [DIMENSIONS.index(d) for d in subset]),
+    )
     where = _where(project, states, codes, query.filters)
-    sums: dict[tuple[str, str, str], dict[tuple[str, ...], _Sums]] = defaultdict(dict)
-    medians: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
-    median_codes = [i.code for i in chosen if "median" in i.units]
-    for size in range(len(by) + 1):
-        for subset in itertools.combinations(by, size):
-            _aggregate(session, where, by, subset, query, sums)
-            if median_codes:
-                _medians(session, where, by, subset, query, median_codes, medians)
-    versions = _mapping_versions(session, where)
-    for indicator in chosen:
-        result.values.extend(
-            _values(indicator, by, sums, medians.get(indicator.code, {}), versions.get(indicator.code, ()))
-        )
-    return result
+    grouped = _aggregate_sets(session, where, subsets, query) if codes else {}
+    median_codes = [c for c in codes if "median" in catalog.indicators[c].units]
+    medians = (
+        {subset: _medians(session, where, subset, query, median_codes) for subset in subsets}
+        if median_codes
+        else {}
+    )
+    versions: dict[str, set[str]] = defaultdict(set)
+    for per_subset in grouped.values():
+        for (code, _b, _c), cells in per_subset.items():
+            for cell in cells.values():
+                versions[code].update(cell[4])
+    results = []
+    for by, chosen, skipped in plans:
+        result = IndicatorResult([], by, states, skipped)
+        sums: dict[tuple[str, str, str], dict[tuple[str, ...], _Sums]] = defaultdict(dict)
+        by_medians: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
+        for size in range(len(by) + 1):
+            for subset in itertools.combinations(by, size):
+                ordered = _ordered(subset)
+                for cell_key, cells in grouped.get(ordered, {}).items():
+                    for values, total in cells.items():
+                        sums[cell_key][_key(by, ordered, values)] = total[:4]
+                for code, found in medians.get(ordered, {}).items():
+                    for values, median in found.items():
+                        by_medians[code][_key(by, ordered, values)] = median
+        for indicator in chosen:
+            result.values.extend(
+                _values(
+                    indicator,
+                    by,
+                    sums,
+                    by_medians.get(indicator.code, {}),
+                    tuple(sorted(versions.get(indicator.code, ()))),
+                )
+            )
+        results.append(result)
+    return results
+
+
+def _ordered(subset: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(subset, key=DIMENSIONS.index))
 
 
 def _indicators(query: IndicatorQuery, catalog: Catalog) -> list[Indicator]:
@@ -142,94 +193,90 @@ def _where(
     return conds
 
 
-def _primary(subset: Sequence[str], query: IndicatorQuery) -> list[sa.ColumnElement[bool]]:
-    """A unit's second nationality rows count only where nationality is grouped or filtered on."""
-    if MULTI_COLUMN in subset or MULTI_COLUMN in query.filters:
-        return []
-    return [IndicatorFact.is_primary.is_(True)]
+def _uses_all_rows(subset: Sequence[str], query: IndicatorQuery) -> bool:
+    """A unit's second-nationality rows count only where nationality is grouped or filtered on."""
+    return MULTI_COLUMN in subset or MULTI_COLUMN in query.filters
 
 
-def _aggregate(
+_Grouped = dict[tuple[str, ...], dict[tuple[str, str, str], dict[tuple[str, ...], list[Any]]]]
+
+
+def _aggregate_sets(
     session: Session,
     where: list[sa.ColumnElement[bool]],
-    by: tuple[str, ...],
-    subset: tuple[str, ...],
+    subsets: list[tuple[str, ...]],
     query: IndicatorQuery,
-    sums: dict[tuple[str, str, str], dict[tuple[str, ...], _Sums]],
-) -> None:
+) -> _Grouped:
+    """subset -> (indicator, breakdown, category) -> subset values -> [num, den, n, dk, mapping versions].
+
+    One ``GROUP BY`` per grouping. (A single ``GROUPING SETS`` scan was measured slower on PostgreSQL:
+    its hash aggregation runs in one process, while separate queries use parallel workers.)"""
     f = IndicatorFact
-    dims = [getattr(f, d) for d in subset]
-    group = [f.indicator, f.breakdown, f.category, *dims]
-    stmt = (
-        select(*group, sa.func.sum(f.num), sa.func.sum(f.den), sa.func.sum(f.n), sa.func.sum(f.dk))
-        .where(*where, *_primary(subset, query))
-        .group_by(*group)
-    )
-    for row in session.execute(stmt):
-        code, breakdown, category, *values = row
-        dim_values = dict(zip(subset, values[: len(subset)], strict=True))
-        key = tuple(dim_values.get(d, TOTAL) for d in by)
-        num, den, n, dk = values[len(subset) :]
-        sums[(code, breakdown, category)][key] = [
-            float(num or 0),
-            float(den or 0),
-            float(n or 0),
-            float(dk or 0),
-        ]
+    base = [f.indicator, f.breakdown, f.category, f.mapping_version]
+    sums = [sa.func.sum(c) for c in (f.num, f.den, f.n, f.dk)]
+    grouped: _Grouped = defaultdict(lambda: defaultdict(dict))
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling these scans costs more than it saves (measured: ~1.5 s of JIT per query), and with
+        # the default 4 MB of work memory a many-valued dimension (admin 2) was sorted on disk instead
+        # of hashed (7 s instead of 1 s at 100,000 submissions). Both last to the end of the transaction.
+        session.execute(sa.text("SET LOCAL jit = off"))
+        session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+    for subset in subsets:
+        columns = [getattr(f, d) for d in subset]
+        conds = list(where)
+        if not _uses_all_rows(subset, query):
+            conds.append(f.is_primary.is_(True))
+        stmt = select(*base, *columns, *sums).where(*conds).group_by(*base, *columns)
+        for row in session.execute(stmt):
+            _add(grouped, subset, row[:4], tuple(row[4 : 4 + len(subset)]), row[4 + len(subset) :])
+    return grouped
+
+
+def _add(
+    grouped: _Grouped,
+    subset: tuple[str, ...],
+    head: Sequence[Any],
+    values: tuple[str, ...],
+    sums: Sequence[Any],
+) -> None:
+    code, breakdown, category, version = head
+    numbers = [float(x or 0) for x in sums]
+    cell = grouped[subset][(code, breakdown, category)].setdefault(values, [0.0, 0.0, 0.0, 0.0, set()])
+    for i, number in enumerate(numbers):
+        cell[i] += number
+    cell[4].add(version)
 
 
 def _medians(
     session: Session,
     where: list[sa.ColumnElement[bool]],
-    by: tuple[str, ...],
     subset: tuple[str, ...],
     query: IndicatorQuery,
     codes: list[str],
-    medians: dict[str, dict[tuple[str, ...], float]],
-) -> None:
+) -> dict[str, dict[tuple[str, ...], float]]:
     f = IndicatorFact
     dims = [getattr(f, d) for d in subset]
-    conds = [
-        *where,
-        *_primary(subset, query),
-        f.indicator.in_(codes),
-        f.breakdown == "",
-        f.value.is_not(None),
-    ]
+    conds = [*where, f.indicator.in_(codes), f.breakdown == "", f.value.is_not(None)]
+    if not _uses_all_rows(subset, query):
+        conds.append(f.is_primary.is_(True))
+    found: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
     if session.get_bind().dialect.name == "postgresql":
         median = sa.func.percentile_cont(0.5).within_group(f.value)
-        for row in session.execute(
-            select(f.indicator, *dims, median).where(*conds).group_by(f.indicator, *dims)
-        ):
-            code, *values, found = row
-            key = _key(by, subset, values)
-            medians[code][key] = float(found)
-        return
+        stmt = select(f.indicator, *dims, median).where(*conds).group_by(f.indicator, *dims)
+        for code, *values, value in session.execute(stmt):
+            found[code][tuple(values)] = float(value)
+        return found
     pools: dict[tuple[str, tuple[str, ...]], list[float]] = defaultdict(list)
-    for row in session.execute(select(f.indicator, *dims, f.value).where(*conds)):
-        code, *values, value = row
-        pools[(code, _key(by, subset, values))].append(float(value))
+    for code, *values, value in session.execute(select(f.indicator, *dims, f.value).where(*conds)):
+        pools[(code, tuple(values))].append(float(value))
     for (code, key), numbers in pools.items():
-        medians[code][key] = float(statistics.median(numbers))
+        found[code][key] = float(statistics.median(numbers))
+    return found
 
 
 def _key(by: tuple[str, ...], subset: tuple[str, ...], values: Sequence[Any]) -> tuple[str, ...]:
     found = dict(zip(subset, values, strict=True))
     return tuple(found.get(d, TOTAL) for d in by)
-
-
-def _mapping_versions(session: Session, where: list[sa.ColumnElement[bool]]) -> dict[str, tuple[str, ...]]:
-    f = IndicatorFact
-    found: dict[str, list[str]] = defaultdict(list)
-    stmt = (
-        select(f.indicator, f.mapping_version)
-        .where(*where)
-        .distinct()
-        .order_by(f.indicator, f.mapping_version)
-    )
-    for code, version in session.execute(stmt):
-        found[code].append(version)
-    return {code: tuple(v) for code, v in found.items()}
 
 
 def _values(

@@ -238,17 +238,16 @@ def full_recompute(app: Any, world: dict[str, Any]) -> tuple[float, int]:
     from app.db import get_database
     from app.models import Project
     from app.services import indicator_records
-    from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
+    from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_tables
 
-    cells = 0
     t0 = time.perf_counter()
     with app.app_context(), get_database(app).session_scope() as session:
         project = session.get(Project, world["project_id"])
         assert project is not None
         indicator_records.refresh_project(session, project=project)
-        for dim in (None, *DIMENSIONS):
-            query = IndicatorQuery(by=(dim,) if dim else ())
-            cells += len(compute_values(session, project=project, query=query).values)
+        bys = [(), *((dim,) for dim in DIMENSIONS)]
+        results = compute_tables(session, project=project, query=IndicatorQuery(), bys=bys)
+        cells = sum(len(r.values) for r in results)
         session.commit()
     return time.perf_counter() - t0, cells
 
@@ -274,7 +273,20 @@ def one_review_change(app: Any, world: dict[str, Any], state: str, submission_id
         return (time.perf_counter() - t0) * 1000
 
 
-def run(db_kind: str, n: int, runs: int, pg_admin_url: str) -> dict[str, Any]:
+def reuse_world(app: Any) -> dict[str, Any]:
+    """The project of a previous run's database (``--reuse``): seeding and normalising 100,000
+    submissions takes many minutes on a loaded machine."""
+    from app.db import get_database
+    from app.models import Project, User
+
+    with app.app_context(), get_database(app).session_scope() as session:
+        project_id = session.scalar(sa.select(sa.func.min(Project.id)))
+        admin_id = session.scalar(sa.select(User.id).where(User.email == "admin@bench.local"))
+    assert project_id is not None and admin_id is not None, "nothing to reuse: run once without --reuse"
+    return {"project_id": project_id, "admin_id": admin_id}
+
+
+def run(db_kind: str, n: int, runs: int, pg_admin_url: str, reuse: bool = False) -> dict[str, Any]:
     from app import create_app
     from app.auth import passwords
     from app.cli import upgrade_database
@@ -282,7 +294,10 @@ def run(db_kind: str, n: int, runs: int, pg_admin_url: str) -> dict[str, Any]:
 
     passwords.use_fast_hashing_for_tests()
     tmp = Path(tempfile.mkdtemp(prefix="ruta-bench-indicators-"))
-    url = fresh_postgres(pg_admin_url) if db_kind == "postgresql" else f"sqlite:///{tmp / 'bench.sqlite3'}"
+    if db_kind == "postgresql":
+        url = pg_admin_url.rsplit("/", 1)[0] + f"/{PG_BENCH_DB}" if reuse else fresh_postgres(pg_admin_url)
+    else:
+        url = f"sqlite:///{tmp / 'bench.sqlite3'}"
     app = create_app(
         {
             "DATABASE_URL": url,
@@ -292,9 +307,12 @@ def run(db_kind: str, n: int, runs: int, pg_admin_url: str) -> dict[str, Any]:
         }
     )
     upgrade_database(app)
-    print(f"\n{db_kind}: seeding…", flush=True)
-    world = seed(app, n)
-    normalise_all(app, world)
+    if reuse and db_kind == "postgresql":
+        world = reuse_world(app)
+    else:
+        print(f"\n{db_kind}: seeding…", flush=True)
+        world = seed(app, n)
+        normalise_all(app, world)
     full_recompute(app, world)  # warm caches once
     full = [full_recompute(app, world) for _ in range(runs)]
     one_review_change(app, world, "rejected", 7)  # warm
@@ -313,11 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--submissions", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--reuse", action="store_true", help="PostgreSQL: time the database of the last run")
     args = parser.parse_args(argv)
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     slow = False
     for kind in kinds:
-        r = run(kind, args.submissions, args.runs, args.pg_admin_url)
+        r = run(kind, args.submissions, args.runs, args.pg_admin_url, args.reuse)
         full_mark = "" if r["full_s"] < TARGET_FULL_S else "   <-- over target"
         review_mark = "" if r["review_ms"] < TARGET_REVIEW_MS else "   <-- over target"
         print(f"\nIndicators, {kind}, {args.submissions} submissions, median of {args.runs}:")
