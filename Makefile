@@ -40,5 +40,5 @@ bench: install-test
 # run this again.
 translations:
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o app/translations/messages.pot --no-location --sort-output --project=Ruta .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location --width 100
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100
 	$(BIN)/pybabel compile -d app/translations --use-fuzzy
