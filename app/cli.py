@@ -6,6 +6,7 @@ Each command is one unit of work with one commit at its end, like a request.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -147,6 +148,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         def load(self) -> Flask:
             return app
 
+    # Everything built so far (the app, models, compiled statements, translations) lives as long as the
+    # process: moved out of the cycle collector's reach, full collections in the workers stop walking
+    # it again and again, and the forked workers keep sharing those pages (copy-on-write).
+    gc.collect()
+    gc.freeze()
     print(
         f"Ruta is serving on http://{args.host}:{args.port}/ "
         f"(API at /v1, device server at /v1/projects/<id>)",
