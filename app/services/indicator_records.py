@@ -38,7 +38,7 @@ from app.models import (
     SubmissionVersion,
     UnmappedValue,
 )
-from app.services import indicator_mappings
+from app.services import indicator_mappings, quality
 from forms.schema import FormSchema
 
 CHUNK = 500
@@ -317,24 +317,19 @@ def _text(value: Any) -> str:
 
 
 def _set_flag(submission: Submission, result: NormalisedResult | None) -> None:
-    """The ``unmapped_values`` quality flag: raised while any answer waits in the review queue.
-    Kept to this one function so it can move to the quality service's set/clear helpers."""
-    flags = [f for f in submission.quality_flags or [] if f.get("code") != UNMAPPED_FLAG]
+    """The ``unmapped_values`` quality flag: raised while any answer of the submission waits in the
+    review queue, cleared once the mapping covers them all."""
     if result is not None and result.unmapped:
-        fields = sorted({u.field for u in result.unmapped})
-        flags.append(
-            {
-                "code": UNMAPPED_FLAG,
-                "message": f"{len(result.unmapped)} answer(s) have no canonical code yet; they count as "
-                "unknown until the form's mapping is extended.",
-                "details": {"fields": fields},
-            }
+        message = (
+            f"{len(result.unmapped)} answer(s) have no canonical code yet; they count as unknown until "
+            "the form's mapping is extended."
         )
-    codes = sorted({str(f.get("code")) for f in flags})
-    new_codes = f" {' '.join(codes)} " if codes else ""
-    if new_codes != submission.flag_codes or flags != submission.quality_flags:
-        submission.quality_flags = flags
-        submission.flag_codes = new_codes
+        details = {"fields": sorted({u.field for u in result.unmapped})}
+        current = next((f for f in submission.quality_flags or [] if f.get("code") == UNMAPPED_FLAG), None)
+        if current is None or current.get("message") != message or current.get("details") != details:
+            quality.set_flag(submission, UNMAPPED_FLAG, message, details)
+    else:
+        quality.clear_flag(submission, UNMAPPED_FLAG)
 
 
 def unmapped_summary(session: Session, *, project: Project, limit: int = 50) -> list[dict[str, Any]]:
