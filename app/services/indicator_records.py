@@ -42,6 +42,7 @@ from app.services import indicator_mappings, quality
 from forms.schema import FormSchema
 
 CHUNK = 500
+REFRESH_LOCK = 0x5275  # first key of the per-project advisory lock ("Ru")
 UNMAPPED_FLAG = "unmapped_values"
 NO_CONSENT = ("n", "refused")
 
@@ -63,14 +64,14 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     catalog = catalog or load_catalog()
     result = RefreshResult()
     marks = session.get(IndicatorRefreshMark, project.id)
-    if marks is None:
-        marks = IndicatorRefreshMark(project_id=project.id, version_mark=-1, review_mark=-1, mapping_mark=-1)
-        session.add(marks)
     now = (
         session.scalar(select(func.max(SubmissionVersion.id))) or 0,
         session.scalar(select(func.max(ReviewEvent.id))) or 0,
         session.scalar(select(func.max(IndicatorMapping.id))) or 0,
     )
+    if marks is not None and now == (marks.version_mark, marks.review_mark, marks.mapping_mark):
+        return result
+    marks = _lock_marks(session, project)
     if now[0] == marks.version_mark and now[2] == marks.mapping_mark:
         if now[1] != marks.review_mark:
             reviewed = select(ReviewEvent.submission_id).where(ReviewEvent.id > marks.review_mark)
@@ -97,6 +98,22 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     marks.refreshed_at = dt.datetime.now(dt.UTC)
     session.flush()
     return result
+
+
+def _lock_marks(session: Session, project: Project) -> IndicatorRefreshMark:
+    """The project's marks, read again once this transaction holds the project's refresh lock.
+
+    Two app servers answering reads at the same moment would otherwise both normalise the same new
+    submissions and the second would hit the unique record per submission. PostgreSQL: a transaction
+    advisory lock, so the second waits and then finds the work done. SQLite transactions already start
+    with the write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(REFRESH_LOCK, project.id)))
+    marks = session.get(IndicatorRefreshMark, project.id, populate_existing=True)
+    if marks is None:
+        marks = IndicatorRefreshMark(project_id=project.id, version_mark=-1, review_mark=-1, mapping_mark=-1)
+        session.add(marks)
+    return marks
 
 
 def _mapped_forms(
