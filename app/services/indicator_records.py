@@ -38,10 +38,11 @@ from app.models import (
     SubmissionVersion,
     UnmappedValue,
 )
-from app.services import indicator_mappings
+from app.services import indicator_mappings, quality
 from forms.schema import FormSchema
 
 CHUNK = 500
+REFRESH_LOCK = 0x5275  # first key of the per-project advisory lock ("Ru")
 UNMAPPED_FLAG = "unmapped_values"
 NO_CONSENT = ("n", "refused")
 
@@ -63,14 +64,14 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     catalog = catalog or load_catalog()
     result = RefreshResult()
     marks = session.get(IndicatorRefreshMark, project.id)
-    if marks is None:
-        marks = IndicatorRefreshMark(project_id=project.id, version_mark=-1, review_mark=-1, mapping_mark=-1)
-        session.add(marks)
     now = (
         session.scalar(select(func.max(SubmissionVersion.id))) or 0,
         session.scalar(select(func.max(ReviewEvent.id))) or 0,
         session.scalar(select(func.max(IndicatorMapping.id))) or 0,
     )
+    if marks is not None and now == (marks.version_mark, marks.review_mark, marks.mapping_mark):
+        return result
+    marks = _lock_marks(session, project)
     if now[0] == marks.version_mark and now[2] == marks.mapping_mark:
         if now[1] != marks.review_mark:
             reviewed = select(ReviewEvent.submission_id).where(ReviewEvent.id > marks.review_mark)
@@ -97,6 +98,22 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     marks.refreshed_at = dt.datetime.now(dt.UTC)
     session.flush()
     return result
+
+
+def _lock_marks(session: Session, project: Project) -> IndicatorRefreshMark:
+    """The project's marks, read again once this transaction holds the project's refresh lock.
+
+    Two app servers answering reads at the same moment would otherwise both normalise the same new
+    submissions and the second would hit the unique record per submission. PostgreSQL: a transaction
+    advisory lock, so the second waits and then finds the work done. SQLite transactions already start
+    with the write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(REFRESH_LOCK, project.id)))
+    marks = session.get(IndicatorRefreshMark, project.id, populate_existing=True)
+    if marks is None:
+        marks = IndicatorRefreshMark(project_id=project.id, version_mark=-1, review_mark=-1, mapping_mark=-1)
+        session.add(marks)
+    return marks
 
 
 def _mapped_forms(
@@ -317,24 +334,19 @@ def _text(value: Any) -> str:
 
 
 def _set_flag(submission: Submission, result: NormalisedResult | None) -> None:
-    """The ``unmapped_values`` quality flag: raised while any answer waits in the review queue.
-    Kept to this one function so it can move to the quality service's set/clear helpers."""
-    flags = [f for f in submission.quality_flags or [] if f.get("code") != UNMAPPED_FLAG]
+    """The ``unmapped_values`` quality flag: raised while any answer of the submission waits in the
+    review queue, cleared once the mapping covers them all."""
     if result is not None and result.unmapped:
-        fields = sorted({u.field for u in result.unmapped})
-        flags.append(
-            {
-                "code": UNMAPPED_FLAG,
-                "message": f"{len(result.unmapped)} answer(s) have no canonical code yet; they count as "
-                "unknown until the form's mapping is extended.",
-                "details": {"fields": fields},
-            }
+        message = (
+            f"{len(result.unmapped)} answer(s) have no canonical code yet; they count as unknown until "
+            "the form's mapping is extended."
         )
-    codes = sorted({str(f.get("code")) for f in flags})
-    new_codes = f" {' '.join(codes)} " if codes else ""
-    if new_codes != submission.flag_codes or flags != submission.quality_flags:
-        submission.quality_flags = flags
-        submission.flag_codes = new_codes
+        details = {"fields": sorted({u.field for u in result.unmapped})}
+        current = next((f for f in submission.quality_flags or [] if f.get("code") == UNMAPPED_FLAG), None)
+        if current is None or current.get("message") != message or current.get("details") != details:
+            quality.set_flag(submission, UNMAPPED_FLAG, message, details)
+    else:
+        quality.clear_flag(submission, UNMAPPED_FLAG)
 
 
 def unmapped_summary(session: Session, *, project: Project, limit: int = 50) -> list[dict[str, Any]]:

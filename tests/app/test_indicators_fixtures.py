@@ -221,3 +221,13 @@ def test_too_many_dimensions_or_unknown_names_are_clear_400s(loaded: World) -> N
             continue
         assert res.status_code == 400, (query, res.json)
         assert res.json["message"]
+
+
+def test_sensitive_indicators_are_never_published_per_site(loaded: World) -> None:
+    res = loaded.client.get(
+        f"/v1/projects/{loaded.project_id}/indicators?by=site&indicator=PROT-02,NEED-03",
+        headers=loaded.headers("analyst"),
+    )
+    assert res.status_code == 200
+    assert "PROT-02" in res.json["skipped"] and "site" in res.json["skipped"]["PROT-02"]
+    assert {v["indicator"] for v in res.json["values"]} == {"NEED-03"}
