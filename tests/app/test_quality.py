@@ -408,7 +408,8 @@ def test_admin_form_page_shows_and_saves_quality_checks(world: World, device: st
     action = f"{page}/quality"
     manager = login(world, "manager")
     html = manager.get(page).text
-    assert 'id="quality-form"' in html and "No minimum interview length." in html
+    # The admin speaks the user's language (Spanish here).
+    assert 'id="quality-form"' in html and "Sin duración mínima de entrevista." in html
     res = post(
         manager,
         action,
@@ -423,7 +424,7 @@ def test_admin_form_page_shows_and_saves_quality_checks(world: World, device: st
     got = world.client.get(_quality_url(world), headers=world.headers("manager")).json
     assert got["minInterviewMinutes"] == 4.5 and got["duplicateKeyFields"] == ["/data/doc_id"]
     assert got["enabledFlags"] == ["short_interview", "likely_duplicate"]
-    assert "Interviews shorter than 4.5 min are flagged." in manager.get(page).text
+    assert "Se marcan las entrevistas de menos de 4.5 min." in manager.get(page).text
     bad = post(manager, action, {"key_fields": "/data/nope"}, page=page)
     assert bad.status_code == 400 and "is not a question of the form" in bad.text
     supervisor = login(world, "supervisor")
