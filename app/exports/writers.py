@@ -47,6 +47,9 @@ def _cell(value: Any) -> Any:
 
 
 def clean(row: list[Any]) -> list[Any]:
+    # Most rows hold only text, whole numbers and blanks: one C-level pass over the types settles it.
+    if _AS_IS.issuperset(map(type, row)):
+        return row
     return [v if type(v) in _AS_IS else _cell(v) for v in row]
 
 
