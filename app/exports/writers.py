@@ -199,7 +199,8 @@ _XML_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}
 _XML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _XML_ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 _PRESERVE = ' xml:space="preserve"'  # leading or trailing whitespace kept
-XLSX_ROWS = 1_048_576  # Excel's limit; XlsxWriter drops rows past it, and so do we
+XLSX_ROWS = 1_048_576  # Excel's limits; XlsxWriter drops rows past them, and so do we
+XLSX_COLUMNS = 16_384
 _SAFE_STRING = 16_383  # below half of Excel's 32,767 UTF-16 units: no truncation check needed
 
 
@@ -241,6 +242,8 @@ class _RowWriter:
         if r >= XLSX_ROWS:
             return
         self.row = r + 1
+        if len(row) > XLSX_COLUMNS:
+            return self._slow(r, row)  # XlsxWriter drops the cells past Excel's last column
         number = str(r + 1)
         refs = self.refs if len(self.refs) >= len(row) else self._refs(len(row))
         parts = [f'<row r="{number}">']

@@ -70,3 +70,11 @@ def test_sheets_interleaved_and_odd_values() -> None:
     repeat = [list(r) for r in book["repeat"].iter_rows(values_only=True)]
     assert repeat == [["c"], ["c1"], [None], ["c3"]]
     assert book["repeat"].max_row == 4 and book["root"].max_row == 6
+
+
+def test_cells_past_excels_last_column_are_dropped() -> None:
+    wide = [f"c{i}" for i in range(16_390)]
+    book = _read([("wide", [["h"]])], [(0, wide), (0, ["next"])])
+    sheet = book["wide"]
+    assert sheet.max_column == 16_384
+    assert sheet.cell(2, 16_384).value == "c16383" and sheet.cell(3, 1).value == "next"
