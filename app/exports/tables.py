@@ -38,6 +38,7 @@ SYSTEM_COLUMNS = (
     ("Edits", "edits"),
     ("FormVersion", "formVersion"),
 )
+SYSTEM_KEYS = tuple(key for _, key in SYSTEM_COLUMNS)
 SYSTEM_HXL = {"SubmissionDate": "#date+submitted", "KEY": "#meta+key", "PARENT_KEY": "#meta+parent_key"}
 
 Writer = Callable[[dict[str, Any], list[Any]], None]
@@ -339,7 +340,7 @@ def rows_with_frames(
         for w in spec.writers:
             w(values, row)
         row.append(instance_id)
-        row.extend(system.get(k) for _, k in SYSTEM_COLUMNS)
+        row.extend(map(system.get, SYSTEM_KEYS))
         yield values, row
         return
     for frame, parent_key, key in _frames(values, spec.chain, instance_id):

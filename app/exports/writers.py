@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 CHUNK = 256 * 1024
 Table = tuple[str, list[list[str]]]  # file stem, header rows
@@ -44,6 +47,9 @@ def _cell(value: Any) -> Any:
 
 
 def clean(row: list[Any]) -> list[Any]:
+    # Most rows hold only text, whole numbers and blanks: one C-level pass over the types settles it.
+    if _AS_IS.issuperset(map(type, row)):
+        return row
     return [v if type(v) in _AS_IS else _cell(v) for v in row]
 
 
@@ -187,10 +193,115 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
+# What a cell's text needs beyond copying: XML escapes, control characters and literal ``_xHHHH_``
+# (which Excel would read as an escape), the two non-characters. One search per string; most match none.
+_XML_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+_XML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+_XML_ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+_PRESERVE = ' xml:space="preserve"'  # leading or trailing whitespace kept
+XLSX_ROWS = 1_048_576  # Excel's limits; XlsxWriter drops rows past them, and so do we
+XLSX_COLUMNS = 16_384
+_SAFE_STRING = 16_383  # below half of Excel's 32,767 UTF-16 units: no truncation check needed
+
+
+def _xml_text(text: str) -> str:
+    """A string as XlsxWriter writes an inline string's ``<t>`` (the same escapes), but never a raw
+    rich string: XlsxWriter copies ``<r>...</r>`` unescaped, which a submitted value must not do."""
+    text = _XML_ESCAPED.sub(r"_x005F\1", text)
+    text = _XML_CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _RowWriter:
+    """Writes a sheet's data rows as XML straight into the row file XlsxWriter keeps for the sheet in
+    ``constant_memory`` mode, the XML XlsxWriter itself writes for them (``<row>``, inline strings,
+    numbers as ``%.16G``). XlsxWriter's per-cell API (argument checks, a cell tuple, a dispatch on its
+    type, attribute lists) was most of an XLSX export's time. A row with a value the fast path does not
+    cover (NaN or infinity, a string that may need truncating) goes through XlsxWriter's API instead.
+
+    Relies on XlsxWriter's (pinned) constant-memory internals: ``fh`` is the row file, rows before
+    ``previous_row`` are written, ``dim_*`` are the sheet's extent."""
+
+    def __init__(self, sheet: Any, first_row: int) -> None:
+        self.sheet = sheet
+        sheet._write_single_row(first_row)  # out with the last header row; the file is ours from here
+        self.write_text = sheet.fh.write
+        self.row = first_row
+        self.refs: list[str] = []
+        self.max_col = -1
+        self.last_row = -1  # the last row written here with a cell
+
+    def _refs(self, n: int) -> list[str]:
+        while len(self.refs) < n:
+            self.refs.append(xl_col_to_name(len(self.refs)))
+        return self.refs
+
+    def write(self, row: list[Any]) -> None:
+        r = self.row
+        if r >= XLSX_ROWS:
+            return
+        self.row = r + 1
+        if len(row) > XLSX_COLUMNS:
+            return self._slow(r, row)  # XlsxWriter drops the cells past Excel's last column
+        number = str(r + 1)
+        refs = self.refs if len(self.refs) >= len(row) else self._refs(len(row))
+        parts = [f'<row r="{number}">']
+        last = -1
+        for c, v in enumerate(row):
+            if v is None:
+                continue
+            t = type(v)
+            if t is not str and t is not int:
+                v = _cell(v)
+                t = type(v)
+            if t is str:
+                if len(v) > _SAFE_STRING:
+                    return self._slow(r, row)
+                if _XML_SPECIAL.search(v):
+                    v = _xml_text(v)
+                space = _PRESERVE if v and (v[0].isspace() or v[-1].isspace()) else ""
+                parts.append(f'<c r="{refs[c]}{number}" t="inlineStr"><is><t{space}>{v}</t></is></c>')
+            elif t is float and (v != v or v in (math.inf, -math.inf)):
+                return self._slow(r, row)
+            else:
+                parts.append(f'<c r="{refs[c]}{number}"><v>{v:.16G}</v></c>')
+            last = c
+        if last < 0:
+            return  # no cells: XlsxWriter writes no row element either
+        parts.append("</row>")
+        self.write_text("".join(parts))
+        self.last_row = r
+        if last > self.max_col:
+            self.max_col = last
+
+    def _slow(self, r: int, row: list[Any]) -> None:
+        sheet = self.sheet
+        sheet.previous_row = r
+        for c, v in enumerate(row):
+            if v is None:
+                continue
+            v = v if type(v) in _AS_IS else _cell(v)
+            if isinstance(v, str):
+                sheet.write_string(r, c, v)
+            else:
+                sheet.write_number(r, c, v)
+        sheet._write_single_row(r + 1)
+
+    def finish(self) -> None:
+        """The sheet's extent (its ``<dimension>``) with the rows written here."""
+        sheet = self.sheet
+        if self.last_row > (sheet.dim_rowmax or 0):
+            sheet.dim_rowmax = self.last_row
+        if self.max_col > (sheet.dim_colmax or 0):
+            sheet.dim_colmax = self.max_col
+        sheet.previous_row = max(sheet.previous_row, min(self.row, XLSX_ROWS))
+
+
 def xlsx_file(tables: list[Table], rows: TableRows) -> Any:
     """An XLSX workbook, one sheet per table, from one pass over the rows (constant_memory: XlsxWriter
     flushes each sheet's rows to that sheet's temporary file as it goes), in a temporary file,
-    returned rewound. Empty cells are skipped, and each cell goes to the writer of its type."""
+    returned rewound. Empty cells are skipped; data rows are written by :class:`_RowWriter`."""
     out = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
     workbook = xlsxwriter.Workbook(
         out,
@@ -205,32 +316,16 @@ def xlsx_file(tables: list[Table], rows: TableRows) -> Any:
     used: set[str] = set()
     bold = workbook.add_format({"bold": True})
     sheets = []
-    next_row = []
     for name, headers in tables:
         sheet = workbook.add_worksheet(_sheet_name(name, used))
         for r, header in enumerate(headers):
             sheet.write_row(r, 0, header, bold)
         sheets.append(sheet)
-        next_row.append(len(headers))
+    fast = [_RowWriter(sheet, len(headers)) for sheet, (_, headers) in zip(sheets, tables, strict=True)]
     for index, row in rows:
-        sheet = sheets[index]
-        r = next_row[index]
-        next_row[index] = r + 1
-        write_string, write_number = sheet.write_string, sheet.write_number
-        for c, v in enumerate(row):
-            if v is None:
-                continue
-            t = type(v)
-            if t is str:
-                write_string(r, c, v)
-            elif t is int or t is float:
-                write_number(r, c, v)
-            else:
-                v = _cell(v)
-                if isinstance(v, str):
-                    write_string(r, c, v)
-                else:
-                    write_number(r, c, v)
+        fast[index].write(row)
+    for writer in fast:
+        writer.finish()
     workbook.close()
     out.seek(0)
     return out
