@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import queue
 import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -299,11 +300,8 @@ class _Decrypter:
 def _pages(
     session: Session, export: Export, system: bool, store: BlobStore | None
 ) -> Generator[list[tuple[Any, dict[str, Any], dict[str, Any]]], None, None]:
-    query = _query(export)
     decrypter = _Decrypter(session, export, store) if export.private_key is not None else None
-    last = 0
-    while True:
-        page = session.execute(query.where(Submission.id > last).order_by(Submission.id).limit(PAGE)).all()
+    for page in _raw_pages(session, _query(export)):
         batch = []
         for sub in page:
             values = _loads(sub.values_text)
@@ -319,8 +317,70 @@ def _pages(
             export.between_pages()
         if not batch:
             return
-        last = page[-1].id
         yield batch
+
+
+def _raw_pages(session: Session, query: Any) -> Iterator[list[Any]]:
+    """The matching rows, ``PAGE`` at a time by keyset on the id, ending with an empty page."""
+    bind = session.get_bind()
+    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
+        yield from _prefetched_pages(bind, query)
+        return
+    last = 0
+    while True:
+        page = list(session.execute(query.where(Submission.id > last).order_by(Submission.id).limit(PAGE)))
+        yield page
+        if not page:
+            return
+        last = page[-1].id
+
+
+def _prefetched_pages(engine: sa.Engine, query: Any) -> Iterator[list[Any]]:
+    """PostgreSQL: the next page is read on a second connection by a helper thread while this one
+    turns the current page into rows, so the database's share (~40 ms a page, mostly jsonb to text)
+    overlaps the export's CPU instead of adding to it. Each page is its own short read, as without
+    the thread (keyset paging needs no snapshot across pages). At most two pages wait in memory; a
+    consumer that stops early (a client gone) stops the reader."""
+    pages: queue.Queue[list[Any] | BaseException] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def offer(item: list[Any] | BaseException) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            last = 0
+            with engine.connect() as conn:
+                while True:
+                    page = list(
+                        conn.execute(query.where(Submission.id > last).order_by(Submission.id).limit(PAGE))
+                    )
+                    conn.rollback()  # end this page's read: no transaction held while waiting
+                    if not offer(page) or not page:
+                        return
+                    last = page[-1].id
+        except BaseException as err:  # handed to the consumer, which raises it
+            offer(err)
+
+    reader = threading.Thread(target=read, name="export-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = pages.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if not item:
+                return
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 _gc_lock = threading.Lock()
