@@ -85,6 +85,10 @@ def test_admin_shows_edits_and_confirms_a_mapping(world: World) -> None:
     assert post(supervisor, page, {"document": json.dumps(fx.PT_MAPPING)}, page=page).status_code == 403
     manager = login(world, "manager")
     assert 'id="mapping-form"' in manager.get(page).text
+    # A pasted API body ({"document": ...}) is taken as the API takes it.
+    res = post(manager, page, {"document": json.dumps({"document": fx.PT_MAPPING})}, page=page)
+    assert res.status_code == 303
+    assert world.client.get(api, headers=world.headers("manager")).json["version"] == 3
     enumerator = login(world, "enumerator")
     assert enumerator.get(page).status_code in (403, 404)
-    assert _stored(world) == (2, 2)
+    assert _stored(world) == (3, 3)

@@ -152,6 +152,12 @@ def confirm_form_mapping(project_id: int, xml_form_id: str) -> Response:
     text = request.form.get("document") or ""
     try:
         document = _parse(text)
+        if (
+            isinstance(document, dict)
+            and "fields" not in document
+            and isinstance(document.get("document"), dict)
+        ):
+            document = document["document"]  # a pasted API answer or PUT body: the same as the API takes
         mapping = indicator_mappings.confirm(db, actor=actor, project=project, form=form, document=document)
     except MappingInvalidError as exc:
         db.rollback()  # nothing of a refused document is kept
