@@ -42,7 +42,7 @@ from app.services import indicator_mappings, quality
 from forms.schema import FormSchema
 
 CHUNK = 500
-LATE_WINDOW = 1000  # ids below a mark re-examined for late commits (see _late_commits)
+LATE_WINDOW = 100  # ids below a mark re-examined for late commits (see _late_commits)
 REFRESH_LOCK = 0x5275  # first key of the per-project advisory lock ("Ru")
 UNMAPPED_FLAG = "unmapped_values"
 NO_CONSENT = ("n", "refused")
@@ -111,24 +111,33 @@ def _late_commits(session: Session, project: Project, marks: IndicatorRefreshMar
 
     Only the last ``LATE_WINDOW`` ids below each mark are looked at: a late commit is a transaction
     that was in flight during the refresh, so its ids are among the most recent. Each is a primary-key
-    range joined through unique indexes, skipping what is already normalised (the current version of
-    a submission of a mapped form whose record holds that version, in the submission's state)."""
+    range, then the submissions and records by unique keys, skipping what is already normalised (the
+    current version of a submission of a mapped form whose record holds that version, in the
+    submission's state)."""
     s, v, r = Submission, SubmissionVersion, CanonicalRecord
-    mapped = select(IndicatorMapping.form_id).where(IndicatorMapping.status == "confirmed")
-    version = session.scalar(
-        select(v.id)
-        .join(s, s.current_version_id == v.id)
-        .join(Form, Form.id == s.form_id)
-        .outerjoin(r, r.submission_id == s.id)
-        .where(
-            v.id > marks.version_mark - LATE_WINDOW,
-            v.id <= marks.version_mark,
-            Form.project_id == project.id,
-            s.form_id.in_(mapped),
-            or_(r.id.is_(None), r.source_version_id.is_distinct_from(v.id)),
-        )
-        .limit(1)
+    mapped = session.scalars(
+        select(IndicatorMapping.form_id)
+        .join(Form, Form.id == IndicatorMapping.form_id)
+        .where(Form.project_id == project.id, IndicatorMapping.status == "confirmed")
+    ).all()
+    # In steps, by primary and unique keys: as one join the planner may scan the submissions.
+    window = dict(
+        session.execute(
+            select(v.id, v.submission_id).where(
+                v.id > marks.version_mark - LATE_WINDOW, v.id <= marks.version_mark
+            )
+        ).all()
     )
+    version = None
+    if mapped and window:
+        for current, normalised in session.execute(
+            select(s.current_version_id, r.source_version_id)
+            .outerjoin(r, r.submission_id == s.id)
+            .where(s.id.in_(set(window.values())), s.form_id.in_(mapped))
+        ):
+            if current in window and current != normalised:
+                version = current
+                break
     if version is not None:
         return True
     review = session.scalar(
