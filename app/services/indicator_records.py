@@ -42,6 +42,7 @@ from app.services import indicator_mappings, quality
 from forms.schema import FormSchema
 
 CHUNK = 500
+LATE_WINDOW = 100  # ids below a mark re-examined for late commits (see _late_commits)
 REFRESH_LOCK = 0x5275  # first key of the per-project advisory lock ("Ru")
 UNMAPPED_FLAG = "unmapped_values"
 NO_CONSENT = ("n", "refused")
@@ -60,6 +61,8 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     Three cheap look-ups (the newest submission version, review event and mapping ids, each a primary
     key index) decide how much to do: nothing when none moved since the last refresh; only the
     submissions of the new review events when only those moved; otherwise the staleness query per form.
+    Two bounded look-ups below the marks catch what committed late (:func:`_late_commits`) and send the
+    read down the staleness path.
     """
     catalog = catalog or load_catalog()
     result = RefreshResult()
@@ -69,10 +72,11 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
         session.scalar(select(func.max(ReviewEvent.id))) or 0,
         session.scalar(select(func.max(IndicatorMapping.id))) or 0,
     )
-    if marks is not None and now == (marks.version_mark, marks.review_mark, marks.mapping_mark):
+    late = marks is not None and _late_commits(session, project, marks)
+    if not late and marks is not None and now == (marks.version_mark, marks.review_mark, marks.mapping_mark):
         return result
     marks = _lock_marks(session, project)
-    if now[0] == marks.version_mark and now[2] == marks.mapping_mark:
+    if not late and now[0] == marks.version_mark and now[2] == marks.mapping_mark:
         if now[1] != marks.review_mark:
             reviewed = select(ReviewEvent.submission_id).where(ReviewEvent.id > marks.review_mark)
             for form, mapping in _mapped_forms(session, project, result):
@@ -98,6 +102,57 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     marks.refreshed_at = dt.datetime.now(dt.UTC)
     session.flush()
     return result
+
+
+def _late_commits(session: Session, project: Project, marks: IndicatorRefreshMark) -> bool:
+    """Whether a submission version or review event with an id at or below the marks committed after
+    the refresh that set them (PostgreSQL hands ids out at insert, so a transaction that inserted
+    before a concurrent one may commit after it and after a refresh saw the higher id).
+
+    Only the last ``LATE_WINDOW`` ids below each mark are looked at: a late commit is a transaction
+    that was in flight during the refresh, so its ids are among the most recent. Each is a primary-key
+    range, then the submissions and records by unique keys, skipping what is already normalised (the
+    current version of a submission of a mapped form whose record holds that version, in the
+    submission's state)."""
+    s, v, r = Submission, SubmissionVersion, CanonicalRecord
+    mapped = session.scalars(
+        select(IndicatorMapping.form_id)
+        .join(Form, Form.id == IndicatorMapping.form_id)
+        .where(Form.project_id == project.id, IndicatorMapping.status == "confirmed")
+    ).all()
+    # In steps, by primary and unique keys: as one join the planner may scan the submissions.
+    window = dict(
+        session.execute(
+            select(v.id, v.submission_id).where(
+                v.id > marks.version_mark - LATE_WINDOW, v.id <= marks.version_mark
+            )
+        ).all()
+    )
+    version = None
+    if mapped and window:
+        for current, normalised in session.execute(
+            select(s.current_version_id, r.source_version_id)
+            .outerjoin(r, r.submission_id == s.id)
+            .where(s.id.in_(set(window.values())), s.form_id.in_(mapped))
+        ):
+            if current in window and current != normalised:
+                version = current
+                break
+    if version is not None:
+        return True
+    review = session.scalar(
+        select(ReviewEvent.id)
+        .join(s, s.id == ReviewEvent.submission_id)
+        .join(r, r.submission_id == s.id)
+        .where(
+            ReviewEvent.id > marks.review_mark - LATE_WINDOW,
+            ReviewEvent.id <= marks.review_mark,
+            r.project_id == project.id,
+            r.review_state != s.review_state,
+        )
+        .limit(1)
+    )
+    return review is not None
 
 
 def _lock_marks(session: Session, project: Project) -> IndicatorRefreshMark:

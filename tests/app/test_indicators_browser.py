@@ -1,6 +1,7 @@
 """The indicators dashboard in headless Chromium: an analyst opens it from the project menu and sees
 a panel with a chart per indicator, hidden (suppressed) months marked, and the gaps: submissions not
-counted and why, and answers waiting for a mapping. Nothing runs as script (the page has none)."""
+counted and why, and answers waiting for a mapping; then the form's mapping page, where an edit that
+does not validate is refused with its problems. Nothing runs as script (the pages have none)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,17 @@ def test_analyst_reads_the_dashboard_with_charts_and_gaps(
     expect(gaps.locator("#unmapped-table")).to_contain_text("respondent.nationality_iso3")
     expect(gaps.locator("#unmapped-table")).to_contain_text("/data/nac")
     shots(page, "indicators-dashboard")
+
+    # From the dashboard to the form's mapping: confirmed, readable, and an edit that does not validate
+    # is refused with its problems, keeping the confirmed version.
+    page.locator("#mapping-links a").first.click()
+    expect(page.locator("#mapping-status")).to_have_attribute("data-status", "confirmed")
+    expect(page.locator("#mapping-fields")).to_contain_text("/data/agua")
+    expect(page.locator("#mapping-fields")).to_contain_text("needs.water_source_safe")
+    editor = page.locator("#mapping-document")
+    expect(editor).to_contain_text("/data/agua")
+    editor.fill(editor.input_value().replace("needs.water_source_safe", "needs.water_is_lovely"))
+    page.locator("#confirm-mapping").click()
+    expect(page.locator("#refused-problems")).to_contain_text("/data/agua")
+    expect(page.locator("#mapping-status")).to_contain_text(f"{fx.PT}@v1")
+    shots(page, "indicators-mapping")

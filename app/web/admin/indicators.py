@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from flask import render_template
 from flask_babel import get_locale
+from sqlalchemy import select
 
 from app.db import commit, get_session
 from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorValue
+from app.models import Form
 from app.services import indicator_gaps, indicator_records
 from app.services.indicator_values import IndicatorQuery, compute_values
 from app.web.admin import bp
@@ -135,4 +137,5 @@ def indicators(project_id: int) -> str:
         chart_width=WIDTH,
         chart_height=HEIGHT,
         project_menu=project_menu(p, "admin.indicators"),
+        forms=session.scalars(select(Form).where(Form.project_id == p.id).order_by(Form.xml_form_id)).all(),
     )

@@ -1,0 +1,172 @@
+"""A form's mapping onto the canonical record in the admin: the one in force (or a suggestion), read as
+a table of question → canonical field and choice recodings with the validator's problems; managers and
+analysts edit the document (YAML or JSON) and confirm it. The same service as
+``PUT /v1/projects/{pid}/forms/{xmlFormId}/mapping``: validated against the form, versioned, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from app.db import commit, get_session
+from app.errors import MappingInvalidError
+from app.models import Form, Project, User
+from app.services import forms as form_service
+from app.services import indicator_mappings
+from app.web.admin import bp
+from app.web.admin.context import current_actor, project_for, project_menu
+
+MAX_DOCUMENT_CHARS = 500_000  # far beyond any real form's mapping; keeps a pasted mistake cheap
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    question: str
+    target: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class ChoiceRow:
+    list_name: str
+    value: str
+    code: str
+    notes: str
+
+
+def _field_rows(document: dict[str, Any]) -> list[FieldRow]:
+    """The ``fields`` section as rows; tolerant of a malformed document (it is shown, not trusted)."""
+    fields = document.get("fields")
+    rows = []
+    for question, rule in fields.items() if isinstance(fields, dict) else []:
+        if isinstance(rule, dict):
+            target = "—" if rule.get("drop") else str(rule.get("to") or "?")
+            notes = ", ".join(
+                f"{key}: {rule[key]}"
+                for key in ("via", "transform", "multi", "rank", "confidence", "reason")
+                if rule.get(key) not in (None, "", False)
+            )
+        else:
+            target, notes = ("—" if rule is None else str(rule)), ""
+        rows.append(FieldRow(str(question), target, notes))
+    for question in document.get("drop") or [] if isinstance(document.get("drop"), list) else []:
+        rows.append(FieldRow(str(question), "—", "drop"))
+    return rows
+
+
+def _choice_rows(document: dict[str, Any]) -> list[ChoiceRow]:
+    choices = document.get("choices")
+    rows = []
+    for list_name, recodes in choices.items() if isinstance(choices, dict) else []:
+        for value, rule in recodes.items() if isinstance(recodes, dict) else []:
+            if isinstance(rule, dict):
+                code = str(rule.get("to") or "?")
+                notes = ", ".join(
+                    f"{key}: {rule[key]}"
+                    for key in ("confidence", "reason")
+                    if rule.get(key) not in (None, "")
+                )
+            else:
+                code, notes = str(rule), ""
+            rows.append(ChoiceRow(str(list_name), str(value), code, notes))
+    return rows
+
+
+def _problems(error: MappingInvalidError) -> list[dict[str, Any]]:
+    found = error.details.get("problems")
+    return list(found) if isinstance(found, list) else []
+
+
+def as_yaml(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _render(
+    project: Project,
+    form: Form,
+    *,
+    text: str | None = None,
+    refused: MappingInvalidError | None = None,
+    status: int = 200,
+) -> Response:
+    actor = current_actor()
+    db = get_session()
+    described = indicator_mappings.describe(db, form=form)
+    confirmed_by = db.get(User, described["confirmedBy"]) if described["confirmedBy"] else None
+    document = described["document"] if isinstance(described["document"], dict) else {}
+    html = render_template(
+        "admin/form_mapping.html",
+        project=project,
+        form=form,
+        mapping=described,
+        confirmed_by=confirmed_by,
+        field_rows=_field_rows(document),
+        choice_rows=_choice_rows(document),
+        may_edit=actor.can(db, "mapping.update", project.id),
+        text=as_yaml(document) if text is None else text,
+        refused=refused.message if refused is not None else None,
+        refused_problems=_problems(refused) if refused is not None else [],
+        project_menu=project_menu(project, "admin.project"),
+    )
+    return Response(html, status=status)
+
+
+def _form(actor_action: str, project_id: int, xml_form_id: str) -> tuple[Project, Form]:
+    project = project_for(current_actor(), project_id, actor_action)
+    return project, form_service.get_form(get_session(), project=project, xml_form_id=xml_form_id)
+
+
+@bp.get("/projects/<int:project_id>/forms/<xml_form_id>/mapping")
+def form_mapping(project_id: int, xml_form_id: str) -> Response:
+    project, form = _form("mapping.read", project_id, xml_form_id)
+    response = _render(project, form)
+    commit()  # a bundled form's shipped mapping is stored on first use
+    return response
+
+
+def _parse(text: str) -> Any:
+    """The posted document: YAML, of which JSON is a subset. A syntax error is a refused document."""
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise MappingInvalidError(gettext("The mapping document is too long."))
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f"line {where.line + 1}" if where is not None else "the document"
+        message = str(getattr(exc, "problem", None) or exc)
+        raise MappingInvalidError(
+            gettext("The mapping document is not valid YAML or JSON."),
+            details={"problems": [{"severity": "error", "where": line, "message": message}]},
+        ) from exc
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/mapping")
+def confirm_form_mapping(project_id: int, xml_form_id: str) -> Response:
+    actor = current_actor()
+    project, form = _form("mapping.update", project_id, xml_form_id)
+    db = get_session()
+    text = request.form.get("document") or ""
+    try:
+        document = _parse(text)
+        if (
+            isinstance(document, dict)
+            and "fields" not in document
+            and isinstance(document.get("document"), dict)
+        ):
+            document = document["document"]  # a pasted API answer or PUT body: the same as the API takes
+        mapping = indicator_mappings.confirm(db, actor=actor, project=project, form=form, document=document)
+    except MappingInvalidError as exc:
+        db.rollback()  # nothing of a refused document is kept
+        form = form_service.get_form(db, project=project, xml_form_id=xml_form_id)
+        return _render(project, form, text=text, refused=exc, status=400)
+    commit()
+    flash(
+        gettext("Mapping version %(v)s confirmed; indicators use it from the next read.", v=mapping.version),
+        "ok",
+    )
+    url = url_for("admin.form_mapping", project_id=project.id, xml_form_id=form.xml_form_id)
+    return redirect(url, code=303)  # type: ignore[return-value]
