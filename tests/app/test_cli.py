@@ -102,3 +102,14 @@ def test_serve_starts_a_production_server_that_answers(env: dict[str, str]) -> N
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
     assert "gunicorn" in output.lower() or "Listening" in output
+
+
+def test_indicators_refresh_normalises_ahead_of_reads(env: dict[str, str]) -> None:
+    assert run(env, "init", "--admin-password", "admin password 1").returncode == 0
+    out = run(env, "indicators", "refresh")
+    assert out.returncode == 0, out.stderr
+    # The demo project's bundled forms ship mapped, so none is reported unmapped.
+    assert out.stdout.startswith("project #1: 0 submissions normalised, 0 review changes applied")
+    assert "no confirmed mapping" not in out.stdout
+    missing = run(env, "indicators", "refresh", "--project", "999")
+    assert missing.returncode == 1 and "error [404" in missing.stderr
