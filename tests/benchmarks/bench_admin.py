@@ -26,8 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.app.openrosa_helpers import SIMPLE_FORM
+from tests.benchmarks.common import PG_ADMIN_URL, sa_url
+from tests.benchmarks.common import fresh_postgres as common_fresh_postgres
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DB = "ruta_bench_admin"
 TARGET_MS = 300
 FLAGS = ("short_interview", "likely_duplicate", "geopoint_missing", "attachments_missing")
@@ -37,16 +38,11 @@ TABLE_PAGES = ("first page", "deep page (middle)", "last page", "filter", "sort"
 
 
 def _sa(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return sa_url(url)
 
 
 def fresh_postgres(admin_url: str) -> str:
-    engine = sa.create_engine(_sa(admin_url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{PG_BENCH_DB}"'))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{PG_BENCH_DB}"
+    return common_fresh_postgres(PG_BENCH_DB, admin_url)
 
 
 def seed(app: Any, n: int) -> dict[str, Any]:
@@ -55,7 +51,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
     from app.blobs import get_blob_store
     from app.db import get_database
     from app.models import AppUser, Submission, SubmissionVersion
-    from app.services import accounts, app_users, projects
+    from app.services import accounts, app_users, hubs, projects
     from app.services import forms as form_service
 
     db = get_database(app)
@@ -98,6 +94,8 @@ def seed(app: Any, n: int) -> dict[str, Any]:
             ).app_user.id
             for i in range(40)
         ]
+        # The hub filter needs a real hub (submission_versions.hub_id is a foreign key).
+        hub_id = hubs.issue_hub(session, actor=actor, project=project, name="Tulcán office").hub.id
         session.commit()
         form_id, project_id = form.id, project.id
         assert session.get(AppUser, devices[0]) is not None
@@ -154,7 +152,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
                         "instance_name": name,
                         "submitter_app_user_id": devices[device],
                         "device_id": f"collect:{device:016d}",
-                        "hub_id": 1 if rng.random() < 0.3 else None,
+                        "hub_id": hub_id if rng.random() < 0.3 else None,
                         "received_at": created,
                     }
                 )
@@ -169,7 +167,13 @@ def seed(app: Any, n: int) -> dict[str, Any]:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
     print(f"  seeded {n} submissions in {time.perf_counter() - start:.1f} s", flush=True)
-    return {"form": "photo", "project_id": project_id, "form_id": form_id, "version_id": versions[0]}
+    return {
+        "form": "photo",
+        "project_id": project_id,
+        "form_id": form_id,
+        "version_id": versions[0],
+        "hub_id": hub_id,
+    }
 
 
 def login(client: Any) -> None:
@@ -195,7 +199,7 @@ def pages(world: dict[str, Any], n: int) -> dict[str, str]:
             f"{base}?device=collect:{7:016d}&from={today - timedelta(days=20)}&to={today}"
         ),
         "filter: enumerator": f"{base}?submitter=a:5",
-        "filter: form version + hub": f"{base}?version={world['version_id']}&hub=1",
+        "filter: form version + hub": f"{base}?version={world['version_id']}&hub={world['hub_id']}",
         "sort: name ascending": f"{base}?sort=name&dir=asc",
         "sort: state, page 100": f"{base}?sort=state&dir=asc&page=100",
         "search: free text": f"{base}?q=maría",

@@ -25,27 +25,19 @@ import sqlalchemy as sa
 
 from tests.app.batch_helpers import make_zip
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance
+from tests.benchmarks.common import fresh_database as common_fresh_database
+from tests.benchmarks.common import sa_url
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "ruta_hubs_bench"
 TARGET = "target: >= 3000 submissions/s and within 3x of the plain INSERT rate (PostgreSQL)"
 
 
 def _sa_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return sa_url(url)
 
 
 def fresh_database(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        path = tmp / "bench.sqlite3"
-        path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    engine = sa.create_engine(_sa_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
-    engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    return common_fresh_database(kind, PG_DB, tmp)
 
 
 def _setup(url: str, tmp: Path) -> tuple[Any, Any, dict[str, str], int]:

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import psycopg
 import requests
-import sqlalchemy as sa
 
 from tests.benchmarks.bench_ingest import (
     ADMIN_EMAIL,
@@ -47,8 +46,8 @@ from tests.benchmarks.bench_ingest import (
     stop_server,
     wait_healthy,
 )
+from tests.benchmarks.common import fresh_postgres
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "ruta_bench_export"
 FORM = "ruta_household_needs"
 MEMBERS = 4
@@ -57,16 +56,7 @@ JR = 'xmlns:jr="http://openrosa.org/javarosa"'
 
 
 def _fresh_database() -> str:
-    engine = sa.create_engine(
-        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-            conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
-    finally:
-        engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    return fresh_postgres(PG_DB)
 
 
 def _template_instance(version: str) -> str:

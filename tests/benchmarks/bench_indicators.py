@@ -31,7 +31,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.benchmarks.common import PG_ADMIN_URL, sa_url
+from tests.benchmarks.common import fresh_postgres as common_fresh_postgres
+
 PG_BENCH_DB = "ruta_bench_indicators"
 TARGET_FULL_S = 20.0
 TARGET_REVIEW_MS = 200.0
@@ -53,16 +55,11 @@ YES_NO = ("yes", "no", "no", "dk", "refused")
 
 
 def _sa(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return sa_url(url)
 
 
 def fresh_postgres(admin_url: str, name: str = PG_BENCH_DB) -> str:
-    engine = sa.create_engine(_sa(admin_url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return common_fresh_postgres(name, admin_url)
 
 
 def household_values(rng: random.Random, day: datetime) -> dict[str, Any]:

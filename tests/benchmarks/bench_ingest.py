@@ -36,11 +36,12 @@ import sqlalchemy as sa
 from urllib3 import encode_multipart_formdata
 
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance
+from tests.benchmarks.common import PG_ADMIN_URL, sa_url
+from tests.benchmarks.common import fresh_postgres as common_fresh_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 ADMIN_EMAIL = "bench@ruta.local"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DB = "ruta_bench"
 PHOTO_EVERY = 10
 PHOTO_BYTES = 100 * 1024
@@ -101,18 +102,11 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def _sa_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return sa_url(url)
 
 
 def fresh_postgres(admin_url: str, database: str = PG_BENCH_DB) -> str:
-    engine = sa.create_engine(_sa_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    finally:
-        engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{database}"
+    return common_fresh_postgres(database, admin_url)
 
 
 def free_port() -> int:

@@ -22,31 +22,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app import create_app
 from app.auth import passwords
 from app.db import get_database
 from tests.app.odata_helpers import geo_instance
+from tests.benchmarks.common import fresh_database
 from tests.corpus_paths import corpus_file
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "ruta_bench_odata"
 EMAIL, PASSWORD = "bench@ruta.local", "bench-password-123"
 
 
 def _database(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'bench.sqlite3'}"
-    engine = sa.create_engine(
-        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
-    engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    return fresh_database(kind, PG_DB, tmp)
 
 
 def _setup(kind: str, tmp: Path, submissions: int) -> tuple[Any, FlaskClient, dict[str, str]]:

@@ -28,24 +28,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.app.test_quality import MADRID, QUALITY_FORM, household
+from tests.benchmarks.common import fresh_database as common_fresh_database
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "ruta_quality_bench"
 
 
 def fresh_database(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        path = tmp / "bench.sqlite3"
-        path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    engine = sa.create_engine(
-        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
-    engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    return common_fresh_database(kind, PG_DB, tmp)
 
 
 def _setup(url: str, tmp: Path, flags_on: bool) -> tuple[Any, Any, dict[str, str], int, str]:
