@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from tests.app.batch_helpers import make_zip
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance
+from tests.benchmarks.common import bench_app, sa_url
 from tests.benchmarks.common import fresh_database as common_fresh_database
-from tests.benchmarks.common import sa_url
 
 PG_DB = "ruta_hubs_bench"
 TARGET = "target: >= 3000 submissions/s and within 3x of the plain INSERT rate (PostgreSQL)"
@@ -41,44 +41,7 @@ def fresh_database(kind: str, tmp: Path) -> str:
 
 
 def _setup(url: str, tmp: Path) -> tuple[Any, Any, dict[str, str], int]:
-    from alembic import command
-
-    from app import create_app
-    from app.auth import passwords
-    from app.auth.actor import Actor
-    from app.db import get_database
-    from app.migrate import alembic_config
-    from app.services import accounts, projects
-
-    passwords.use_fast_hashing_for_tests()
-    command.upgrade(alembic_config(url), "head")
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp / "instance"),
-            "SECRET_KEY": "b",
-            "ODK_VALIDATE": False,
-        }
-    )
-    with app.app_context(), get_database(app).session_scope() as s:
-        admin = accounts.create_user(
-            s, actor=None, email="bench@ruta.local", password="bench-password-1", realm="Ruta", is_admin=True
-        )
-        org = projects.create_organisation(s, actor=Actor(user=admin), code="BENCH", name="Bench")
-        project = projects.create_project(s, actor=Actor(user=admin), organisation=org, name="Bench")
-        s.commit()
-        pid = project.id
-    client = app.test_client()
-    token = client.post("/v1/sessions", json={"email": "bench@ruta.local", "password": "bench-password-1"})
-    headers = {"Authorization": f"Bearer {token.json['token']}"}  # type: ignore[index]
-    res = client.post(
-        f"/v1/projects/{pid}/forms?publish=true",
-        data=SIMPLE_FORM,
-        content_type="application/xml",
-        headers=headers,
-    )
-    assert res.status_code == 200, res.json
-    return app, client, headers, pid
+    return bench_app(url, tmp, SIMPLE_FORM)
 
 
 def _xml(run: int, i: int) -> bytes:
