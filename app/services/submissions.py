@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from app.auth import tokens
 from app.auth.actor import Actor
 from app.blobs import BlobStore
 from app.db import utcnow
@@ -38,6 +39,7 @@ from app.errors import (
     UnsafeXMLError,
 )
 from app.models import (
+    AppUser,
     AppUserForm,
     Comment,
     Form,
@@ -149,11 +151,62 @@ def find_destination(
     )
 
 
+@dataclass(frozen=True)
+class DeviceDestination:
+    """A device token's POST, read by one query: who sends (None: no live token), the project asked for
+    (None: no such project) and the destination (None: no such form in it)."""
+
+    app_user: AppUser | None
+    project: Project | None
+    destination: Destination | None
+
+
+def find_device_destination(
+    session: Session, *, token: str, project_id: int, parsed: ParsedSubmission
+) -> DeviceDestination:
+    """The token's app user, the project and everything ``find_destination`` reads, in one round trip:
+    the most frequent request of all (every phone's every submission) pays one query before it writes.
+    The caller still runs every check on what comes back (revoked, other project, permission)."""
+    row = session.execute(
+        _device_destination_query(),
+        {
+            "t_hash": tokens.token_hash(token),
+            "d_project": project_id,
+            "d_form": parsed.form_id,
+            "d_version": parsed.version or "",
+            "d_instance": parsed.instance_id,
+        },
+    ).first()
+    if row is None:
+        return DeviceDestination(None, None, None)
+    app_user, project, form, version_id, version_sha, label, may_use, existing_id, existing_sha, chained = row
+    if form is None or form.current_version_id is None:
+        return DeviceDestination(app_user, project, None)
+    destination = Destination(
+        form, version_id, version_sha, label, bool(may_use), existing_id, existing_sha, bool(chained)
+    )
+    return DeviceDestination(app_user, project, destination)
+
+
+def _destination_columns(allowed: Any) -> tuple[list[Any], Any, Any]:
+    """The form, the published version filled in, ``allowed``, an existing version with this instanceID
+    and whether a record or edit names it; shared by both destination queries."""
+    fv, sv = aliased(FormVersion), aliased(SubmissionVersion)
+    iid: sa.BindParameter[str] = sa.bindparam("d_instance")
+    chained = sa.or_(
+        sa.exists().where(Submission.form_id == Form.id, Submission.instance_id == iid),
+        sa.exists().where(SubmissionVersion.form_id == Form.id, SubmissionVersion.deprecated_id == iid),
+    )
+    columns = [Form, fv.id, fv.sha256, fv.version, allowed, sv.id, sv.sha256, chained]
+    version_on = sa.and_(
+        fv.form_id == Form.id, fv.version == sa.bindparam("d_version"), fv.published_at.is_not(None)
+    )
+    return columns, (fv, version_on), (sv, sa.and_(sv.form_id == Form.id, sv.instance_id == iid))
+
+
 @functools.cache
 def _destination_query(limited: bool) -> sa.Select[Any]:
     """Built once per process: building a statement (aliases, coercions) costs more than running it."""
-    fv, sv = aliased(FormVersion), aliased(SubmissionVersion)
-    iid: sa.BindParameter[str] = sa.bindparam("d_instance")
     allowed: Any = (
         sa.exists().where(
             AppUserForm.app_user_id == sa.bindparam("d_app_user"), AppUserForm.form_id == Form.id
@@ -161,22 +214,33 @@ def _destination_query(limited: bool) -> sa.Select[Any]:
         if limited
         else sa.true()
     )
-    chained = sa.or_(
-        sa.exists().where(Submission.form_id == Form.id, Submission.instance_id == iid),
-        sa.exists().where(SubmissionVersion.form_id == Form.id, SubmissionVersion.deprecated_id == iid),
-    )
+    columns, version, existing = _destination_columns(allowed)
     return (
-        select(Form, fv.id, fv.sha256, fv.version, allowed, sv.id, sv.sha256, chained)
-        .outerjoin(
-            fv,
-            sa.and_(
-                fv.form_id == Form.id,
-                fv.version == sa.bindparam("d_version"),
-                fv.published_at.is_not(None),
-            ),
-        )
-        .outerjoin(sv, sa.and_(sv.form_id == Form.id, sv.instance_id == iid))
+        select(*columns)
+        .outerjoin(*version)
+        .outerjoin(*existing)
         .where(Form.project_id == sa.bindparam("d_project"), Form.xml_form_id == sa.bindparam("d_form"))
+    )
+
+
+@functools.cache
+def _device_destination_query() -> sa.Select[Any]:
+    """``_destination_query`` from the token's side: every join is outer, so a token that is live but
+    asks for another project or an unknown form still comes back (as a 403/404 rather than a 401)."""
+    allowed = sa.or_(
+        AppUser.all_forms,
+        sa.exists().where(AppUserForm.app_user_id == AppUser.id, AppUserForm.form_id == Form.id),
+    )
+    columns, version, existing = _destination_columns(allowed)
+    form_on = sa.and_(Form.project_id == Project.id, Form.xml_form_id == sa.bindparam("d_form"))
+    return (
+        select(AppUser, Project, *columns)
+        .select_from(AppUser)
+        .outerjoin(Project, Project.id == sa.bindparam("d_project"))
+        .outerjoin(Form, form_on)
+        .outerjoin(*version)
+        .outerjoin(*existing)
+        .where(AppUser.token_hash == sa.bindparam("t_hash"))
     )
 
 
@@ -207,12 +271,14 @@ def ingest(
     store: BlobStore,
     origin: Origin,
     parsed: ParsedSubmission | None = None,
+    destination: Destination | None = None,
 ) -> IngestResult:
-    """Apply PROTOCOL.md's rules to one submission. Flushes; the caller commits."""
+    """Apply PROTOCOL.md's rules to one submission. Flushes; the caller commits. ``destination`` is
+    what ``find_device_destination`` already read for this request (else it is read here)."""
     parsed = parsed or parse(xml)
     for f in files:
         check_file_name(f.name)
-    dest = find_destination(session, actor=actor, project=project, parsed=parsed)
+    dest = destination or find_destination(session, actor=actor, project=project, parsed=parsed)
     form = dest.form
     actor.require(session, "submission.create", project)
     if not dest.allowed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -292,6 +293,45 @@ def test_revoked_and_foreign_tokens_are_refused(world: World, device: str) -> No
     _assert_openrosa(res, 401)
     assert b"revoked" in res.data
     assert _rows(world) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("body", ["malformed", "billion-laughs", "no-xml-part", "too-large", "good"])
+def test_who_asks_is_answered_before_what_was_sent(world: World, device: str, body: str) -> None:
+    """A device POST reads its body before its one query, but a refused body is never explained to a
+    stranger: an unknown or revoked token gets its 401, a token of another project its 404, first."""
+    import io
+
+    other = device_token(world, project_id=world.other_project_id)
+    revoked = device_token(world)
+    world.client.delete(
+        f"/v1/projects/{world.project_id}/app-users/{revoked['id']}", headers=world.headers("admin")
+    )
+
+    def send(base: str) -> Any:
+        if body == "no-xml-part":
+            return world.client.post(
+                f"{base}/submission",
+                data={"other": (io.BytesIO(b"x"), "x.txt")},
+                content_type="multipart/form-data",
+                headers=OR_HEADERS,
+            )
+        if body == "too-large":
+            return world.client.post(
+                f"{base}/submission",
+                data=b"x" * 10,
+                headers={**OR_HEADERS, "Content-Type": "multipart/form-data; boundary=x"},
+                environ_overrides={"CONTENT_LENGTH": str(2 * 1024**3)},
+            )
+        xml = {"malformed": b"<data id='photo'><name>", "billion-laughs": BILLION}.get(body, instance(UUID))
+        return post_submission(world, base, xml)
+
+    for token, status in (("not-a-token", 401), (revoked["token"], 401), (other["token"], 404)):
+        res = send(root(world, token))
+        _assert_openrosa(res, status)
+        assert b"<message" in res.data
+    assert _rows(world) == (0, 0, 0)
+    res = send(device)  # the device's own token: now the body is judged
+    assert res.status_code == {"too-large": 413, "good": 201}.get(body, 400), res.data
 
 
 def test_account_root_challenges_with_digest_and_accepts_it(world: World, device: str) -> None:

@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=400)
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (cumulative, tottime, ...)")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", metavar="PATH", help="also write the cProfile to PATH (pstats format)")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     parser.add_argument("--pg-database", default="ruta_bench_profile")
     args = parser.parse_args(argv)
@@ -157,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i in range(half, args.pairs):
             pair(i)
         profile.disable()
+        if args.dump:
+            profile.dump_stats(args.dump)
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out)
         print(f"\ncProfile of {args.pairs - half} pairs: {stats.total_calls} calls")  # type: ignore[attr-defined]

@@ -8,7 +8,8 @@ app servers share them.
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, Request, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -31,12 +32,31 @@ def select_locale() -> str:
     return best or "es"
 
 
+def _outside_admin() -> bool:
+    """The limiter only guards the admin's login: every other request (a device's HEAD and POST above all)
+    skips its bookkeeping."""
+    return request.blueprint != "admin"
+
+
+class LazyCookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, but a request without the cookie (every device and API request)
+    gets its empty session without building the signing serializer first. Same result, less work on
+    the requests that never use a session."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)) and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, which expires itself
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     csrf.init_app(app)
     limiter.init_app(app)
+    limiter.request_filter(_outside_admin)
+    app.session_interface = LazyCookieSessionInterface()
     babel.init_app(app, locale_selector=select_locale, default_locale=app.config["BABEL_DEFAULT_LOCALE"])
     from app.web.admin import bp
 

@@ -17,6 +17,7 @@ from flask_httpauth import HTTPDigestAuth
 from app.auth.actor import Actor
 from app.db import get_session, utcnow
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError, InvalidTokenError
+from app.models import AppUser
 from app.services import accounts, app_users
 
 NONCE_TTL_SECONDS = 3600
@@ -68,10 +69,16 @@ def token_actor(token: str, project_id: int) -> Actor:
     found = app_users.device_for_token(get_session(), token, project_id)
     if found is None:
         raise InvalidTokenError()
-    app_user = found[0]
     # The session's identity map holds objects weakly: keeping the project for the request lets the
     # view's session.get(Project, id) answer without a query.
     g.device_project = found[1]
+    return device_actor(found[0])
+
+
+def device_actor(app_user: AppUser | None) -> Actor:
+    """The actor for the app user a token found (None or revoked: a 401)."""
+    if app_user is None or app_user.revoked_at is not None:
+        raise InvalidTokenError()
     # last_seen_at is device metadata the admin shows. Writing it on every request would make every
     # HEAD a write and queue all of one token's requests on that row's lock, so it is refreshed at most
     # every few minutes.

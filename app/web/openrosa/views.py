@@ -13,15 +13,16 @@ from app.auth import probe_cache
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import MissingSubmissionPartError, NotFoundError, PayloadTooLargeError
+from app.errors import MissingSubmissionPartError, NotFoundError, PayloadTooLargeError, RutaError
 from app.models import Blob, Form, FormAttachment, Project
 from app.services import app_users
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
 from app.web.openrosa import bp, multipart
-from app.web.openrosa.auth import account_actor, token_actor
+from app.web.openrosa.auth import account_actor, device_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
 from sync import openrosa
+from sync.submission import ParsedSubmission
 
 TOKEN_ROOT = "/v1/key/<token>/projects/<int:project_id>"
 ACCOUNT_ROOT = "/v1/projects/<int:project_id>"
@@ -238,10 +239,9 @@ def _read_parts_werkzeug() -> tuple[bytes, list[submission_service.IncomingFile]
     return xml, files
 
 
-@device_route("/submission", ["POST"])
-def submission_post(project_id: int, token: str | None = None) -> Response:
-    actor = _actor(token, project_id)
-    project = _project(actor, project_id, "submission.create")
+def _read_submission() -> tuple[bytes, list[submission_service.IncomingFile], ParsedSubmission]:
+    """The body of a submission POST: its size and type checked before a byte is read, then the XML
+    part (parsed) and the files."""
     limit = current_app.config["MAX_SUBMISSION_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         # Refused before reading a byte: the device splits its files under the advertised length.
@@ -254,7 +254,46 @@ def submission_post(project_id: int, token: str | None = None) -> Response:
             "The submission must be sent as multipart/form-data with an xml_submission_file part."
         )
     xml, files = _read_parts()
-    parsed = submission_service.parse(xml)
+    return xml, files, submission_service.parse(xml)
+
+
+def _device_post(
+    token: str, project_id: int
+) -> tuple[
+    Actor,
+    Project,
+    bytes,
+    list[submission_service.IncomingFile],
+    ParsedSubmission,
+    submission_service.Destination | None,
+]:
+    """A device token's POST with a single query before the write (``find_device_destination``). The
+    body is read first because the query needs its form and instanceID; when the body is refused, the
+    token and project are checked before saying why, so a stranger still gets the 401 (or 404) first."""
+    try:
+        xml, files, parsed = _read_submission()
+    except RutaError:
+        _project(_actor(token, project_id), project_id, "submission.create")
+        raise
+    found = submission_service.find_device_destination(
+        get_session(), token=token, project_id=project_id, parsed=parsed
+    )
+    actor = device_actor(found.app_user)
+    if found.project is None:
+        raise NotFoundError()
+    actor.require(get_session(), "submission.create", found.project)
+    return actor, found.project, xml, files, parsed, found.destination
+
+
+@device_route("/submission", ["POST"])
+def submission_post(project_id: int, token: str | None = None) -> Response:
+    destination: submission_service.Destination | None = None
+    if token is not None:
+        actor, project, xml, files, parsed, destination = _device_post(token, project_id)
+    else:
+        actor = account_actor()
+        project = _project(actor, project_id, "submission.create")
+        xml, files, parsed = _read_submission()
     origin = submission_service.Origin(
         device_id=request.args.get("deviceID") or None,
         user_agent=(request.headers.get("User-Agent") or "")[:512] or None,
@@ -271,11 +310,12 @@ def submission_post(project_id: int, token: str | None = None) -> Response:
         "parsed": parsed,
     }
     try:
-        result = submission_service.ingest(session, **kwargs)
+        result = submission_service.ingest(session, destination=destination, **kwargs)
         commit()
     except IntegrityError:
         # Another request stored the same instanceID between our read and our write (a resend racing
-        # the original, possibly on another app server): start again and take the idempotent path.
+        # the original, possibly on another app server): start again and take the idempotent path (the
+        # destination is read again: it now holds the winner's version).
         session.rollback()
         result = submission_service.ingest(session, **kwargs)
         commit()
