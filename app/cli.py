@@ -143,7 +143,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", args.threads)
             self.cfg.set("timeout", 120)
-            self.cfg.set("accesslog", "-")
+            if args.access_log:
+                self.cfg.set("accesslog", "-")
+                self.cfg.set("logger_class", "app.access_log.RedactingLogger")
 
         def load(self) -> Flask:
             return app
@@ -343,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="write a line per request to stdout (device tokens redacted); off by default, the audit "
+        "log records every write and export",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("create-user", help="create a web user with a role")

@@ -71,7 +71,10 @@ def test_create_user_app_user_and_publish(env: dict[str, str]) -> None:
     assert bad.returncode == 1 and "error [400.6]" in bad.stderr
 
 
-def test_serve_starts_a_production_server_that_answers(env: dict[str, str]) -> None:
+@pytest.mark.parametrize("access_log", [False, True])
+def test_serve_starts_a_production_server_that_answers(env: dict[str, str], access_log: bool) -> None:
+    """``ruta serve`` answers; its access log is opt-in and never shows a device token."""
+    import http.client
     import socket
     import time
     import urllib.request
@@ -81,7 +84,7 @@ def test_serve_starts_a_production_server_that_answers(env: dict[str, str]) -> N
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [*RUTA, "serve", "--port", str(port), "--workers", "1"],
+        [*RUTA, "serve", "--port", str(port), "--workers", "1", *(["--access-log"] if access_log else [])],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -98,10 +101,20 @@ def test_serve_starts_a_production_server_that_answers(env: dict[str, str]) -> N
             except OSError:
                 assert time.monotonic() < deadline, "server did not answer"
                 time.sleep(0.3)
+        device = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            device.request("GET", "/v1/key/SECRETTOKEN42/projects/1/formList")
+            refused = device.getresponse()
+            refused.read()
+            assert refused.status == 401
+        finally:
+            device.close()
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
     assert "gunicorn" in output.lower() or "Listening" in output
+    assert "SECRETTOKEN42" not in output
+    assert ("GET /v1/key/***/projects/1/formList" in output) is access_log, output
 
 
 def test_indicators_refresh_normalises_ahead_of_reads(env: dict[str, str]) -> None:
