@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from app.auth import tokens
 
 _hasher = PasswordHasher()
 
@@ -43,5 +44,6 @@ def digest_ha1(username: str, realm: str, password: str) -> str:
 
 
 def generate_password() -> str:
-    """A password for a person to read once and type: 20 url-safe characters."""
-    return secrets.token_urlsafe(15)
+    """A password for a person to read once and type: 20 url-safe characters (never a leading "-",
+    which a command line would take for an option)."""
+    return tokens.urlsafe_not_an_option(15)
