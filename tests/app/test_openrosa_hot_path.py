@@ -22,6 +22,7 @@ from app.auth import probe_cache
 from app.db import get_database
 from app.models import AuditEvent, Submission, SubmissionAttachment, SubmissionVersion
 from app.web.openrosa import multipart
+from app.web.openrosa.views import BODY_FIRST_MAX_BYTES
 from tests.app.conftest import DB_KIND, PG_URL, World
 from tests.app.openrosa_helpers import (
     OR_HEADERS,
@@ -89,6 +90,19 @@ def test_new_submission_costs_a_fixed_number_of_statements(world: World, device:
         events = s.scalars(select(AuditEvent).where(AuditEvent.action == "submission.create")).all()
         assert [e.details["files"] for e in events] == [[], [], ["a.jpg"]]
         assert all(e.actor_app_user_id is not None and e.project_id == world.project_id for e in events)
+    # A body over BODY_FIRST_MAX_BYTES is read only after its token is checked: one query more.
+    body, ctype = encode_multipart_formdata(
+        [
+            ("xml_submission_file", ("x.xml", instance(UUID[:-1] + "4"), "text/xml")),
+            ("a.jpg", ("a.jpg", b"j" * BODY_FIRST_MAX_BYTES, "image/jpeg")),
+        ]
+    )
+    with counted_statements(world) as with_big_photo:
+        res = world.client.post(
+            f"{device}/submission", data=body, headers={**OR_HEADERS, "Content-Type": ctype}
+        )
+    assert res.status_code == 201, res.data
+    assert len(with_big_photo) == len(with_photo) + 1, with_big_photo
 
 
 def test_resend_and_edit_keep_their_rules(world: World, device: str) -> None:
