@@ -12,11 +12,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, g
+from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -89,12 +92,35 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    # pool_pre_ping: a pooled connection the server ended (restart, failover, pg_terminate_backend,
-    # idle timeout) is found and replaced before a request uses it. A check of the idle socket alone
-    # (no round trip) missed connections ended a moment before checkout: the device got a 503.
-    return sa.create_engine(
-        url, json_serializer=_json_dumps, pool_size=10, max_overflow=20, pool_pre_ping=True
-    )
+    if not pool:
+        # Migrations and one-off tools: the stock pre-ping, nothing clever.
+        return sa.create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True)
+    engine = sa.create_engine(url, json_serializer=_json_dumps, pool_size=10, max_overflow=20)
+    event.listen(engine, "checkout", _begin_at_checkout)
+    return engine
+
+
+def _begin_at_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection the server ended (restart, failover, pg_terminate_backend, idle
+    timeout) must be found and replaced before a request uses it, or the device gets a 503. A check of
+    the idle socket alone missed connections ended a moment before checkout, so it takes a round trip;
+    this one is the request's own BEGIN (sent straight through libpq: psycopg then sees the transaction
+    open and sends no BEGIN of its own), where ``pool_pre_ping`` would spend a SELECT 1 and psycopg a
+    BEGIN. Isolation level and transactions are unchanged: a BEGIN is what psycopg would send first,
+    and COMMIT/ROLLBACK and later transactions on the connection go through psycopg as always.
+    Raising DisconnectionError makes the pool discard this connection and check out another."""
+    configured = dbapi_conn.isolation_level is not None or dbapi_conn.read_only is not None
+    try:
+        if dbapi_conn.autocommit or configured:
+            dbapi_conn.execute("SELECT 1")  # a connection someone configured: a plain ping
+            return
+        if dbapi_conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            raise DisconnectionError("pooled connection not idle")
+        result = dbapi_conn.pgconn.exec_(b"BEGIN")
+    except psycopg.Error as exc:
+        raise DisconnectionError(str(exc)) from exc
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise DisconnectionError((result.error_message or b"BEGIN failed").decode("utf-8", "replace"))
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -268,12 +268,33 @@ def test_a_body_with_bare_lf_lines_is_still_stored(world: World, device: str) ->
         assert record.attachments_present == 1
 
 
-# --- pooled connections: checked without a round trip -------------------------------------------------
+# --- pooled connections: checked at checkout by the transaction's own BEGIN ---------------------------
+
+
+def test_transactions_on_a_pooled_connection_keep_their_boundaries(world: World) -> None:
+    """The BEGIN sent at checkout opens the first transaction; commits, rollbacks and the transactions
+    after it behave as they always do, and no second BEGIN is sent (PostgreSQL would warn)."""
+    engine = get_database(world.app).engine
+    notices: list[str] = []
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        if DB_KIND == "postgresql":
+            raw.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+        conn.execute(text("CREATE TEMP TABLE probe (x integer)"))
+        conn.commit()
+        for value, keep in ((1, False), (2, True), (3, False), (4, True)):
+            conn.execute(text("INSERT INTO probe VALUES (:x)"), {"x": value})
+            conn.commit() if keep else conn.rollback()
+        assert conn.scalars(text("SELECT x FROM probe ORDER BY x")).all() == [2, 4]
+        conn.rollback()
+    with engine.connect() as conn:  # the next checkout starts clean: nothing left open
+        assert conn.scalar(text("SELECT 1")) == 1
+    assert notices == []
 
 
 def test_a_submission_after_the_database_ended_the_pooled_connections(world: World, device: str) -> None:
-    """A pooled connection the server ended is noticed at checkout (pool_pre_ping) and replaced, so
-    the device still gets its 201, not a 5xx."""
+    """A pooled connection the server ended is noticed at checkout (its BEGIN fails; on SQLite there is
+    no server to end it) and replaced, so the device still gets its 201, not a 5xx."""
     assert post_submission(world, device, instance("uuid:before")).status_code == 201
     if DB_KIND == "postgresql":
         outside = sa.create_engine(str(PG_URL).replace("postgresql://", "postgresql+psycopg://", 1))
