@@ -112,15 +112,22 @@ def _version_ids(session: Session, form: Form, wanted: tuple[str, ...]) -> tuple
     return tuple(rows[v] for v in wanted)
 
 
-def _private_key(session: Session, actor: Actor, project: Project, form: Form, options: ExportOptions) -> Any:
-    encrypted = bool(
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Submission)
-            .where(Submission.form_id == form.id, Submission.is_encrypted.is_(True))
-        )
+def _private_key(
+    session: Session,
+    actor: Actor,
+    project: Project,
+    form: Form,
+    options: ExportOptions,
+    version_ids: tuple[int, ...],
+) -> Any:
+    """The project's private key when the rows this export selects include encrypted ones (a form that
+    once was encrypted, exported for a date range or review state without them, needs no passphrase)."""
+    encrypted = (
+        sa.select(Submission.id)
+        .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
+        .where(Submission.is_encrypted.is_(True))
     )
-    if not encrypted:
+    if not session.scalar(sa.select(_selected(encrypted, form.id, options, version_ids).exists())):
         return None
     if options.passphrase is None:
         raise InvalidValueError(
@@ -171,7 +178,7 @@ def prepare(
             pseudo = _pseudonymiser(secret_key, project.id)
     tables = build_tables(model, schema, options, language=language, pseudonymise=pseudo, sensitive=paths)
     version_ids = _version_ids(session, form, options.form_versions)
-    key = _private_key(session, actor, project, form, options)
+    key = _private_key(session, actor, project, form, options, version_ids)
     export = Export(project, form, schema, model, tables, options, version_ids, form.id, paths, key)
     if check is not None:
         check(export)  # e.g. GeoJSON's geoField and columns: a 400 now, not mid-stream
@@ -214,22 +221,25 @@ _COLUMNS = (
 
 
 def _query(export: Export) -> Any:
-    o = export.options
     q = (
         sa.select(*_COLUMNS)
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
         .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
         .outerjoin(User, User.id == Submission.submitter_user_id)
         .outerjoin(AppUser, AppUser.id == Submission.submitter_app_user_id)
-        .where(Submission.form_id == export.form_id)
     )
-    q = q.where(Submission.review_state.in_(o.review_states))
+    return _selected(q, export.form_id, export.options, export.version_ids)
+
+
+def _selected(q: Any, form_id: int, o: ExportOptions, version_ids: tuple[int, ...]) -> Any:
+    """``q`` (joined to the current version) narrowed to the rows an export's options select."""
+    q = q.where(Submission.form_id == form_id, Submission.review_state.in_(o.review_states))
     if o.start is not None:
         q = q.where(Submission.created_at >= o.start)
     if o.end is not None:
         q = q.where(Submission.created_at < o.end)
-    if export.version_ids:
-        q = q.where(SubmissionVersion.form_version_id.in_(export.version_ids))
+    if version_ids:
+        q = q.where(SubmissionVersion.form_version_id.in_(version_ids))
     return q
 
 
