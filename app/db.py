@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from psycopg import pq
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, registry
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -92,12 +93,44 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if not pool:
-        # Migrations and one-off tools: the stock pre-ping, nothing clever.
+    if not pool or sa.make_url(url).drivername != "postgresql+psycopg":
+        # Migrations, one-off tools and any other driver named in the URL: the stock pre-ping.
         return sa.create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True)
+    # The pooled app engine: its connections open their transaction at checkout (below).
+    url = url.replace("postgresql+psycopg://", "postgresql+ruta_psycopg://", 1)
     engine = sa.create_engine(url, json_serializer=_json_dumps, pool_size=10, max_overflow=20)
     event.listen(engine, "checkout", _begin_at_checkout)
     return engine
+
+
+class RutaPsycopgDialect(PGDialect_psycopg):
+    """psycopg, for connections whose transaction ``_begin_at_checkout`` opened. psycopg refuses to
+    change isolation level, read-only or deferrable inside a transaction, and SQLAlchemy changes them
+    only outside one of its own; so a transaction open at that moment is the checkout's BEGIN with
+    nothing run in it, and it is ended first (``engine.connect().execution_options(isolation_level=
+    "AUTOCOMMIT")`` for a VACUUM, say, works as on any engine)."""
+
+    supports_statement_cache = True  # SQLAlchemy asks every dialect subclass to say so itself
+
+    def set_isolation_level(self, dbapi_connection: Any, level: Any) -> None:
+        _end_unused_begin(dbapi_connection)
+        super().set_isolation_level(dbapi_connection, level)
+
+    def set_readonly(self, connection: Any, value: Any) -> None:
+        _end_unused_begin(connection)
+        super().set_readonly(connection, value)
+
+    def set_deferrable(self, connection: Any, value: Any) -> None:
+        _end_unused_begin(connection)
+        super().set_deferrable(connection, value)
+
+
+registry.register("postgresql.ruta_psycopg", __name__, "RutaPsycopgDialect")
+
+
+def _end_unused_begin(dbapi_conn: Any) -> None:
+    if dbapi_conn.pgconn.transaction_status == pq.TransactionStatus.INTRANS:
+        dbapi_conn.rollback()
 
 
 def _begin_at_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:

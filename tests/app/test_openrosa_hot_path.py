@@ -292,6 +292,29 @@ def test_transactions_on_a_pooled_connection_keep_their_boundaries(world: World)
     assert notices == []
 
 
+def test_isolation_levels_apply_to_pooled_connections(world: World) -> None:
+    """Changing the isolation level (AUTOCOMMIT for a VACUUM, SERIALIZABLE, read-only) on a connection or
+    on the engine ends the unused BEGIN of the checkout first, so it works as on any engine."""
+    engine = get_database(world.app).engine
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    for conn in (engine.connect().execution_options(isolation_level="AUTOCOMMIT"), autocommit.connect()):
+        with conn:
+            if DB_KIND == "postgresql":
+                conn.exec_driver_sql("VACUUM ANALYZE audit_events")  # refused inside a transaction
+            else:
+                assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    if DB_KIND == "postgresql":
+        with engine.connect().execution_options(isolation_level="SERIALIZABLE") as conn:
+            assert conn.scalar(text("SHOW transaction_isolation")) == "serializable"
+        with engine.execution_options(postgresql_readonly=True).connect() as conn:
+            assert conn.scalar(text("SHOW transaction_read_only")) == "on"
+    with engine.connect() as conn:  # and the pool hands back plain read-committed, writable connections
+        if DB_KIND == "postgresql":
+            assert conn.scalar(text("SHOW transaction_isolation")) == "read committed"
+            assert conn.scalar(text("SHOW transaction_read_only")) == "off"
+        assert conn.scalar(text("SELECT count(*) FROM audit_events")) is not None
+
+
 def test_a_submission_after_the_database_ended_the_pooled_connections(world: World, device: str) -> None:
     """A pooled connection the server ended is noticed at checkout (its BEGIN fails; on SQLite there is
     no server to end it) and replaced, so the device still gets its 201, not a 5xx."""
