@@ -107,14 +107,6 @@ def revoke_app_user(session: Session, *, actor: Actor, app_user: AppUser) -> App
     return app_user
 
 
-def app_user_for_token(session: Session, token: str) -> AppUser | None:
-    """The live app user holding ``token``; a revoked token finds nobody."""
-    app_user = session.scalar(select(AppUser).where(AppUser.token_hash == tokens.token_hash(token)))
-    if app_user is None or app_user.revoked_at is not None:
-        return None
-    return app_user
-
-
 # Built once per process (every device request runs it); the values are parameters.
 _DEVICE_QUERY = (
     select(AppUser, Project)
@@ -124,15 +116,13 @@ _DEVICE_QUERY = (
 
 
 def device_for_token(session: Session, token: str, project_id: int) -> tuple[AppUser, Project | None] | None:
-    """The live app user holding ``token`` and the project it asks for (None if there is no such
-    project), in one query. The project lands in the session, so ``session.get(Project, id)`` later in
-    the request needs no query."""
+    """The app user holding ``token`` (revoked or not: the caller's ``device_actor`` decides) and the
+    project it asks for (None if there is no such project), in one query. The project lands in the
+    session, so ``session.get(Project, id)`` later in the request needs no query."""
     row = session.execute(
         _DEVICE_QUERY, {"t_project": project_id, "t_hash": tokens.token_hash(token)}
     ).first()
-    if row is None or row[0].revoked_at is not None:
-        return None
-    return row[0], row[1]
+    return None if row is None else (row[0], row[1])
 
 
 def may_use_form(session: Session, app_user: AppUser, form: Form) -> bool:

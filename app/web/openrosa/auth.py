@@ -68,7 +68,7 @@ def token_actor(token: str, project_id: int) -> Actor:
     """The device holding ``token``; the project it asks for is loaded by the same query."""
     found = app_users.device_for_token(get_session(), token, project_id)
     if found is None:
-        raise InvalidTokenError()
+        return device_actor(None)
     # The session's identity map holds objects weakly: keeping the project for the request lets the
     # view's session.get(Project, id) answer without a query.
     g.device_project = found[1]
