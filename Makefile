@@ -1,21 +1,25 @@
 # The two commands of the README. Both work on a fresh clone with only python3 (3.11+) installed.
+# Every install comes from a lock file with hashes (requirements/*.lock, made by `make lock`), so a fresh
+# clone gets exactly the versions CI tested; the project itself is then installed without its dependencies.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test lint bench translations
+.PHONY: run test install install-test lint bench translations lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/app.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/test.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/pip check --disable-pip-version-check >/dev/null
 	@if [ -f tests/clients/package-lock.json ]; then cd tests/clients && npm ci --silent --no-audit --no-fund; fi
 
 # Install, create or upgrade the SQLite database with the admin and the demo forms, then serve.
@@ -42,3 +46,14 @@ translations:
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o app/translations/messages.pot --no-location --sort-output --project=Ruta .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100
 	$(BIN)/pybabel compile -d app/translations --use-fuzzy
+
+# Re-resolve the lock files after a change to pyproject.toml or requirements/*.in (uv resolves; pip installs).
+UV_VERSION := 0.13.10
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in requirements/babel.in --extra test --extra redis \
+		--generate-hashes --python-version 3.11 --python-platform linux --no-header --annotation-style line \
+		-o requirements/test.lock
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in requirements/babel.in -c requirements/test.lock \
+		--generate-hashes --python-version 3.11 --python-platform linux --no-header --annotation-style line \
+		-o requirements/app.lock
