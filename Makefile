@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test lint bench translations lock
+.PHONY: run test install install-test lint bench translations lock conformance
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,9 +32,16 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Install the test extras and run the whole suite (lint, types, tests). Honours TEST_DATABASE_URL.
+# Install the test extras and run the whole suite (lint, types, tests) on the project's own fixtures: a clone
+# alone passes it. Honours TEST_DATABASE_URL.
 test: install-test lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not conformance"
+
+# The conformance suite: the same code against the real public corpus (forms, submissions, a real Collect
+# encrypted submission) that sits at ../shared/corpus beside the project, or at CORPUS=...
+CORPUS ?= ../shared/corpus
+conformance: install-test
+	RUTA_CORPUS="$(abspath $(CORPUS))" $(BIN)/pytest -q -m conformance
 
 bench: install-test
 	$(BIN)/python -m tests.benchmarks

@@ -1,4 +1,4 @@
-"""Forms and submissions for the OData tests: two corpus forms (geo types with nested repeats; nested
+"""Forms and submissions for the OData tests: two forms of tests/data (geo types with nested repeats; nested
 repeats with a select multiple) and the bundled household form (form-marked sensitive fields, a
 repeat, a select multiple)."""
 
@@ -9,7 +9,7 @@ from typing import Any
 from forms.library import read_bundled
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import publish_xml
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JR = 'xmlns:jr="http://openrosa.org/javarosa"'
@@ -30,7 +30,7 @@ def submit(world: World, form_id: str, xml: str, who: str = "manager") -> None:
 
 
 def geo_form(world: World) -> bytes:
-    xml = corpus_file("central-backend/forms/geoTypes.xml").read_bytes()
+    xml = data_file("forms/geo_types.xml").read_bytes()
     publish_xml(world, xml)
     return xml
 
@@ -50,14 +50,11 @@ def geo_instance(xml: bytes, n: int, *, plurals: int = 2) -> str:
     return body.replace("<instanceID/>", f"<instanceID>uuid:geo-{n}</instanceID>")
 
 
-NESTED = "enketo/nested_repeats.xml"
+NESTED = "forms/nested_repeats.xml"
 
 
 def nested_form(world: World) -> None:
-    xml = corpus_file(NESTED).read_bytes()
-    # The corpus form has no meta/instanceID; a submission needs one.
-    xml = xml.replace(b"<gps/>", b"<gps/><meta><instanceID/></meta>", 1)
-    publish_xml(world, xml)
+    publish_xml(world, data_file(NESTED).read_bytes())
 
 
 def nested_instance(n: int, kids: list[list[str]], browsers: str = "firefox chrome") -> str:

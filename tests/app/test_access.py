@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.app.conftest import World
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 ALL = {"admin", "manager", "supervisor", "analyst", "enumerator"}
 READERS = {"admin", "manager", "supervisor", "analyst"}
@@ -40,7 +40,7 @@ def _app_user_body(_w: World, role: str) -> dict[str, Any]:
 
 
 def _form_upload(_w: World, role: str) -> dict[str, Any]:
-    xml = corpus_file("central-backend/forms/simple.xml").read_bytes()
+    xml = data_file("forms/simple.xml").read_bytes()
     xml = xml.replace(b'id="simple"', f'id="simple_{role}"'.encode())
     return {"data": xml, "content_type": "application/xml", "query_string": {"publish": "true"}}
 
@@ -121,7 +121,7 @@ ENDPOINTS = [
 @pytest.fixture
 def published(world: World) -> dict[str, Any]:
     headers = world.headers("admin")
-    xml = corpus_file("central-backend/forms/simple.xml").read_bytes()
+    xml = data_file("forms/simple.xml").read_bytes()
     res = world.client.post(
         f"/v1/projects/{world.project_id}/forms?publish=true",
         data=xml,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.db import get_database
 from app.models import AppUser, AuditEvent
 from tests.app.conftest import World
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 
 def test_users_list_is_limited_to_ones_organisation(world: World) -> None:
@@ -67,7 +67,7 @@ def test_app_user_token_is_shown_once_and_stored_hashed(world: World) -> None:
 
 def test_app_user_revocation_and_form_scoping(world: World) -> None:
     admin = world.headers("admin")
-    xml = corpus_file("central-backend/forms/simple.xml").read_bytes()
+    xml = data_file("forms/simple.xml").read_bytes()
     assert (
         world.client.post(
             f"/v1/projects/{world.project_id}/forms?publish=true",

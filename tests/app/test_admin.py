@@ -24,7 +24,7 @@ from tests.app.admin_helpers import (
 )
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 
 @pytest.fixture
@@ -264,8 +264,8 @@ def test_edit_history_shows_what_changed(world: World, seeded: dict[str, Any]) -
     assert "member[1]/age" in history and ">30<" in history and ">31<" in history
 
 
-def test_xss_corpus_values_are_escaped(world: World) -> None:
-    publish(world, corpus_file("enketo/XSS-test.xml").read_bytes())
+def test_xss_values_are_escaped(world: World) -> None:
+    publish(world, data_file("forms/xss.xml").read_bytes())
     payload = "<img src=x onerror=alert(window.origin)>"
     xml = (
         '<data id="test_form_id222"><fname><![CDATA[' + payload + "]]></fname>"
@@ -285,7 +285,7 @@ def test_xss_corpus_values_are_escaped(world: World) -> None:
 
 def test_submission_files_are_served_sandboxed(world: World) -> None:
     publish(world, SIMPLE_FORM)
-    svg = corpus_file("enketo/malicious-svg.svg").read_bytes()
+    svg = data_file("media/malicious.svg").read_bytes()
     sid = ingest(world, instance("uuid:svg", photo="evil.svg"), files={"evil.svg": svg})
     ingest(world, instance("uuid:html", photo="page.html"), files={"page.html": b"<script>alert(1)</script>"})
     client = login(world, "supervisor")
@@ -481,7 +481,7 @@ def test_invalid_xlsform_shows_pyxforms_message(world: World) -> None:
         data={
             "csrf_token": csrf_token(client, "/admin/"),
             "file": (
-                __import__("io").BytesIO(corpus_file("pyxform/duplicate_columns.xlsx").read_bytes()),
+                __import__("io").BytesIO(data_file("xlsforms/duplicate_columns.xlsx").read_bytes()),
                 "duplicate_columns.xlsx",
             ),
         },

@@ -2,7 +2,7 @@
 a supervisor's day (log in, find a flagged submission through the filters, read it in Spanish, approve
 it with a comment, move through the queue by keyboard, bulk-reject a filtered set), a manager uploading
 and publishing an XLSForm, revoking a device and onboarding its replacement, and the XSS and
-malicious-SVG corpus staying inert. Screenshots go to test-output/admin-browser/<test>/ (gitignored).
+malicious-SVG fixtures staying inert. Screenshots go to test-output/admin-browser/<test>/ (gitignored).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.models import AppUser, Form, Submission
 from tests.app.admin_helpers import MULTILINGUAL_FORM, flag, ingest, multilingual_instance, publish
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import SIMPLE_FORM, device_token, instance
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 pytestmark = pytest.mark.slow
 
@@ -227,8 +227,8 @@ def test_supervisor_revokes_a_device_and_onboards_a_replacement(
         assert session.scalar(select(AppUser.id).where(AppUser.display_name == "Teléfono nuevo")) is not None
 
 
-def test_xss_and_malicious_svg_corpus_stay_inert(world: World, live: str, page: Page, shots: Shots) -> None:
-    publish(world, corpus_file("enketo/XSS-test.xml").read_bytes())
+def test_xss_and_malicious_svg_stay_inert(world: World, live: str, page: Page, shots: Shots) -> None:
+    publish(world, data_file("forms/xss.xml").read_bytes())
     payload = "<img src=x onerror=alert(window.origin)>"
     xss = ingest(
         world,
@@ -238,9 +238,9 @@ def test_xss_and_malicious_svg_corpus_stay_inert(world: World, live: str, page: 
         ).encode(),
     )
     publish(world, SIMPLE_FORM)
-    svg = corpus_file("enketo/malicious-svg.svg").read_bytes()
+    svg = data_file("media/malicious.svg").read_bytes()
     evil = ingest(world, instance("uuid:x2", photo="evil.svg"), files={"evil.svg": svg})
-    publish(world, corpus_file("enketo/malicious-svg.xml").read_bytes())
+    publish(world, data_file("forms/svg_media.xml").read_bytes())
     log_in(page, live, world, "admin")
     pid = world.project_id
     visited: dict[str, Any] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus_paths import CORPUS
+from tests.data import data_file
 
 RUTA = [sys.executable, "-m", "app.cli"]
 
@@ -62,12 +62,10 @@ def test_create_user_app_user_and_publish(env: dict[str, str]) -> None:
     out = run(env, "app-user", "Phone 7", "--project", "1")
     assert out.returncode == 0, out.stderr
     assert "/v1/key/" in out.stdout and "QR payload:" in out.stdout
-    out = run(
-        env, "publish", str(CORPUS / "central-backend/simple.xlsx"), "--project", "1", "--version", "v9"
-    )
+    out = run(env, "publish", str(data_file("xlsforms/simple.xlsx")), "--project", "1", "--version", "v9")
     assert out.returncode == 0, out.stderr
     assert "version 'v9'" in out.stdout
-    bad = run(env, "publish", str(CORPUS / "pyxform/duplicate_columns.xlsx"), "--project", "1")
+    bad = run(env, "publish", str(data_file("xlsforms/duplicate_columns.xlsx")), "--project", "1")
     assert bad.returncode == 1 and "error [400.6]" in bad.stderr
 
 

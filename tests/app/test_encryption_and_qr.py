@@ -16,24 +16,24 @@ from tests.app.openrosa_helpers import (
     publish_xml,
     root,
 )
-from tests.corpus_paths import CORPUS
+from tests.data import data_bytes, data_file
 
 PASSPHRASE = "correct horse battery staple"
 
 
-def test_corpus_encrypted_submission_decrypts_byte_for_byte(world: World) -> None:
+def test_collect_encrypted_submission_decrypts_byte_for_byte(world: World) -> None:
     manager = world.headers("manager")
-    pem = (CORPUS / "central-backend/encrypted/priv.pem").read_text()
+    pem = data_file("encrypted/test-private-key.pem").read_text()
     res = world.client.post(
         f"/v1/projects/{world.project_id}/key",
         json={"passphrase": PASSPHRASE, "privateKeyPem": pem, "hint": "the usual"},
         headers=manager,
     )
     assert res.status_code == 200, res.json
-    publish_xml(world, (CORPUS / "central-backend/forms/encrypted.xml").read_bytes())
+    publish_xml(world, data_bytes("forms/encrypted.xml"))
     device = root(world, device_token(world)["token"])
-    envelope = (CORPUS / "central-backend/encrypted/submission.xml").read_bytes()
-    enc = (CORPUS / "central-backend/encrypted/submission.xml.enc").read_bytes()
+    envelope = data_bytes("encrypted/submission.xml")
+    enc = data_bytes("encrypted/submission.xml.enc")
     assert post_submission(world, device, envelope, {"submission.xml.enc": enc}).status_code == 201
     instance_id = world.client.get(
         f"/v1/projects/{world.project_id}/forms/encrypted/submissions", headers=manager
@@ -52,9 +52,9 @@ def test_corpus_encrypted_submission_decrypts_byte_for_byte(world: World) -> Non
     )
     res = world.client.post(url, json={"passphrase": PASSPHRASE}, headers=manager)
     assert res.status_code == 200, res.json
-    expected = (CORPUS / "central-backend/encrypted/expected-plaintext.xml").read_bytes()
+    expected = data_bytes("encrypted/expected-plaintext.xml")
     assert res.json["submission"].encode() == expected
-    assert res.json["missingMedia"]  # the corpus envelope names a photo it does not include
+    assert res.json["missingMedia"]  # the envelope names a photo that was not sent
 
 
 def test_forms_published_in_an_encrypted_project_carry_its_public_key(world: World) -> None:

@@ -15,7 +15,7 @@ from tests.app.conftest import World
 from tests.app.export_helpers import export_audits, get, read_xlsx, read_zip, url
 from tests.app.odata_helpers import geo_form, geo_instance, household_form, household_instance, submit
 from tests.app.openrosa_helpers import device_token, post_submission, publish_xml, root
-from tests.corpus_paths import CORPUS, corpus_file
+from tests.data import data_bytes, data_file
 
 HH = "ruta_household_needs"
 PASSPHRASE = "correct horse battery staple"
@@ -213,7 +213,7 @@ def test_hxl_row_is_read_by_libhxl_and_matches_the_form_tags(world: World) -> No
 
 
 def test_media_zip_names_files_by_submission(world: World) -> None:
-    xml = corpus_file("central-backend/forms/binaryType.xml").read_bytes()
+    xml = data_file("forms/binary_type.xml").read_bytes()
     form_id = publish_xml(world, xml)["xmlFormId"]
     schema = FormSchema.from_dict(
         world.client.get(
@@ -236,17 +236,17 @@ def test_media_zip_names_files_by_submission(world: World) -> None:
 
 def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> None:
     manager = world.headers("manager")
-    pem = (CORPUS / "central-backend/encrypted/priv.pem").read_text()
+    pem = data_file("encrypted/test-private-key.pem").read_text()
     res = world.client.post(
         f"/v1/projects/{world.project_id}/key",
         json={"passphrase": PASSPHRASE, "privateKeyPem": pem},
         headers=manager,
     )
     assert res.status_code == 200, res.json
-    publish_xml(world, (CORPUS / "central-backend/forms/encrypted.xml").read_bytes())
+    publish_xml(world, data_bytes("forms/encrypted.xml"))
     device = root(world, device_token(world)["token"])
-    envelope = (CORPUS / "central-backend/encrypted/submission.xml").read_bytes()
-    enc = (CORPUS / "central-backend/encrypted/submission.xml.enc").read_bytes()
+    envelope = data_bytes("encrypted/submission.xml")
+    enc = data_bytes("encrypted/submission.xml.enc")
     assert post_submission(world, device, envelope, {"submission.xml.enc": enc}).status_code == 201
     path = url(world, "encrypted", "csv.zip")
     res = world.client.get(path, query_string={"reviewState": "all"}, headers=manager)
@@ -268,7 +268,7 @@ def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> N
     )
     assert res.status_code == 200
     row = read_zip(res.data)["encrypted.csv"][0]
-    assert (row["name"], row["age"], row["file"]) == ("bob", "30", "1561432532482.jpg")
+    assert (row["name"], row["age"], row["file"]) == ("Ana", "30", "1701950000000.jpg")
     assert row["Status"] == ""  # decrypted, so not "notDecrypted"
     # Central's way: POST with the passphrase (and options) in the body.
     res = world.client.post(
@@ -277,7 +277,7 @@ def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> N
         headers=manager,
     )
     assert res.status_code == 200, res.get_data(as_text=True)[:300]
-    assert read_xlsx(res.data)["encrypted"][0]["name"] == "bob"
+    assert read_xlsx(res.data)["encrypted"][0]["name"] == "Ana"
     # Analysts may export but not decrypt.
     analyst = world.client.get(
         path,

@@ -16,6 +16,7 @@ from tests.app.export_roundtrip import Expected, instance, merge
 from tests.app.odata_helpers import XLSX, submit
 from tests.app.openrosa_helpers import publish_xml
 from tests.corpus_paths import corpus_file
+from tests.data import data_bytes
 
 CORPUS_FORMS = [
     "central-backend/forms/doubleRepeat.xml",  # nested repeats inside a group
@@ -86,6 +87,23 @@ def test_bundled_form_round_trip(world: World, form_id: str) -> None:
     _roundtrip(world, form_id)
 
 
+# The project's own forms with the same shapes: nested repeats in a group, a select_multiple, geo types at
+# the root and in nested repeats.
+OWN_FORMS = [
+    "forms/geo_types.xml",
+    "forms/nested_repeats.xml",
+    "forms/binary_type.xml",
+    "forms/with_attachments.xml",
+]
+
+
+@pytest.mark.parametrize("path", OWN_FORMS)
+def test_own_form_round_trip(world: World, path: str) -> None:
+    form_id = publish_xml(world, data_bytes(path))["xmlFormId"]
+    _roundtrip(world, form_id)
+
+
+@pytest.mark.conformance
 @pytest.mark.parametrize("path", CORPUS_FORMS)
 def test_corpus_form_round_trip(world: World, path: str) -> None:
     xml = corpus_file(path).read_bytes()

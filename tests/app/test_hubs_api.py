@@ -14,7 +14,7 @@ from app.models import AuditEvent, Hub, SubmissionVersion
 from tests.app.batch_helpers import make_zip
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance, publish_xml
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 ORDER = ["anonymous", "outsider", "enumerator", "analyst", "supervisor", "manager", "admin"]
 
@@ -145,7 +145,7 @@ def test_hub_form_endpoints_serve_only_this_projects_published_forms(world: Worl
 
 
 def _publish_with_media(world: World, project_id: int, csv: bytes) -> str:
-    data = corpus_file("central-backend/forms/withAttachments.xml").read_bytes()
+    data = data_file("forms/with_attachments.xml").read_bytes()
     admin = world.headers("admin")
     res = world.client.post(
         f"/v1/projects/{project_id}/forms?publish=false",

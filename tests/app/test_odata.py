@@ -396,11 +396,11 @@ def test_navigation_links_and_entity_paths_lead_to_the_rows(world: World, geo: s
 
 def test_encrypted_submissions_are_rows_without_data_marked_not_decrypted(world: World) -> None:
     from tests.app.openrosa_helpers import device_token, post_submission, publish_xml, root
-    from tests.corpus_paths import CORPUS
+    from tests.data import data_bytes
 
-    publish_xml(world, (CORPUS / "central-backend/forms/encrypted.xml").read_bytes())
-    envelope = (CORPUS / "central-backend/encrypted/submission.xml").read_bytes()
-    enc = (CORPUS / "central-backend/encrypted/submission.xml.enc").read_bytes()
+    publish_xml(world, data_bytes("forms/encrypted.xml"))
+    envelope = data_bytes("encrypted/submission.xml")
+    enc = data_bytes("encrypted/submission.xml.enc")
     device = root(world, device_token(world)["token"])
     assert post_submission(world, device, envelope, {"submission.xml.enc": enc}).status_code == 201
     url = svc(world, "encrypted")

@@ -81,9 +81,9 @@ def test_form_list_omits_closing_closed_and_draft_forms(world: World, device: st
 
 
 def test_manifest_and_media_with_strong_etag(world: World, device: str) -> None:
-    from tests.corpus_paths import corpus_file
+    from tests.data import data_file
 
-    xml = corpus_file("central-backend/forms/withAttachments.xml").read_bytes()
+    xml = data_file("forms/with_attachments.xml").read_bytes()
     form = publish_xml(world, xml, query="publish=false")
     base = f"/v1/projects/{world.project_id}/forms/{form['xmlFormId']}"
     manager = world.headers("manager")

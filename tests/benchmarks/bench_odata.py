@@ -1,6 +1,6 @@
 """OData read benchmark: how fast an Excel / Power BI refresh reads a form's whole feed.
 
-A fresh database per database kind, the corpus geo form (geopoints, a repeat, a nested repeat) and N
+A fresh database per database kind, the geo form of tests/data (geopoints, a repeat, a nested repeat) and N
 submissions (two repeat rows and two nested rows each), then per run: every page of ``Submissions`` and
 of ``Submissions.plural.nested_repeat`` followed through ``@odata.nextLink`` (1000 rows a page) over
 Basic auth, as Power BI does, through the WSGI app in-process. Reports the median rows/s of the runs
@@ -29,7 +29,7 @@ from app.auth import passwords
 from app.db import get_database
 from tests.app.odata_helpers import geo_instance
 from tests.benchmarks.common import fresh_database
-from tests.corpus_paths import corpus_file
+from tests.data import data_file
 
 PG_DB = "ruta_bench_odata"
 EMAIL, PASSWORD = "bench@ruta.local", "bench-password-123"
@@ -67,7 +67,7 @@ def _setup(kind: str, tmp: Path, submissions: int) -> tuple[Any, FlaskClient, di
         session.commit()
     client = app.test_client()
     headers = {"Authorization": "Basic " + base64.b64encode(f"{EMAIL}:{PASSWORD}".encode()).decode()}
-    xml = corpus_file("central-backend/forms/geoTypes.xml").read_bytes()
+    xml = data_file("forms/geo_types.xml").read_bytes()
     res = client.post(
         "/v1/projects/1/forms?publish=true", data=xml, content_type="application/xml", headers=headers
     )

@@ -23,6 +23,8 @@ XLSFORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".md")
 
 
 def manifest_rows() -> list[dict[str, str]]:
+    if not MANIFEST.is_file():  # no corpus beside the clone: the conformance tests are not run at all
+        return []
     with MANIFEST.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
 
