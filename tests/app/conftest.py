@@ -26,7 +26,26 @@ from app.auth import passwords
 from app.db import Base, get_database
 from app.migrate import alembic_config
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``<name>_gw0``, ...), created on
+    first use, since every test truncates the tables it runs on; without xdist the URL is used as given."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base, _, name = url.rpartition("/")
+    target = f"{name}_{worker}"
+    admin = sa.create_engine(
+        f"{base}/postgres".replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target}) is None:
+            conn.execute(sa.text(f'CREATE DATABASE "{target}"'))
+    admin.dispose()
+    return f"{base}/{target}"
+
+
+PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL"))
 
 passwords.use_fast_hashing_for_tests()
 DB_KIND = "postgresql" if PG_URL else "sqlite"
