@@ -3,15 +3,12 @@ checks on real forms, kept in the default run so a clone alone covers them."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from forms import paths, safe_xml
-from forms.safe_xml import local_name
 from forms.schema import FormSchema
 from forms.xform import parse_xform
 from tests.data import DATA, data_bytes
+from tests.forms.test_forms_xform import assert_parses_consistently
 
 OWN_FORMS = sorted(p.name for p in (DATA / "forms").glob("*.xml"))
 
@@ -22,15 +19,7 @@ def _fields(schema: FormSchema) -> dict[str, tuple[str, str, str | None]]:
 
 @pytest.mark.parametrize("name", OWN_FORMS)
 def test_every_own_form_parses_and_its_schema_round_trips(name: str) -> None:
-    data = data_bytes(f"forms/{name}")
-    schema = parse_xform(data)
-    assert schema.form_id and schema.title and schema.fields
-    field_paths = {f.path for f in schema.fields}
-    model = next(e for e in safe_xml.parse(data).iter() if local_name(e.tag) == "model")
-    for bind in (e for e in model.iter() if local_name(e.tag) == "bind"):
-        path = paths.canonical(bind.get("nodeset"), "/" + schema.root)
-        assert path is None or path in field_paths, path
-    assert FormSchema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
+    assert_parses_consistently(data_bytes(f"forms/{name}"))
 
 
 def test_geo_types_and_nested_repeats() -> None:
