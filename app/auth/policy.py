@@ -36,6 +36,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "indicator.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "audit.read": frozenset({MANAGER}),
     "hub.manage": frozenset({MANAGER}),
+    # Response monitoring: IM officers report and fix 5W rows and load plan figures; reviewers read them.
+    "activity.report": frozenset({MANAGER, ANALYST}),
+    "plan.manage": frozenset({MANAGER, ANALYST}),
+    "response.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
 }
 
 

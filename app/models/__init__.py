@@ -13,11 +13,14 @@ from app.models.indicators import (
     UnmappedValue,
 )
 from app.models.org import Organisation, Project, ProjectKey
+from app.models.response import ActivityReport, ActivityUpload, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
 from app.models.user import ApiSession, AppUser, AppUserForm, ProjectRole, User
 
 __all__ = [
+    "ActivityReport",
+    "ActivityUpload",
     "ApiSession",
     "AppUser",
     "AppUserForm",
@@ -35,6 +38,7 @@ __all__ = [
     "IndicatorMapping",
     "IndicatorRefreshMark",
     "Organisation",
+    "PlanFigure",
     "Project",
     "ProjectKey",
     "ProjectRole",

@@ -15,6 +15,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     meta,
     projects,
     quality,
+    response,
     sensitive_grants,
     sessions,
     submissions,

@@ -1,0 +1,302 @@
+"""Response monitoring in the API (INDICATORS.md §9): 5W activity rows (JSON or an R4V-style workbook) with
+their QA findings and the error report, plan figures (people in need, targets), and the reach and gap tables
+as JSON, or CSV/XLSX with the HXL hashtag row."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from app.db import commit, get_session
+from app.errors import InvalidValueError
+from app.exports import response as export
+from app.models import ActivityReport, Project
+from app.response import columns
+from app.services import audit
+from app.services.response import activities, plans
+from app.services.response.reach import ReachQuery, Row, gaps, reach
+from app.web.api import bp
+from app.web.api.helpers import flag, json_body, read_body
+from app.web.api.projects import project_for
+from app.web.auth import logged_in_actor
+
+BASE = "/projects/<int:project_id>"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _language() -> str:
+    lang = (request.args.get("lang") or "en").lower()[:2]
+    return lang if lang in ("en", "es", "pt") else "en"
+
+
+def _upload_response(result: activities.UploadResult) -> Response:
+    upload = result.upload
+    body = {
+        "uploadId": upload.id,
+        "rows": upload.rows_total,
+        "rowsWithErrors": upload.rows_with_errors,
+        "imported": result.imported,
+        "held": result.held,
+        "refused": result.refused,
+        "report": f"/v1/projects/{upload.project_id}/activities/report.xlsx?upload={upload.id}",
+        "results": [
+            {
+                "row": e["row"],
+                "ok": not any(f["severity"] == "error" for f in e["findings"]),
+                "findings": e["findings"],
+            }
+            for e in upload.report
+        ],
+    }
+    if result.refused:
+        body["message"] = (
+            f"{upload.rows_with_errors} of {upload.rows_total} rows break a QA rule, so nothing was "
+            "imported. Fix them (the report lists each finding) and upload again, or add goodRows=true to "
+            "import the good rows and hold the others until they are fixed or accepted."
+        )
+    # The upload and its report are kept even when refused, so the error workbook can be downloaded.
+    commit()
+    response = jsonify(body)
+    response.status_code = 422 if result.refused else 200
+    return response
+
+
+@bp.post(f"{BASE}/activities")
+def post_activities(project_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "activity.report")
+    data: Any = request.get_json(silent=True, force=True)
+    items = data.get("rows") if isinstance(data, dict) else data
+    result = activities.import_rows(
+        get_session(),
+        actor=actor,
+        project=project,
+        rows=activities.rows_from_json(items),
+        source="api",
+        good_rows=flag("goodRows"),
+        language=_language(),
+    )
+    return _upload_response(result)
+
+
+@bp.post(f"{BASE}/activities/import")
+def import_activities(project_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "activity.report")
+    data = read_body()
+    rows = activities.rows_from_workbook(data)
+    if not rows:
+        raise InvalidValueError("The 5W workbook has headers but no rows.")
+    filename = (request.args.get("filename") or "")[:255] or None
+    result = activities.import_rows(
+        get_session(),
+        actor=actor,
+        project=project,
+        rows=rows,
+        source="import",
+        filename=filename,
+        good_rows=flag("goodRows"),
+        language=_language(),
+    )
+    return _upload_response(result)
+
+
+def _report_json(r: ActivityReport) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": r.id, "uploadId": r.upload_id, "row": r.row_number, "status": r.status}
+    for name in columns.BY_NAME:
+        value = getattr(r, name)
+        out[name] = value.isoformat()[:7] if isinstance(value, date) else value
+    out |= {"findings": r.findings, "acceptedReason": r.accepted_reason, "source": r.source}
+    return out
+
+
+@bp.get(f"{BASE}/activities")
+def list_activities(project_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "response.read")
+    status = request.args.get("status")
+    if status not in (None, "valid", "error", "accepted"):
+        raise InvalidValueError("status must be valid, error or accepted.")
+    try:
+        limit = min(max(int(request.args.get("limit", "500")), 1), 5000)
+        offset = max(int(request.args.get("offset", "0")), 0)
+    except ValueError as err:
+        raise InvalidValueError("limit and offset must be whole numbers.") from err
+    session = get_session()
+    query = session.query(ActivityReport).filter(ActivityReport.project_id == project.id)
+    if status:
+        query = query.filter(ActivityReport.status == status)
+    rows = query.order_by(ActivityReport.id).offset(offset).limit(limit).all()
+    audit.record(
+        session,
+        actor=actor,
+        action="activities.read",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"status": status, "rows": len(rows)},
+    )
+    commit()
+    return jsonify([_report_json(r) for r in rows])
+
+
+@bp.patch(f"{BASE}/activities/<int:report_id>")
+def fix_activity(project_id: int, report_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "activity.report")
+    report = activities.fix(
+        get_session(),
+        actor=actor,
+        project=project,
+        report_id=report_id,
+        changes=json_body(),
+        language=_language(),
+    )
+    commit()
+    return jsonify(_report_json(report))
+
+
+@bp.post(f"{BASE}/activities/<int:report_id>/accept")
+def accept_activity(project_id: int, report_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "activity.report")
+    reason = json_body().get("reason")
+    if not isinstance(reason, str):
+        raise InvalidValueError("Give the reason as a text field 'reason'.")
+    report = activities.accept(
+        get_session(), actor=actor, project=project, report_id=report_id, reason=reason
+    )
+    commit()
+    return jsonify(_report_json(report))
+
+
+@bp.get(f"{BASE}/activities/report.xlsx")
+def activities_report(project_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "response.read")
+    raw = request.args.get("upload")
+    if raw is not None and not raw.isdigit():
+        raise InvalidValueError("upload must be an upload id (a whole number).")
+    session = get_session()
+    upload = activities.latest_upload(session, project=project, upload_id=int(raw) if raw else None)
+    body = activities.error_workbook(upload, language=_language())
+    audit.record(
+        session,
+        actor=actor,
+        action="activities.report",
+        project_id=project.id,
+        subject_type="activity_upload",
+        subject_id=upload.id,
+    )
+    commit()
+    response = Response(body, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="5w-report-{upload.id}.xlsx"'
+    return response
+
+
+@bp.put(f"{BASE}/needs")
+def put_needs(project_id: int) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "plan.manage")
+    summary = plans.replace_figures(
+        get_session(), actor=actor, project=project, rows=plans.rows_from_upload(read_body())
+    )
+    commit()
+    return jsonify(summary)
+
+
+def _reach_query() -> ReachQuery:
+    raw_year = request.args.get("year") or str(date.today().year)
+    raw_until = request.args.get("until")
+    if not raw_year.isdigit() or (raw_until is not None and not raw_until.isdigit()):
+        raise InvalidValueError("year and until must be whole numbers (until: a month, 1 to 12).")
+    by = tuple(v.strip() for raw in request.args.getlist("by") for v in raw.split(",") if v.strip())
+    return ReachQuery(
+        year=int(raw_year),
+        by=by,
+        model=request.args.get("model", "sum"),
+        until_month=int(raw_until) if raw_until else None,
+    )
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    return {
+        "dimensions": row.key,
+        "category": row.split,
+        "reached": row.reached,
+        "totalMonthly": row.total_monthly,
+        "reachedByAgeGender": row.by_age_gender or None,
+        "peopleInNeed": row.people_in_need,
+        "target": row.target,
+        "gap": row.gap,
+        "coverage": row.coverage,
+        "model": row.model,
+    }
+
+
+def _table(project_id: int, kind: str, fmt: str | None) -> Response:
+    actor = logged_in_actor()
+    project: Project = project_for(actor, project_id, "response.read")
+    session = get_session()
+    query = _reach_query()
+    rows = (reach if kind == "reach" else gaps)(session, project=project, query=query)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"{kind}.read",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"format": fmt or "json", "query": request.args.to_dict(flat=False)},
+    )
+    commit()
+    if fmt is None:
+        return jsonify(
+            {
+                "year": query.year,
+                "by": list(query.by),
+                "model": query.model,
+                "rows": [_row_json(r) for r in rows],
+            }
+        )
+    headers, tags, cells = export.table(rows, year=query.year, kind=kind)
+    if fmt == "csv":
+        response = Response(export.to_csv(headers, tags, cells), mimetype="text/csv")
+    else:
+        response = Response(export.to_xlsx(headers, tags, cells, sheet=kind), mimetype=XLSX)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{kind}-project-{project.id}-{query.year}.{fmt}"'
+    )
+    return response
+
+
+@bp.get(f"{BASE}/reach")
+def get_reach(project_id: int) -> Response:
+    return _table(project_id, "reach", None)
+
+
+@bp.get(f"{BASE}/reach.csv")
+def get_reach_csv(project_id: int) -> Response:
+    return _table(project_id, "reach", "csv")
+
+
+@bp.get(f"{BASE}/reach.xlsx")
+def get_reach_xlsx(project_id: int) -> Response:
+    return _table(project_id, "reach", "xlsx")
+
+
+@bp.get(f"{BASE}/gaps")
+def get_gaps(project_id: int) -> Response:
+    return _table(project_id, "gaps", None)
+
+
+@bp.get(f"{BASE}/gaps.csv")
+def get_gaps_csv(project_id: int) -> Response:
+    return _table(project_id, "gaps", "csv")
+
+
+@bp.get(f"{BASE}/gaps.xlsx")
+def get_gaps_xlsx(project_id: int) -> Response:
+    return _table(project_id, "gaps", "xlsx")

@@ -1,0 +1,158 @@
+"""Response monitoring benchmark: the gap table for every place from 100k 5W rows and the plan figures.
+
+A fresh database per kind; ``--rows`` 5W rows (valid, spread over 12 months, 14 sectors, 3 countries'
+admin-1 and ``--places`` admin-2 areas) and plan figures for every sector × admin-2 × population type ×
+age/gender cell, inserted directly (the import path is not what is measured). Then per run, through the API:
+the gap table by admin-2 (every place, ``max_cell`` de-duplication across sectors) and the reach table by
+admin-1 × sector × month. Prints the median of ``--runs`` runs.
+
+    python -m tests.benchmarks response [--db postgresql|sqlite] [--rows 100000] [--places 300] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.benchmarks.common import bench_app, fresh_database
+from tests.data import data_bytes
+
+SECTORS = {
+    "education": "EDU-01",
+    "food_security": "FS-01",
+    "health": "HEA-01",
+    "humanitarian_transportation": "HT-01",
+    "integration": "INT-01",
+    "nutrition": "NUT-01",
+    "protection": "PRO-01",
+    "child_protection": "CP-01",
+    "gbv": "GBV-01",
+    "human_trafficking_smuggling": "HTS-01",
+    "shelter": "SHE-01",
+    "wash": "WASH-01",
+    "multipurpose_cash": "MPC-01",
+    "common_services": "CS-01",
+}
+POP = ("in_destination", "in_transit", "host_community", "pendular", "colombian_returnees")
+AG = ("girls", "boys", "women", "men", "other_under_18", "other_over_18")
+
+
+def _places(n: int) -> list[tuple[str, str, str]]:
+    countries = [("COL", "CO"), ("ECU", "EC"), ("PER", "PE")]
+    out = []
+    for i in range(n):
+        country, prefix = countries[i % 3]
+        admin1 = f"{prefix}{1 + (i // 3) % 20:02d}"
+        out.append((country, admin1, f"{admin1}{i:03d}"))
+    return out
+
+
+def _load(engine: sa.Engine, project_id: int, rows: int, places: int) -> None:
+    from app.models import ActivityReport, PlanFigure
+
+    rng = random.Random(7)
+    where = _places(places)
+    batch = []
+    with engine.begin() as conn:
+        for i in range(rows):
+            country, admin1, admin2 = where[i % places]
+            sector = list(SECTORS)[i % len(SECTORS)]
+            new = rng.randint(1, 60)
+            pop = [0] * 5
+            ag = [0] * 6
+            for _ in range(new):
+                pop[rng.randrange(5)] += 1
+                ag[rng.randrange(6)] += 1
+            batch.append(
+                {
+                    "project_id": project_id,
+                    "organisation": f"ORG{i % 40}",
+                    "month": date(2026, 1 + i % 12, 1),
+                    "country": country,
+                    "admin1": admin1,
+                    "admin2": admin2,
+                    "sector": sector,
+                    "indicator": SECTORS[sector],
+                    "direct_assistance": True,
+                    "cva": False,
+                    "total_beneficiaries": new + rng.randint(0, 20),
+                    "new_beneficiaries": new,
+                    **dict(zip(POP, pop, strict=True)),
+                    **dict(zip(AG, ag, strict=True)),
+                    "status": "valid",
+                    "findings": [],
+                    "source": "api",
+                }
+            )
+            if len(batch) == 5000:
+                conn.execute(sa.insert(ActivityReport), batch)
+                batch = []
+        if batch:
+            conn.execute(sa.insert(ActivityReport), batch)
+        plan = [
+            {
+                "project_id": project_id,
+                "year": 2026,
+                "sector": sector,
+                "country": country,
+                "admin1": admin1,
+                "admin2": admin2,
+                "population_type": p,
+                "age_gender": a,
+                "people_in_need": rng.randint(0, 500),
+                "target": rng.randint(0, 200),
+            }
+            for country, admin1, admin2 in where
+            for sector in SECTORS
+            for p in POP
+            for a in AG
+        ]
+        for start in range(0, len(plan), 5000):
+            conn.execute(sa.insert(PlanFigure), plan[start : start + 5000])
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks response")
+    parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--places", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    from app.db import get_database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database(args.db, "ruta_bench_response", Path(tmp))
+        app, client, headers, pid = bench_app(url, Path(tmp), data_bytes("forms/simple.xml"))
+        started = time.perf_counter()
+        _load(get_database(app).engine, pid, args.rows, args.places)
+        print(
+            f"loaded {args.rows} 5W rows and plan figures in {time.perf_counter() - started:.1f} s "
+            f"({args.db})"
+        )
+        cases = {
+            "gaps by admin2, max_cell": {"year": "2026", "by": "admin2", "model": "max_cell"},
+            "gaps by admin1 x population type": {"year": "2026", "by": "admin1,population_type"},
+            "reach by admin1 x sector x month": {"year": "2026", "by": "admin1,sector,month"},
+        }
+        for name, query in cases.items():
+            path = "gaps" if name.startswith("gaps") else "reach"
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                res = client.get(f"/v1/projects/{pid}/{path}", query_string=query, headers=headers)
+                times.append(time.perf_counter() - t0)
+                assert res.status_code == 200, res.json
+            rows = len(res.json["rows"])
+            print(
+                f"{name}: median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs ({rows} rows)"
+            )
+        get_database(app).dispose()
+    return 0
