@@ -39,6 +39,7 @@ REACH_MEASURES: tuple[tuple[str, str], ...] = (
     ("total_monthly", "#reached+monthly"),
     *((f"reached_{c}", f"#reached{AGE_GENDER_TAGS[c]}") for c in AGE_GENDER),
     ("model", "#meta+dedup"),
+    ("suppressed", "#meta+suppressed"),
 )
 GAP_MEASURES: tuple[tuple[str, str], ...] = (
     ("people_in_need", "#inneed"),
@@ -47,6 +48,7 @@ GAP_MEASURES: tuple[tuple[str, str], ...] = (
     ("gap", "#inneed+x_gap"),
     ("coverage", "#reached+pct+x_coverage"),
     ("model", "#meta+dedup"),
+    ("suppressed", "#meta+suppressed"),
 )
 
 
@@ -69,6 +71,7 @@ def table(rows: Sequence[Any], *, year: int, kind: str) -> tuple[list[str], list
             "target": row.target,
             "gap": row.gap,
             "coverage": row.coverage,
+            "suppressed": "true" if row.suppressed else "false",
         }
         for cell in AGE_GENDER:
             cells[f"reached_{cell}"] = row.by_age_gender.get(cell) if row.by_age_gender else None

@@ -541,3 +541,43 @@ def test_plan_csv_reader_matches_headers_in_spanish() -> None:
             },
         )
     ]
+
+
+def test_suppressed_tables_hide_small_counts_and_a_partner_for_a_lone_one(reported: World) -> None:
+    rows = _table(reported, "reach", by="admin1,month,age_gender", suppress="true")
+    feb = {
+        r["category"]: r["reached"]
+        for r in rows
+        if r["dimensions"] == {"admin1": "CO54", "month": "2026-02-01"}
+    }
+    # February in CO54 is one health row: girls 1, boys 1, women 6, men 2.
+    assert feb == {
+        "girls": None,
+        "boys": None,
+        "women": 6,
+        "men": None,
+        "other_under_18": 0,
+        "other_over_18": 0,
+    }
+    jan = {
+        r["category"]: r["reached"]
+        for r in rows
+        if r["dimensions"] == {"admin1": "CO54", "month": "2026-01-01"}
+    }
+    assert jan == {"girls": 14, "boys": 14, "women": 19, "men": 13, "other_under_18": 0, "other_over_18": 0}
+    plain = _table(reported, "reach", by="admin1,month,age_gender")
+    assert all(not r["suppressed"] for r in plain) and len(plain) == len(rows)
+
+
+def test_a_lone_small_cell_takes_the_next_smallest_with_it() -> None:
+    from app.services.response.reach import Row
+    from app.services.response.suppression import suppress
+
+    rows = [
+        Row({"admin1": "CO54"}, c, v, None) for c, v in (("girls", 3), ("boys", 9), ("women", 20), ("men", 7))
+    ]
+    suppress(rows)
+    assert [r.reached for r in rows] == [None, 9, 20, None]  # 3 hidden, so 7 too: 39 − 29 would tell
+    total = Row({"admin1": "CO11"}, None, 40, None, {"girls": 2, "boys": 0, "women": 30, "men": 8})
+    suppress([total])
+    assert total.by_age_gender == {"girls": None, "boys": 0, "women": 30, "men": None} and total.reached == 40

@@ -69,20 +69,23 @@ class ReachQuery:
 class Row:
     key: dict[str, Any]
     split: str | None  # population_type / age_gender category, None for the total
-    reached: int
+    reached: int | None  # None only when suppressed
     total_monthly: int | None
-    by_age_gender: dict[str, int] = field(default_factory=dict)
+    by_age_gender: dict[str, int | None] = field(default_factory=dict)
     model: str = "sum"
     people_in_need: int | None = None
     target: int | None = None
+    suppressed: bool = False
 
     @property
     def gap(self) -> int | None:
-        return None if self.people_in_need is None else self.people_in_need - self.reached
+        if self.people_in_need is None or self.reached is None:
+            return None
+        return self.people_in_need - self.reached
 
     @property
     def coverage(self) -> float | None:
-        if not self.people_in_need:
+        if not self.people_in_need or self.reached is None:
             return None
         return round(self.reached / self.people_in_need, 4)
 
@@ -149,7 +152,7 @@ def _reach_vectors(
 def _expand(
     key: dict[str, Any], vector: Vector, split: str | None, model: str, total: int | None
 ) -> list[Row]:
-    ag = {c: vector[c] for c in AGE_GENDER}
+    ag: dict[str, int | None] = {c: vector[c] for c in AGE_GENDER}
     if split == "population_type":
         return [Row(key, p, vector[p], None, {}, model) for p in POPULATION_TYPES]
     if split == "age_gender":

@@ -15,7 +15,7 @@ from app.exports import response as export
 from app.models import ActivityReport, Project
 from app.response import columns
 from app.services import audit
-from app.services.response import activities, plans
+from app.services.response import activities, plans, suppression
 from app.services.response.reach import ReachQuery, Row, gaps, reach
 from app.web.api import bp
 from app.web.api.helpers import flag, json_body, read_body
@@ -233,6 +233,7 @@ def _row_json(row: Row) -> dict[str, Any]:
         "gap": row.gap,
         "coverage": row.coverage,
         "model": row.model,
+        "suppressed": row.suppressed,
     }
 
 
@@ -242,6 +243,8 @@ def _table(project_id: int, kind: str, fmt: str | None) -> Response:
     session = get_session()
     query = _reach_query()
     rows = (reach if kind == "reach" else gaps)(session, project=project, query=query)
+    if flag("suppress"):
+        rows = suppression.suppress(rows)
     audit.record(
         session,
         actor=actor,
