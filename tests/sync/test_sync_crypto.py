@@ -304,3 +304,22 @@ def test_the_signature_covers_the_form_version(
     private_key, envelope_xml, files, _, _ = signed
     other_version = envelope_xml.replace(b'version="7"', b'version="8"', 1)
     assert _open(private_key, other_version, files).signature == crypto.SIGNATURE_INVALID
+
+
+def test_real_collect_submission_in_tests_data_decrypts_and_says_its_signature_is_incomplete() -> None:
+    # A copy (Apache-2.0) kept in the repository, so this conformance check needs nothing outside it.
+    data = Path(__file__).resolve().parent.parent / "data" / "collect-encrypted"
+    key = crypto.load_private_key((data / "priv.pem").read_bytes(), None)
+    parsed = parse_submission((data / "submission.xml").read_bytes())
+    assert parsed.envelope is not None and parsed.version == "working3"
+    opened = crypto.open_submission(
+        key,
+        parsed.envelope,
+        form_id=parsed.form_id,
+        version=parsed.version,
+        instance_id=parsed.instance_id,
+        files={"submission.xml.enc": (data / "submission.xml.enc").read_bytes()},
+    )
+    assert opened.files == {"submission.xml": (data / "expected-plaintext.xml").read_bytes()}
+    assert opened.missing == ("1561432532482.jpg.enc",)
+    assert opened.signature == crypto.SIGNATURE_INCOMPLETE
