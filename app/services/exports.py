@@ -45,7 +45,7 @@ from app.services import audit, keys, sensitive
 from app.services.odata import ROOT_COLUMNS, timestamp
 from forms.schema import GROUP, REPEAT, FormSchema
 from sync import crypto
-from sync.submission import SubmissionError, parse_submission
+from sync.submission import parse_submission
 from sync.values import compile_schema, extract_values
 
 PAGE = 1000
@@ -368,7 +368,10 @@ class _Decrypter:
             )
         ).all()
         # Every file, media too: the signature covers them all, so it is checked on every decrypt.
-        files = {str(n): self.store.read(str(sha)) for n, sha in shas}
+        try:
+            files = {str(n): self.store.read(str(sha)) for n, sha in shas}
+        except OSError:  # a blob lost from disk spoils its row, not the export (no server path shown)
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "one of its stored files cannot be read")
         if parsed.envelope.xml_file_name not in files:
             return self._failed(
                 instance_id,
@@ -395,7 +398,7 @@ class _Decrypter:
             )
         try:
             values = self._values(opened.files["submission.xml"], row.form_version_id)
-        except (SubmissionError, KeyError) as err:
+        except (ValueError, KeyError) as err:  # SubmissionError is a ValueError
             return self._failed(
                 instance_id, STATUS_NOT_DECRYPTED, f"the decrypted submission is unreadable: {err}"
             )

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.blobs import get_blob_store
 from app.db import get_database
-from app.models import AuditEvent, ProjectKey
+from app.models import AuditEvent, ProjectKey, SubmissionAttachment, SubmissionVersion
 from forms.rewrite import add_public_key
 from sync import crypto
 from tests.app.conftest import World
@@ -89,6 +90,23 @@ def test_media_are_decrypted_and_each_damaged_row_is_reported_on_its_own(world: 
     _submit_encrypted(world, device, public, "uuid:4", name="Eva", photo=photos["uuid:4"], send_photo=False)
     _submit_encrypted(world, device, public, "uuid:5", name="Flor", photo=photos["uuid:5"])
     _submit_encrypted(world, device, public, "uuid:6", name="Gil", photo=None)
+    # Encrypted for another key (say the form's key was changed on a phone): does not decrypt.
+    stranger = crypto.generate_key_pair(PASSPHRASE).public_key_b64
+    _submit_encrypted(world, device, stranger, "uuid:7", name="Hugo", photo=None)
+    # The envelope arrived, its submission.xml.enc not yet (files may come in later POSTs).
+    envelope, _ = encrypt_like_collect(
+        public, form_id="photo", version="2", instance_id="uuid:8", submission_xml=b"<data/>", media={}
+    )
+    assert post_submission(world, device, envelope, {}).status_code == 201
+    # A stored photo lost from the disk.
+    _submit_encrypted(world, device, public, "uuid:9", name="Ivo", photo=os.urandom(3000))
+    with world.app.app_context(), get_database(world.app).session_scope() as session:
+        sha = session.scalar(
+            select(SubmissionAttachment.blob_sha256)
+            .join(SubmissionVersion, SubmissionVersion.id == SubmissionAttachment.submission_version_id)
+            .where(SubmissionVersion.instance_id == "uuid:9", SubmissionAttachment.name == "photo.jpg.enc")
+        )
+        get_blob_store(world.app).path(str(sha)).unlink()
 
     res = world.client.post(
         url(world, "photo", "csv.zip"),
@@ -98,7 +116,7 @@ def test_media_are_decrypted_and_each_damaged_row_is_reported_on_its_own(world: 
     assert res.status_code == 200, res.get_data(as_text=True)[:500]
     files = read_zip(res.data)
     rows = {r["KEY"]: r for r in files["photo.csv"]}
-    assert list(rows) == [f"uuid:{n}" for n in range(7)]  # every row, in order, none aborted
+    assert list(rows) == [f"uuid:{n}" for n in range(10)]  # every row, in order, none aborted
 
     def clean(key: str, name: str, photo: str) -> None:
         row = rows[key]
@@ -117,21 +135,30 @@ def test_media_are_decrypted_and_each_damaged_row_is_reported_on_its_own(world: 
     late = rows["uuid:4"]
     assert (late["name"], late["Status"]) == ("Eva", "unverified")
     assert "photo.jpg not received yet" in late["StatusReason"]
+    assert (rows["uuid:7"]["Status"], rows["uuid:7"]["name"]) == ("notDecrypted", "")
+    assert "cannot be unlocked with this private key" in rows["uuid:7"]["StatusReason"]
+    assert rows["uuid:8"]["Status"] == "missingEncryptedFormData"
+    assert "submission.xml.enc has not been received" in rows["uuid:8"]["StatusReason"]
+    assert (rows["uuid:9"]["Status"], rows["uuid:9"]["name"]) == ("notDecrypted", "")
+    assert rows["uuid:9"]["StatusReason"] == "one of its stored files cannot be read"
     # Media: exactly the clear bytes, and only of the rows that verified.
     media = {k: v for k, v in files.items() if k.startswith("media/")}
     assert media == {"media/uuid_0/photo.jpg": photos["uuid:0"], "media/uuid_5/photo.jpg": photos["uuid:5"]}
 
     decrypts = _audits(world, "submission.decrypt")
     assert [(e.subject_id, e.details["key"], e.details["encryptedSubmissions"]) for e in decrypts] == [
-        ("photo", "project", 7)
+        ("photo", "project", 10)
     ]
     (failed,) = _audits(world, "submission.decrypt.failed")
-    assert failed.details["count"] == 4
+    assert failed.details["count"] == 7
     assert [(r["instanceId"], r["status"]) for r in failed.details["rows"]] == [
         ("uuid:1", "signatureInvalid"),
         ("uuid:2", "signatureInvalid"),
         ("uuid:3", "signatureInvalid"),
         ("uuid:4", "unverified"),
+        ("uuid:7", "notDecrypted"),
+        ("uuid:8", "missingEncryptedFormData"),
+        ("uuid:9", "notDecrypted"),
     ]
 
     # The same rows through the CSV and XLSX writers: the same statuses (each export audits its own).
@@ -143,6 +170,7 @@ def test_media_are_decrypted_and_each_damaged_row_is_reported_on_its_own(world: 
     assert csv_res.status_code == 200
     text = csv_res.get_data(as_text=True)
     assert text.count("signatureInvalid") == 3 and text.count("unverified") == 1
+    assert text.count("notDecrypted") == 2 and text.count("missingEncryptedFormData") == 1
     assert len(_audits(world, "submission.decrypt.failed")) == 2
 
 
