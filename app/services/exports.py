@@ -631,7 +631,9 @@ def media_files(session: Session, export: Export, store: BlobStore) -> Iterator[
         folder = f"media/{safe_name(sub.instance_id)}"
         names: set[str] = set()
         if sub.is_encrypted:
-            if decrypter is None:
+            # attachmentsExpected counts the envelope's media plus its submission.xml.enc: a row with
+            # nothing more has no media to decrypt, so it is not opened a second time.
+            if decrypter is None or (sub.attachments_expected or 0) <= 1:
                 continue
             outcome = decrypter.open(sub.current_version_id, sub.instance_id)
             if export.between_pages is not None:
