@@ -18,7 +18,7 @@ from app.models import AuditEvent, ProjectKey, SubmissionAttachment, SubmissionV
 from forms.rewrite import add_public_key
 from sync import crypto
 from tests.app.conftest import World
-from tests.app.export_helpers import read_zip, url
+from tests.app.export_helpers import read_xlsx, read_zip, url
 from tests.app.openrosa_helpers import SIMPLE_FORM, device_token, instance, post_submission, publish_xml, root
 from tests.collect_encryption import damage_signature, encrypt_like_collect, flip_middle_byte
 
@@ -171,7 +171,16 @@ def test_media_are_decrypted_and_each_damaged_row_is_reported_on_its_own(world: 
     text = csv_res.get_data(as_text=True)
     assert text.count("signatureInvalid") == 3 and text.count("unverified") == 1
     assert text.count("notDecrypted") == 2 and text.count("missingEncryptedFormData") == 1
-    assert len(_audits(world, "submission.decrypt.failed")) == 2
+    xlsx = world.client.post(
+        url(world, "photo", "xlsx"),
+        json={"passphrase": PASSPHRASE, "reviewState": "all"},
+        headers=world.headers("manager"),
+    )
+    assert xlsx.status_code == 200
+    sheet = {r["KEY"]: r for r in read_xlsx(xlsx.data)["photo"]}
+    assert (sheet["uuid:0"]["name"], sheet["uuid:0"]["Status"]) == ("Ana", None)
+    assert (sheet["uuid:2"]["name"], sheet["uuid:2"]["Status"]) == (None, "signatureInvalid")
+    assert len(_audits(world, "submission.decrypt.failed")) == 3
 
 
 def test_one_submission_decrypt_reports_the_signature_and_hands_back_the_files(world: World) -> None:
