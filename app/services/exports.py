@@ -344,32 +344,67 @@ class _Decrypter:
     def __init__(self, session: Session, export: Export, store: BlobStore) -> None:
         self.session, self.export, self.store = session, export, store
         self.compiled: dict[int, Any] = {}
+        self.envelopes: dict[int, tuple[bytes, int]] = {}
+        self.shas: dict[int, list[tuple[str, str]]] = {}
 
     def _failed(self, instance_id: str, status: str, reason: str) -> Outcome:
         self.export.decrypt_problems.setdefault(instance_id, (status, reason))
         return Outcome({}, status, reason, {})
 
-    def open(self, version_id: int, instance_id: str) -> Outcome:
+    def prefetch(self, version_ids: list[int]) -> None:
+        """A page's envelopes and attachment rows in two queries, not two per row (the blobs are
+        still read one submission at a time, so a page of photos is never in memory at once)."""
+        self.envelopes = {}
+        self.shas = {vid: [] for vid in version_ids}
+        if not version_ids:
+            return
+        for vid, xml, form_version_id in self.session.execute(
+            sa.select(SubmissionVersion.id, SubmissionVersion.xml, SubmissionVersion.form_version_id).where(
+                SubmissionVersion.id.in_(version_ids)
+            )
+        ):
+            self.envelopes[vid] = (xml, form_version_id)
+        for vid, name, sha in self.session.execute(
+            sa.select(
+                SubmissionAttachment.submission_version_id,
+                SubmissionAttachment.name,
+                SubmissionAttachment.blob_sha256,
+            ).where(
+                SubmissionAttachment.submission_version_id.in_(version_ids),
+                SubmissionAttachment.blob_sha256.is_not(None),
+            )
+        ):
+            self.shas[vid].append((str(name), str(sha)))
+
+    def _read(self, version_id: int) -> tuple[tuple[bytes, int] | None, list[tuple[str, str]]]:
+        """The envelope (XML, form version) and attachment rows: prefetched, or read now."""
+        if version_id in self.shas:
+            return self.envelopes.pop(version_id, None), self.shas.pop(version_id)
         # Plain column reads: no ORM objects pile up in the session over a long export.
         row = self.session.execute(
             sa.select(SubmissionVersion.xml, SubmissionVersion.form_version_id).where(
                 SubmissionVersion.id == version_id
             )
         ).first()
-        if row is None:
-            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "the submission has no stored version")
-        parsed = parse_submission(row.xml)
-        if parsed.envelope is None:
-            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "the stored envelope is not encrypted")
         shas = self.session.execute(
             sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
                 SubmissionAttachment.submission_version_id == version_id,
                 SubmissionAttachment.blob_sha256.is_not(None),
             )
         ).all()
+        return (None if row is None else (row.xml, row.form_version_id)), [(str(n), str(h)) for n, h in shas]
+
+    def open(self, version_id: int, instance_id: str) -> Outcome:
+        envelope_row, shas = self._read(version_id)
+        if envelope_row is None:
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "the submission has no stored version")
+        xml, form_version_id = envelope_row
+        parsed = parse_submission(xml)
+        if parsed.envelope is None:
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "the stored envelope is not encrypted")
         # Every file, media too: the signature covers them all, so it is checked on every decrypt.
         try:
-            files = {str(n): self.store.read(str(sha)) for n, sha in shas}
+            files = {n: self.store.read(sha) for n, sha in shas}
         except OSError:  # a blob lost from disk spoils its row, not the export (no server path shown)
             return self._failed(instance_id, STATUS_NOT_DECRYPTED, "one of its stored files cannot be read")
         if parsed.envelope.xml_file_name not in files:
@@ -397,7 +432,7 @@ class _Decrypter:
                 "damaged or altered after the phone encrypted it; its values and media are left out",
             )
         try:
-            values = self._values(opened.files["submission.xml"], row.form_version_id)
+            values = self._values(opened.files["submission.xml"], form_version_id)
         except (ValueError, KeyError) as err:  # SubmissionError is a ValueError
             return self._failed(
                 instance_id, STATUS_NOT_DECRYPTED, f"the decrypted submission is unreadable: {err}"
@@ -462,6 +497,10 @@ def _pages(
     decrypter = _Decrypter(session, export, store) if decrypting and store is not None else None
     for page in _raw_pages(session, _query(export)):
         batch = []
+        if decrypter is not None:
+            decrypter.prefetch(
+                [s.current_version_id for s in page if s.is_encrypted and s.current_version_id]
+            )
         for sub in page:
             values = _loads(sub.values_text)
             sys = _system(sub) if system else {}
