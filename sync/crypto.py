@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from sync.submission import Envelope
+from sync.submission import Envelope, ParsedSubmission
 
 RSA_KEY_SIZE = 2048  # what ODK Central generates; every Collect version handles it
 AES_KEY_BYTES = 32
@@ -263,6 +263,23 @@ def open_submission(
         )
         state = SIGNATURE_VALID if valid else SIGNATURE_INVALID
     return Opened(plain, missing, state)
+
+
+def open_parsed(
+    private_key: rsa.RSAPrivateKey, parsed: ParsedSubmission, files: Mapping[str, bytes]
+) -> Opened:
+    """:func:`open_submission` of a parsed envelope, with its own form id, version and instanceID (what
+    the signature covers)."""
+    if parsed.envelope is None:
+        raise DecryptionError("this submission is not encrypted")
+    return open_submission(
+        private_key,
+        parsed.envelope,
+        form_id=parsed.form_id,
+        version=parsed.version,
+        instance_id=parsed.instance_id,
+        files=files,
+    )
 
 
 def signature_source(

@@ -414,14 +414,7 @@ class _Decrypter:
                 f"{parsed.envelope.xml_file_name} has not been received, so there is nothing to decrypt",
             )
         try:
-            opened = crypto.open_submission(
-                self.export.private_key,
-                parsed.envelope,
-                form_id=parsed.form_id,
-                version=parsed.version,
-                instance_id=parsed.instance_id,
-                files=files,
-            )
+            opened = crypto.open_parsed(self.export.private_key, parsed, files)
         except crypto.CryptoError as err:
             return self._failed(instance_id, STATUS_NOT_DECRYPTED, str(err))
         if opened.signature == crypto.SIGNATURE_INVALID:

@@ -215,14 +215,7 @@ def decrypt_version(
     )
     files = {a.name: store.read(a.blob_sha256) for a in attachments if a.blob_sha256}
     try:
-        opened = crypto.open_submission(
-            private_key,
-            parsed.envelope,
-            form_id=parsed.form_id,
-            version=parsed.version,
-            instance_id=parsed.instance_id,
-            files=files,
-        )
+        opened = crypto.open_parsed(private_key, parsed, files)
     except crypto.CryptoError as err:
         failed = audit.event_row(
             actor=actor,

@@ -246,16 +246,7 @@ def test_file_iv_bumps_one_byte_per_file() -> None:
 
 
 def _open(private_key: rsa.RSAPrivateKey, envelope_xml: bytes, files: dict[str, bytes]) -> crypto.Opened:
-    parsed = parse_submission(envelope_xml)
-    assert parsed.envelope is not None
-    return crypto.open_submission(
-        private_key,
-        parsed.envelope,
-        form_id=parsed.form_id,
-        version=parsed.version,
-        instance_id=parsed.instance_id,
-        files=files,
-    )
+    return crypto.open_parsed(private_key, parse_submission(envelope_xml), files)
 
 
 @pytest.fixture(scope="module")
@@ -312,13 +303,8 @@ def test_real_collect_submission_in_tests_data_decrypts_and_says_its_signature_i
     key = crypto.load_private_key((data / "priv.pem").read_bytes(), None)
     parsed = parse_submission((data / "submission.xml").read_bytes())
     assert parsed.envelope is not None and parsed.version == "working3"
-    opened = crypto.open_submission(
-        key,
-        parsed.envelope,
-        form_id=parsed.form_id,
-        version=parsed.version,
-        instance_id=parsed.instance_id,
-        files={"submission.xml.enc": (data / "submission.xml.enc").read_bytes()},
+    opened = crypto.open_parsed(
+        key, parsed, {"submission.xml.enc": (data / "submission.xml.enc").read_bytes()}
     )
     assert opened.files == {"submission.xml": (data / "expected-plaintext.xml").read_bytes()}
     assert opened.missing == ("1561432532482.jpg.enc",)
