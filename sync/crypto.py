@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from sync.submission import Envelope
+from sync.submission import Envelope, ParsedSubmission
 
 RSA_KEY_SIZE = 2048  # what ODK Central generates; every Collect version handles it
 AES_KEY_BYTES = 32
@@ -60,6 +60,17 @@ class PrivateKeyError(CryptoError):
 
 class DecryptionError(CryptoError):
     pass
+
+
+class SignatureError(DecryptionError):
+    """Every file decrypted, but the element signature does not match them: something was altered."""
+
+
+# What ``open_submission`` could say of the element signature.
+SIGNATURE_VALID = "valid"
+SIGNATURE_INVALID = "invalid"  # the files or the signature were altered since the phone encrypted them
+SIGNATURE_UNSIGNED = "unsigned"  # the envelope carries none (nothing to check against)
+SIGNATURE_INCOMPLETE = "incomplete"  # a media file has not arrived, so the signature cannot be checked
 
 
 @dataclass(frozen=True)
@@ -209,11 +220,66 @@ def decrypt_submission(
             private_key, envelope, form_id=form_id, version=version, instance_id=instance_id, decrypted=out
         )
         if not valid:
-            raise DecryptionError(
+            raise SignatureError(
                 "the decrypted files do not match the submission's signature: a file is damaged, was "
                 "swapped, or belongs to another submission"
             )
     return out
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decrypted submission: ``files`` by clear name, the envelope media not received (``.enc``
+    names) and what became of the signature (one of the ``SIGNATURE_*`` values)."""
+
+    files: dict[str, bytes]
+    missing: tuple[str, ...]
+    signature: str
+
+
+def open_submission(
+    private_key: rsa.RSAPrivateKey,
+    envelope: Envelope,
+    *,
+    form_id: str,
+    version: str | None,
+    instance_id: str,
+    files: Mapping[str, bytes],
+) -> Opened:
+    """Decrypt what has arrived and check the element signature whenever it can be checked: the one
+    way into a submission for Ruta's services, so no decryption skips the check. A mismatch is not
+    raised but reported (``SIGNATURE_INVALID``): the caller decides what to withhold. Raises
+    :class:`DecryptionError` when the files do not decrypt. ``form_id`` and ``version`` are the
+    envelope root's."""
+    plain = decrypt_submission(private_key, envelope, instance_id, files, allow_missing_media=True)
+    missing = tuple(n for n in envelope.media_file_names if n not in files)
+    if envelope.signature_b64 is None:
+        state = SIGNATURE_UNSIGNED
+    elif missing:
+        state = SIGNATURE_INCOMPLETE
+    else:
+        valid = verify_signature(
+            private_key, envelope, form_id=form_id, version=version, instance_id=instance_id, decrypted=plain
+        )
+        state = SIGNATURE_VALID if valid else SIGNATURE_INVALID
+    return Opened(plain, missing, state)
+
+
+def open_parsed(
+    private_key: rsa.RSAPrivateKey, parsed: ParsedSubmission, files: Mapping[str, bytes]
+) -> Opened:
+    """:func:`open_submission` of a parsed envelope, with its own form id, version and instanceID (what
+    the signature covers)."""
+    if parsed.envelope is None:
+        raise DecryptionError("this submission is not encrypted")
+    return open_submission(
+        private_key,
+        parsed.envelope,
+        form_id=parsed.form_id,
+        version=parsed.version,
+        instance_id=parsed.instance_id,
+        files=files,
+    )
 
 
 def signature_source(
@@ -251,7 +317,7 @@ def verify_signature(
         raise DecryptionError("the envelope carries no signature to check")
     try:
         digest = private_key.decrypt(_b64decode(envelope.signature_b64, "signature"), oaep())
-    except ValueError:
+    except ValueError:  # DecryptionError too: a damaged signature is one that does not match
         return False
     source = signature_source(
         form_id=form_id, version=version, envelope=envelope, instance_id=instance_id, decrypted=decrypted

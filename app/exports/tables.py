@@ -39,6 +39,13 @@ SYSTEM_COLUMNS = (
     ("FormVersion", "formVersion"),
 )
 SYSTEM_KEYS = tuple(key for _, key in SYSTEM_COLUMNS)
+# An export that decrypts says why a row's Status is not empty, right after Status. Only then: the
+# column is not Central's, and scripts reading other exports keep their shape.
+DECRYPTING_COLUMNS = (
+    *SYSTEM_COLUMNS[:5],
+    ("StatusReason", "statusReason"),
+    *SYSTEM_COLUMNS[5:],
+)
 SYSTEM_HXL = {"SubmissionDate": "#date+submitted", "KEY": "#meta+key", "PARENT_KEY": "#meta+parent_key"}
 
 Writer = Callable[[dict[str, Any], list[Any]], None]
@@ -62,6 +69,7 @@ class TableSpec:
     writers: list[Writer] = field(default_factory=list, repr=False)
     # Key paths (local names through groups) from the enclosing frame to each repeat of the chain.
     chain: list[tuple[str, ...]] = field(default_factory=list)
+    system_keys: tuple[str, ...] = SYSTEM_KEYS  # the root table's ``__system`` columns
 
     @property
     def is_root(self) -> bool:
@@ -270,9 +278,12 @@ def build_tables(
     language: str | None,
     pseudonymise: Callable[[Any], Any] | None = None,
     sensitive: frozenset[str] = frozenset(),
+    decrypting: bool = False,
 ) -> list[TableSpec]:
     """The export tables of ``model`` (root first, then repeats in form order). With ``pseudonymise``,
-    fields whose path is in ``sensitive`` show its result instead of their value."""
+    fields whose path is in ``sensitive`` show its result instead of their value; ``decrypting`` adds
+    the StatusReason column."""
+    system = DECRYPTING_COLUMNS if decrypting else SYSTEM_COLUMNS
     compiler = _Compiler(schema, options, language, pseudonymise, sensitive)
     specs: list[TableSpec] = []
     for table in model.tables.values():
@@ -281,7 +292,7 @@ def build_tables(
             cols.append(Column("SubmissionDate", SYSTEM_HXL["SubmissionDate"]))
             writers = compiler.compile(model.roots, (), cols)
             cols.append(Column("KEY", SYSTEM_HXL["KEY"]))
-            cols.extend(Column(name) for name, _ in SYSTEM_COLUMNS)
+            cols.extend(Column(name) for name, _ in system)
             name = schema.form_id
             chain: list[tuple[str, ...]] = []
         else:
@@ -296,7 +307,7 @@ def build_tables(
                 path = _key_path(above, rep)
                 chain.append(path or (rep.key,))
                 above = rep.children
-        specs.append(TableSpec(table, name, cols, writers, chain))
+        specs.append(TableSpec(table, name, cols, writers, chain, tuple(key for _, key in system)))
     _unique_names(specs)
     return specs
 
@@ -340,7 +351,7 @@ def rows_with_frames(
         for w in spec.writers:
             w(values, row)
         row.append(instance_id)
-        row.extend(map(system.get, SYSTEM_KEYS))
+        row.extend(map(system.get, spec.system_keys))
         yield values, row
         return
     for frame, parent_key, key in _frames(values, spec.chain, instance_id):

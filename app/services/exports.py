@@ -17,7 +17,7 @@ import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -75,6 +75,10 @@ class Export:
     sensitive_paths: frozenset[str]
     private_key: Any = None
     between_pages: Callable[[], None] | None = None
+    actor: Actor | None = None
+    # Rows of this export that did not decrypt cleanly: instance id -> status, reason (for the audit).
+    decrypt_problems: dict[str, tuple[str, str]] = field(default_factory=dict)
+    problems_recorded: bool = False
 
     def header_rows(self, spec: TableSpec) -> list[list[str]]:
         return [spec.headers(), spec.hxl_row()] if self.options.hxl else [spec.headers()]
@@ -119,30 +123,53 @@ def _private_key(
     form: Form,
     options: ExportOptions,
     version_ids: tuple[int, ...],
-) -> Any:
-    """The project's private key when the rows this export selects include encrypted ones (a form that
-    once was encrypted, exported for a date range or review state without them, needs no passphrase)."""
+    private_key_pem: bytes | None,
+) -> tuple[Any, int]:
+    """The private key to decrypt with and how many selected rows are encrypted. None when none are
+    (a form that once was encrypted, exported for a date range or review state without them, needs
+    no passphrase). The key is the project's, unlocked with the passphrase, or one the person
+    supplies for a form encrypted with a key Ruta does not hold."""
     encrypted = (
-        sa.select(Submission.id)
+        sa.select(sa.func.count())
+        .select_from(Submission)
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
         .where(Submission.is_encrypted.is_(True))
     )
-    if not session.scalar(sa.select(_selected(encrypted, form.id, options, version_ids).exists())):
-        return None
-    if options.passphrase is None:
+    count = int(session.scalar(_selected(encrypted, form.id, options, version_ids)) or 0)
+    if not count:
+        return None, 0
+    if private_key_pem is None and not keys.held_key_matches(session, project, form):
+        raise InvalidValueError(
+            "This form's submissions are encrypted with a key Ruta does not hold. To export them "
+            "decrypted, POST the private key's PEM as privateKey (with its passphrase, if it has one); "
+            "it is used for this export only and never stored.",
+            details={"option": "privateKey"},
+        )
+    if private_key_pem is None and options.passphrase is None:
         raise InvalidValueError(
             "This form's submissions are encrypted. Give the project key's passphrase in the "
             "X-Ruta-Passphrase header, or as passphrase in a POST body, to export them decrypted.",
             details={"option": "passphrase"},
         )
     actor.require(session, "submission.decrypt", project)
-    return keys.unlock_private_key(
+    if private_key_pem is not None:
+        key = keys.supplied_private_key(
+            session,
+            actor=actor,
+            project=project,
+            form=form,
+            pem=private_key_pem,
+            passphrase=options.passphrase,
+        )
+        return key, count
+    unlocked = keys.unlock_private_key(
         session,
         actor=actor,
         project=project,
-        passphrase=options.passphrase,
+        passphrase=options.passphrase or "",
         subject=("form", form.xml_form_id),
     )
+    return unlocked, count
 
 
 def prepare(
@@ -155,8 +182,12 @@ def prepare(
     fmt: str,
     secret_key: str,
     check: Callable[[Export], object] | None = None,
+    private_key_pem: bytes | None = None,
 ) -> Export:
-    """Check an export request and record it; raises 4xx errors for anything wrong."""
+    """Check an export request and record it; raises 4xx errors for anything wrong.
+
+    ``private_key_pem`` is a key the person supplies for a form encrypted with a key Ruta does not
+    hold; it stays in this request's memory (``Export.private_key``) and is never stored."""
     version = form.current_version
     if version is None:
         raise NotFoundError("This form has no published version yet, so there is nothing to export.")
@@ -176,10 +207,20 @@ def prepare(
         model = build_model(schema)
         if options.sensitive == "pseudonym":
             pseudo = _pseudonymiser(secret_key, project.id)
-    tables = build_tables(model, schema, options, language=language, pseudonymise=pseudo, sensitive=paths)
     version_ids = _version_ids(session, form, options.form_versions)
-    key = _private_key(session, actor, project, form, options, version_ids)
-    export = Export(project, form, schema, model, tables, options, version_ids, form.id, paths, key)
+    key, encrypted = _private_key(session, actor, project, form, options, version_ids, private_key_pem)
+    tables = build_tables(
+        model,
+        schema,
+        options,
+        language=language,
+        pseudonymise=pseudo,
+        sensitive=paths,
+        decrypting=key is not None,
+    )
+    export = Export(
+        project, form, schema, model, tables, options, version_ids, form.id, paths, key, actor=actor
+    )
     if check is not None:
         check(export)  # e.g. GeoJSON's geoField and columns: a 400 now, not mid-stream
     audit.record(
@@ -197,6 +238,23 @@ def prepare(
             "tables": [t.name for t in tables],
         },
     )
+    if key is not None:
+        # The decryption itself, apart from the export: who read encrypted rows, with which key.
+        # Rows that fail are recorded once the export has read them (``_record_problems``).
+        audit.record(
+            session,
+            actor=actor,
+            action="submission.decrypt",
+            project_id=project.id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+            details={
+                "via": "export",
+                "format": fmt,
+                "key": "supplied" if private_key_pem is not None else "project",
+                "encryptedSubmissions": encrypted,
+            },
+        )
     return export
 
 
@@ -261,71 +319,198 @@ def _system(s: Any) -> dict[str, Any]:
     }
 
 
-class _Decrypter:
-    """Values of encrypted submissions, from the envelope decrypted with the project's private key."""
+# ``__system.status`` of an encrypted row in an export that decrypts (None: decrypted and verified).
+STATUS_NOT_DECRYPTED = "notDecrypted"  # Central's: no key, or the files do not decrypt with it
+STATUS_MISSING_XML = "missingEncryptedFormData"  # Central's: submission.xml.enc has not arrived
+STATUS_SIGNATURE_INVALID = "signatureInvalid"  # decrypted, but altered since the phone encrypted it
+STATUS_UNVERIFIED = "unverified"  # decrypted; a media file is missing or the envelope is unsigned
 
-    def __init__(self, session: Session, export: Export, store: BlobStore | None) -> None:
+
+@dataclass(frozen=True)
+class Outcome:
+    """One encrypted submission as an export sees it. Only a decrypted row whose signature matched,
+    or could not be checked (``STATUS_UNVERIFIED``, said in ``reason``), has values and files: a row
+    that fails is reported on its own line and never spoils the others."""
+
+    values: dict[str, Any]
+    status: str | None
+    reason: str | None
+    files: dict[str, bytes]
+
+
+class _Decrypter:
+    """Encrypted submissions decrypted with the export's private key, the signature checked on each."""
+
+    def __init__(self, session: Session, export: Export, store: BlobStore) -> None:
         self.session, self.export, self.store = session, export, store
         self.compiled: dict[int, Any] = {}
+        self.envelopes: dict[int, tuple[bytes, int]] = {}
+        self.shas: dict[int, list[tuple[str, str]]] = {}
 
-    def values(self, version_id: int) -> dict[str, Any]:
+    def _failed(self, instance_id: str, status: str, reason: str) -> Outcome:
+        self.export.decrypt_problems.setdefault(instance_id, (status, reason))
+        return Outcome({}, status, reason, {})
+
+    def prefetch(self, version_ids: list[int]) -> None:
+        """A page's envelopes and attachment rows in two queries, not two per row (the blobs are
+        still read one submission at a time, so a page of photos is never in memory at once)."""
+        self.envelopes = {}
+        self.shas = {vid: [] for vid in version_ids}
+        if not version_ids:
+            return
+        for vid, xml, form_version_id in self.session.execute(
+            sa.select(SubmissionVersion.id, SubmissionVersion.xml, SubmissionVersion.form_version_id).where(
+                SubmissionVersion.id.in_(version_ids)
+            )
+        ):
+            self.envelopes[vid] = (xml, form_version_id)
+        for vid, name, sha in self.session.execute(
+            sa.select(
+                SubmissionAttachment.submission_version_id,
+                SubmissionAttachment.name,
+                SubmissionAttachment.blob_sha256,
+            ).where(
+                SubmissionAttachment.submission_version_id.in_(version_ids),
+                SubmissionAttachment.blob_sha256.is_not(None),
+            )
+        ):
+            self.shas[vid].append((str(name), str(sha)))
+
+    def _read(self, version_id: int) -> tuple[tuple[bytes, int] | None, list[tuple[str, str]]]:
+        """The envelope (XML, form version) and attachment rows: prefetched, or read now."""
+        if version_id in self.shas:
+            return self.envelopes.pop(version_id, None), self.shas.pop(version_id)
         # Plain column reads: no ORM objects pile up in the session over a long export.
         row = self.session.execute(
-            sa.select(
-                SubmissionVersion.xml, SubmissionVersion.form_version_id, SubmissionVersion.values
-            ).where(SubmissionVersion.id == version_id)
+            sa.select(SubmissionVersion.xml, SubmissionVersion.form_version_id).where(
+                SubmissionVersion.id == version_id
+            )
         ).first()
-        if row is None or self.store is None:
-            return {}
-        parsed = parse_submission(row.xml)
-        if parsed.envelope is None:
-            return dict(row.values or {})
         shas = self.session.execute(
             sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
                 SubmissionAttachment.submission_version_id == version_id,
                 SubmissionAttachment.blob_sha256.is_not(None),
             )
         ).all()
-        # Only the submission file: exports need the values, not the media.
-        files = {n: self.store.read(str(sha)) for n, sha in shas if n == parsed.envelope.xml_file_name}
+        return (None if row is None else (row.xml, row.form_version_id)), [(str(n), str(h)) for n, h in shas]
+
+    def open(self, version_id: int, instance_id: str) -> Outcome:
+        envelope_row, shas = self._read(version_id)
+        if envelope_row is None:
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "the submission has no stored version")
+        xml, form_version_id = envelope_row
+        parsed = parse_submission(xml)
+        if parsed.envelope is None:
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "the stored envelope is not encrypted")
+        # Every file, media too: the signature covers them all, so it is checked on every decrypt.
         try:
-            plain = crypto.decrypt_submission(
-                self.export.private_key, parsed.envelope, parsed.instance_id, files, allow_missing_media=True
+            files = {n: self.store.read(sha) for n, sha in shas}
+        except OSError:  # a blob lost from disk spoils its row, not the export (no server path shown)
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, "one of its stored files cannot be read")
+        if parsed.envelope.xml_file_name not in files:
+            return self._failed(
+                instance_id,
+                STATUS_MISSING_XML,
+                f"{parsed.envelope.xml_file_name} has not been received, so there is nothing to decrypt",
             )
-        except crypto.CryptoError:
-            return {}
-        xml = plain.get("submission.xml")
-        if xml is None:
-            return {}
-        compiled = self.compiled.get(row.form_version_id)
+        try:
+            opened = crypto.open_parsed(self.export.private_key, parsed, files)
+        except crypto.CryptoError as err:
+            return self._failed(instance_id, STATUS_NOT_DECRYPTED, str(err))
+        if opened.signature == crypto.SIGNATURE_INVALID:
+            return self._failed(
+                instance_id,
+                STATUS_SIGNATURE_INVALID,
+                "the decrypted files do not match the submission's signature: a file or the signature was "
+                "damaged or altered after the phone encrypted it; its values and media are left out",
+            )
+        try:
+            values = self._values(opened.files["submission.xml"], form_version_id)
+        except (ValueError, KeyError) as err:  # SubmissionError is a ValueError
+            return self._failed(
+                instance_id, STATUS_NOT_DECRYPTED, f"the decrypted submission is unreadable: {err}"
+            )
+        if opened.signature == crypto.SIGNATURE_VALID:
+            return Outcome(values, None, None, opened.files)
+        if opened.signature == crypto.SIGNATURE_INCOMPLETE:
+            names = ", ".join(n.removesuffix(".enc") for n in opened.missing)
+            reason = f"not verified: {names} not received yet, so the signature cannot be checked"
+        else:
+            reason = "not verified: the envelope carries no signature"
+        self.export.decrypt_problems.setdefault(instance_id, (STATUS_UNVERIFIED, reason))
+        return Outcome(values, STATUS_UNVERIFIED, reason, opened.files)
+
+    def _values(self, xml: bytes, form_version_id: int) -> dict[str, Any]:
+        compiled = self.compiled.get(form_version_id)
         if compiled is None:
             schema = self.session.scalar(
-                sa.select(FormVersion.schema).where(FormVersion.id == row.form_version_id)
+                sa.select(FormVersion.schema).where(FormVersion.id == form_version_id)
             )
             compiled = compile_schema(FormSchema.from_dict(schema or self.export.schema.to_dict()))
-            self.compiled[row.form_version_id] = compiled
+            self.compiled[form_version_id] = compiled
         return extract_values(parse_submission(xml).root, compiled).values
+
+
+def _record_problems(session: Session, export: Export) -> None:
+    """Once an export has read every row: the rows that did not decrypt cleanly, in the audit log
+    (at most ``_PROBLEMS_AUDITED`` named; the count is exact)."""
+    if export.problems_recorded or not export.decrypt_problems:
+        return
+    export.problems_recorded = True
+    problems = export.decrypt_problems
+    audit.record(
+        session,
+        actor=export.actor,
+        action="submission.decrypt.failed",
+        project_id=export.project.id,
+        subject_type="form",
+        subject_id=export.form.xml_form_id,
+        details={
+            "via": "export",
+            "count": len(problems),
+            "rows": [
+                {"instanceId": iid, "status": status, "reason": reason}
+                for iid, (status, reason) in list(problems.items())[:_PROBLEMS_AUDITED]
+            ],
+        },
+    )
+    if export.between_pages is not None:
+        export.between_pages()  # commits it
+    else:
+        session.flush()
+
+
+_PROBLEMS_AUDITED = 100
 
 
 def _pages(
     session: Session, export: Export, system: bool, store: BlobStore | None
 ) -> Generator[list[tuple[Any, dict[str, Any], dict[str, Any]]], None, None]:
-    decrypter = _Decrypter(session, export, store) if export.private_key is not None else None
+    decrypting = export.private_key is not None and store is not None
+    decrypter = _Decrypter(session, export, store) if decrypting and store is not None else None
     for page in _raw_pages(session, _query(export)):
         batch = []
+        if decrypter is not None:
+            decrypter.prefetch(
+                [s.current_version_id for s in page if s.is_encrypted and s.current_version_id]
+            )
         for sub in page:
             values = _loads(sub.values_text)
             sys = _system(sub) if system else {}
             if sub.is_encrypted and decrypter is not None and sub.current_version_id:
-                values = decrypter.values(sub.current_version_id)
-                if values and system:
-                    sys["status"] = None  # decrypted for this export
+                outcome = decrypter.open(sub.current_version_id, sub.instance_id)
+                values = outcome.values
+                if system:
+                    sys["status"] = outcome.status
+                    sys["statusReason"] = outcome.reason
             batch.append((sub, values, sys))
         # The page is in memory: end the read before handing rows out, so a slow client never holds
         # a transaction (or SQLite's lock) open.
         if export.between_pages is not None:
             export.between_pages()
         if not batch:
+            if decrypter is not None:
+                _record_problems(session, export)
             return
         yield batch
 
@@ -466,11 +651,32 @@ def safe_name(text: str) -> str:
 
 def media_files(session: Session, export: Export, store: BlobStore) -> Iterator[tuple[str, Iterable[bytes]]]:
     """``media/<instance id>/<file name>`` for every file a visible field of a matching submission
-    names (a file of a left-out sensitive field is left out too)."""
+    names (a file of a left-out sensitive field is left out too). An encrypted submission's files are
+    decrypted, and only when its signature matched (or could not be checked: see ``Outcome``)."""
+    decrypter = _Decrypter(session, export, store) if export.private_key is not None else None
+    # No store for the pass itself: an encrypted row is opened here, once, for its values and files
+    # together (the tables' pass opened it for its values alone; keeping a page of decrypted photos
+    # from there would hold them all in memory).
     for sub, values, _ in submissions(session, export, system=False):
+        if not sub.current_version_id:
+            continue
+        folder = f"media/{safe_name(sub.instance_id)}"
         names: set[str] = set()
+        if sub.is_encrypted:
+            # attachmentsExpected counts the envelope's media plus its submission.xml.enc: a row with
+            # nothing more has no media to decrypt, so it is not opened a second time.
+            if decrypter is None or (sub.attachments_expected or 0) <= 1:
+                continue
+            outcome = decrypter.open(sub.current_version_id, sub.instance_id)
+            if export.between_pages is not None:
+                export.between_pages()
+            _binary_names(export.model.roots, outcome.values, names)
+            for name in sorted(names):
+                if name in outcome.files:
+                    yield f"{folder}/{safe_name(name)}", [outcome.files[name]]
+            continue
         _binary_names(export.model.roots, values, names)
-        if not names or not sub.current_version_id:
+        if not names:
             continue
         rows = session.execute(
             sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
@@ -482,4 +688,4 @@ def media_files(session: Session, export: Export, store: BlobStore) -> Iterator[
         if export.between_pages is not None:
             export.between_pages()
         for name, sha in rows:
-            yield f"media/{safe_name(sub.instance_id)}/{safe_name(name)}", [store.read(str(sha))]
+            yield f"{folder}/{safe_name(name)}", [store.read(str(sha))]

@@ -7,6 +7,8 @@ someone who holds it asks, and every such request is audited.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.blobs import BlobStore
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError, RutaError
-from app.models import Form, Project, ProjectKey, SubmissionAttachment, SubmissionVersion
+from app.models import Form, FormVersion, Project, ProjectKey, SubmissionAttachment, SubmissionVersion
 from app.services import audit
 from sync import crypto
 from sync.submission import parse_submission
@@ -82,6 +84,23 @@ def create_project_key(
 class Decrypted:
     files: dict[str, bytes]  # "submission.xml" and media, decrypted
     missing: list[str]
+    signature: str  # crypto.SIGNATURE_*: valid, invalid, unsigned or incomplete
+
+
+def _denied(
+    err: crypto.WrongPassphraseError, *, actor: Actor, project: Project, subject: tuple[str, str], key: str
+) -> ForbiddenError:
+    denied = audit.event_row(
+        actor=actor,
+        action="submission.decrypt.denied",
+        project_id=project.id,
+        subject_type=subject[0],
+        subject_id=subject[1],
+        details={"key": key},
+    )
+    # Kept although the request is refused and rolled back (see RutaError.audit_rows).
+    message = "The passphrase is not correct." if key == "project" else f"{err}".capitalize() + "."
+    return ForbiddenError(message, audit_rows=[denied])
 
 
 def unlock_private_key(
@@ -95,15 +114,63 @@ def unlock_private_key(
     try:
         return crypto.load_private_key(key_row.private_key_pem, passphrase)
     except crypto.WrongPassphraseError as err:
-        denied = audit.event_row(
-            actor=actor,
-            action="submission.decrypt.denied",
-            project_id=project.id,
-            subject_type=subject[0],
-            subject_id=subject[1],
+        raise _denied(err, actor=actor, project=project, subject=subject, key="project") from err
+
+
+def _der(public_key_b64: str) -> bytes | None:
+    try:
+        return base64.b64decode("".join(public_key_b64.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def form_public_keys(session: Session, form: Form) -> set[bytes]:
+    """The public keys (DER) the published versions of ``form`` carry."""
+    schemas = session.scalars(
+        select(FormVersion.schema).where(
+            FormVersion.form_id == form.id, FormVersion.published_at.is_not(None)
         )
-        # Kept although the request is refused and rolled back (see RutaError.audit_rows).
-        raise ForbiddenError("The passphrase is not correct.", audit_rows=[denied]) from err
+    )
+    found = {_der(str(s.get("public_key"))) for s in schemas if s and s.get("public_key")}
+    return {d for d in found if d is not None}
+
+
+def held_key_matches(session: Session, project: Project, form: Form) -> bool:
+    """Whether the project's own key is one a version of ``form`` was encrypted with."""
+    public = session.scalar(select(ProjectKey.public_key).where(ProjectKey.project_id == project.id))
+    return public is not None and _der(public) in form_public_keys(session, form)
+
+
+def supplied_private_key(
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    form: Form,
+    pem: bytes,
+    passphrase: str | None,
+) -> Any:
+    """A private key the person brought for ``form`` (one Ruta does not hold). It lives only in this
+    request's memory: never written, never logged. A wrong passphrase is audited and refused; a key
+    no version of the form was encrypted for is refused before any row is read."""
+    try:
+        key = crypto.load_private_key(pem, passphrase)
+    except crypto.WrongPassphraseError as err:
+        raise _denied(
+            err, actor=actor, project=project, subject=("form", form.xml_form_id), key="supplied"
+        ) from err
+    except crypto.PrivateKeyError as err:
+        raise InvalidValueError(
+            f"The private key could not be read: {err}. Send the PEM file the key pair was saved in.",
+            details={"option": "privateKey"},
+        ) from err
+    if _der(crypto.public_key_b64(key)) not in form_public_keys(session, form):
+        raise InvalidValueError(
+            "This private key does not belong to the public key of any version of this form, so it "
+            "cannot decrypt its submissions. Check that it is the key pair the form was published with.",
+            details={"option": "privateKey"},
+        )
+    return key
 
 
 def decrypt_version(
@@ -113,36 +180,54 @@ def decrypt_version(
     project: Project,
     form: Form,
     version: SubmissionVersion,
-    passphrase: str,
+    passphrase: str | None,
     store: BlobStore,
+    private_key_pem: bytes | None = None,
 ) -> Decrypted:
-    if session.scalar(select(ProjectKey.id).where(ProjectKey.project_id == project.id)) is None:
-        raise NotFoundError("This project has no encryption key.")
+    """One submission decrypted with the project's key (``passphrase``) or a key the person supplies
+    (``private_key_pem``, with ``passphrase`` when it is protected). The files come back even when
+    the signature does not match, flagged: this is how someone salvages a submission an export
+    withheld."""
     parsed = parse_submission(version.xml)
     if parsed.envelope is None:
         raise InvalidValueError("This submission is not encrypted.")
-    private_key = unlock_private_key(
-        session,
-        actor=actor,
-        project=project,
-        passphrase=passphrase,
-        subject=("submission", version.instance_id),
-    )
+    if private_key_pem is not None:
+        private_key = supplied_private_key(
+            session, actor=actor, project=project, form=form, pem=private_key_pem, passphrase=passphrase
+        )
+    else:
+        if session.scalar(select(ProjectKey.id).where(ProjectKey.project_id == project.id)) is None:
+            raise NotFoundError(
+                "This project has no encryption key. If the form was encrypted with a key of your own, "
+                "send its private key as privateKey."
+            )
+        if not passphrase:
+            raise InvalidValueError("Give the project key's passphrase to decrypt this submission.")
+        private_key = unlock_private_key(
+            session,
+            actor=actor,
+            project=project,
+            passphrase=passphrase,
+            subject=("submission", version.instance_id),
+        )
     attachments = session.scalars(
         select(SubmissionAttachment).where(SubmissionAttachment.submission_version_id == version.id)
     )
     files = {a.name: store.read(a.blob_sha256) for a in attachments if a.blob_sha256}
-    missing = [n for n in parsed.envelope.media_file_names if n not in files]
     try:
-        plain = crypto.decrypt_submission(
-            private_key,
-            parsed.envelope,
-            parsed.instance_id,
-            files,
-            allow_missing_media=True,
-        )
+        opened = crypto.open_parsed(private_key, parsed, files)
     except crypto.CryptoError as err:
-        raise DecryptionFailedError(f"The submission could not be decrypted: {err}") from err
+        failed = audit.event_row(
+            actor=actor,
+            action="submission.decrypt.failed",
+            project_id=project.id,
+            subject_type="submission",
+            subject_id=version.instance_id,
+            details={"form": form.xml_form_id, "reason": str(err)},
+        )
+        raise DecryptionFailedError(
+            f"The submission could not be decrypted: {err}", audit_rows=[failed]
+        ) from err
     audit.record(
         session,
         actor=actor,
@@ -150,6 +235,10 @@ def decrypt_version(
         project_id=project.id,
         subject_type="submission",
         subject_id=version.instance_id,
-        details={"form": form.xml_form_id},
+        details={
+            "form": form.xml_form_id,
+            "key": "project" if private_key_pem is None else "supplied",
+            "signature": opened.signature,
+        },
     )
-    return Decrypted(plain, missing)
+    return Decrypted(opened.files, list(opened.missing), opened.signature)

@@ -269,7 +269,10 @@ def test_encrypted_form_exports_decrypted_with_the_passphrase(world: World) -> N
     assert res.status_code == 200
     row = read_zip(res.data)["encrypted.csv"][0]
     assert (row["name"], row["age"], row["file"]) == ("Ana", "30", "1701950000000.jpg")
-    assert row["Status"] == ""  # decrypted, so not "notDecrypted"
+    # Decrypted, so not "notDecrypted"; but the envelope names a photo that was not sent, so the signature
+    # cannot be checked, and the row says so.
+    assert row["Status"] == "unverified"
+    assert "1701950000000.jpg not received yet" in row["StatusReason"]
     # Central's way: POST with the passphrase (and options) in the body.
     res = world.client.post(
         url(world, "encrypted", "xlsx"),

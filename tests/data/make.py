@@ -85,7 +85,7 @@ def _private_key() -> rsa.RSAPrivateKey:
 def _encrypted() -> None:
     # Imported here: the encryptor lives with the crypto tests (it is test-only code written from Collect's
     # EncryptionUtils), and importing the tests package is only needed when writing these files.
-    from tests.sync.test_sync_crypto import encrypt_like_collect
+    from tests.collect_encryption import encrypt_like_collect
 
     folder = HERE / "encrypted"
     key = _private_key()

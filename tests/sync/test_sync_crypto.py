@@ -11,55 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.decrepit.ciphers.modes import CFB
-from cryptography.hazmat.primitives import padding, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from sync import crypto
 from sync.crypto import DecryptionError, PrivateKeyError, WrongPassphraseError
 from sync.submission import Envelope, parse_submission
+from tests.collect_encryption import damage_signature, encrypt_like_collect, flip_middle_byte
 
 ENCRYPTED = "central-backend/encrypted"
-
-
-def encrypt_like_collect(
-    public_key_b64: str,
-    *,
-    form_id: str,
-    version: str | None,
-    instance_id: str,
-    submission_xml: bytes,
-    media: dict[str, bytes],
-) -> tuple[bytes, dict[str, bytes]]:
-    """What Collect does on finalising an encrypted form: the envelope XML and the ``.enc`` files."""
-    public_key = serialization.load_der_public_key(base64.b64decode(public_key_b64))
-    assert isinstance(public_key, rsa.RSAPublicKey)
-    key = os.urandom(32)
-    wrapped = base64.b64encode(public_key.encrypt(key, crypto.oaep())).decode()
-    iv = bytearray(hashlib.md5(instance_id.encode() + key).digest())
-    signature_lines = [form_id, *([version] if version is not None else []), wrapped, instance_id]
-    files: dict[str, bytes] = {}
-    for counter, (name, data) in enumerate([*media.items(), ("submission.xml", submission_xml)]):
-        iv[counter % 16] = (iv[counter % 16] + 1) & 0xFF  # Collect's getCipher(): bump, then use
-        padder = padding.PKCS7(128).padder()
-        encryptor = Cipher(algorithms.AES(key), CFB(bytes(iv))).encryptor()
-        files[f"{name}.enc"] = (
-            encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
-        )
-        signature_lines.append(f"{name}::{hashlib.md5(data).hexdigest()}")
-    digest = hashlib.md5("".join(line + "\n" for line in signature_lines).encode()).digest()
-    signature = base64.b64encode(public_key.encrypt(digest, crypto.oaep())).decode()
-    version_attr = f' version="{version}"' if version is not None else ""
-    media_xml = "".join(f"<media><file>{name}.enc</file></media>" for name in media)
-    envelope = (
-        f'<data id="{form_id}"{version_attr} encrypted="yes" xmlns="http://www.opendatakit.org/xforms/encrypted">'
-        f"<base64EncryptedKey>{wrapped}</base64EncryptedKey>"
-        f'<orx:meta xmlns:orx="http://openrosa.org/xforms"><orx:instanceID>{instance_id}</orx:instanceID></orx:meta>'
-        f"{media_xml}<encryptedXmlFile>submission.xml.enc</encryptedXmlFile>"
-        f"<base64EncryptedElementSignature>{signature}</base64EncryptedElementSignature></data>"
-    )
-    return envelope.encode(), files
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +243,69 @@ def test_file_iv_bumps_one_byte_per_file() -> None:
     assert iv0[0] == (seed[0] + 1) & 0xFF and iv0[1:] == seed[1:]
     assert iv1[:2] == bytes([(seed[0] + 1) & 0xFF, (seed[1] + 1) & 0xFF]) and iv1[2:] == seed[2:]
     assert iv16[0] == (seed[0] + 2) & 0xFF  # the counter wraps around the 16 bytes
+
+
+def _open(private_key: rsa.RSAPrivateKey, envelope_xml: bytes, files: dict[str, bytes]) -> crypto.Opened:
+    return crypto.open_parsed(private_key, parse_submission(envelope_xml), files)
+
+
+@pytest.fixture(scope="module")
+def signed(key_pair: crypto.KeyPair) -> tuple[rsa.RSAPrivateKey, bytes, dict[str, bytes], bytes, bytes]:
+    xml = b'<data id="f" version="7"><meta><instanceID>uuid:o</instanceID></meta><q>' + b"y" * 300
+    xml += b"</q></data>"
+    photo = os.urandom(5000)
+    envelope_xml, files = encrypt_like_collect(
+        key_pair.public_key_b64,
+        form_id="f",
+        version="7",
+        instance_id="uuid:o",
+        submission_xml=xml,
+        media={"p.jpg": photo, "q.wav": b"RIFF" * 40},
+    )
+    private_key = crypto.load_private_key(key_pair.private_key_pem_encrypted, "correct horse battery staple")
+    return private_key, envelope_xml, files, xml, photo
+
+
+def test_open_submission_checks_the_signature_of_every_decrypt(
+    signed: tuple[rsa.RSAPrivateKey, bytes, dict[str, bytes], bytes, bytes],
+) -> None:
+    private_key, envelope_xml, files, xml, photo = signed
+    opened = _open(private_key, envelope_xml, files)
+    assert opened.signature == crypto.SIGNATURE_VALID and opened.missing == ()
+    assert opened.files == {"submission.xml": xml, "p.jpg": photo, "q.wav": b"RIFF" * 40}
+    # One flipped bit anywhere (the XML, a photo, the signature itself) decrypts without a padding
+    # error but no longer matches the signature.
+    for damaged_envelope, damaged_files in (
+        (envelope_xml, {**files, "submission.xml.enc": flip_middle_byte(files["submission.xml.enc"])}),
+        (envelope_xml, {**files, "p.jpg.enc": flip_middle_byte(files["p.jpg.enc"])}),
+        (damage_signature(envelope_xml), files),
+    ):
+        assert _open(private_key, damaged_envelope, damaged_files).signature == crypto.SIGNATURE_INVALID
+    # Media not yet received: the rest decrypts, and the signature is said to be uncheckable.
+    partial = _open(private_key, envelope_xml, {k: v for k, v in files.items() if k != "q.wav.enc"})
+    assert partial.signature == crypto.SIGNATURE_INCOMPLETE and partial.missing == ("q.wav.enc",)
+    assert partial.files == {"submission.xml": xml, "p.jpg": photo}
+    unsigned = envelope_xml[: envelope_xml.index(b"<base64EncryptedElementSignature>")] + b"</data>"
+    assert _open(private_key, unsigned, files).signature == crypto.SIGNATURE_UNSIGNED
+
+
+def test_the_signature_covers_the_form_version(
+    signed: tuple[rsa.RSAPrivateKey, bytes, dict[str, bytes], bytes, bytes],
+) -> None:
+    private_key, envelope_xml, files, _, _ = signed
+    other_version = envelope_xml.replace(b'version="7"', b'version="8"', 1)
+    assert _open(private_key, other_version, files).signature == crypto.SIGNATURE_INVALID
+
+
+def test_real_collect_submission_decrypts_and_says_its_signature_is_incomplete(corpus: Path) -> None:
+    # The real Collect submission of the conformance corpus (its photo was never included).
+    data = corpus / ENCRYPTED
+    key = crypto.load_private_key((data / "priv.pem").read_bytes(), None)
+    parsed = parse_submission((data / "submission.xml").read_bytes())
+    assert parsed.envelope is not None and parsed.version == "working3"
+    opened = crypto.open_parsed(
+        key, parsed, {"submission.xml.enc": (data / "submission.xml.enc").read_bytes()}
+    )
+    assert opened.files == {"submission.xml": (data / "expected-plaintext.xml").read_bytes()}
+    assert opened.missing == ("1561432532482.jpg.enc",)
+    assert opened.signature == crypto.SIGNATURE_INCOMPLETE

@@ -18,7 +18,7 @@ from flask import Response, current_app, request
 
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import InvalidJSONError
+from app.errors import InvalidJSONError, InvalidValueError
 from app.exports import writers
 from app.exports.options import parse_options
 from app.services import export_geojson as geojson
@@ -40,10 +40,17 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value).lower()
 
 
-def _arguments() -> tuple[dict[str, str], str | None]:
-    """Options (query string, plus a POST body's fields) and the passphrase."""
+def _arguments() -> tuple[dict[str, str], str | None, bytes | None]:
+    """Options (query string, plus a POST body's fields), the passphrase and a supplied private key
+    (POST only: a JSON string or a multipart file named ``privateKey``; held in memory, never stored)."""
     args = {k: v for k, v in request.args.items()}
     passphrase = request.headers.get(PASSPHRASE_HEADER) or None
+    pem: bytes | None = None
+    if "privateKey" in args:
+        raise InvalidValueError(
+            "Send the private key in a POST body (privateKey), never in the URL.",
+            details={"option": "privateKey"},
+        )
     if request.method == "POST":
         body: dict[str, Any]
         if request.is_json:
@@ -54,8 +61,23 @@ def _arguments() -> tuple[dict[str, str], str | None]:
         else:
             body = request.form.to_dict()
         passphrase = str(body.pop("passphrase", "") or "") or passphrase
+        supplied = body.pop("privateKey", None)
+        upload = request.files.get("privateKey")
+        if upload is not None:
+            pem = upload.read(_MAX_PEM + 1)
+        elif isinstance(supplied, str) and supplied:
+            pem = supplied.encode("utf-8")
+        elif supplied not in (None, ""):
+            raise InvalidValueError("privateKey must be a PEM text.", details={"option": "privateKey"})
+        if pem is not None and len(pem) > _MAX_PEM:
+            raise InvalidValueError(
+                "privateKey is too large for a PEM key file.", details={"option": "privateKey"}
+            )
         args.update({k: _as_text(v) for k, v in body.items()})
-    return args, passphrase
+    return args, passphrase, pem
+
+
+_MAX_PEM = 64 * 1024  # an RSA-8192 PEM is under 7 KB
 
 
 def _prepare(
@@ -63,7 +85,7 @@ def _prepare(
 ) -> exports.Export:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "submission.export")
-    args, passphrase = _arguments()
+    args, passphrase, pem = _arguments()
     options = parse_options(args, passphrase=passphrase)
     session = get_session()
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
@@ -76,6 +98,7 @@ def _prepare(
         fmt=fmt,
         secret_key=str(current_app.config["SECRET_KEY"]),
         check=check,
+        private_key_pem=pem,
     )
     commit()  # the audit event, before the first byte
     # End each page's read transaction (see exports.submissions). The stream runs after the view has

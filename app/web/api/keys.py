@@ -42,7 +42,9 @@ def create_key(project_id: int) -> Response:
 
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/decrypt")
 def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
-    """Decrypt with the project passphrase: the plaintext XML and any media (base64)."""
+    """Decrypt with the project passphrase, or with a private key the caller supplies (``privateKey``,
+    PEM, and its ``passphrase``; kept in memory for this request only): the plaintext XML, any media
+    (base64) and whether the element signature matched."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "submission.decrypt")
     session = get_session()
@@ -50,14 +52,20 @@ def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
     sub = _submission(form, instance_id)
     version = session.get(SubmissionVersion, sub.current_version_id)
     assert version is not None
+    body = json_body()
+    pem = body.get("privateKey")
+    if pem is not None and not isinstance(pem, str):
+        raise InvalidValueError("privateKey must be a PEM string.", details={"option": "privateKey"})
+    passphrase = body.get("passphrase")
     result = keys.decrypt_version(
         session,
         actor=actor,
         project=p,
         form=form,
         version=version,
-        passphrase=str(required(json_body(), "passphrase")),
+        passphrase=str(passphrase) if passphrase else None,
         store=get_blob_store(),
+        private_key_pem=pem.encode() if pem else None,
     )
     commit()
     return jsonify(
@@ -68,5 +76,6 @@ def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
                 n: base64.b64encode(b).decode() for n, b in result.files.items() if n != "submission.xml"
             },
             "missingMedia": result.missing,
+            "signature": result.signature,
         }
     )
