@@ -616,14 +616,21 @@ def _add_files(
     actor: Actor,
     project: Project,
 ) -> IngestResult:
+    """Files for a stored version: a split POST, a resend, the API's upload. Collect may send one
+    submission's POSTs in parallel, so the record row is locked first and the version's files read
+    after the lock: each request then sees the files the others committed, and the count it writes is
+    derived from the attachment rows, never from what this request alone added (a lost update)."""
+    submission = _lock_record(session, version.submission_id)
+    session.expire(version, ["attachments"])  # read after the lock, not before it
     added = _store_files(session, version=version, files=files, store=store)
-    submission = session.get(Submission, version.submission_id)
-    assert submission is not None
-    if added:
-        _update_counts(session, submission)
+    # Recounted even when nothing was added: a resend repairs a count an older server got wrong.
+    changed = _update_counts(session, submission)
+    if added or changed:
         form = session.get(Form, submission.form_id)
         assert form is not None
         quality.refresh_attachments(submission, form)
+        session.flush()
+    if added:
         audit.record(
             session,
             actor=actor,
@@ -635,6 +642,17 @@ def _add_files(
         )
     missing = [a.name for a in version.attachments if a.is_expected and a.blob_sha256 is None]
     return IngestResult(201 if added else 202, submission.id, version.id, added, missing, session)
+
+
+def _lock_record(session: Session, submission_id: int) -> Submission:
+    """The record, locked until the commit (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+    already serialises writers), its columns read fresh."""
+    return session.scalars(
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def _store_files(
@@ -728,20 +746,23 @@ def _resolve_chain(session: Session, *, submission: Submission) -> None:
     _update_counts(session, submission)
 
 
-def _update_counts(session: Session, submission: Submission) -> None:
+def _update_counts(session: Session, submission: Submission) -> bool:
+    """The record's file counts, derived in SQL from its current version's attachment rows (the one
+    place they are computed after the first POST). True when they changed."""
     if submission.current_version_id is None:
-        return
-    attachments = list(
-        session.scalars(
-            select(SubmissionAttachment).where(
-                SubmissionAttachment.submission_version_id == submission.current_version_id,
-                SubmissionAttachment.is_expected.is_(True),
-            )
-        )
-    )
-    submission.attachments_expected = len(attachments)
-    submission.attachments_present = sum(1 for a in attachments if a.blob_sha256 is not None)
+        return False
     session.flush()
+    expected, present = session.execute(
+        select(sa.func.count(), sa.func.count(SubmissionAttachment.blob_sha256)).where(
+            SubmissionAttachment.submission_version_id == submission.current_version_id,
+            SubmissionAttachment.is_expected.is_(True),
+        )
+    ).one()
+    if (submission.attachments_expected, submission.attachments_present) == (expected, present):
+        return False
+    submission.attachments_expected, submission.attachments_present = expected, present
+    session.flush()
+    return True
 
 
 def add_files_to_version(
