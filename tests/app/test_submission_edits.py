@@ -182,6 +182,12 @@ def test_versions_and_current_version_follow_each_edit(world: World, base: str) 
         world.client.get(f"{base}/{ORIGINAL}/versions", headers=world.headers("outsider")).status_code == 404
     )
     assert world.client.get(f"{base}/uuid:none/versions", headers=manager).status_code == 404
+    # Each version's XML as it was sent.
+    first = world.client.get(f"{base}/{ORIGINAL}/versions/{ORIGINAL}.xml", headers=manager)
+    assert first.status_code == 200 and first.data == instance(ORIGINAL)
+    assert world.client.get(f"{base}/{ORIGINAL}/versions/uuid:none.xml", headers=manager).status_code == 404
+    outsider = world.headers("outsider")
+    assert world.client.get(f"{base}/{ORIGINAL}/versions/{ORIGINAL}.xml", headers=outsider).status_code == 404
 
 
 @pytest.fixture

@@ -232,6 +232,23 @@ def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Respo
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
 
+@bp.get(BASE + "/<instance_id>/versions/<version_id>.xml")
+def submission_version_xml(project_id: int, xml_form_id: str, instance_id: str, version_id: str) -> Response:
+    """One version's XML as it was sent (Central's route), sensitive fields emptied as for the current one."""
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(form, instance_id)
+    version = get_session().scalar(
+        select(SubmissionVersion).where(
+            SubmissionVersion.submission_id == sub.id, SubmissionVersion.instance_id == version_id
+        )
+    )
+    if version is None:
+        raise NotFoundError(f"The submission has no version {version_id!r}.")
+    hidden = _hidden(actor, project, form)
+    return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
+
+
 @bp.get(BASE + "/<instance_id>/comments")
 def list_comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
