@@ -162,6 +162,14 @@ class SubmissionConflictError(ConflictError):
     )
 
 
+class StaleEditError(ConflictError):
+    code = "409.15"
+    default_message = (
+        "This edit replaces a version that is not the submission's current version. Nothing was changed. "
+        "Fetch the current version, apply your change to it and send it with its instanceID as deprecatedID."
+    )
+
+
 class FormVersionExistsError(ConflictError):
     code = "409.5"
     default_message = "A published version of this form with that version string already exists."

@@ -141,3 +141,28 @@ def resolve_chain(versions: Iterable[Version]) -> ChainResolution:
         lineage=tuple(reversed(lineage)),
         cycle=cycle,
     )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An edit of a version that an earlier-received edit had already replaced: two people edited the
+    same version. Both are kept; the later one is the conflict a reviewer settles."""
+
+    instance_id: str
+    deprecated_id: str
+    earlier_id: str  # the edit of the same version received first
+
+
+def conflicting_edits(versions: Iterable[Version]) -> tuple[Conflict, ...]:
+    """Every edit that replaces a version another edit already replaced, by arrival (``received_order``):
+    the first edit of a version is not a conflict, each later one is. Which version is *current* is
+    still :func:`resolve_chain`'s answer; this only says which edits a reviewer must look at."""
+    by_parent: dict[str, list[Version]] = {}
+    for v in _by_id(versions).values():
+        if v.deprecated_id is not None:
+            by_parent.setdefault(v.deprecated_id, []).append(v)
+    found: list[Conflict] = []
+    for parent, edits in sorted(by_parent.items()):
+        first, *later = sorted(edits, key=lambda v: (v.received_order, v.instance_id))
+        found.extend(Conflict(v.instance_id, parent, first.instance_id) for v in later)
+    return tuple(found)

@@ -36,6 +36,7 @@ KNOWN = frozenset(
         "sensitive",
         "geoField",
         "columns",
+        "escapeFormulas",
     }
 )
 
@@ -56,6 +57,9 @@ class ExportOptions:
     sensitive: str = "omit"
     geo_field: str | None = None
     columns: tuple[str, ...] = ()
+    # CSV and CSV zip: text that a spreadsheet would run as a formula gets a leading ' (OWASP); false
+    # keeps every value exactly as sent. XLSX writes text as text cells, which Excel never runs.
+    escape_formulas: bool = True
     passphrase: str | None = field(default=None, repr=False)
 
     def audit_details(self) -> dict[str, object]:
@@ -74,6 +78,7 @@ class ExportOptions:
             "media": self.media,
             "geoField": self.geo_field,
             "columns": list(self.columns),
+            "escapeFormulas": self.escape_formulas,
             "decrypted": self.passphrase is not None,
         }
 
@@ -171,6 +176,7 @@ def parse_options(args: Mapping[str, str], *, passphrase: str | None = None) -> 
         sensitive=_choice(args, "sensitive", SENSITIVE_CHOICES, "omit"),
         geo_field=(args.get("geoField") or "").strip() or None,
         columns=_list(args.get("columns")),
+        escape_formulas=_bool(args, "escapeFormulas", True),
         passphrase=passphrase or None,
     )
 

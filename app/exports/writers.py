@@ -46,11 +46,25 @@ def _cell(value: Any) -> Any:
     return _text(value)
 
 
-def clean(row: list[Any]) -> list[Any]:
+# OWASP's CSV injection rule: a text cell starting with one of these is read by spreadsheets as a
+# formula (``=HYPERLINK(...)``, ``=cmd|...``, ``+``, ``-``, ``@``; tab and CR hide one after a blank).
+FORMULA_START = frozenset("=+-@\t\r")
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet will show as text: prefixed with ``'`` when it could start a formula."""
+    return "'" + text if text[:1] in FORMULA_START else text
+
+
+def clean(row: list[Any], *, escape_formulas: bool = False) -> list[Any]:
+    """A data row as CSV cells. ``escape_formulas`` (the CSV exports' default, option escapeFormulas)
+    neutralises text that a spreadsheet would run; numbers are numbers, never text, and are not touched."""
     # Most rows hold only text, whole numbers and blanks: one C-level pass over the types settles it.
-    if _AS_IS.issuperset(map(type, row)):
-        return row
-    return [v if type(v) in _AS_IS else _cell(v) for v in row]
+    if not _AS_IS.issuperset(map(type, row)):
+        row = [v if type(v) in _AS_IS else _cell(v) for v in row]
+    if escape_formulas:
+        return [neutralise(v) if type(v) is str else v for v in row]
+    return row
 
 
 class _Sink(io.RawIOBase):
@@ -94,16 +108,16 @@ class _Text:
 
 
 def csv_chunks(
-    header_rows: list[list[str]], rows: Iterable[list[Any]], *, bom: bool = True
+    header_rows: list[list[str]], rows: Iterable[list[Any]], *, bom: bool = True, escape_formulas: bool = True
 ) -> Iterator[bytes]:
-    """One table as UTF-8 CSV (with a BOM so Excel reads the accents), in chunks."""
+    """One table as UTF-8 CSV (with a BOM so Excel reads the accents), in chunks; see :func:`clean`."""
     text = _Text()
     if bom:
         text.buf.write("\ufeff")
     writer = csv.writer(text.buf, lineterminator="\r\n")
     writer.writerows(header_rows)
     for row in rows:
-        writer.writerow(clean(row))
+        writer.writerow(clean(row, escape_formulas=escape_formulas))
         if text.full():
             yield text.take()
     yield text.take()
@@ -122,9 +136,12 @@ def zip_chunks(
     tables: list[Table],
     rows: TableRows,
     media: Callable[[], Iterable[tuple[str, Iterable[bytes]]]] | None = None,
+    *,
+    escape_formulas: bool = True,
 ) -> Iterator[bytes]:
     """A zip of one CSV per table, then media files, streamed from one pass over the rows: the first
-    table goes straight into the zip, the others to temporary files copied in after it."""
+    table goes straight into the zip, the others to temporary files copied in after it. Cells as
+    :func:`clean` writes them."""
     sink = _Sink()
     now = datetime.now(UTC).timetuple()[:6]
     spooled = [_spool(headers) for _, headers in tables[1:]]
@@ -146,13 +163,13 @@ def zip_chunks(
                 writer.writerows(first_headers)
                 for index, row in rows:
                     if index == 0:
-                        writer.writerow(clean(row))
+                        writer.writerow(clean(row, escape_formulas=escape_formulas))
                         if text.full():
                             out.write(text.take())
                             if sink.size >= CHUNK:
                                 yield sink.take()
                     else:
-                        spooled[index - 1][1].writerow(clean(row))
+                        spooled[index - 1][1].writerow(clean(row, escape_formulas=escape_formulas))
                 out.write(text.take())
             yield sink.take()
             for (name, _), (text_file, _) in zip(tables[1:], spooled, strict=True):

@@ -62,12 +62,24 @@ def geo_target(export: Export) -> GeoTarget:
             else:
                 keep = [i for i, c in enumerate(spec.columns) if c.node is not node]
             return GeoTarget(spec, node, path, keep)
-    if wanted is not None:
+    # Nothing usable: say whether the form has no location at all, or has one left out as sensitive.
+    withheld = [
+        f
+        for f in export.schema.fields
+        if f.type in GEO_TYPES
+        and f.path in export.sensitive_paths
+        and (wanted is None or wanted in (f.name, f.path))
+    ]
+    if withheld:
+        names = ", ".join(f.name for f in withheld)
         raise InvalidValueError(
-            f"The form has no location field {wanted!r} you may export (sensitive fields are left out "
-            "unless you may see them and ask for sensitive=include).",
-            details={"option": "geoField"},
+            f"The form's location field ({names}) is sensitive, so it is left out of this export. "
+            "Exporting it needs the project's sensitive-data grant (ask a project manager) and "
+            "sensitive=include.",
+            details={"option": "geoField", "sensitiveFields": [f.path for f in withheld]},
         )
+    if wanted is not None:
+        raise InvalidValueError(f"The form has no location field {wanted!r}.", details={"option": "geoField"})
     raise InvalidValueError(
         "This form has no geopoint, geotrace or geoshape field to export as GeoJSON.",
         details={"option": "geoField"},

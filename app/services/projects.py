@@ -59,6 +59,27 @@ def validate_countries(countries: object) -> list[str]:
     return countries
 
 
+def organisation_for_new_project(session: Session, *, actor: Actor, organisation_id: object) -> Organisation:
+    """The organisation a new project belongs to: the one ``organisationId`` names or, when the body has
+    only a name (pyodk and Central's scripts send ``{name}``), the caller's own organisation. A caller of
+    no organisation must say which one: guessing could put a project where its people cannot see it."""
+    if organisation_id is None:
+        own = actor.user.organisation_id if actor.user is not None else None
+        if own is None:
+            raise InvalidValueError(
+                "Say which organisation the project belongs to: add organisationId to the body "
+                "(GET /v1/organisations lists them). Only a user of one organisation may leave it out.",
+                details={"field": "organisationId"},
+            )
+        organisation_id = own
+    org = session.get(Organisation, organisation_id) if type(organisation_id) is int else None
+    if org is None:
+        raise InvalidValueError(
+            "organisationId must name an existing organisation.", details={"field": "organisationId"}
+        )
+    return org
+
+
 def create_project(
     session: Session,
     *,

@@ -31,6 +31,7 @@ FLAG_CODES = (
     "revoked_device",
     "attachments_missing",
     "unmapped_values",
+    "edit_conflict",
 )
 # Sort keys the table offers; text columns are coalesced so NULLs sort (and page) predictably.
 SORTS: dict[str, Any] = {

@@ -34,6 +34,7 @@ from app.errors import (
     FormClosedError,
     FormNotFoundError,
     FormVersionNotFoundError,
+    StaleEditError,
     SubmissionConflictError,
     SubmissionXMLError,
     UnsafeXMLError,
@@ -272,10 +273,14 @@ def ingest(
     origin: Origin,
     parsed: ParsedSubmission | None = None,
     destination: Destination | None = None,
+    edit_of: Submission | None = None,
 ) -> IngestResult:
     """Apply PROTOCOL.md's rules to one submission. Flushes; the caller commits. ``destination`` is
-    what ``find_device_destination`` already read for this request (else it is read here)."""
+    what ``find_device_destination`` already read for this request (else it is read here).
+    ``edit_of``: the API's edit of this record, which must replace its current version."""
     parsed = parsed or parse(xml)
+    if edit_of is not None:
+        check_edit_is_current(session, submission=edit_of, parsed=parsed)
     for f in files:
         check_file_name(f.name)
     dest = destination or find_destination(session, actor=actor, project=project, parsed=parsed)
@@ -582,6 +587,7 @@ def _create(
     session.add(version)
     session.flush()  # the unique (form_id, instance_id) is checked here: a racing copy fails now
     added = _store_files(session, version=version, files=files, store=store)
+    _carry_files_forward(session, form_id=new.form.id, version=version)
     _resolve_chain(session, submission=submission)
     form_version = session.get(FormVersion, new.version_id)  # edits are rare: the ORM path may read
     assert form_version is not None
@@ -616,14 +622,21 @@ def _add_files(
     actor: Actor,
     project: Project,
 ) -> IngestResult:
+    """Files for a stored version: a split POST, a resend, the API's upload. Collect may send one
+    submission's POSTs in parallel, so the record row is locked first and the version's files read
+    after the lock: each request then sees the files the others committed, and the count it writes is
+    derived from the attachment rows, never from what this request alone added (a lost update)."""
+    submission = _lock_record(session, version.submission_id)
+    session.expire(version, ["attachments"])  # read after the lock, not before it
     added = _store_files(session, version=version, files=files, store=store)
-    submission = session.get(Submission, version.submission_id)
-    assert submission is not None
-    if added:
-        _update_counts(session, submission)
+    # Recounted even when nothing was added: a resend repairs a count an older server got wrong.
+    changed = _update_counts(session, submission)
+    if added or changed:
         form = session.get(Form, submission.form_id)
         assert form is not None
         quality.refresh_attachments(submission, form)
+        session.flush()
+    if added:
         audit.record(
             session,
             actor=actor,
@@ -637,17 +650,39 @@ def _add_files(
     return IngestResult(201 if added else 202, submission.id, version.id, added, missing, session)
 
 
+def _lock_record(session: Session, submission_id: int) -> Submission:
+    """The record, locked until the commit (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+    already serialises writers), its columns read fresh."""
+    return session.scalars(
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def _store_files(
     session: Session, *, version: SubmissionVersion, files: list[IncomingFile], store: BlobStore
 ) -> list[str]:
     """Store files this version does not have yet. Files it does not name are kept too, marked
     unexpected: nothing a device sent is thrown away."""
     by_name = {a.name: a for a in version.attachments}
+    carried = _previous_files(session, version) if files and version.deprecated_id else {}
     added: list[str] = []
     for incoming in files:
         attachment = by_name.get(incoming.name)
-        if attachment is not None and attachment.blob_sha256 is not None:
-            continue  # already present: resends and split POSTs repeat files
+        # Already present: resends and split POSTs repeat files. Unless the file was carried forward
+        # from the version this edit replaces and the device now sends other bytes: the edit's own
+        # file wins over the one it inherited.
+        if (
+            attachment is not None
+            and attachment.blob_sha256 is not None
+            and (
+                carried.get(incoming.name) != attachment.blob_sha256
+                or hashlib.sha256(incoming.data).hexdigest() == attachment.blob_sha256
+            )
+        ):
+            continue
         stored = store_bytes(session, store, incoming.data, incoming.content_type)
         if attachment is None:
             attachment = SubmissionAttachment(name=incoming.name, is_expected=False)
@@ -658,6 +693,46 @@ def _store_files(
         added.append(incoming.name)
     session.flush()
     return added
+
+
+def _previous_files(session: Session, version: SubmissionVersion) -> dict[str, str]:
+    """The files of the version an edit replaces, by name (empty when it has not arrived)."""
+    previous = aliased(SubmissionVersion)
+    rows = session.execute(
+        select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256)
+        .join(previous, previous.id == SubmissionAttachment.submission_version_id)
+        .where(
+            previous.form_id == version.form_id,
+            previous.instance_id == version.deprecated_id,
+            SubmissionAttachment.blob_sha256.is_not(None),
+        )
+    )
+    return {name: sha for name, sha in rows if sha is not None}
+
+
+def _carry_files_forward(session: Session, *, form_id: int, version: SubmissionVersion) -> None:
+    """An edit that does not send a file again keeps the replaced version's file of the same name, as
+    ODK Central does (Collect, Enketo and pyodk send an edit's XML without unchanged photos). Both
+    directions, since versions may arrive in any order: the files this edit lacks come from the
+    version it replaces, and edits of this version that arrived first get the files they lack from it."""
+    targets = [version]
+    targets += session.scalars(
+        select(SubmissionVersion).where(
+            SubmissionVersion.form_id == form_id, SubmissionVersion.deprecated_id == version.instance_id
+        )
+    )
+    for target in targets:
+        if target.deprecated_id is None:
+            continue
+        lacking = [a for a in target.attachments if a.is_expected and a.blob_sha256 is None]
+        if not lacking:
+            continue
+        previous = _previous_files(session, target)
+        for attachment in lacking:
+            if attachment.name in previous:
+                attachment.blob_sha256 = previous[attachment.name]
+                attachment.received_at = utcnow()
+    session.flush()
 
 
 def _submission_for_chain(session: Session, *, form: Form, parsed: ParsedSubmission) -> Submission | None:
@@ -704,9 +779,10 @@ def _resolve_chain(session: Session, *, submission: Submission) -> None:
         .where(SubmissionVersion.submission_id == submission.id)
         .order_by(SubmissionVersion.id)
     ).all()
-    resolution = chain.resolve_chain(
+    versions = [
         chain.Version(instance_id=iid, deprecated_id=dep, received_order=vid) for vid, iid, dep in rows
-    )
+    ]
+    resolution = chain.resolve_chain(versions)
     by_instance = {iid: vid for vid, iid, _ in rows}
     current_id = by_instance[resolution.current_id]
     if submission.instance_id != resolution.root_id:
@@ -724,24 +800,51 @@ def _resolve_chain(session: Session, *, submission: Submission) -> None:
     if was_edited and (moved or submission.review_state == "received"):
         submission.review_state = "edited"
     submission.updated_at = utcnow() if was_edited else submission.updated_at
+    _flag_conflicts(submission, chain.conflicting_edits(versions))
     session.flush()
     _update_counts(session, submission)
 
 
-def _update_counts(session: Session, submission: Submission) -> None:
-    if submission.current_version_id is None:
+def _flag_conflicts(submission: Submission, conflicts: tuple[chain.Conflict, ...]) -> None:
+    """Two edits of one version are both kept, and the later one is flagged for a reviewer (always on,
+    not a form setting: it is a fact about the record, not a heuristic)."""
+    if not conflicts:
+        quality.clear_flag(submission, quality.EDIT_CONFLICT)
         return
-    attachments = list(
-        session.scalars(
-            select(SubmissionAttachment).where(
-                SubmissionAttachment.submission_version_id == submission.current_version_id,
-                SubmissionAttachment.is_expected.is_(True),
-            )
+    quality.set_flag(
+        submission,
+        quality.EDIT_CONFLICT,
+        "; ".join(
+            f"{c.instance_id} edits {c.deprecated_id}, which {c.earlier_id} had already edited"
+            for c in conflicts
         )
+        + ". Both edits are kept: check which one is right.",
+        {
+            "edits": [
+                {"instanceId": c.instance_id, "deprecatedId": c.deprecated_id, "earlierId": c.earlier_id}
+                for c in conflicts
+            ]
+        },
     )
-    submission.attachments_expected = len(attachments)
-    submission.attachments_present = sum(1 for a in attachments if a.blob_sha256 is not None)
+
+
+def _update_counts(session: Session, submission: Submission) -> bool:
+    """The record's file counts, derived in SQL from its current version's attachment rows (the one
+    place they are computed after the first POST). True when they changed."""
+    if submission.current_version_id is None:
+        return False
     session.flush()
+    expected, present = session.execute(
+        select(sa.func.count(), sa.func.count(SubmissionAttachment.blob_sha256)).where(
+            SubmissionAttachment.submission_version_id == submission.current_version_id,
+            SubmissionAttachment.is_expected.is_(True),
+        )
+    ).one()
+    if (submission.attachments_expected, submission.attachments_present) == (expected, present):
+        return False
+    submission.attachments_expected, submission.attachments_present = expected, present
+    session.flush()
+    return True
 
 
 def add_files_to_version(
@@ -757,3 +860,54 @@ def add_files_to_version(
     for f in files:
         check_file_name(f.name)
     return _add_files(session, version=version, files=files, store=store, actor=actor, project=project)
+
+
+def check_edit_is_current(session: Session, *, submission: Submission, parsed: ParsedSubmission) -> None:
+    """The API's edit (PUT) must replace the record's current version, as in ODK Central: an edit of an
+    older version would be stored beside the current one and change nothing a client sees. The record is
+    locked first, so of two edits of one version sent at once the second is refused too. Resending an
+    edit already stored is left to ``ingest`` (same bytes: nothing new; other bytes: 409)."""
+    locked = _lock_record(session, submission.id)
+    current = session.get(SubmissionVersion, locked.current_version_id)
+    assert current is not None
+    if parsed.deprecated_id == current.instance_id:
+        return
+    stored = session.scalar(
+        select(SubmissionVersion.submission_id).where(
+            SubmissionVersion.form_id == locked.form_id, SubmissionVersion.instance_id == parsed.instance_id
+        )
+    )
+    if stored == locked.id:
+        return
+    raise StaleEditError(
+        f"This edit replaces {parsed.deprecated_id}, but the submission's current version is "
+        f"{current.instance_id}: someone edited it since. Nothing was changed. Apply your change to the "
+        f"current version and send it with deprecatedID {current.instance_id}.",
+        details={"deprecatedId": parsed.deprecated_id, "currentInstanceId": current.instance_id},
+    )
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One version of a record as the versions list shows it."""
+
+    version: SubmissionVersion
+    current: bool
+    conflict: chain.Conflict | None  # an edit of a version another edit had already replaced
+
+
+def versions_of(session: Session, submission: Submission) -> list[VersionInfo]:
+    """Every version of a record, newest first (as Central lists them), each saying whether it is the
+    current one and whether it is a conflicting edit (the same rule as the ``edit_conflict`` flag)."""
+    rows = list(
+        session.scalars(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.submission_id == submission.id)
+            .order_by(SubmissionVersion.id.desc())
+        )
+    )
+    conflicts = {
+        c.instance_id: c
+        for c in chain.conflicting_edits(chain.Version(v.instance_id, v.deprecated_id, v.id) for v in rows)
+    }
+    return [VersionInfo(v, v.id == submission.current_version_id, conflicts.get(v.instance_id)) for v in rows]

@@ -216,6 +216,8 @@ COVERED_ELSEWHERE = {
     "api.list_submission_attachments",
     "api.get_submission_attachment",
     "api.upload_submission_attachment",
+    "api.list_submission_versions",  # tests/app/test_submission_edits.py
+    "api.submission_version_xml",  # tests/app/test_submission_edits.py
     # tests/app/test_encryption_and_qr.py walks these with each role.
     "api.create_key",
     "api.decrypt_submission",

@@ -166,3 +166,50 @@ def test_removing_a_role_the_user_does_not_have_is_a_404(world: World) -> None:
         world.client.get(f"/v1/projects/{world.project_id}", headers=world.headers("analyst")).status_code
         == 200
     )
+
+
+def _admin_of(world: World, org_id: int | None, email: str) -> dict[str, str]:
+    from app.services import accounts
+
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        accounts.create_user(
+            s,
+            actor=None,
+            email=email,
+            password="org-admin-password-123",
+            realm=world.app.config["DIGEST_REALM"],
+            organisation_id=org_id,
+            is_admin=True,
+        )
+        s.commit()
+    res = world.client.post("/v1/sessions", json={"email": email, "password": "org-admin-password-123"})
+    return {"Authorization": f"Bearer {res.json['token']}"}
+
+
+def test_a_project_with_only_a_name_goes_to_the_callers_organisation(world: World) -> None:
+    """pyodk and Central's scripts send ``{"name"}`` alone: fine when the caller's organisation is clear."""
+    headers = _admin_of(world, world.other_org_id, "admin-b@example.org")
+    res = world.client.post("/v1/projects", json={"name": "Desaguadero"}, headers=headers)
+    assert res.status_code == 200, res.json
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        from app.models import Project
+
+        assert s.get(Project, res.json["id"]).organisation_id == world.other_org_id  # type: ignore[union-attr]
+    # Naming an organisation still wins over the caller's own.
+    res = world.client.post(
+        "/v1/projects", json={"name": "Aguas Verdes", "organisationId": world.org_id}, headers=headers
+    )
+    assert res.status_code == 200
+
+
+def test_a_project_with_only_a_name_is_refused_when_the_organisation_is_ambiguous(world: World) -> None:
+    # The world's administrator belongs to no organisation and the server has two.
+    res = world.client.post("/v1/projects", json={"name": "Huaquillas"}, headers=world.headers("admin"))
+    assert res.status_code == 400
+    assert "organisationId" in res.json["message"] and res.json["details"] == {"field": "organisationId"}
+    res = world.client.post(
+        "/v1/projects", json={"name": "Huaquillas", "organisationId": "1"}, headers=world.headers("admin")
+    )
+    assert res.status_code == 400
+    listed = world.client.get("/v1/projects", headers=world.headers("admin")).json
+    assert "Huaquillas" not in {p["name"] for p in listed}

@@ -140,3 +140,46 @@ def test_sensitive_location_is_never_a_geojson_geometry_for_analysts(world: Worl
         headers=world.headers("analyst"),
     )
     assert res.status_code == 400
+
+
+POINT_FORM = b"""<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml">
+<h:head><h:title>Where</h:title><model><instance><data id="where" version="1">
+<name/><place/><meta><instanceID/></meta></data></instance>
+<bind nodeset="/data/name" type="string"/><bind nodeset="/data/place" type="geopoint"/></model></h:head>
+<h:body><input ref="/data/name"><label>Name</label></input>
+<input ref="/data/place"><label>Place</label></input></h:body></h:html>"""
+
+
+def test_geojson_says_precisely_why_there_is_no_location(world: World) -> None:
+    """ "No geopoint" only when the form has none; a sensitive one the caller may not see is named."""
+    from tests.app.openrosa_helpers import publish_xml
+
+    publish_xml(world, POINT_FORM)
+    xml = (
+        b'<data id="where" version="1"><name>Ana</name><place>-1.5 -78.2 0 5</place>'
+        b"<meta><instanceID>uuid:where-1</instanceID></meta></data>"
+    )
+    submit(world, "where", xml.decode())
+    with world.app.app_context(), get_database(world.app).session_scope() as session:
+        project = session.get(Project, world.project_id)
+        assert project is not None
+        project.settings = {**(project.settings or {}), "sensitive_fields": ["place"]}
+        session.commit()
+    for query in ({}, {"geoField": "place"}):
+        res = world.client.get(
+            url(world, "where", "geojson"),
+            query_string={"reviewState": "all", **query},
+            headers=world.headers("analyst"),
+        )
+        assert res.status_code == 400
+        assert "(place) is sensitive" in res.json["message"] and "no geopoint" not in res.json["message"]
+        assert res.json["details"]["sensitiveFields"] == ["/data/place"]
+    manager = get(world, "where", "geojson", "manager", reviewState="all", sensitive="include").json
+    assert manager["features"][0]["geometry"]["coordinates"][:2] == [-78.2, -1.5]
+    # A form with no location at all still says so.
+    publish_xml(
+        world, POINT_FORM.replace(b'type="geopoint"', b'type="string"').replace(b'"where"', b'"plain"')
+    )
+    res = world.client.get(url(world, "plain", "geojson"), headers=world.headers("manager"))
+    assert res.status_code == 400 and "no geopoint" in res.json["message"]
+    assert "sensitiveFields" not in res.json["details"]

@@ -125,7 +125,8 @@ def test_resend_and_edit_keep_their_rules(world: World, device: str) -> None:
         current = s.get(SubmissionVersion, records["uuid:e1"].current_version_id)
         assert current is not None and current.instance_id == "uuid:e2"
         assert records[UUID].review_state == "edited"
-        assert (records[UUID].attachments_expected, records[UUID].attachments_present) == (1, 0)
+        # The edit did not send a.jpg again: the replaced version's file is carried forward (issue 15).
+        assert (records[UUID].attachments_expected, records[UUID].attachments_present) == (1, 1)
 
 
 # --- the HEAD probe's memory ------------------------------------------------------------------------

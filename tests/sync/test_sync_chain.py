@@ -124,3 +124,17 @@ def test_the_current_version_is_a_present_tip_at_maximum_depth(versions: list[Ve
     tips = present - replaced
     assert depth(r.current_id) == len(r.lineage) - 1 == max(depth(t) for t in tips)
     assert r.current_id == min(t for t in tips if depth(t) == depth(r.current_id))
+
+
+def test_conflicting_edits_are_the_later_edits_of_one_version() -> None:
+    from sync.chain import Conflict, conflicting_edits
+
+    versions = [
+        v("uuid:a", None, 1),
+        v("uuid:b", "uuid:a", 3),  # arrived second: the conflict, although its id sorts first
+        v("uuid:c", "uuid:a", 2),
+        v("uuid:d", "uuid:c", 4),  # an edit of an edit: no conflict
+    ]
+    assert conflicting_edits(versions) == (Conflict("uuid:b", "uuid:a", "uuid:c"),)
+    assert conflicting_edits(list(reversed(versions))) == (Conflict("uuid:b", "uuid:a", "uuid:c"),)
+    assert conflicting_edits([versions[0], versions[2], versions[3]]) == ()

@@ -16,10 +16,11 @@ from app.services.quality.ingest import (
     refresh_attachments,
     set_flag,
 )
-from app.services.quality.rules import ALL_FLAGS
+from app.services.quality.rules import ALL_FLAGS, EDIT_CONFLICT
 
 __all__ = [
     "ALL_FLAGS",
+    "EDIT_CONFLICT",
     "NewRow",
     "assess",
     "assess_rows",

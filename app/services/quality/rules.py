@@ -24,6 +24,8 @@ GEOPOINT_OUTSIDE = "geopoint_outside"
 REVOKED_DEVICE = "revoked_device"
 ATTACHMENTS_MISSING = "attachments_missing"
 UNMAPPED_VALUES = "unmapped_values"  # set by the indicators mapping through set_flag, not here
+# Set by the submission ingest when two edits replace the same version; always on (no form setting).
+EDIT_CONFLICT = "edit_conflict"
 ALL_FLAGS = (
     SHORT_INTERVIEW,
     LIKELY_DUPLICATE,

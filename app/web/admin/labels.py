@@ -27,6 +27,7 @@ FLAG_LABELS = {
     "revoked_device": _l("revoked device"),
     "attachments_missing": _l("files missing"),
     "unmapped_values": _l("unmapped values"),
+    "edit_conflict": _l("conflicting edit"),
 }
 
 ACTION_LABELS = {
@@ -81,6 +82,17 @@ def _reason(code: str, d: dict[str, Any]) -> str | None:
             "%(missing)s of %(expected)s expected files have not arrived yet.",
             missing=d["missing"],
             expected=d["expected"],
+        )
+    if code == "edit_conflict":
+        return " ".join(
+            gettext(
+                "Edit %(edit)s replaces %(replaced)s, which edit %(earlier)s had already replaced: "
+                "both are kept, check which one is right.",
+                edit=e["instanceId"],
+                replaced=e["deprecatedId"],
+                earlier=e["earlierId"],
+            )
+            for e in d["edits"]
         )
     if code == "revoked_device":
         if "deviceId" in d:

@@ -133,7 +133,7 @@ def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
     session, store = get_session(), get_blob_store()
     media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
     rows = exports.table_rows(session, export, export.tables, store)
-    chunks = writers.zip_chunks(_tables(export), rows, media)
+    chunks = writers.zip_chunks(_tables(export), rows, media, escape_formulas=export.options.escape_formulas)
     return _download(chunks, "application/zip", f"{export.form.xml_form_id}.zip")
 
 
@@ -142,7 +142,10 @@ def export_csv(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "csv")
     root = export.tables[0]
     rows = (row for _, row in exports.table_rows(get_session(), export, [root], get_blob_store()))
-    return _download(writers.csv_chunks(export.header_rows(root), rows), "text/csv", f"{root.name}.csv")
+    chunks = writers.csv_chunks(
+        export.header_rows(root), rows, escape_formulas=export.options.escape_formulas
+    )
+    return _download(chunks, "text/csv", f"{root.name}.csv")
 
 
 @bp.route(BASE + ".xlsx", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from flask import Response, jsonify
 from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.errors import InvalidValueError, NotFoundError
-from app.models import Organisation, Project
+from app.models import Project
 from app.services import accounts, projects
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
@@ -56,10 +56,9 @@ def create_project() -> Response:
     actor.require_admin()
     data = json_body()
     session = get_session()
-    org_id = required(data, "organisationId")
-    org = session.get(Organisation, org_id) if isinstance(org_id, int) else None
-    if org is None:
-        raise InvalidValueError("organisationId must name an existing organisation.")
+    org = projects.organisation_for_new_project(
+        session, actor=actor, organisation_id=data.get("organisationId")
+    )
     p = projects.create_project(
         session,
         actor=actor,

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
@@ -15,7 +16,7 @@ from app.db import commit, get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
 from app.services import forms as form_service
-from app.services import review, sensitive
+from app.services import quality, review, sensitive
 from app.services import submissions as submission_service
 from app.web.api import bp
 from app.web.api.helpers import json_body, read_body
@@ -27,7 +28,22 @@ from forms.schema import FormSchema
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 
 
+def version_json(v: SubmissionVersion, *, current: bool) -> dict[str, Any]:
+    """A version in Central's shape (``currentVersion`` of a submission, an item of ``/versions``)."""
+    return {
+        "instanceId": v.instance_id,
+        "instanceName": v.instance_name,
+        "submitterId": v.submitter_user_id or v.submitter_app_user_id,
+        "deviceId": v.device_id,
+        "userAgent": v.user_agent,
+        "createdAt": ts(v.received_at),
+        "current": current,
+        "deprecatedId": v.deprecated_id,  # Ruta extension: the version this one replaces
+    }
+
+
 def submission_json(s: Submission) -> dict[str, Any]:
+    current = s.current_version
     return {
         "instanceId": s.instance_id,
         "submitterId": s.submitter_user_id or s.submitter_app_user_id,
@@ -41,6 +57,9 @@ def submission_json(s: Submission) -> dict[str, Any]:
         "attachmentsPresent": s.attachments_present,
         "encrypted": s.is_encrypted,
         "qualityFlags": s.quality_flags or [],  # Ruta extension: [{code, message, details}]
+        "currentVersion": version_json(current, current=True) if current is not None else None,
+        # Ruta extension: two edits replaced the same version (both kept; the flag says which).
+        "editConflict": f" {quality.EDIT_CONFLICT} " in (s.flag_codes or ""),
     }
 
 
@@ -67,6 +86,19 @@ def _submission(form: Form, instance_id: str) -> Submission:
     return sub
 
 
+# What ``version_json`` reads: a list loads these, not every version's XML and values.
+_VERSION_COLUMNS = (
+    SubmissionVersion.instance_id,
+    SubmissionVersion.instance_name,
+    SubmissionVersion.submitter_user_id,
+    SubmissionVersion.submitter_app_user_id,
+    SubmissionVersion.device_id,
+    SubmissionVersion.user_agent,
+    SubmissionVersion.received_at,
+    SubmissionVersion.deprecated_id,
+)
+
+
 @bp.get(BASE)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
@@ -75,6 +107,7 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
     offset = int(request.args.get("offset", 0))
     rows = get_session().scalars(
         select(Submission)
+        .options(selectinload(Submission.current_version).load_only(*_VERSION_COLUMNS))
         .where(Submission.form_id == form.id)
         .order_by(Submission.id)
         .limit(limit)
@@ -83,12 +116,14 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
     return jsonify([submission_json(s) for s in rows])
 
 
-def _ingest_xml(actor: Actor, project: Project, form: Form, xml: bytes, *, must_edit: str | None) -> Response:
+def _ingest_xml(
+    actor: Actor, project: Project, form: Form, xml: bytes, *, edits: Submission | None
+) -> Response:
     session = get_session()
     parsed = submission_service.parse(xml)
     if parsed.form_id != form.xml_form_id:
         raise SubmissionXMLError(f"The XML is for form {parsed.form_id!r}, not {form.xml_form_id!r}.")
-    if must_edit is not None and parsed.deprecated_id is None:
+    if edits is not None and parsed.deprecated_id is None:
         raise SubmissionXMLError("An edit must carry meta/deprecatedID naming the version it replaces.")
     kwargs: dict[str, Any] = {
         "actor": actor,
@@ -100,6 +135,7 @@ def _ingest_xml(actor: Actor, project: Project, form: Form, xml: bytes, *, must_
             user_agent=(request.headers.get("User-Agent") or "")[:512] or None
         ),
         "parsed": parsed,
+        "edit_of": edits,
     }
     try:
         result = submission_service.ingest(session, **kwargs)
@@ -108,16 +144,14 @@ def _ingest_xml(actor: Actor, project: Project, form: Form, xml: bytes, *, must_
         session.rollback()
         result = submission_service.ingest(session, **kwargs)
         commit()
-    return jsonify(
-        submission_json(result.submission) | {"currentVersion": {"instanceId": result.version.instance_id}}
-    )
+    return jsonify(submission_json(result.submission))
 
 
 @bp.post(BASE)
 def create_submission(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.create")
-    return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), must_edit=None)
+    return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), edits=None)
 
 
 @bp.get(BASE + "/<instance_id>")
@@ -131,8 +165,24 @@ def get_submission(project_id: int, xml_form_id: str, instance_id: str) -> Respo
 def edit_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.update")
-    _submission(form, instance_id)
-    return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), must_edit=instance_id)
+    sub = _submission(form, instance_id)
+    return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), edits=sub)
+
+
+@bp.get(BASE + "/<instance_id>/versions")
+def list_submission_versions(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Central's version list, newest first; Ruta adds ``deprecatedId`` and ``conflict`` (an edit of a
+    version another edit had already replaced: null, or the instanceID of that earlier edit)."""
+    actor = logged_in_actor()
+    _, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(form, instance_id)
+    return jsonify(
+        [
+            version_json(v.version, current=v.current)
+            | {"conflict": {"earlierInstanceId": v.conflict.earlier_id} if v.conflict else None}
+            for v in submission_service.versions_of(get_session(), sub)
+        ]
+    )
 
 
 @bp.patch(BASE + "/<instance_id>")
@@ -179,6 +229,23 @@ def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Respo
     assert version is not None
     hidden = _hidden(actor, project, form)
     # Sensitive fields come out empty for callers who may not see them (issue 7's one rule).
+    return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
+
+
+@bp.get(BASE + "/<instance_id>/versions/<version_id>.xml")
+def submission_version_xml(project_id: int, xml_form_id: str, instance_id: str, version_id: str) -> Response:
+    """One version's XML as it was sent (Central's route), sensitive fields emptied as for the current one."""
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(form, instance_id)
+    version = get_session().scalar(
+        select(SubmissionVersion).where(
+            SubmissionVersion.submission_id == sub.id, SubmissionVersion.instance_id == version_id
+        )
+    )
+    if version is None:
+        raise NotFoundError(f"The submission has no version {version_id!r}.")
+    hidden = _hidden(actor, project, form)
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
 
