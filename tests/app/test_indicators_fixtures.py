@@ -11,7 +11,8 @@ PER        -                          2 no, assist 0/2              2 / 2
 total                                                               16 / 20
 =========  =========================  ============================  ==============
 
-Every household has two people, one a child: FLW-03 is 20 / 40. PER is below k = 5 (primary
+Every household has two people, one a child (the household roster lists the other member, a child,
+beside the respondent; the Portuguese roster lists both): FLW-03 is 20 / 40. PER is below k = 5 (primary
 suppression), so ECU, the smallest other country, is hidden too (secondary): COL and the total are
 published and the two hidden cells cannot be recovered by subtraction. Not counted: one household
 still "received" (counted with includeReceived), one without consent.
@@ -43,20 +44,20 @@ def loaded(world: World) -> World:
     households += [("ECU", "no", "yes")] * 5 + [("ECU", "yes", "yes")]
     for i, (country, water, assistance) in enumerate(households):
         xml = fx.household_xml(
-            version, f"hh-{i}", country=country, water=water, assistance=assistance, ages=[30, 10]
+            version, f"hh-{i}", country=country, water=water, assistance=assistance, ages=[10]
         )
         fx.submit(world, fx.HH, xml)
         fx.review(world, fx.HH, f"hh-{i}", "approved")
     fx.submit(
         world,
         fx.HH,
-        fx.household_xml(version, "hh-received", country="COL", water="no", assistance="yes", ages=[30, 10]),
+        fx.household_xml(version, "hh-received", country="COL", water="no", assistance="yes", ages=[10]),
     )
     fx.submit(
         world,
         fx.HH,
         fx.household_xml(
-            version, "hh-noconsent", country="COL", water="no", assistance="yes", ages=[30, 10], consent="no"
+            version, "hh-noconsent", country="COL", water="no", assistance="yes", ages=[10], consent="no"
         ),
     )
     fx.review(world, fx.HH, "hh-noconsent", "approved")

@@ -107,7 +107,11 @@ def test_suggestion_validates_with_only_review_warnings(catalog: Catalog) -> Non
     form = portuguese_form()
     problems = validate_mapping(suggest_mapping(form, catalog), form, catalog)
     assert [p for p in problems if p.severity == ERROR] == []
-    assert [p.where for p in problems if p.severity == WARNING] == ["choices.nac.4"]
+    # A suggestion cannot know whether the roster lists the respondent: the mapper must say so.
+    assert [p.where for p in problems if p.severity == WARNING] == [
+        "choices.nac.4",
+        "roster_includes_respondent",
+    ]
 
 
 def test_spanish_labels_and_answers(catalog: Catalog) -> None:
@@ -272,6 +276,7 @@ def where_of(doc: dict[str, Any], catalog: Catalog, severity: str = ERROR) -> se
 def test_a_correct_document_has_no_problems(catalog: Catalog) -> None:
     doc = {
         "form": {"id": "test_form", "version": "1"},
+        "roster_includes_respondent": False,
         "defaults": {"country_iso3": "PER", "population_type": "in_destination"},
         "fields": {
             "/data/sexo": {"to": "respondent.sex_gender"},
