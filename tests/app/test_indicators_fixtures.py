@@ -232,3 +232,25 @@ def test_sensitive_indicators_are_never_published_per_site(loaded: World) -> Non
     assert res.status_code == 200
     assert "PROT-02" in res.json["skipped"] and "site" in res.json["skipped"]["PROT-02"]
     assert {v["indicator"] for v in res.json["values"]} == {"NEED-03"}
+
+
+def test_prot02_is_published_only_by_sex(loaded: World) -> None:
+    url = f"/v1/projects/{loaded.project_id}/indicators?indicator=PROT-02"
+    res = loaded.client.get(url, headers=loaded.headers("analyst"))
+    assert res.status_code == 200 and res.json["values"] == []
+    assert "sex_gender" in res.json["skipped"]["PROT-02"]
+    res = loaded.client.get(url + "&by=sex_gender", headers=loaded.headers("analyst"))
+    assert "PROT-02" not in res.json["skipped"]
+
+
+def test_every_row_states_the_period_it_covers(loaded: World) -> None:
+    # All counted submissions are from March 2024: rows without a period breakdown cover that month.
+    for row in values(loaded, "indicator=NEED-03,RESP-01&by=country"):
+        assert (row["periodStart"], row["periodEnd"]) == ("2024-03-01", "2024-03-31"), row
+    res = loaded.client.get(
+        f"/v1/projects/{loaded.project_id}/indicators.csv?indicator=NEED-03",
+        headers=loaded.headers("analyst"),
+    )
+    table = list(csv.reader(io.StringIO(res.data.decode())))
+    start, end = table[0].index("period_start"), table[0].index("period_end")
+    assert {(r[start], r[end]) for r in table[2:]} == {("2024-03-01", "2024-03-31")}
