@@ -290,11 +290,14 @@ class _Normaliser:
             codes = [self.recode(p, question, target, person, raw) for p in parts]
             kept = [c for c in codes if c is not None]
             return kept if target.multi else (kept[0] if kept else None)
-        if question.choice_list is not None and target.type == "text":
-            # A choice recoded for a text field (a partner's site "1" -> the registry's site code).
+        if question.choice_list is not None:
+            # A choice recoded for a field without a code list (a partner's site "1" -> the registry's
+            # site code; a meals choice "a" -> 2): the recoding applies, then the field's type.
             recode = self.doc.choices.get(question.choice_list, {}).get(str(value))
             if recode is not None:
-                return recode.code_for(target.key)
+                value = recode.code_for(target.key)
+                if target.type == "text":
+                    return value
         if target.type == "int":
             number = to_number(value)
             if number is None:

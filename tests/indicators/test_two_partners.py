@@ -461,3 +461,27 @@ def test_adding_a_partner_changes_nothing_for_the_first_and_counts_add_up(
             for attr in ADDITIVE:
                 parts = sum((getattr(x[key], attr) or 0) for x in (a, b) if key in x)
                 assert (getattr(whole[key], attr) or 0) == parts, (key, attr)
+
+
+def test_recodes_that_cannot_apply_or_make_dont_know_an_answer_are_refused() -> None:
+    catalog = load_catalog()
+    bad = {
+        **PT_MAPPING,
+        "choices": {
+            **PT_MAPPING["choices"],
+            "traf": {"1": "documents_withheld", "2": "none", "98": "other"},  # "Não sabe" -> other
+            "simnao": {"1": "y", "2": "n", "7": "y"},  # no choice 7
+        },
+        "fields": {**PT_MAPPING["fields"], "/data/pessoas/gravida": {"drop": True}},
+    }
+    problems = {(p.where, p.severity) for p in validate_mapping(bad, pt_form(), catalog)}
+    assert ("choices.traf.98", ERROR) in problems
+    assert ("choices.simnao", ERROR) in problems  # no mapped question answers from it any more
+    assert ("choices.simnao.7", ERROR) in problems
+    via = {
+        **PT_MAPPING,
+        "fields": {**PT_MAPPING["fields"], "/data/posto": {"to": "location.site_code", "via": "x"}},
+    }
+    assert ("fields./data/posto", ERROR) in {
+        (p.where, p.severity) for p in validate_mapping(via, pt_form(), catalog)
+    }

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.indicators.answers import to_number
 from app.indicators.catalog import Catalog
 from app.indicators.expressions import is_answered
 from app.indicators.fields import CanonicalField, canonical_key
@@ -188,7 +189,7 @@ class _Checker:
         targets: dict[str, list[CanonicalField]] = {}
         recoded: dict[str, list[CanonicalField]] = {}  # coded and text fields: recodes apply to both
         for rule, question, target in resolved:
-            if question.choice_list and rule.via is None and (target.codelist or target.type == "text"):
+            if question.choice_list and rule.via is None:
                 recoded.setdefault(question.choice_list, []).append(target)
                 if target.codelist:
                     targets.setdefault(question.choice_list, []).append(target)
@@ -223,6 +224,8 @@ class _Checker:
                             f"{value!r} is a non-substantive answer ({said}); recode it to {said!r} or "
                             f"leave it, never to the answer {code!r} ({target.key})",
                         )
+                    if target.type in {"int", "decimal"} and to_number(code) is None:
+                        self.error(f"{where}.{value}", f"{code!r} is not a number ({target.key})")
                     if target.codelist is None:
                         continue
                     codelist = self.catalog.codelists[target.codelist]
