@@ -147,6 +147,9 @@ def _cells(
     category: str | None,
 ) -> list[IndicatorCell]:
     denominator = indicator.denominator
+    if breakdown is not None and breakdown.among is not None:
+        among = breakdown.among
+        pool = [u for u in pool if holds(among, u)]
     selected = [u for u in pool if denominator.selects(u)] if denominator else pool
     chosen = [u for u in selected if indicator.numerator.selects(u)]
     if breakdown is not None and category is not None:

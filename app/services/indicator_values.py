@@ -318,14 +318,17 @@ def _values(
     """
     base = sums.get((indicator.code, "", ""), {})
     has_den = indicator.denominator is not None
-    breakdowns: list[tuple[Breakdown, dict[str, dict[tuple[str, ...], _Sums]], bool]] = []
+    breakdowns: list[
+        tuple[Breakdown, dict[str, dict[tuple[str, ...], _Sums]], dict[tuple[str, ...], _Sums], bool]
+    ] = []
     for breakdown in indicator.breakdowns:
         found = {
             name: sums.get((indicator.code, breakdown.name[:64], name[:64]), {})
             for name in breakdown.categories
         }
         field = catalog.fields.get(breakdown.field or "")
-        breakdowns.append((breakdown, found, field is not None and not field.multi))
+        own_sums = sums.get((indicator.code, breakdown.name[:64], ""), {}) if breakdown.among else base
+        breakdowns.append((breakdown, found, own_sums, field is not None and not field.multi))
 
     def cell(key: tuple[str, ...], numerator: float, totals: _Sums, sensitive: bool) -> Cell:
         return Cell(
@@ -341,31 +344,31 @@ def _values(
     while True:
         base_outcome = suppress(base_table, forced=forced_base)
         hidden = {k for k, o in base_outcome.outcomes.items() if o.suppressed}
-        outcomes: list[tuple[Breakdown, SuppressedTable]] = []
+        outcomes: list[tuple[Breakdown, SuppressedTable, dict[tuple[str, ...], _Sums]]] = []
         grew = False
-        for breakdown, found, partition in breakdowns:
+        for breakdown, found, own_base, partition in breakdowns:
             cells: list[Cell] = []
             forced: dict[tuple[str, ...], str] = {}
             for name, per_key in found.items():
                 sensitive = indicator.sensitive or name in breakdown.sensitive_codes
                 for key, own in per_key.items():
-                    totals = base.get(key)
+                    totals = own_base.get(key)
                     if totals is None or not own[0]:
                         continue
                     cells.append(cell((*key, name), own[0], totals, sensitive))
                     if key in hidden:
                         forced[(*key, name)] = BASE_HIDDEN
             if partition and cells:
-                for key, totals in base.items():
+                for key, totals in own_base.items():
                     cells.append(cell((*key, TOTAL), totals[0], totals, indicator.sensitive))
                     if key in hidden:
-                        forced[(*key, TOTAL)] = base_outcome.outcomes[key].reason or SECONDARY
+                        forced[(*key, TOTAL)] = BASE_HIDDEN
             table_outcome = suppress(Table((*by, "category"), tuple(cells)), forced=forced)
             for full, outcome in table_outcome.outcomes.items():
-                if full[-1] == TOTAL and outcome.suppressed and full[:-1] not in hidden:
+                if own_base is base and full[-1] == TOTAL and outcome.suppressed and full[:-1] not in hidden:
                     forced_base[full[:-1]] = SECONDARY
                     grew = True
-            outcomes.append((breakdown, table_outcome))
+            outcomes.append((breakdown, table_outcome, own_base))
         if not grew:
             break
 
@@ -374,13 +377,19 @@ def _values(
         rows: list[tuple[str | None, str | None, tuple[str, ...], CellOutcome, _Sums]] = [
             (None, None, key, base_outcome.outcomes[key], base[key]) for key in sorted(base)
         ]
-        for breakdown, table_outcome in outcomes:
+        for breakdown, table_outcome, own_base in outcomes:
             for full in sorted(table_outcome.outcomes):
                 # No breakdown rows at all where the base cell is hidden: they would all be hidden, and
                 # rows present only for the codes with data would tell the hidden numerator apart from 0.
                 if full[-1] != TOTAL and full[:-1] not in hidden:
                     rows.append(
-                        (breakdown.name, full[-1], full[:-1], table_outcome.outcomes[full], base[full[:-1]])
+                        (
+                            breakdown.name,
+                            full[-1],
+                            full[:-1],
+                            table_outcome.outcomes[full],
+                            own_base[full[:-1]],
+                        )
                     )
         for breakdown_name, category, key, result, s in rows:
             row_period = dict(zip(by, key, strict=True)).get("period")

@@ -485,3 +485,27 @@ def test_recodes_that_cannot_apply_or_make_dont_know_an_answer_are_refused() -> 
     assert ("fields./data/posto", ERROR) in {
         (p.where, p.severity) for p in validate_mapping(via, pt_form(), catalog)
     }
+
+
+def test_need01_ranked_first_divides_by_groups_whose_form_ranks() -> None:
+    from app.indicators.facts import StoredRecord, record_facts
+
+    catalog = load_catalog()
+    ranked = [
+        StoredRecord(
+            {"needs.priority_needs": ["food", "water"], "needs.priority_need_first": "food"}, [], False
+        )
+    ] * 6
+    unranked = [StoredRecord({"needs.priority_needs": ["food"]}, [], False)] * 4  # a multi-select form
+    cells = compute(catalog.indicators["NEED-01"], ranked + unranked, catalog)
+    by_cat = {(c.breakdown, c.category): c for c in cells}
+    assert (by_cat[(None, None)].numerator, by_cat[(None, None)].denominator) == (10, 10)
+    assert by_cat[("needs.priority_needs", "food")].numerator == 10
+    first = by_cat[("needs.priority_need_first", "food")]
+    assert (first.numerator, first.denominator, first.n) == (6, 6, 6)
+    # The facts carry that base, so the SQL sums give the same cells.
+    rows = [
+        r for item in ranked + unranked for r in record_facts(item, catalog) if r["indicator"] == "NEED-01"
+    ]
+    own = [r for r in rows if r["breakdown"] == "needs.priority_need_first" and r["category"] == ""]
+    assert sum(r["den"] for r in own) == 6
