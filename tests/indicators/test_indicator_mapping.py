@@ -366,3 +366,27 @@ def test_document_round_trips_through_its_dict_shape(catalog: Catalog) -> None:
             "q"
         ]
     )
+
+
+def test_a_label_phrase_is_not_enough_when_no_answer_is_a_code(catalog: Catalog) -> None:
+    # A coping-strategy question mentions "means of transport" but is answered yes / no: not the modes.
+    form = schema(
+        [
+            question(
+                "/data/sold_assets",
+                "select1",
+                "Did anyone sell productive assets or means of transport?",
+                choices="yn",
+                lang="en",
+            ),
+            question("/data/how", "select", "Means of transport used", choices="modes", lang="en"),
+        ],
+        {
+            "yn": options(("1", "Yes"), ("2", "No"), lang="en"),
+            "modes": options(("a", "Walking"), ("b", "Bus"), lang="en"),
+        },
+    )
+    doc = suggest_mapping(form, catalog)
+    assert "/data/sold_assets" not in doc.fields
+    assert any(u.path == "/data/sold_assets" and "none of its answers" in u.reason for u in doc.unmapped)
+    assert doc.fields["/data/how"].to == "context.transport_modes"
