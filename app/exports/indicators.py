@@ -6,10 +6,8 @@ over a dimension it is broken down by) reads ``total``.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
-from collections.abc import Sequence
 from typing import Any
 
 import xlsxwriter
@@ -69,7 +67,6 @@ def hashtags() -> list[str]:
 
 
 def value_row(value: IndicatorValue) -> list[Any]:
-    start, end = _period(value.key.get("period"))
     cells: dict[str, Any] = {
         "indicator_code": value.indicator,
         "indicator_name": value.name,
@@ -82,8 +79,8 @@ def value_row(value: IndicatorValue) -> list[Any]:
         "n": "" if value.n is None else value.n,
         "dk_refused": "" if value.dk_refused is None else value.dk_refused,
         "suppressed": "true" if value.suppressed else "false",
-        "period_start": start,
-        "period_end": end,
+        "period_start": value.period_start,
+        "period_end": value.period_end,
         "source": " ".join(value.mapping_versions),
         "method": "unweighted",
     }
@@ -129,14 +126,3 @@ def _dimension(value: str | None) -> str:
     if value is None:
         return ""
     return MARGIN if value == TOTAL else value
-
-
-def _period(value: str | None) -> Sequence[str]:
-    if value is None or value == TOTAL or len(value) != 7 or value[4] != "-":
-        return ("", "")
-    try:
-        year, month = int(value[:4]), int(value[5:])
-        last = calendar.monthrange(year, month)[1]
-    except ValueError:
-        return ("", "")
-    return (f"{value}-01", f"{value}-{last:02d}")

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from app.indicators.catalog import Breakdown, Catalog, Indicator
 from app.indicators.expressions import Measure, Unit, holds, is_dk_refused
+from app.indicators.normalise import respondent_as_person
 from app.indicators.suppression import TOTAL, Cell, Table
 
 UNKNOWN = "unknown"
@@ -71,17 +72,11 @@ def units(indicator: Indicator, records: Iterable[RecordLike], catalog: Catalog)
             candidates = [whole]
         else:
             people = list(item.persons)
-            if not item.has_roster and indicator.persons == "members_or_respondent":
+            if not people and indicator.persons == "members_or_respondent":
                 people = [respondent_as_person(item.record, catalog)]
             candidates = [Unit(item.record, item.persons, person) for person in people]
         result.extend(u for u in candidates if indicator.population is None or holds(indicator.population, u))
     return result
-
-
-def respondent_as_person(record: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
-    """The respondent seen as a roster person, for forms without a roster."""
-    names = {f.name for f in catalog.fields.values() if f.is_member}
-    return {name: record.get(f"respondent.{name}") for name in names}
 
 
 def compute(
@@ -152,6 +147,9 @@ def _cells(
     category: str | None,
 ) -> list[IndicatorCell]:
     denominator = indicator.denominator
+    if breakdown is not None and breakdown.among is not None:
+        among = breakdown.among
+        pool = [u for u in pool if holds(among, u)]
     selected = [u for u in pool if denominator.selects(u)] if denominator else pool
     chosen = [u for u in selected if indicator.numerator.selects(u)]
     if breakdown is not None and category is not None:

@@ -44,6 +44,9 @@ class Breakdown:
     categories: Mapping[str, Condition]
     field: str | None = None
     sensitive_codes: frozenset[str] = frozenset()
+    # Restricts the breakdown's own base (denominator and n) to the units meeting it: NEED-01's
+    # first-ranked need divides by the groups whose form ranks their needs.
+    among: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -274,7 +277,13 @@ class IndicatorLoader:
             if bad:
                 self.problem(f"{where}.{name}", f"{bad} not in code list {codelist.name!r}")
         categories: dict[str, Condition] = {c: Compare(key, "eq", c) for c in codes if c not in excluded}
-        return Breakdown(key, categories, key, frozenset(sensitive))
+        among = None
+        if raw.get("among") is not None:
+            among = parse_condition(raw["among"], f"{where}.among")
+            self.report(
+                check_condition(among, f"{where}.among", self.fields, self.codelists, members=members)
+            )
+        return Breakdown(key, categories, key, frozenset(sensitive), among)
 
     def alignment(self, raw: Any, where: str) -> dict[str, tuple[str, ...]]:
         if not isinstance(raw, dict):

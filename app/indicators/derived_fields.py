@@ -14,7 +14,13 @@ from app.indicators import derive
 from app.indicators.answers import is_empty
 from app.indicators.catalog import Catalog
 from app.indicators.fields import MEMBERS
-from app.indicators.mapping.document import MappingDocument
+from app.indicators.mapping.document import CountRule, MappingDocument
+
+WG_MIN_AGE = 5  # the Washington Group Short Set is asked of persons aged 5 and over
+
+
+def _under(age: Any, limit: int) -> bool:
+    return isinstance(age, int | float) and not isinstance(age, bool) and age < limit
 
 
 class DerivedFields:
@@ -29,7 +35,9 @@ class DerivedFields:
         persons: list[dict[str, Any]],
         person_sources: list[dict[str, str]],
         has_roster: bool,
+        counts: list[tuple[CountRule, int | None]] | None = None,
     ) -> None:
+        self.counts_asked = counts or []
         self.catalog = catalog
         self.doc = doc
         self.record = record
@@ -94,7 +102,12 @@ class DerivedFields:
         self.set("respondent.sex_gender", "u", "fallback")
         answers = [self.record[f"respondent.wg_{d}"] for d in domains]
         self.set("respondent.disability_wg", derive.wg_status(answers, self.cutoff()), "respondent.wg_*")
-        statuses = [self.record["respondent.disability_wg"]] + [p["disability_wg"] for p in self.persons]
+        # WG-SS is for ages 5 and over: a younger person is outside it and never makes the group unknown.
+        statuses = [p["disability_wg"] for p in self.persons if not _under(p["age_years"], WG_MIN_AGE)]
+        if self.doc.roster_includes_respondent or not self.persons:
+            own = self.record["respondent.disability_wg"]
+            if own != derive.UNKNOWN or not statuses:
+                statuses.insert(0, own)
         self.set(
             "context.disability_wg_any",
             derive.any_wg(statuses),
@@ -102,31 +115,35 @@ class DerivedFields:
         )
 
     def counts(self) -> None:
-        """Group counts from the roster when the form did not ask for them (FLW-01/03 need them)."""
+        """Group counts from the form's counts by sex and age band when it asks them, else from the
+        persons (the roster, with the respondent when the roster lists the others), when the form did
+        not ask for them (FLW-01/03 need them)."""
+        size = len(self.persons)
         if self.has_roster:
-            size = len(self.persons)
             self.set("context.roster_size", size, "roster")
-            if size:
-                self.set("context.group_size", size, "roster")
-                ages_known = all(p["age_band"] != derive.UNKNOWN for p in self.persons)
-                children = self.catalog.codelists["age_band"].expand("0_17")
-                if ages_known:
-                    self.set(
-                        "context.count_0_17",
-                        sum(p["age_band"] in children for p in self.persons),
-                        "members[].age_band",
-                    )
-                if all(p["sex_gender"] in {"f", "m", "x"} for p in self.persons):
-                    self.set(
-                        "context.count_female",
-                        sum(p["sex_gender"] == "f" for p in self.persons),
-                        "members[].sex_gender",
-                    )
-                    self.set(
-                        "context.count_male",
-                        sum(p["sex_gender"] == "m" for p in self.persons),
-                        "members[].sex_gender",
-                    )
+        if self.counts_asked:
+            self.counts_from_questions()
+        elif self.has_roster and size:
+            self.set("context.group_size", size, "roster")
+            ages_known = all(p["age_band"] != derive.UNKNOWN for p in self.persons)
+            children = self.catalog.codelists["age_band"].expand("0_17")
+            if ages_known:
+                self.set(
+                    "context.count_0_17",
+                    sum(p["age_band"] in children for p in self.persons),
+                    "members[].age_band",
+                )
+            if all(p["sex_gender"] in {"f", "m", "x"} for p in self.persons):
+                self.set(
+                    "context.count_female",
+                    sum(p["sex_gender"] == "f" for p in self.persons),
+                    "members[].sex_gender",
+                )
+                self.set(
+                    "context.count_male",
+                    sum(p["sex_gender"] == "m" for p in self.persons),
+                    "members[].sex_gender",
+                )
         children_count = self.record["context.count_0_17"]
         if children_count is None and any(
             p["age_band"] in self.catalog.codelists["age_band"].expand("0_17") for p in self.persons
@@ -134,6 +151,23 @@ class DerivedFields:
             children_count = 1  # at least one child is known even if other ages are missing
         composition = derive.group_composition(self.record["context.group_size"], children_count)
         self.set("context.group_composition", composition, "context.group_size, context.count_0_17")
+
+    def counts_from_questions(self) -> None:
+        """children = Σ the 0-17 bands, women = Σ the female bands, men = Σ the male bands, size = Σ all
+        (INDICATORS.md §8); an unanswered count leaves the sums unknown rather than too small."""
+        if any(n is None for _, n in self.counts_asked):
+            return
+        children = self.catalog.codelists["age_band"].expand("0_17")
+        source = "counts: " + ", ".join(rule.question for rule, _ in self.counts_asked)
+        total = sum(n or 0 for _, n in self.counts_asked)
+        self.set("context.group_size", total, source)
+        self.set(
+            "context.count_0_17",
+            sum(n or 0 for rule, n in self.counts_asked if rule.age_band in children),
+            source,
+        )
+        self.set("context.count_female", sum(n or 0 for r, n in self.counts_asked if r.sex == "f"), source)
+        self.set("context.count_male", sum(n or 0 for r, n in self.counts_asked if r.sex == "m"), source)
 
     def scores(self) -> None:
         for name in ("fcs", "rcsi"):

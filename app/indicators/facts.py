@@ -9,7 +9,8 @@ reproduces :func:`app.indicators.compute.compute` exactly:
   refused to a field the denominator needs (``dk`` = 1, counted beside the value);
 * ``num`` / ``den`` are the unit's own measure values (1 for a count, the field for a sum);
 * a breakdown category row (``breakdown`` and ``category`` set) carries only the numerator of that
-  category; its cell takes the denominator and n of the indicator's own row for the same key;
+  category; its cell takes the denominator and n of the indicator's own row for the same key, or of
+  the breakdown's own base rows (``breakdown`` set, ``category`` empty) when it has ``among``;
 * dimensions hold one value each; a unit with several nationalities gets extra rows
   (``is_primary`` false) read only when grouping by nationality, so it counts in each nationality's
   cell and once everywhere else.
@@ -88,6 +89,10 @@ def indicator_facts(indicator: Indicator, item: RecordLike, catalog: Catalog) ->
             "value": num if in_num and indicator.numerator.kind == "sum" else None,
         }
         rows.extend(_with_dimensions(base, values))
+        for breakdown in indicator.breakdowns:
+            if breakdown.among is not None and holds(breakdown.among, unit):
+                # The breakdown's own base: its cells take their denominator and n from these rows.
+                rows.extend(_with_dimensions(base | {"breakdown": breakdown.name[:MAX_CODE]}, values))
         if not in_num:
             continue
         for breakdown in indicator.breakdowns:

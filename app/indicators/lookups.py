@@ -15,7 +15,7 @@ the same variant at one level is a catalogue error, because a suggestion could n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ DIRECTORY = "lookups"
 LIST_OWN = "lookup variant"
 LIST_LABEL = "label"
 COMMON = "common answer"
+NONRESPONSE = ("dk", "refused")  # the common answers that are never substantive
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,16 @@ class Lookups:
     variants: Mapping[str, Mapping[str, Variant]]
     phrases: tuple[tuple[tuple[str, ...], str], ...]  # (phrase words, field key), longest first
     identifiers: tuple[tuple[str, ...], ...]
+    # Folded "don't know" / "prefer not to say" texts -> dk / refused, whatever the list (§8: never
+    # recoded to a substantive code, even in a list that lacks the code).
+    nonresponse: Mapping[str, str] = field(default_factory=dict)
 
     def variant(self, list_name: str, text: str) -> Variant | None:
         return self.variants.get(list_name, {}).get(fold(text))
+
+    def nonresponse_code(self, *texts: str) -> str | None:
+        """``dk`` or ``refused`` when any of ``texts`` (a choice's value and labels) says so."""
+        return next((self.nonresponse[fold(t)] for t in texts if fold(t) in self.nonresponse), None)
 
 
 def load_lookups(
@@ -76,7 +84,10 @@ def load_lookups(
             _add_variants(own, codelists, data["list"], code, texts, _rel(path), f"variants.{code}", log)
     variants = {name: _merge(own.get(name, {}), codelists[name], common, log) for name in codelists}
     phrases, identifiers = _load_questions(directory / "questions.yaml", fields, log)
-    return Lookups(variants, phrases, identifiers)
+    nonresponse = {fold(code): code for code in NONRESPONSE}
+    for code in NONRESPONSE:
+        nonresponse.update({fold(t): code for t in common.get(code, [])})
+    return Lookups(variants, phrases, identifiers, nonresponse)
 
 
 def _rel(path: Path) -> str:

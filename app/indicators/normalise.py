@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.indicators import derive
@@ -25,8 +25,9 @@ from app.indicators.answers import is_empty, repeat_items, steps, to_boolean, to
 from app.indicators.catalog import Catalog
 from app.indicators.codes import CodeList
 from app.indicators.derived_fields import DerivedFields
+from app.indicators.expressions import is_answered
 from app.indicators.fields import CanonicalField
-from app.indicators.mapping.document import FieldRule, MappingDocument, QuestionIndex
+from app.indicators.mapping.document import CountRule, FieldRule, MappingDocument, QuestionIndex
 from forms.schema import Field, FormSchema
 
 DEFAULT = "default"
@@ -113,6 +114,17 @@ class Normaliser:
         return self._prepared.run(values, submission_meta)
 
 
+def respondent_as_person(record: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """The respondent seen as a person of the group: each member field from the respondent's field of
+    the same name (empty when the respondent has none)."""
+    person: dict[str, Any] = {}
+    for _key, target in catalog.fields.items():
+        if target.is_member:
+            value = record.get(f"respondent.{target.name}")
+            person[target.name] = _empty(target) if value is None else value
+    return person
+
+
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
@@ -131,6 +143,7 @@ class _Normaliser:
         self.catalog = catalog
         self.via = via
         self.index = QuestionIndex(schema)
+        self.choices = {(name, c.value): c for name, items in schema.choices.items() for c in items}
         self.reset()
         self.rules: list[tuple[FieldRule, Field, CanonicalField]] = []
         for rule in doc.rules():
@@ -163,6 +176,17 @@ class _Normaliser:
             self.record[key] = list(dict.fromkeys(ordered + self.record[key]))
         self.apply_defaults()
         self.apply_meta(meta)
+        if self.roster is not None and not self.doc.roster_includes_respondent:
+            # Persons are the respondent plus a roster of the others (INDICATORS.md §8); the respondent
+            # comes first, so roster person i is person i + 1. (Without a roster the reference
+            # evaluation reads the respondent directly where an indicator allows it.)
+            persons.insert(0, respondent_as_person(self.record, self.catalog))
+            person_sources.insert(0, {name: f"respondent.{name}" for name in persons[0]})
+            self.unmapped = [
+                u if u.person is None else replace(u, person=u.person + 1) for u in self.unmapped
+            ]
+        for index, person in enumerate(persons):
+            person["is_respondent"] = index == 0 and not self.doc.roster_includes_respondent
         warnings = DerivedFields(
             self.catalog,
             self.doc,
@@ -171,6 +195,7 @@ class _Normaliser:
             persons,
             person_sources,
             self.roster is not None,
+            self.read_counts(values),
         ).run()
         return NormalisedResult(
             record=self.record,
@@ -255,12 +280,24 @@ class _Normaliser:
         self, value: Any, raw: Any, question: Field, target: CanonicalField, person: int | None
     ) -> Any:
         if target.type in {"code", "codes"}:
-            parts = (
-                value if isinstance(value, list) else (str(value).split() if target.multi else [str(value)])
-            )
-            codes = [self.recode(str(p), question, target, person, raw) for p in parts]
+            if isinstance(value, list):
+                parts = [str(v) for v in value]
+            elif question.choice_list is None and question.type == "string":
+                # Free text is one answer ("Estados Unidos"), or several separated by commas.
+                parts = [p.strip() for p in str(value).replace(";", ",").split(",") if p.strip()]
+            else:
+                parts = str(value).split() if target.multi else [str(value)]
+            codes = [self.recode(p, question, target, person, raw) for p in parts]
             kept = [c for c in codes if c is not None]
             return kept if target.multi else (kept[0] if kept else None)
+        if question.choice_list is not None:
+            # A choice recoded for a field without a code list (a partner's site "1" -> the registry's
+            # site code; a meals choice "a" -> 2): the recoding applies, then the field's type.
+            recode = self.doc.choices.get(question.choice_list, {}).get(str(value))
+            if recode is not None:
+                value = recode.code_for(target.key)
+                if target.type == "text":
+                    return value
         if target.type == "int":
             number = to_number(value)
             if number is None:
@@ -284,8 +321,12 @@ class _Normaliser:
     ) -> str | None:
         codelist = self.catalog.codelists[target.codelist or ""]
         recodes = self.doc.choices.get(question.choice_list or "", {})
+        nonresponse = self.nonresponse(question, value)
         if value in recodes:
-            code = recodes[value].code
+            code = recodes[value].code_for(target.key)
+            if nonresponse is not None and is_answered(code):
+                # Never a substantive code for "don't know" / "prefer not to say" (the validator says so).
+                return self.nonsubstantive(codelist, nonresponse)
             if codelist.is_code(code):
                 return code
             return self.miss(
@@ -299,6 +340,13 @@ class _Normaliser:
         found = codelist.find(value)
         if found is not None:
             return found
+        if nonresponse is not None:
+            return self.nonsubstantive(codelist, nonresponse)
+        if question.choice_list is None:
+            # Free text: demonyms and names in any language, case and accents ignored ("VENEZUELANA").
+            variant = self.catalog.lookups.variant(codelist.name, value)
+            if variant is not None:
+                return variant.code
         return self.miss(
             target,
             question.path,
@@ -307,6 +355,17 @@ class _Normaliser:
             person,
             fallback=True,
         )
+
+    def nonresponse(self, question: Field, value: str) -> str | None:
+        """dk / refused when the answer (or its choice's labels) says "don't know" / "prefer not to say"."""
+        choice = self.choices.get((question.choice_list or "", value))
+        labels = list(choice.labels.values()) if choice is not None else []
+        return self.catalog.lookups.nonresponse_code(value, *labels)
+
+    @staticmethod
+    def nonsubstantive(codelist: CodeList, code: str) -> str | None:
+        """The list's own dk / refused code; a list without it keeps the answer missing."""
+        return code if codelist.is_code(code) else None
 
     def miss(
         self,
@@ -325,6 +384,18 @@ class _Normaliser:
         becomes = f"; becomes {code!r}" if code else ""
         self.unmapped.append(UnmappedValue(target.key, path, raw, why + becomes, person))
         return code
+
+    def read_counts(self, values: Mapping[str, Any]) -> list[tuple[CountRule, int | None]]:
+        """The answers of the mapping's ``counts`` questions (None when unanswered or not a number)."""
+        found: list[tuple[CountRule, int | None]] = []
+        for key, rule in self.doc.counts.items():
+            question, _ = self.index.find(key)
+            if question is None:
+                continue
+            raws = [r for r in walk(values, steps(question.path)) if not is_empty(r)]
+            number = to_number(raws[0]) if raws else None
+            found.append((rule, None if number is None or number < 0 else int(number)))
+        return found
 
     def read_scorerepeat_items(self, values: Mapping[str, Any]) -> None:
         """``derived: {fcs: {items: [...]}}`` names the form's questions for each score item, in order."""

@@ -146,11 +146,16 @@ def suppress(
     k_sensitive: int = K_SENSITIVE,
     min_denominator_sensitive: int = MIN_DENOMINATOR_SENSITIVE,
     small_base: int = SMALL_BASE,
+    forced: Mapping[Key, str] | None = None,
 ) -> SuppressedTable:
-    """Primary then secondary suppression of ``table`` (see the module docstring)."""
+    """Primary then secondary suppression of ``table`` (see the module docstring). ``forced`` names
+    cells already hidden elsewhere (a breakdown row whose base cell another table hides), with why;
+    they take part in the secondary suppression like any hidden cell."""
     cells = {c.key: c for c in table.cells}
-    reasons: dict[Key, str] = {}
+    reasons: dict[Key, str] = {k: why for k, why in (forced or {}).items() if k in cells}
     for cell in table.cells:
+        if cell.key in reasons:
+            continue
         reason = primary_reason(cell, k=k, k_sensitive=k_sensitive, min_denominator=min_denominator_sensitive)
         if reason:
             reasons[cell.key] = reason
@@ -164,7 +169,9 @@ def suppress(
                 continue
             open_children = [c for c in children if c not in reasons]
             candidates = open_children or [total]
-            pick = min(candidates, key=lambda key: _size(cells[key]))
+            # Interior cells before margins: a margin is also a cell of the coarser tables published
+            # beside this one, where it would stay visible.
+            pick = min(candidates, key=lambda key: (key.count(TOTAL), _size(cells[key])))
             reasons[pick] = SECONDARY
             changed = True
     outcomes = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ class IndicatorValue:
     small_base: bool
     sensitive: bool
     mapping_versions: tuple[str, ...]
+    # The period the row covers (ISO dates): its own month, or the months of the data it sums.
+    period_start: str = ""
+    period_end: str = ""
 
 
 @dataclass
@@ -32,3 +36,15 @@ class IndicatorResult:
     by: tuple[str, ...]
     states: tuple[str, ...]
     skipped: dict[str, str] = field(default_factory=dict)  # indicator -> why it is not in this output
+
+
+def month_bounds(period: str | None) -> tuple[str, str]:
+    """First and last day of a ``YYYY-MM`` period; blanks for anything else."""
+    if period is None or len(period) != 7 or period[4] != "-":
+        return ("", "")
+    try:
+        year, month = int(period[:4]), int(period[5:])
+        last = calendar.monthrange(year, month)[1]
+    except ValueError:
+        return ("", "")
+    return (f"{period}-01", f"{period}-{last:02d}")

@@ -21,21 +21,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import IndicatorQueryError
-from app.indicators.catalog import Catalog, Indicator, load_catalog
+from app.indicators.catalog import Breakdown, Catalog, Indicator, load_catalog
 from app.indicators.facts import DIMENSION_COLUMNS, MULTI_COLUMN
 from app.indicators.suppression import (
     FINE_GEOGRAPHY,
+    SECONDARY,
     TOTAL,
     Cell,
+    CellOutcome,
     DimensionError,
+    SuppressedTable,
     Table,
     check_dimensions,
     suppress,
 )
-from app.indicators.values import IndicatorResult, IndicatorValue
+from app.indicators.values import IndicatorResult, IndicatorValue, month_bounds
 from app.models import IndicatorFact, Project
 
 DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_COLUMNS)
+COLUMN_OF: Mapping[str, str] = {key: column for column, key in DIMENSION_COLUMNS.items()}
 APPROVED = ("approved",)
 WITH_RECEIVED = ("approved", "received", "edited")
 MAX_DIMENSIONS = 3
@@ -90,6 +94,13 @@ def compute_tables(
             except DimensionError as exc:
                 skipped[indicator.code] = str(exc)
                 continue
+            missing = [COLUMN_OF.get(d, d) for d in indicator.required_disaggregations]
+            missing = [d for d in missing if d not in by]
+            if missing:
+                # A mandatory disaggregation (PROT-02 by sex): never published without it.
+                skipped[indicator.code] = f"published only broken down by {', '.join(missing)}; add by="
+                skipped[indicator.code] += ",".join(missing)
+                continue
             chosen.append(indicator)
         plans.append((by, chosen, skipped))
     codes = sorted({i.code for _, chosen, _ in plans for i in chosen})
@@ -104,6 +115,7 @@ def compute_tables(
     )
     where = _where(project, states, codes, query.filters)
     grouped = _aggregate_sets(session, where, subsets, query) if codes else {}
+    spans = _spans(session, where) if codes else {}
     median_codes = [c for c in codes if "median" in catalog.indicators[c].units]
     medians = (
         {subset: _medians(session, where, subset, query, median_codes) for subset in subsets}
@@ -137,6 +149,8 @@ def compute_tables(
                     sums,
                     by_medians.get(indicator.code, {}),
                     tuple(sorted(versions.get(indicator.code, ()))),
+                    catalog,
+                    spans.get(indicator.code, ("", "")),
                 )
             )
         results.append(result)
@@ -279,83 +293,147 @@ def _key(by: tuple[str, ...], subset: tuple[str, ...], values: Sequence[Any]) ->
     return tuple(found.get(d, TOTAL) for d in by)
 
 
+BASE_HIDDEN = "base_suppressed"  # a breakdown row whose base cell (same key) is hidden
+
+
 def _values(
     indicator: Indicator,
     by: tuple[str, ...],
     sums: dict[tuple[str, str, str], dict[tuple[str, ...], _Sums]],
     medians: Mapping[tuple[str, ...], float],
     versions: tuple[str, ...],
+    catalog: Catalog,
+    span: tuple[str, str] = ("", ""),
 ) -> list[IndicatorValue]:
+    """The published rows of one indicator: the base table and one table per breakdown, suppressed
+    together so that no hidden cell can be recovered from another table (INDICATORS.md §8):
+
+    * a breakdown row carries its base cell's denominator and n, so it is hidden whenever the base
+      cell at the same key is hidden;
+    * a breakdown over a single-valued field splits the base numerator (FLW-04's destinations sum to
+      the groups answering), so the base cell is that table's margin too: it takes part in the
+      breakdown's secondary suppression, and a base cell hidden there is hidden in the base table;
+    * a category with no data at a key has no row (structural zeros are not published), and a key
+      whose base cell is hidden has no breakdown rows (all would be hidden).
+    """
     base = sums.get((indicator.code, "", ""), {})
-    out: list[IndicatorValue] = []
     has_den = indicator.denominator is not None
-    tables: list[tuple[str | None, str | None, dict[tuple[str, ...], _Sums], frozenset[str]]] = [
-        (None, None, base, frozenset())
-    ]
+    breakdowns: list[
+        tuple[Breakdown, dict[str, dict[tuple[str, ...], _Sums]], dict[tuple[str, ...], _Sums], bool]
+    ] = []
     for breakdown in indicator.breakdowns:
-        for name in breakdown.categories:
-            found = sums.get((indicator.code, breakdown.name[:64], name[:64]), {})
-            tables.append((breakdown.name, name, found, breakdown.sensitive_codes))
+        found = {
+            name: sums.get((indicator.code, breakdown.name[:64], name[:64]), {})
+            for name in breakdown.categories
+        }
+        field = catalog.fields.get(breakdown.field or "")
+        own_sums = sums.get((indicator.code, breakdown.name[:64], ""), {}) if breakdown.among else base
+        breakdowns.append((breakdown, found, own_sums, field is not None and not field.multi))
+
+    def cell(key: tuple[str, ...], numerator: float, totals: _Sums, sensitive: bool) -> Cell:
+        return Cell(
+            key=key,
+            numerator=numerator,
+            denominator=totals[1] if has_den else None,
+            n=int(totals[2]),
+            sensitive=sensitive,
+        )
+
+    base_table = Table(by, tuple(cell(k, s[0], s, indicator.sensitive) for k, s in base.items()))
+    forced_base: dict[tuple[str, ...], str] = {}
+    while True:
+        base_outcome = suppress(base_table, forced=forced_base)
+        hidden = {k for k, o in base_outcome.outcomes.items() if o.suppressed}
+        outcomes: list[tuple[Breakdown, SuppressedTable, dict[tuple[str, ...], _Sums]]] = []
+        grew = False
+        for breakdown, found, own_base, partition in breakdowns:
+            cells: list[Cell] = []
+            forced: dict[tuple[str, ...], str] = {}
+            for name, per_key in found.items():
+                sensitive = indicator.sensitive or name in breakdown.sensitive_codes
+                for key, own in per_key.items():
+                    totals = own_base.get(key)
+                    if totals is None or not own[0]:
+                        continue
+                    cells.append(cell((*key, name), own[0], totals, sensitive))
+                    if key in hidden:
+                        forced[(*key, name)] = BASE_HIDDEN
+            if partition and cells:
+                for key, totals in own_base.items():
+                    cells.append(cell((*key, TOTAL), totals[0], totals, indicator.sensitive))
+                    if key in hidden:
+                        forced[(*key, TOTAL)] = BASE_HIDDEN
+            table_outcome = suppress(Table((*by, "category"), tuple(cells)), forced=forced)
+            for full, outcome in table_outcome.outcomes.items():
+                if own_base is base and full[-1] == TOTAL and outcome.suppressed and full[:-1] not in hidden:
+                    forced_base[full[:-1]] = SECONDARY
+                    grew = True
+            outcomes.append((breakdown, table_outcome, own_base))
+        if not grew:
+            break
+
+    out: list[IndicatorValue] = []
     for statistic in indicator.units:
-        per_breakdown: dict[str | None, list[tuple[str | None, tuple[str, ...], _Sums]]] = defaultdict(list)
-        for breakdown_name, category, cells, _sensitive in tables:
-            keys = base.keys() if breakdown_name is not None else cells.keys()
-            for key in keys:
-                own = cells.get(key, [0.0, 0.0, 0.0, 0.0])
-                totals = base.get(key, [0.0, 0.0, 0.0, 0.0])
-                per_breakdown[breakdown_name].append(
-                    (category, key, [own[0], totals[1], totals[2], totals[3]])
-                )
-        for breakdown_name, items in per_breakdown.items():
-            sensitive_codes = next(
-                (b.sensitive_codes for b in indicator.breakdowns if b.name == breakdown_name), frozenset()
-            )
-            dims = (*by, "category") if breakdown_name is not None else by
-            cells_by_key: dict[tuple[str, ...], tuple[str | None, tuple[str, ...], _Sums, bool]] = {}
-            for item_category, key, s in items:
-                full = (*key, item_category or "") if breakdown_name is not None else key
-                sensitive = indicator.sensitive or (item_category in sensitive_codes)
-                cells_by_key[full] = (item_category, key, s, sensitive)
-            table = Table(
-                dims,
-                tuple(
-                    Cell(
-                        key=full,
-                        numerator=s[0],
-                        denominator=s[1] if has_den else None,
-                        n=int(s[2]),
-                        sensitive=sensitive,
+        rows: list[tuple[str | None, str | None, tuple[str, ...], CellOutcome, _Sums]] = [
+            (None, None, key, base_outcome.outcomes[key], base[key]) for key in sorted(base)
+        ]
+        for breakdown, table_outcome, own_base in outcomes:
+            for full in sorted(table_outcome.outcomes):
+                # No breakdown rows at all where the base cell is hidden: they would all be hidden, and
+                # rows present only for the codes with data would tell the hidden numerator apart from 0.
+                if full[-1] != TOTAL and full[:-1] not in hidden:
+                    rows.append(
+                        (
+                            breakdown.name,
+                            full[-1],
+                            full[:-1],
+                            table_outcome.outcomes[full],
+                            own_base[full[:-1]],
+                        )
                     )
-                    for full, (_c, _k, s, sensitive) in cells_by_key.items()
-                ),
-            )
-            outcome = suppress(table)
-            for full, (category, key, s, sensitive) in sorted(cells_by_key.items()):
-                result = outcome.outcomes[full]
-                value = result.value
-                if statistic == "median" and not result.suppressed:
-                    value = medians.get(key)
-                out.append(
-                    IndicatorValue(
-                        indicator=indicator.code,
-                        name=indicator.name("en"),
-                        statistic=statistic,
-                        breakdown=breakdown_name,
-                        category=category,
-                        key=dict(zip(by, key, strict=True)),
-                        value=value,
-                        numerator=result.numerator,
-                        denominator=result.denominator,
-                        n=result.n,
-                        dk_refused=None if result.suppressed else int(s[3]),
-                        suppressed=result.suppressed,
-                        reason=result.reason,
-                        small_base=result.small_base,
-                        sensitive=sensitive,
-                        mapping_versions=versions,
-                    )
+        for breakdown_name, category, key, result, s in rows:
+            row_period = dict(zip(by, key, strict=True)).get("period")
+            start, end = month_bounds(row_period) if row_period not in (None, TOTAL) else span
+            value = result.value
+            if statistic == "median" and not result.suppressed:
+                value = medians.get(key) if breakdown_name is None else None
+            out.append(
+                IndicatorValue(
+                    indicator=indicator.code,
+                    name=indicator.name("en"),
+                    statistic=statistic,
+                    breakdown=breakdown_name,
+                    category=category,
+                    key=dict(zip(by, key, strict=True)),
+                    value=value,
+                    numerator=result.numerator,
+                    denominator=result.denominator,
+                    n=result.n,
+                    dk_refused=None if result.suppressed else int(s[3]),
+                    suppressed=result.suppressed,
+                    reason=result.reason,
+                    small_base=result.small_base,
+                    sensitive=result.cell.sensitive,
+                    mapping_versions=versions,
+                    period_start=start,
+                    period_end=end,
                 )
+            )
     return out
+
+
+def _spans(session: Session, where: list[sa.ColumnElement[bool]]) -> dict[str, tuple[str, str]]:
+    """Per indicator, the first and last day of the months its counted data covers: the period of a
+    row that is not broken down by period."""
+    f = IndicatorFact
+    stmt = (
+        select(f.indicator, sa.func.min(f.period), sa.func.max(f.period))
+        .where(*where, f.period != "unknown")
+        .group_by(f.indicator)
+    )
+    return {
+        code: (month_bounds(first)[0], month_bounds(last)[1]) for code, first, last in session.execute(stmt)
+    }
 
 
 __all__ = [

@@ -64,6 +64,7 @@ PT_XFORM = f"""<?xml version="1.0"?>
 
 PT_MAPPING: dict[str, Any] = {
     "form": {"id": PT, "version": "3", "lang": "pt"},
+    "roster_includes_respondent": True,  # "pessoas" lists everyone in the household
     "defaults": {"population_type": "in_destination", "unit_of_analysis": "household"},
     "fields": {
         "/data/fim": {"to": "submission.collected_at", "transform": "date"},

@@ -57,6 +57,10 @@ def test_admin_shows_edits_and_confirms_a_mapping(world: World) -> None:
     assert yaml.safe_load(textarea.replace("&#34;", '"').replace("&#39;", "'"))["fields"]["/data/agua"]
     edited = copy.deepcopy(fx.PT_MAPPING)
     edited["fields"]["/data/ajuda"] = {"drop": True}
+    # A recoding of a list no mapped question uses could never apply: the mapper is told so.
+    res = post(analyst, page, {"document": yaml.safe_dump(edited)}, page=page)
+    assert res.status_code == 400 and "could never apply" in res.text
+    del edited["choices"]["ajuda"]
     assert post(analyst, page, {"document": yaml.safe_dump(edited)}, page=page).status_code == 303
     got = world.client.get(api, headers=world.headers("manager")).json
     assert got["version"] == 2 and got["document"]["fields"]["/data/ajuda"]["drop"] is True

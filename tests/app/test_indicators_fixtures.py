@@ -11,7 +11,8 @@ PER        -                          2 no, assist 0/2              2 / 2
 total                                                               16 / 20
 =========  =========================  ============================  ==============
 
-Every household has two people, one a child: FLW-03 is 20 / 40. PER is below k = 5 (primary
+Every household has two people, one a child (the household roster lists the other member, a child,
+beside the respondent; the Portuguese roster lists both): FLW-03 is 20 / 40. PER is below k = 5 (primary
 suppression), so ECU, the smallest other country, is hidden too (secondary): COL and the total are
 published and the two hidden cells cannot be recovered by subtraction. Not counted: one household
 still "received" (counted with includeReceived), one without consent.
@@ -43,20 +44,20 @@ def loaded(world: World) -> World:
     households += [("ECU", "no", "yes")] * 5 + [("ECU", "yes", "yes")]
     for i, (country, water, assistance) in enumerate(households):
         xml = fx.household_xml(
-            version, f"hh-{i}", country=country, water=water, assistance=assistance, ages=[30, 10]
+            version, f"hh-{i}", country=country, water=water, assistance=assistance, ages=[10]
         )
         fx.submit(world, fx.HH, xml)
         fx.review(world, fx.HH, f"hh-{i}", "approved")
     fx.submit(
         world,
         fx.HH,
-        fx.household_xml(version, "hh-received", country="COL", water="no", assistance="yes", ages=[30, 10]),
+        fx.household_xml(version, "hh-received", country="COL", water="no", assistance="yes", ages=[10]),
     )
     fx.submit(
         world,
         fx.HH,
         fx.household_xml(
-            version, "hh-noconsent", country="COL", water="no", assistance="yes", ages=[30, 10], consent="no"
+            version, "hh-noconsent", country="COL", water="no", assistance="yes", ages=[10], consent="no"
         ),
     )
     fx.review(world, fx.HH, "hh-noconsent", "approved")
@@ -231,3 +232,25 @@ def test_sensitive_indicators_are_never_published_per_site(loaded: World) -> Non
     assert res.status_code == 200
     assert "PROT-02" in res.json["skipped"] and "site" in res.json["skipped"]["PROT-02"]
     assert {v["indicator"] for v in res.json["values"]} == {"NEED-03"}
+
+
+def test_prot02_is_published_only_by_sex(loaded: World) -> None:
+    url = f"/v1/projects/{loaded.project_id}/indicators?indicator=PROT-02"
+    res = loaded.client.get(url, headers=loaded.headers("analyst"))
+    assert res.status_code == 200 and res.json["values"] == []
+    assert "sex_gender" in res.json["skipped"]["PROT-02"]
+    res = loaded.client.get(url + "&by=sex_gender", headers=loaded.headers("analyst"))
+    assert "PROT-02" not in res.json["skipped"]
+
+
+def test_every_row_states_the_period_it_covers(loaded: World) -> None:
+    # All counted submissions are from March 2024: rows without a period breakdown cover that month.
+    for row in values(loaded, "indicator=NEED-03,RESP-01&by=country"):
+        assert (row["periodStart"], row["periodEnd"]) == ("2024-03-01", "2024-03-31"), row
+    res = loaded.client.get(
+        f"/v1/projects/{loaded.project_id}/indicators.csv?indicator=NEED-03",
+        headers=loaded.headers("analyst"),
+    )
+    table = list(csv.reader(io.StringIO(res.data.decode())))
+    start, end = table[0].index("period_start"), table[0].index("period_end")
+    assert {(r[start], r[end]) for r in table[2:]} == {("2024-03-01", "2024-03-31")}

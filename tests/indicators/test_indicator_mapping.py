@@ -107,7 +107,11 @@ def test_suggestion_validates_with_only_review_warnings(catalog: Catalog) -> Non
     form = portuguese_form()
     problems = validate_mapping(suggest_mapping(form, catalog), form, catalog)
     assert [p for p in problems if p.severity == ERROR] == []
-    assert [p.where for p in problems if p.severity == WARNING] == ["choices.nac.4"]
+    # A suggestion cannot know whether the roster lists the respondent: the mapper must say so.
+    assert [p.where for p in problems if p.severity == WARNING] == [
+        "choices.nac.4",
+        "roster_includes_respondent",
+    ]
 
 
 def test_spanish_labels_and_answers(catalog: Catalog) -> None:
@@ -272,6 +276,7 @@ def where_of(doc: dict[str, Any], catalog: Catalog, severity: str = ERROR) -> se
 def test_a_correct_document_has_no_problems(catalog: Catalog) -> None:
     doc = {
         "form": {"id": "test_form", "version": "1"},
+        "roster_includes_respondent": False,
         "defaults": {"country_iso3": "PER", "population_type": "in_destination"},
         "fields": {
             "/data/sexo": {"to": "respondent.sex_gender"},
@@ -361,3 +366,27 @@ def test_document_round_trips_through_its_dict_shape(catalog: Catalog) -> None:
             "q"
         ]
     )
+
+
+def test_a_label_phrase_is_not_enough_when_no_answer_is_a_code(catalog: Catalog) -> None:
+    # A coping-strategy question mentions "means of transport" but is answered yes / no: not the modes.
+    form = schema(
+        [
+            question(
+                "/data/sold_assets",
+                "select1",
+                "Did anyone sell productive assets or means of transport?",
+                choices="yn",
+                lang="en",
+            ),
+            question("/data/how", "select", "Means of transport used", choices="modes", lang="en"),
+        ],
+        {
+            "yn": options(("1", "Yes"), ("2", "No"), lang="en"),
+            "modes": options(("a", "Walking"), ("b", "Bus"), lang="en"),
+        },
+    )
+    doc = suggest_mapping(form, catalog)
+    assert "/data/sold_assets" not in doc.fields
+    assert any(u.path == "/data/sold_assets" and "none of its answers" in u.reason for u in doc.unmapped)
+    assert doc.fields["/data/how"].to == "context.transport_modes"

@@ -57,6 +57,7 @@ def household_form() -> FormSchema:
 MAPPING: dict[str, Any] = {
     "form": {"id": "hh_survey", "version": "1"},
     "mapping_version": "7",
+    "roster_includes_respondent": True,  # the household roster lists everyone, respondent first
     "defaults": {"country_iso3": "PER", "unit_of_analysis": "household", "population_type": "host_community"},
     "fields": {
         "end": {"to": "submission.collected_at", "transform": "date"},

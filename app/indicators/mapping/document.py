@@ -4,6 +4,7 @@ Shape (YAML or JSON, INDICATORS.md §5.2)::
 
     form: {id: jna_peru_2024, version: "2024040502", org: GTRM-PER, lang: es}
     mapping_version: "3"
+    roster_includes_respondent: true          # the roster lists everyone, respondent first
     defaults: {country_iso3: PER, population_type: in_destination}
     fields:                                   # question path (or unique name) -> rule
       /data/demo/DEMO_2: {to: respondent.sex_gender, hxl: "#respondee+sex"}
@@ -12,8 +13,14 @@ Shape (YAML or JSON, INDICATORS.md §5.2)::
       /data/needs/need_1: {to: needs.priority_needs, rank: 1}
       /data/end: {to: submission.collected_at, transform: date}
       /data/deviceid: {drop: true}
+      /data/status: {to: [respondent.legal_status, respondent.has_regular_status]}
+    counts:                                   # a counts form: how many people by sex and age band
+      /data/n_f_0_4: {sex: f, age_band: "0_4"}
+      /data/n_x: {sex: x}                     # any age
     choices:                                  # per list_name: choice value -> canonical code
       sex: {"1": m, "2": f, "3": x, "99": u}
+      status:                                 # one question feeding two fields: a code per field
+        "1": {to: REF, fields: {respondent.has_regular_status: "y"}}
     derived:                                  # overrides of the standard derivations
       age_band:
         from: "members[].age_years"
@@ -25,13 +32,20 @@ Shape (YAML or JSON, INDICATORS.md §5.2)::
       - {kind: question, path: /data/q12, reason: no HXL tag or known label}
 
 A rule may also be the bare canonical key (``/data/q: respondent.age_years``) and a recoding may carry
-``{to: code, confidence: 0.9, reason: ...}`` when it comes from a suggestion.
+``{to: code, confidence: 0.9, reason: ...}`` when it comes from a suggestion. A rule's ``to`` may list
+several canonical fields (one question, several fields); a recoding's ``fields`` gives the code for a
+field whose code list differs from the first one's.
+
+``roster_includes_respondent`` says whether the roster lists the respondent too (Kobo/JNA household
+rosters) or only the other persons (DTM's FMS roster); persons are the roster, or the respondent plus the
+roster, accordingly (INDICATORS.md §8). ``counts`` names the questions that count the group's people by
+sex and age band: the group's counts (children, women, men, size) then come from them, not the roster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.indicators.fields import canonical_key, display_key
@@ -65,6 +79,7 @@ class FieldRule:
 
     question: str
     to: str | None = None
+    also: tuple[str, ...] = ()
     via: str | None = None
     transform: str | None = None
     multi: bool = False
@@ -80,6 +95,19 @@ class ChoiceRecode:
     code: str
     confidence: float | None = None
     reason: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)  # canonical key -> code for that field
+
+    def code_for(self, key: str) -> str:
+        return self.fields.get(key, self.code)
+
+
+@dataclass(frozen=True)
+class CountRule:
+    """A question counting the group's people of one sex (f/m/x/u) and age band (None: any age)."""
+
+    question: str
+    sex: str
+    age_band: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,16 +130,24 @@ class Unmapped:
 class MappingDocument:
     form: FormRef
     mapping_version: str = "1"
+    roster_includes_respondent: bool | None = None  # None: not declared (read as False)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     fields: Mapping[str, FieldRule] = field(default_factory=dict)
+    counts: Mapping[str, CountRule] = field(default_factory=dict)
     choices: Mapping[str, Mapping[str, ChoiceRecode]] = field(default_factory=dict)
     derived: Mapping[str, DerivedRule] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
     unmapped: tuple[Unmapped, ...] = ()
 
     def rules(self) -> list[FieldRule]:
-        """The rules that fill a canonical field."""
-        return [r for r in self.fields.values() if r.to and not r.drop]
+        """The rules that fill a canonical field, one per target (a rule listing several fields gives
+        one rule per field)."""
+        found: list[FieldRule] = []
+        for rule in self.fields.values():
+            if rule.to and not rule.drop:
+                found.append(rule)
+                found.extend(replace(rule, to=extra, also=()) for extra in rule.also)
+        return found
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MappingDocument:
@@ -125,10 +161,15 @@ class MappingDocument:
                 str(form["id"]), _opt(form.get("version")), _opt(form.get("org")), _opt(form.get("lang"))
             ),
             mapping_version=str(data.get("mapping_version", "1")),
+            roster_includes_respondent=_flag(data.get("roster_includes_respondent")),
             defaults=dict(_mapping(data.get("defaults"), "defaults")),
             fields={
                 str(q): _field_rule(str(q), body)
                 for q, body in _mapping(data.get("fields"), "fields").items()
+            },
+            counts={
+                str(q): _count_rule(str(q), body)
+                for q, body in _mapping(data.get("counts"), "counts").items()
             },
             choices={
                 str(name): {
@@ -151,9 +192,16 @@ class MappingDocument:
         """The document in its YAML/JSON shape (member fields spelled ``members[].x``)."""
         form = {k: v for k, v in vars(self.form).items() if v is not None}
         out: dict[str, Any] = {"form": form, "mapping_version": self.mapping_version}
+        if self.roster_includes_respondent is not None:
+            out["roster_includes_respondent"] = self.roster_includes_respondent
         if self.defaults:
             out["defaults"] = dict(self.defaults)
         out["fields"] = {q: _rule_dict(r) for q, r in self.fields.items()}
+        if self.counts:
+            out["counts"] = {
+                q: {"sex": c.sex} | ({"age_band": c.age_band} if c.age_band else {})
+                for q, c in self.counts.items()
+            }
         out["choices"] = {
             name: {v: _recode_dict(r) for v, r in values.items()} for name, values in self.choices.items()
         }
@@ -223,9 +271,19 @@ def _field_rule(question: str, body: Any) -> FieldRule:
     if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool)):
         raise MappingFormatError(f"{where}.rank", "must be an integer")
     confidence = body.get("confidence")
+    targets = body.get("to")
+    if isinstance(targets, list):
+        if not targets or not all(isinstance(t, str) and t for t in targets):
+            raise MappingFormatError(f"{where}.to", "lists canonical fields")
+    elif targets:
+        targets = [str(targets)]
+    else:
+        targets = []
+    keys = [canonical_key(str(t)) for t in targets]
     return FieldRule(
         question=question,
-        to=canonical_key(str(body["to"])) if body.get("to") else None,
+        to=keys[0] if keys else None,
+        also=tuple(keys[1:]),
         via=_opt(body.get("via")),
         transform=_opt(body.get("transform")),
         multi=body.get("multi") is True,
@@ -244,9 +302,29 @@ def _recode(where: str, body: Any) -> ChoiceRecode:
     if not isinstance(body.get("to"), str):
         raise MappingFormatError(where, "a recoding is a code or {to: code}")
     confidence = body.get("confidence")
+    per_field = _mapping(body.get("fields"), f"{where}.fields")
     return ChoiceRecode(
-        body["to"], float(confidence) if confidence is not None else None, str(body.get("reason", ""))
+        body["to"],
+        float(confidence) if confidence is not None else None,
+        str(body.get("reason", "")),
+        {canonical_key(str(k)): str(v) for k, v in per_field.items()},
     )
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise MappingFormatError("roster_includes_respondent", "must be true or false")
+
+
+def _count_rule(question: str, body: Any) -> CountRule:
+    where = f"counts.{question}"
+    body = _mapping(body, where)
+    unknown = set(body) - {"sex", "age_band"}
+    if unknown or not isinstance(body.get("sex"), str):
+        raise MappingFormatError(where, "a count is {sex: f|m|x|u, age_band: <band>} (age_band optional)")
+    band = body.get("age_band")
+    return CountRule(question, str(body["sex"]), None if band is None else str(band))
 
 
 def _unmapped(index: int, item: Any) -> Unmapped:
@@ -260,7 +338,7 @@ def _unmapped(index: int, item: Any) -> Unmapped:
 def _rule_dict(rule: FieldRule) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if rule.to:
-        out["to"] = display_key(rule.to)
+        out["to"] = [display_key(k) for k in (rule.to, *rule.also)] if rule.also else display_key(rule.to)
     for name in ("via", "transform", "rank", "hxl", "confidence"):
         value = getattr(rule, name)
         if value is not None:
@@ -275,9 +353,11 @@ def _rule_dict(rule: FieldRule) -> dict[str, Any]:
 
 
 def _recode_dict(recode: ChoiceRecode) -> str | dict[str, Any]:
-    if recode.confidence is None and not recode.reason:
+    if recode.confidence is None and not recode.reason and not recode.fields:
         return recode.code
     out: dict[str, Any] = {"to": recode.code}
+    if recode.fields:
+        out["fields"] = {display_key(k): v for k, v in recode.fields.items()}
     if recode.confidence is not None:
         out["confidence"] = recode.confidence
     if recode.reason:

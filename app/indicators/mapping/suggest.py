@@ -56,6 +56,10 @@ def suggest_mapping(schema: FormSchema, catalog: Catalog, *, mapping_version: st
                     )
                 )
                 continue
+            mismatch = _answers_mismatch(schema, question, placed, catalog)
+            if mismatch:
+                unmapped.append(Unmapped("question", question.path, f"{placed.reason}, but {mismatch}"))
+                continue
         accepted.append((question, placed))
     rules = _resolve_conflicts(accepted, catalog, unmapped)
     choices = _suggest_choices(schema, rules, catalog, unmapped)
@@ -66,6 +70,23 @@ def suggest_mapping(schema: FormSchema, catalog: Catalog, *, mapping_version: st
         choices=choices,
         unmapped=tuple(unmapped),
     )
+
+
+def _answers_mismatch(schema: FormSchema, question: Field, placed: Candidate, catalog: Catalog) -> str:
+    """Why a label match cannot be right: a choice question for a coded multi-valued field none of
+    whose choices is one of the field's codes ("did anyone sell productive assets or means of transport?"
+    answered yes / no is not the transport modes). HXL tags are trusted as they are."""
+    if placed.key is None or placed.hxl or question.choice_list is None:
+        return ""
+    target = catalog.fields[placed.key]
+    codelist = catalog.codelists.get(target.codelist or "")
+    choices = schema.choices.get(question.choice_list, [])
+    if codelist is None or not target.multi or not choices:
+        return ""
+    matched = [c for c in choices if match_choice(c, codelist, catalog.lookups).code not in {None, "other"}]
+    if matched:
+        return ""
+    return f"none of its answers is a code of {codelist.name!r}"
 
 
 def _is_note(question: Field) -> bool:

@@ -8,11 +8,13 @@ review, never silently dropped).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
+from app.indicators.answers import to_number
 from app.indicators.catalog import Catalog
+from app.indicators.expressions import is_answered
 from app.indicators.fields import CanonicalField, canonical_key
 from app.indicators.mapping.document import (
     DERIVATIONS,
@@ -50,19 +52,28 @@ class MappingProblem:
 
 
 def validate_mapping(
-    doc: MappingDocument | Mapping[str, Any], schema: FormSchema, catalog: Catalog
+    doc: MappingDocument | Mapping[str, Any],
+    schema: FormSchema,
+    catalog: Catalog,
+    *,
+    via_tables: Collection[str] = (),
 ) -> list[MappingProblem]:
-    """Every problem in ``doc`` for this form version; an empty list means it can be used as is."""
+    """Every problem in ``doc`` for this form version; an empty list means it can be used as is.
+    ``via_tables`` names the lookup tables normalisation will have (a ``via`` naming another table
+    could never apply, so it is an error)."""
     if not isinstance(doc, MappingDocument):
         try:
             doc = MappingDocument.from_dict(doc)
         except MappingFormatError as exc:
             return [MappingProblem(ERROR, exc.key or "document", exc.message)]
-    return _Checker(doc, schema, catalog).run()
+    return _Checker(doc, schema, catalog, via_tables).run()
 
 
 class _Checker:
-    def __init__(self, doc: MappingDocument, schema: FormSchema, catalog: Catalog) -> None:
+    def __init__(
+        self, doc: MappingDocument, schema: FormSchema, catalog: Catalog, via_tables: Collection[str] = ()
+    ) -> None:
+        self.via_tables = frozenset(via_tables)
         self.doc = doc
         self.schema = schema
         self.catalog = catalog
@@ -86,6 +97,8 @@ class _Checker:
         resolved = self.check_rules()
         self.check_targets(resolved)
         self.check_choices(resolved)
+        self.check_roster(resolved)
+        self.check_counts()
         self.check_defaults()
         self.check_derived()
         for key in self.doc.drop:
@@ -109,17 +122,25 @@ class _Checker:
             if not rule.to:
                 self.error(where, "maps to nothing: give `to` or `drop: true`")
                 continue
-            target = self.catalog.fields.get(rule.to)
-            if target is None:
-                self.error(where, f"unknown canonical field {rule.to!r}")
-                continue
             if rule.transform is not None and rule.transform not in TRANSFORMS:
                 self.error(
                     where, f"unknown transform {rule.transform!r} (one of {', '.join(sorted(TRANSFORMS))})"
                 )
-            self.check_type(where, rule, question, target)
-            self.check_shape(where, rule, question, target)
-            resolved.append((rule, question, target))
+            if rule.via is not None and rule.via not in self.via_tables:
+                self.error(
+                    where,
+                    f"lookup table {rule.via!r} is not available, so the lookup could never apply; "
+                    "recode the choices or map the answer directly",
+                )
+            for key in (rule.to, *rule.also):
+                target = self.catalog.fields.get(key)
+                if target is None:
+                    self.error(where, f"unknown canonical field {key!r}")
+                    continue
+                one = replace(rule, to=key, also=())
+                self.check_type(where, one, question, target)
+                self.check_shape(where, one, question, target)
+                resolved.append((one, question, target))
         return resolved
 
     def check_type(self, where: str, rule: FieldRule, question: Field, target: CanonicalField) -> None:
@@ -166,24 +187,52 @@ class _Checker:
 
     def check_choices(self, resolved: list[tuple[FieldRule, Field, CanonicalField]]) -> None:
         targets: dict[str, list[CanonicalField]] = {}
+        recoded: dict[str, list[CanonicalField]] = {}  # coded and text fields: recodes apply to both
         for rule, question, target in resolved:
-            if question.choice_list and target.codelist and rule.via is None:
-                targets.setdefault(question.choice_list, []).append(target)
+            if question.choice_list and rule.via is None:
+                recoded.setdefault(question.choice_list, []).append(target)
+                if target.codelist:
+                    targets.setdefault(question.choice_list, []).append(target)
+        lookups = self.catalog.lookups
         for list_name, recodes in self.doc.choices.items():
             where = f"choices.{list_name}"
             if list_name not in self.schema.choices:
                 self.error(where, f"the form has no choice list {list_name!r}")
                 continue
-            values = {c.value for c in self.schema.choices[list_name]}
+            if recodes and list_name not in recoded:
+                self.error(
+                    where,
+                    f"no mapped question answers from {list_name!r}, so these recodings could never apply",
+                )
+            choices = {c.value: c for c in self.schema.choices[list_name]}
             for value, recode in recodes.items():
-                if value not in values:
-                    self.warn(f"{where}.{value}", f"the list has no choice {value!r}")
-                for target in targets.get(list_name, []):
-                    codelist = self.catalog.codelists[target.codelist or ""]
-                    if not codelist.is_code(recode.code):
+                if value not in choices:
+                    self.error(
+                        f"{where}.{value}", f"the list has no choice {value!r}; the recoding cannot apply"
+                    )
+                    continue
+                choice = choices[value]
+                said = lookups.nonresponse_code(value, *choice.labels.values())
+                for key in recode.fields:
+                    if key not in {t.key for t in recoded.get(list_name, [])}:
+                        self.error(f"{where}.{value}", f"{key!r} is not filled from this list")
+                for target in recoded.get(list_name, []):
+                    code = recode.code_for(target.key)
+                    if said is not None and is_answered(code):
                         self.error(
                             f"{where}.{value}",
-                            f"{recode.code!r} is not a code of {codelist.name!r} ({target.key})",
+                            f"{value!r} is a non-substantive answer ({said}); recode it to {said!r} or "
+                            f"leave it, never to the answer {code!r} ({target.key})",
+                        )
+                    if target.type in {"int", "decimal"} and to_number(code) is None:
+                        self.error(f"{where}.{value}", f"{code!r} is not a number ({target.key})")
+                    if target.codelist is None:
+                        continue
+                    codelist = self.catalog.codelists[target.codelist]
+                    if not codelist.is_code(code):
+                        self.error(
+                            f"{where}.{value}",
+                            f"{code!r} is not a code of {codelist.name!r} ({target.key})",
                         )
         warned: set[tuple[str, str, str]] = set()
         for list_name, fields in targets.items():
@@ -204,6 +253,30 @@ class _Checker:
                         f"choices.{list_name}.{choice.value}",
                         f"no recoding to {codelist.name!r}; answers become {fallback!r} (queued for review)",
                     )
+
+    def check_roster(self, resolved: list[tuple[FieldRule, Field, CanonicalField]]) -> None:
+        if self.doc.roster_includes_respondent is None and any(t.is_member for _, _, t in resolved):
+            self.warn(
+                "roster_includes_respondent",
+                "say whether the roster lists the respondent too (true) or only the others (false); "
+                "read as false: persons are the respondent plus the roster",
+            )
+
+    def check_counts(self) -> None:
+        sexes = self.catalog.codelists["sex_gender"]
+        bands = self.catalog.codelists["age_band"]
+        for key, rule in self.doc.counts.items():
+            where = f"counts.{key}"
+            question, why = self.index.find(key)
+            if question is None:
+                self.error(where, why)
+                continue
+            if question.type not in {"int", "decimal", "string"}:
+                self.error(where, f"a {question.type} question cannot hold a count")
+            if not sexes.is_code(rule.sex):
+                self.error(where, f"sex {rule.sex!r} is not a code of 'sex_gender'")
+            if rule.age_band is not None and not bands.is_code(rule.age_band):
+                self.error(where, f"age_band {rule.age_band!r} is not a code of 'age_band'")
 
     def check_defaults(self) -> None:
         for name, value in self.doc.defaults.items():

@@ -62,6 +62,8 @@ def value_json(v: IndicatorValue) -> dict[str, Any]:
         "smallBase": v.small_base,
         "sensitive": v.sensitive,
         "mappingVersions": list(v.mapping_versions),
+        "periodStart": v.period_start,
+        "periodEnd": v.period_end,
     }
 
 
