@@ -67,6 +67,7 @@ class S3BlobStore(BlobStore):
                         "AWS_ENDPOINT_URL"
                     )
                     config = Config(
+                        signature_version="s3v4",  # presigned URLs too: every region accepts SigV4
                         connect_timeout=5,
                         read_timeout=60,
                         max_pool_connections=PARALLEL_PUTS * 2,
