@@ -52,18 +52,12 @@ def migrate(
         if target.verified(sha):
             outcome = "skipped"
             report.skipped += 1
-        elif not source.exists(sha):
-            outcome = "missing"
-            report.missing.append(sha)
         else:
-            with closing(source.open(sha)) as stream:
-                stored = target.put_stream(stream)
-            if stored.sha256 == sha:
-                outcome = "copied"
+            outcome = _copy(sha, source, target)
+            if outcome == "copied":
                 report.copied += 1
             else:
-                outcome = "corrupt"
-                report.corrupt.append(sha)
+                getattr(report, outcome).append(sha)
         if progress is not None:
             progress(outcome, sha)
     audit.record(
@@ -82,3 +76,13 @@ def migrate(
     )
     session.flush()
     return report
+
+
+def _copy(sha: str, source: BlobStore, target: BlobStore) -> str:
+    try:
+        stream = source.open(sha)
+    except FileNotFoundError:
+        return "missing"
+    with closing(stream):
+        stored = target.put_stream(stream)
+    return "copied" if stored.sha256 == sha else "corrupt"
