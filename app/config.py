@@ -15,6 +15,10 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: sqlite:///<instance>/ruta.sqlite3
+    # A read replica of DATABASE_URL for exports and OData (optional); a client that just wrote reads the
+    # primary for REPLICA_PIN_SECONDS.
+    "DATABASE_REPLICA_URL": None,
+    "REPLICA_PIN_SECONDS": 15,
     "BLOB_PATH": None,  # default: <instance>/blobs
     # Where blobs live: unset = the BLOB_PATH folder; s3://bucket/prefix = an S3-compatible bucket (the
     # AWS_* variables give credentials, region and AWS_ENDPOINT_URL); file:///path = another folder.
@@ -50,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
 # Variables that are not plain strings.
 _INT_KEYS = {
     "BLOB_URL_SECONDS",
+    "REPLICA_PIN_SECONDS",
     "MAX_SUBMISSION_BYTES",
     "MAX_FORM_BYTES",
     "SESSION_TTL_HOURS",
