@@ -17,10 +17,12 @@ def blob_response(
     size: int | None = None,
     etag: str | None = None,
     headers: dict[str, str] | None = None,
+    stream: bool = False,
 ) -> Response:
+    """``stream``: always through Ruta (a file a page embeds, which its CSP allows from 'self' only)."""
     store = get_blob_store()
     url = None
-    if current_app.config["BLOB_DOWNLOADS"] != "stream":
+    if not stream and current_app.config["BLOB_DOWNLOADS"] != "stream":
         url = store.download_url(sha256, content_type=mimetype, disposition=disposition)
     if url is not None:
         # 307 keeps the method (a HEAD stays a HEAD); no-store: the URL expires, the redirect must not linger.

@@ -28,6 +28,7 @@ from app.blobs import FileBlobStore, get_blob_store, open_store
 from app.db import get_database
 from app.models import Blob, Submission, SubmissionAttachment
 from app.services.blobs import store_bytes
+from tests.app.admin_helpers import login
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import OR_HEADERS, device_token, post_submission, publish_xml, root
 from tests.app.s3_helpers import S3, MotoServer, free_port, make_s3, moto_server  # noqa: F401 (fixture)
@@ -187,6 +188,18 @@ def test_downloads_streamed_when_the_admin_says_so(world: World, s3: S3) -> None
     assert res.status_code == 201, res.data
     url = f"/v1/projects/{world.project_id}/forms/photos/submissions/uuid:stream/attachments/front.jpg"
     assert world.client.get(url, headers=world.headers("admin")).status_code == 307
+    # The admin page shows photos inline (its CSP allows only 'self', and the file gets a sandboxing
+    # CSP a bucket cannot add): streamed; its download link may go to the bucket.
+    admin = login(world, "admin")
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        sub_id = s.scalar(select(Submission.id).where(Submission.instance_id == "uuid:stream"))
+    inline = admin.get(f"/admin/submissions/{sub_id}/files/front.jpg")
+    assert inline.status_code == 200 and inline.data == files["front.jpg"]
+    assert inline.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    download = admin.get(f"/admin/submissions/{sub_id}/files/front.jpg?download=1")
+    assert download.status_code == 307
+    assert download.headers["Location"].startswith(f"{s3.server.endpoint}/{s3.bucket}/")
+
     world.app.config["BLOB_DOWNLOADS"] = "stream"
     streamed = world.client.get(url, headers=world.headers("admin"))
     assert streamed.status_code == 200

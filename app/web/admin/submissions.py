@@ -172,4 +172,7 @@ def submission_file(submission_id: int, name: str) -> Response:
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=3600",
         },
+        # Shown in the page (img/audio/video), whose CSP allows only 'self', and sandboxed by the
+        # headers above, which a bucket cannot add: streamed. A download may go to the bucket.
+        stream=inline is not None,
     )
