@@ -39,9 +39,10 @@ def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 
 def configure_database(app: Flask) -> None:
-    from app import blobs, db
+    from app import blobs, db, replica
 
     db.init_app(app)
+    replica.init_app(app)
     blobs.init_app(app)
 
 

@@ -15,7 +15,18 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: sqlite:///<instance>/ruta.sqlite3
+    # A read replica of DATABASE_URL for exports and OData (optional); a client that just wrote reads the
+    # primary for REPLICA_PIN_SECONDS.
+    "DATABASE_REPLICA_URL": None,
+    "REPLICA_PIN_SECONDS": 15,
     "BLOB_PATH": None,  # default: <instance>/blobs
+    # Where blobs live: unset = the BLOB_PATH folder; s3://bucket/prefix = an S3-compatible bucket (the
+    # AWS_* variables give credentials, region and AWS_ENDPOINT_URL); file:///path = another folder.
+    "BLOB_STORE": None,
+    # Downloads from S3: "redirect" to a presigned URL valid BLOB_URL_SECONDS, or "stream" through Ruta
+    # (a bucket the devices and browsers cannot reach).
+    "BLOB_DOWNLOADS": "redirect",
+    "BLOB_URL_SECONDS": 300,
     "SECRET_KEY": None,  # default: generated once into <instance>/secret_key
     "BASE_URL": None,  # public URL, used in formList download URLs and QR codes when set
     "DIGEST_REALM": "Ruta",
@@ -41,7 +52,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Variables that are not plain strings.
-_INT_KEYS = {"MAX_SUBMISSION_BYTES", "MAX_FORM_BYTES", "SESSION_TTL_HOURS", "ODATA_PAGE_SIZE"}
+_INT_KEYS = {
+    "BLOB_URL_SECONDS",
+    "REPLICA_PIN_SECONDS",
+    "MAX_SUBMISSION_BYTES",
+    "MAX_FORM_BYTES",
+    "SESSION_TTL_HOURS",
+    "ODATA_PAGE_SIZE",
+}
 _BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE"}
 
 

@@ -253,6 +253,15 @@ class HubSyncError(RutaError):
     default_message = "The central Ruta could not be reached. Run `ruta hub sync` again when online."
 
 
+class BlobStoreUnavailableError(RutaError):
+    # Answered with Retry-After: the device keeps the submission and sends it again later.
+    code, status = "503.2", 503
+    default_message = (
+        "The file storage is unavailable. Nothing was stored; the device keeps the submission "
+        "and can send it again shortly."
+    )
+
+
 class MappingInvalidError(RutaError):
     """A mapping document that cannot be confirmed; ``details.problems`` lists each with where it is."""
 

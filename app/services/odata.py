@@ -396,12 +396,15 @@ def read_page(
     options: QueryOptions,
     page_size: int,
     query_text: str,
+    read_session: Session | None = None,
 ) -> Page:
     """One page of the table ``address`` names: at most ``$top`` rows and never more than
-    ``page_size``; ``next_token`` says where the next page starts when more rows match."""
+    ``page_size``; ``next_token`` says where the next page starts when more rows match. The rows come
+    from ``read_session`` (a read replica) when given; the audit event goes to ``session``."""
     table = model.tables[address.table]
     ropts = row_options(model, table, options)
-    ids = _filtered(session, form, options, address)
+    reads = read_session or session
+    ids = _filtered(reads, form, options, address)
     size = page_size if options.top is None else min(options.top, page_size)
     audit.record(
         session,
@@ -416,8 +419,8 @@ def read_page(
     rows: list[dict[str, Any]] = []
     token: SkipToken | None = None  # $top=0: nothing, and no next link to loop on
     if size > 0 and table.node is None:
-        rows, token = _root_page(session, model, table, ids, options, size, ropts)
+        rows, token = _root_page(reads, model, table, ids, options, size, ropts)
     elif size > 0:
-        rows, token = _repeat_page(session, ids, options, size, source)
-    count = _count(session, table, ids, source) if options.count else None
+        rows, token = _repeat_page(reads, ids, options, size, source)
+    count = _count(reads, table, ids, source) if options.count else None
     return Page(rows=rows, count=count, next_token=token)

@@ -66,6 +66,8 @@ def register_error_handlers(app: Flask) -> None:
                 audit.record_row(session, row)
             session.commit()
         response = render(error)
+        if error.status == 503:
+            response.headers["Retry-After"] = "5"  # a passing outage (the blob store): the client retries
         if error.status == 401 and _is_device_request():
             from app.web.openrosa.auth import add_challenge
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import itertools
 from urllib.parse import quote
 
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 from flask_babel import get_locale
 
 from app.auth.actor import Actor
-from app.blobs import get_blob_store
 from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
@@ -18,6 +17,7 @@ from app.services import review, sensitive, submission_query, submission_view
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.admin.filters import filter_args, parse_filter, query_string
+from app.web.blob_download import blob_response
 from forms.schema import FormSchema
 
 # Media a browser may show inline (in <img>, <audio>, <video>), by file extension. Anything else is a
@@ -163,9 +163,16 @@ def submission_file(submission_id: int, name: str) -> Response:
     inline = INLINE_TYPES.get(ext) if request.args.get("download") is None else None
     mimetype = inline or "application/octet-stream"
     disposition = "inline" if inline else "attachment"
-    response = Response(get_blob_store(current_app).iter_chunks(att.blob_sha256), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(name)}"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return blob_response(
+        att.blob_sha256,
+        mimetype=mimetype,
+        disposition=f"{disposition}; filename*=UTF-8''{quote(name)}",
+        headers={
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+        # Shown in the page (img/audio/video), whose CSP allows only 'self', and sandboxed by the
+        # headers above, which a bucket cannot add: streamed. A download may go to the bucket.
+        stream=inline is not None,
+    )

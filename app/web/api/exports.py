@@ -21,6 +21,7 @@ from app.db import commit, get_session
 from app.errors import InvalidJSONError, InvalidValueError
 from app.exports import writers
 from app.exports.options import parse_options
+from app.replica import get_read_session
 from app.services import export_geojson as geojson
 from app.services import exports
 from app.services import forms as form_service
@@ -100,22 +101,24 @@ def _prepare(
         check=check,
         private_key_pem=pem,
     )
-    commit()  # the audit event, before the first byte
+    commit()  # the audit event, before the first byte (on the primary)
     # End each page's read transaction (see exports.submissions). The stream runs after the view has
-    # returned, so it keeps this session itself rather than looking one up again.
-    export.between_pages = session.commit
+    # returned, so it keeps this session itself rather than looking one up again. The rows come from
+    # the read replica when there is one.
+    export.between_pages = get_read_session().commit
     return export
 
 
 def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response:
-    session = get_session()
+    sessions = {get_session(), get_read_session()}
 
     def finished() -> Iterator[bytes]:
         try:
             yield from chunks
         finally:
-            session.rollback()  # a read: end its transaction (SQLite's lock) at once
-            session.close()
+            for session in sessions:
+                session.rollback()  # a read: end its transaction (SQLite's lock) at once
+                session.close()
 
     response = Response(finished(), mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
@@ -130,7 +133,7 @@ def _tables(export: exports.Export) -> list[writers.Table]:
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])
 def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "csv.zip")
-    session, store = get_session(), get_blob_store()
+    session, store = get_read_session(), get_blob_store()
     media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
     rows = exports.table_rows(session, export, export.tables, store)
     chunks = writers.zip_chunks(_tables(export), rows, media, escape_formulas=export.options.escape_formulas)
@@ -141,7 +144,7 @@ def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
 def export_csv(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "csv")
     root = export.tables[0]
-    rows = (row for _, row in exports.table_rows(get_session(), export, [root], get_blob_store()))
+    rows = (row for _, row in exports.table_rows(get_read_session(), export, [root], get_blob_store()))
     chunks = writers.csv_chunks(
         export.header_rows(root), rows, escape_formulas=export.options.escape_formulas
     )
@@ -151,7 +154,7 @@ def export_csv(project_id: int, xml_form_id: str) -> Response:
 @bp.route(BASE + ".xlsx", methods=["GET", "POST"])
 def export_xlsx(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "xlsx")
-    rows = exports.table_rows(get_session(), export, export.tables, get_blob_store())
+    rows = exports.table_rows(get_read_session(), export, export.tables, get_blob_store())
     tables = _tables(export)
 
     def chunks() -> Iterator[bytes]:
@@ -164,7 +167,7 @@ def export_xlsx(project_id: int, xml_form_id: str) -> Response:
 def export_geojson(project_id: int, xml_form_id: str) -> Response:
     export = _prepare(project_id, xml_form_id, "geojson", geojson.geo_target)
     target = geojson.geo_target(export)
-    features = geojson.features(get_session(), export, target, get_blob_store())
+    features = geojson.features(get_read_session(), export, target, get_blob_store())
     return _download(
         writers.geojson_chunks(features), "application/geo+json", f"{export.form.xml_form_id}.geojson"
     )

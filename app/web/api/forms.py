@@ -14,6 +14,7 @@ from app.web.api.helpers import flag, json_body, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import attachment, form
 from app.web.auth import logged_in_actor
+from app.web.blob_download import blob_response
 
 XML_TYPES = ("application/xml", "text/xml")
 
@@ -110,12 +111,9 @@ def form_xlsform(project_id: int, xml_form_id: str) -> Response:
     v = f.current_version or f.draft_version
     if v is None or v.xlsform_sha256 is None:
         raise NotFoundError("This form was not uploaded as an XLSForm.")
-    data = get_blob_store().read(v.xlsform_sha256)
     name = v.xlsform_name or f"{f.xml_form_id}.xlsx"
-    return Response(
-        data,
-        mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    return blob_response(
+        v.xlsform_sha256, mimetype="application/octet-stream", disposition=f'attachment; filename="{name}"'
     )
 
 
@@ -303,8 +301,4 @@ def get_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     att = next((a for a in (v.attachments if v else []) if a.name == name), None)
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The form has no file named {name!r}.")
-    return Response(
-        get_blob_store().read(att.blob_sha256),
-        mimetype="application/octet-stream",
-        headers={"ETag": f'"{att.blob_sha256}"'},
-    )
+    return blob_response(att.blob_sha256, mimetype="application/octet-stream", etag=att.blob_sha256)

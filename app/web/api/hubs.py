@@ -13,7 +13,6 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.auth.actor import Actor
-from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import NotFoundError
 from app.models import Hub, Project
@@ -23,6 +22,7 @@ from app.web.api.helpers import json_body, required
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
+from app.web.blob_download import blob_response
 
 BASE = "/projects/<int:project_id>"
 
@@ -133,9 +133,9 @@ def hub_media(project_id: int, sha256: str) -> Response:
     actor = hub_or_user_actor()
     project = _project(actor, project_id, "form.read")
     blob = hub_service.form_media_blob(get_session(), project=project, sha256=sha256)
-    response = Response(
-        get_blob_store().iter_chunks(blob.sha256), mimetype=blob.content_type or "application/octet-stream"
+    return blob_response(
+        blob.sha256,
+        mimetype=blob.content_type or "application/octet-stream",
+        size=blob.size,
+        etag=blob.sha256,
     )
-    response.headers["Content-Length"] = str(blob.size)
-    response.set_etag(blob.sha256)
-    return response

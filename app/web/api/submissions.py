@@ -23,6 +23,7 @@ from app.web.api.helpers import json_body, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
+from app.web.blob_download import blob_response
 from forms.schema import FormSchema
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
@@ -308,13 +309,11 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The submission has no file named {name!r}.")
     # Served as a download, never inline: a hostile SVG or HTML must not run in a reviewer's browser.
-    return Response(
-        get_blob_store().iter_chunks(att.blob_sha256),
+    return blob_response(
+        att.blob_sha256,
         mimetype="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Content-Type-Options": "nosniff",
-        },
+        disposition=f'attachment; filename="{name}"',
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 

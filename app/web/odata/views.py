@@ -11,6 +11,7 @@ from app.db import commit, get_session
 from app.exports.odata.model import edmx, service_document
 from app.exports.odata.options import encode_skiptoken, parse_address, parse_options
 from app.models import Form, Project
+from app.replica import get_read_session
 from app.services import forms as form_service
 from app.services import odata
 from app.web.api.projects import project_for
@@ -66,6 +67,7 @@ def table(project_id: int, xml_form_id: str, subpath: str) -> Response:
     address = parse_address(model, subpath)
     page = odata.read_page(
         get_session(),
+        read_session=get_read_session(),
         actor=actor,
         project=project,
         form=form,

@@ -18,6 +18,7 @@ from app.models import Blob, Form, FormAttachment, Project
 from app.services import app_users
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
+from app.web.blob_download import blob_response
 from app.web.openrosa import bp, multipart
 from app.web.openrosa.auth import account_actor, device_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
@@ -168,16 +169,15 @@ def media(project_id: int, xml_form_id: str, name: str, token: str | None = None
     blob = session.get(Blob, attachment.blob_sha256)
     assert blob is not None
     commit()
-    response = Response(
-        get_blob_store().iter_chunks(blob.sha256), mimetype=blob.content_type or "application/octet-stream"
-    )
-    response.headers["Content-Length"] = str(blob.size)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     # A strong ETag (the md5 the manifest announces): devices on metered data skip unchanged files.
-    response.set_etag(blob.md5)
-    with_openrosa_headers(response)
-    response.make_conditional(request)
-    return response
+    response = blob_response(
+        blob.sha256,
+        mimetype=blob.content_type or "application/octet-stream",
+        disposition=f'attachment; filename="{name}"',
+        size=blob.size,
+        etag=blob.md5,
+    )
+    return with_openrosa_headers(response)
 
 
 @device_route("/submission", ["HEAD", "GET"])
