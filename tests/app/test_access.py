@@ -49,6 +49,38 @@ def _draft_upload(_w: World, _role: str) -> dict[str, Any]:
     return {"data": b""}
 
 
+_5W_ROW = {
+    "country": "COL",
+    "admin1": "CO54",
+    "organisation": "ACNUR",
+    "month": "2026-03",
+    "sector": "health",
+    "indicator": "HEA-01",
+    "total_beneficiaries": 5,
+    "new_beneficiaries": 5,
+    "in_destination": 5,
+    "women": 5,
+}
+_PLAN_CSV = (
+    b"year,sector,country,population_type,age_gender,people_in_need\n2026,health,COL,in_transit,men,10\n"
+)
+
+
+def _5w_workbook() -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(_5W_ROW))
+    sheet.append(list(_5W_ROW.values()))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 ENDPOINTS = [
     Endpoint("GET", "/v1/users/current", ALL | {"outsider"}, global_endpoint=True),
     Endpoint("GET", "/v1/projects", ALL | {"outsider"}, global_endpoint=True),
@@ -114,6 +146,28 @@ ENDPOINTS = [
         "/v1/projects/{pid}/forms/simple/mapping",
         MANAGERS | {"analyst"},
         _json({"document": {"form": {"id": "simple"}, "fields": {"/data/age": "respondent.age_years"}}}),
+    ),
+    # Response monitoring (issue 20): IM officers report 5W rows and plan figures; reviewers read.
+    Endpoint(
+        "POST", "/v1/projects/{pid}/activities", MANAGERS | {"analyst"}, lambda w, r: {"json": [_5W_ROW]}
+    ),
+    Endpoint(
+        "POST",
+        "/v1/projects/{pid}/activities/import",
+        MANAGERS | {"analyst"},
+        lambda w, r: {"data": _5w_workbook(), "content_type": "application/octet-stream"},
+    ),
+    Endpoint("GET", "/v1/projects/{pid}/activities", READERS),
+    Endpoint(
+        "PUT",
+        "/v1/projects/{pid}/needs",
+        MANAGERS | {"analyst"},
+        lambda w, r: {"data": _PLAN_CSV, "content_type": "text/csv"},
+    ),
+    *(
+        Endpoint("GET", f"/v1/projects/{{pid}}/{table}{suffix}", READERS)
+        for table in ("reach", "gaps")
+        for suffix in ("", ".csv", ".xlsx")
     ),
 ]
 
@@ -189,6 +243,10 @@ def test_every_api_rule_is_covered_by_the_access_walk(world: World) -> None:
 
 
 COVERED_ELSEWHERE = {
+    # tests/app/test_response.py::test_who_may_fix_accept_and_read_reports
+    "api.fix_activity",
+    "api.accept_activity",
+    "api.activities_report",
     "api.list_users",
     "api.list_organisations",
     "api.assign",

@@ -581,3 +581,25 @@ def test_a_lone_small_cell_takes_the_next_smallest_with_it() -> None:
     total = Row({"admin1": "CO11"}, None, 40, None, {"girls": 2, "boys": 0, "women": 30, "men": 8})
     suppress([total])
     assert total.by_age_gender == {"girls": None, "boys": 0, "women": 30, "men": None} and total.reached == 40
+
+
+def test_who_may_fix_accept_and_read_reports(world: World) -> None:
+    rows = [good_row(0), good_row(1) | {"total_beneficiaries": 1}]
+    res = _post(world, "/activities/import", r4v_workbook(rows), goodRows="true")
+    assert res.status_code == 200 and res.json["held"] == 1
+    base = f"/v1/projects/{world.project_id}/activities"
+    (held,) = world.client.get(base, query_string={"status": "error"}, headers=world.headers("analyst")).json
+    report = f"{base}/report.xlsx"
+    expected = {"anonymous": 401, "outsider": 404, "enumerator": 403}
+    for who, status in expected.items():
+        headers = world.headers(who)
+        assert world.client.get(report, headers=headers).status_code == status, who
+        assert world.client.patch(f"{base}/{held['id']}", json={}, headers=headers).status_code == status, who
+        accept = world.client.post(f"{base}/{held['id']}/accept", json={"reason": "because"}, headers=headers)
+        assert accept.status_code == status, who
+    supervisor = world.headers("supervisor")
+    assert world.client.get(report, headers=supervisor).status_code == 200
+    assert world.client.patch(f"{base}/{held['id']}", json={}, headers=supervisor).status_code == 403
+    # Another project's row is not found from this one.
+    other = f"/v1/projects/{world.other_project_id}/activities/{held['id']}"
+    assert world.client.patch(other, json={}, headers=world.headers("admin")).status_code == 404
