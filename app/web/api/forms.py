@@ -14,6 +14,7 @@ from app.web.api.helpers import flag, json_body, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import attachment, form
 from app.web.auth import logged_in_actor
+from app.web.downloads import content_disposition
 
 XML_TYPES = ("application/xml", "text/xml")
 
@@ -115,7 +116,7 @@ def form_xlsform(project_id: int, xml_form_id: str) -> Response:
     return Response(
         data,
         mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 

@@ -17,11 +17,13 @@ from app.models import Form, Project, Submission, SubmissionAttachment, Submissi
 from app.services import forms as form_service
 from app.services import review, sensitive
 from app.services import submissions as submission_service
+from app.web import query
 from app.web.api import bp
 from app.web.api.helpers import json_body, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
+from app.web.downloads import content_disposition
 from forms.schema import FormSchema
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
@@ -67,12 +69,18 @@ def _submission(form: Form, instance_id: str) -> Submission:
     return sub
 
 
+class ListArgs(query.QuerySchema):
+    limit = query.Count()
+    offset = query.Count()
+
+
 @bp.get(BASE)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
     _, form = _form(actor, project_id, xml_form_id, "submission.list")
-    limit = min(int(request.args.get("limit", 1000)), 10000)
-    offset = int(request.args.get("offset", 0))
+    paging = query.parse(ListArgs())
+    limit = min(paging.get("limit", 1000), 10000)
+    offset = paging.get("offset", 0)
     rows = get_session().scalars(
         select(Submission)
         .where(Submission.form_id == form.id)
@@ -96,9 +104,7 @@ def _ingest_xml(actor: Actor, project: Project, form: Form, xml: bytes, *, must_
         "xml": xml,
         "files": [],
         "store": get_blob_store(),
-        "origin": submission_service.Origin(
-            user_agent=(request.headers.get("User-Agent") or "")[:512] or None
-        ),
+        "origin": submission_service.origin(None, request.headers.get("User-Agent")),
         "parsed": parsed,
     }
     try:
@@ -245,7 +251,7 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
         get_blob_store().iter_chunks(att.blob_sha256),
         mimetype="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": content_disposition(name),
             "X-Content-Type-Options": "nosniff",
         },
     )
