@@ -307,5 +307,5 @@ def get_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     return Response(
         get_blob_store().read(att.blob_sha256),
         mimetype="application/octet-stream",
-        headers={"ETag": f'"{att.blob_sha256}"'},
+        headers={"ETag": f'"{att.blob_sha256}"', "Content-Disposition": content_disposition(name)},
     )
