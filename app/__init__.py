@@ -47,9 +47,11 @@ def configure_database(app: Flask) -> None:
 
 
 def configure_input_guards(app: Flask) -> None:
+    from app import stored_text
     from app.web import guards
 
     guards.init_app(app)
+    stored_text.install()
 
 
 def configure_blueprints(app: Flask) -> None:

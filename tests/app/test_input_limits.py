@@ -170,3 +170,16 @@ def test_deep_xml_nul_bytes_big_ids_and_odd_digits_are_4xx(world: World) -> None
         f"/v1/projects/{world.project_id}/forms/photo/submissions?limit=abc", headers=admin
     )
     assert res.status_code == 400 and res.json["code"] == "400.4" and "limit" in res.json["message"]
+
+
+def test_api_text_too_long_for_its_column_or_with_nul_is_a_400_on_every_database(world: World) -> None:
+    admin = world.headers("admin")
+    hubs = f"/v1/projects/{world.project_id}/hubs"
+    assert world.client.post(hubs, json={"name": "a\x00b"}, headers=admin).status_code == 400
+    project = world.client.post(
+        "/v1/projects", json={"organisationId": world.org_id, "name": "p" * 300}, headers=admin
+    )
+    assert project.status_code == 400 and project.json["details"]["field"] == "projects.name", project.json
+    org = world.client.post("/v1/organisations", json={"code": "C-1", "name": "O" * 256}, headers=admin)
+    assert org.status_code == 400 and org.json["details"]["field"] == "organisations.name", org.json
+    assert world.client.post(hubs, json={"name": "h" * 255}, headers=admin).status_code == 200
