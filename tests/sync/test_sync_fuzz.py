@@ -20,7 +20,11 @@ from sync import batch, limits
 from sync.submission import ParsedSubmission, SubmissionError, parse_submission
 from sync.values import extract_values
 
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomised: the same examples on every run, so CI does not flake; explore more with
+# derandomize=False and a larger max_examples locally.
+FUZZ = settings(
+    max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # Identifiers: mostly plausible, sometimes long, odd Unicode or empty.
 identifier = st.one_of(
@@ -157,7 +161,8 @@ def test_the_zip_batch_reader_answers_each_item_or_refuses_the_batch(
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in dict(entries).items():  # one entry per name, as any real zip tool writes
-            if name and name != batch.META_FILE:
+            # Python's zip writer cannot write a name with NUL in it (it cuts it, then fails).
+            if name and name != batch.META_FILE and "\x00" not in name:
                 zf.writestr(name, data)
         if meta is not None:
             zf.writestr(batch.META_FILE, meta)
