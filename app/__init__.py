@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_settings(app, test_config)
     configure_indicators(app)
     configure_database(app)
+    configure_input_guards(app)
     configure_blueprints(app)
     configure_errors(app)
     return app
@@ -44,6 +45,14 @@ def configure_database(app: Flask) -> None:
     db.init_app(app)
     replica.init_app(app)
     blobs.init_app(app)
+
+
+def configure_input_guards(app: Flask) -> None:
+    from app import stored_text
+    from app.web import guards
+
+    guards.init_app(app)
+    stored_text.install()
 
 
 def configure_blueprints(app: Flask) -> None:

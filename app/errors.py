@@ -91,7 +91,17 @@ class MissingSubmissionPartError(RutaError):
 
 class UnsafeFileNameError(RutaError):
     code, status = "400.11", 400
-    default_message = "A file name contains a path separator or '..'; send the plain file name."
+    default_message = (
+        "A file name contains a path separator or '..', or is too long; send the plain file name."
+    )
+
+
+class IdentifierError(RutaError):
+    """An identifier (instanceID, deviceID, form id, ...) longer than Ruta stores, or with a NUL in it:
+    refused on every database alike (``sync/limits.py``)."""
+
+    code, status = "400.13", 400
+    default_message = "An identifier is too long or contains a NUL character."
 
 
 class AuthenticationRequiredError(RutaError):
@@ -255,7 +265,7 @@ class HubSyncError(RutaError):
 
 class BlobStoreUnavailableError(RutaError):
     # Answered with Retry-After: the device keeps the submission and sends it again later.
-    code, status = "503.2", 503
+    code, status = "503.3", 503
     default_message = (
         "The file storage is unavailable. Nothing was stored; the device keeps the submission "
         "and can send it again shortly."
@@ -270,5 +280,31 @@ class MappingInvalidError(RutaError):
 
 
 class IndicatorQueryError(RutaError):
-    code, status = "400.41", 400
+    code, status = "400.42", 400
     default_message = "The indicator query is not valid."
+
+
+# --- Storage and database faults (issue 15): nothing was stored; the client may retry ---
+
+
+class DatabaseUnavailableError(RutaError):
+    code, status = "503.1", 503
+    default_message = "The database is busy or unavailable. Nothing was stored; try again shortly."
+
+
+class StorageUnavailableError(RutaError):
+    """The blob store or database refuses writes (a read-only file system)."""
+
+    code, status = "503.2", 503
+    default_message = (
+        "The server cannot write to its storage right now. Nothing was stored; try again later. "
+        "(Operators: the file system is read-only.)"
+    )
+
+
+class InsufficientStorageError(RutaError):
+    code, status = "507.1", 507
+    default_message = (
+        "The server's storage is full. Nothing was stored; try again later. "
+        "(Operators: free disk space for the database and the blob store.)"
+    )

@@ -21,12 +21,27 @@ class MalformedXMLError(ValueError):
     """The document is not well-formed XML; ``str(err)`` says where, as the parser reported it."""
 
 
+# The deepest nesting accepted. Real forms and submissions nest groups and repeats a dozen levels; the
+# code that walks them (value extraction, ``itertext``, serialisers) recurses once per level, so a
+# document 2,000 levels deep would exhaust Python's recursion limit far from here. Refused at the door.
+MAX_DEPTH = 200
+
+
+def _too_deep(root: Element, limit: int) -> bool:
+    level = [root]
+    for _ in range(limit):
+        level = [child for element in level for child in element]
+        if not level:
+            return False
+    return True
+
+
 def parse(data: bytes) -> Element:
     """Parse ``data`` into an ElementTree element, refusing anything with a DTD or entities."""
     if not data or not data.strip():
         raise MalformedXMLError("the document is empty")
     try:
-        return DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as err:
         raise UnsafeXMLError(
             "XML with a DOCTYPE, entity declarations or external references is not accepted "
@@ -34,6 +49,9 @@ def parse(data: bytes) -> Element:
         ) from err
     except ParseError as err:
         raise MalformedXMLError(f"not well-formed XML: {err}") from err
+    if _too_deep(root, MAX_DEPTH):
+        raise MalformedXMLError(f"elements are nested more than {MAX_DEPTH} levels deep")
+    return root
 
 
 def local_name(tag: object) -> str:

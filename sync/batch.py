@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from sync.submission import is_safe_file_name
+from forms.safe_xml import MAX_DEPTH
+from sync.submission import is_plain_file_name
 
 XML_PART = "xml_submission_file"
 META_FILE = "batch.json"
@@ -101,7 +102,8 @@ def _split_path(path: str) -> tuple[str, str]:
         raise BatchError(UNSAFE_PATH, f"The entry {path!r} climbs out of its folder ('..'); refused.")
     if parts[0] == "instances" and len(parts) == 3:
         parts = parts[1:]
-    if len(parts) != 2 or not all(is_safe_file_name(p) for p in parts):
+    # Only the shape refuses the whole batch; a name too long to store is its item's error, later.
+    if len(parts) != 2 or not all(is_plain_file_name(p) for p in parts):
         raise BatchError(
             UNSAFE_PATH,
             f"The entry {path!r} is not <folder>/<file>: put each instance's XML and media in one folder "
@@ -204,11 +206,31 @@ def read_zip(fileobj: IO[bytes], limits: BatchLimits = BatchLimits()) -> list[Ba
     return group_entries(entries, meta)
 
 
-def _read_meta(data: bytes) -> dict[str, Any]:
+def _json_depth(value: Any) -> int:
+    """How deeply ``value`` nests (iteratively: the point is to measure before anything recurses)."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for v in level
+            if isinstance(v, dict | list)
+            for child in (v.values() if isinstance(v, dict) else v)
+        ]
+    return depth
+
+
+def _load_json(data: bytes, what: str) -> Any:
     try:
-        meta = json.loads(data)
-    except ValueError as err:
-        raise BatchError(BAD_JSON, f"{META_FILE} is not valid JSON ({err}).") from err
+        return json.loads(data)
+    except (ValueError, RecursionError) as err:  # RecursionError: nested past the decoder's limit
+        raise BatchError(BAD_JSON, f"{what} is not valid JSON ({str(err)[:200]}).") from err
+
+
+def _read_meta(data: bytes) -> dict[str, Any]:
+    meta = _load_json(data, META_FILE)
+    if _json_depth(meta) > MAX_DEPTH:
+        raise BatchError(BAD_JSON, f"{META_FILE} nests more than {MAX_DEPTH} levels deep.")
     if not isinstance(meta, dict):
         raise BatchError(BAD_JSON, f"{META_FILE} must map folder names to objects.")
     return meta
@@ -287,10 +309,7 @@ def json_submission_xml(body: dict[str, Any]) -> bytes:
 
 
 def read_json(data: bytes) -> list[BatchItem]:
-    try:
-        body = json.loads(data)
-    except ValueError as err:
-        raise BatchError(BAD_JSON, f"The body is not valid JSON ({err}).") from err
+    body = _load_json(data, "The body")
     bodies = body if isinstance(body, list) else [body]
     items = []
     for index, one in enumerate(bodies):
@@ -298,6 +317,9 @@ def read_json(data: bytes) -> list[BatchItem]:
         try:
             if not isinstance(one, dict):
                 raise ValueError('each item must be an object {"id": ..., "submission": {...}}')
+            if _json_depth(one) > MAX_DEPTH:
+                # The XML built from it would be refused as too deep; building it would recurse first.
+                raise ValueError(f"it nests more than {MAX_DEPTH} levels deep; no form does")
             item.xml = json_submission_xml(one)
         except ValueError as err:
             item.error = f"Item {index}: {err}."

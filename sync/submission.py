@@ -13,12 +13,14 @@ from xml.etree.ElementTree import Element
 
 from forms import safe_xml
 from forms.safe_xml import local_name
+from sync import limits
 
 MALFORMED_XML = "malformed_xml"
 UNSAFE_XML = "unsafe_xml"
 NO_FORM_ID = "no_form_id"
 NO_INSTANCE_ID = "no_instance_id"
 BAD_ENVELOPE = "bad_envelope"
+BAD_IDENTIFIER = "bad_identifier"
 
 
 class SubmissionError(ValueError):
@@ -81,11 +83,16 @@ def _child_text(parent: Element | None, name: str) -> str | None:
     return text or None
 
 
-def is_safe_file_name(name: str) -> bool:
-    """A plain file name: no path, no control characters. Devices name attachments; Ruta stores and
-    serves them under those names."""
+def is_plain_file_name(name: str) -> bool:
+    """A name without a path or control characters (whatever its length)."""
     # These names become attachment names on disk and in URLs; a path in them is an attack, not data.
     return bool(name) and name not in {".", ".."} and not any(c in "/\\" or ord(c) < 32 for c in name)
+
+
+def is_safe_file_name(name: str) -> bool:
+    """A plain file name Ruta can store (``sync/limits.py``). Devices name attachments; Ruta stores and
+    serves them under those names."""
+    return is_plain_file_name(name) and limits.fits("fileName", name)
 
 
 def _envelope(root: Element) -> Envelope:
@@ -159,13 +166,29 @@ def parse_submission(xml: bytes) -> ParsedSubmission:
         )
 
     envelope = _envelope(root) if (root.get("encrypted") or "").strip().lower() == "yes" else None
+    # An empty version attribute means the same as none: a form published without a version.
+    version = root.get("version") or None
+    deprecated_id = _child_text(meta, "deprecatedID")
+    instance_name = _child_text(meta, "instanceName")
+    identity = {
+        "formId": form_id,
+        "version": version,
+        "instanceID": instance_id,
+        "deprecatedID": deprecated_id,
+        "instanceName": instance_name,
+    }
+    for name, value in identity.items():
+        why = limits.problem(name, value)
+        if why is not None:
+            # Refused here, at parse time, on every path (OpenRosa, API, batch, hub): PostgreSQL would
+            # refuse it later with an error that sinks the whole transaction, SQLite would keep it.
+            raise SubmissionError(BAD_IDENTIFIER, why)
     return ParsedSubmission(
         form_id=form_id,
-        # An empty version attribute means the same as none: a form published without a version.
-        version=root.get("version") or None,
+        version=version,
         instance_id=instance_id,
-        deprecated_id=_child_text(meta, "deprecatedID"),
-        instance_name=_child_text(meta, "instanceName"),
+        deprecated_id=deprecated_id,
+        instance_name=instance_name,
         root_name=local_name(root.tag),
         namespace=safe_xml.namespace(root.tag),
         envelope=envelope,

@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element
 
 from forms.safe_xml import local_name
 from forms.schema import GROUP, REPEAT, Field, FormSchema
+from sync import limits
 
 _JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -181,6 +182,10 @@ class _Walker:
         convert = _CONVERTERS.get(f.type)
         if convert is None:
             if f.type == "binary" and text not in self.seen_attachments:
+                if not limits.fits("fileName", text):
+                    # Kept as a value, but no file can arrive under a name Ruta cannot store.
+                    self.problems.append(ValueProblem(path, text[:80], "file name too long; not expected"))
+                    return text
                 self.seen_attachments.add(text)
                 self.attachments.append(text)
             return text  # strings, select1, dates and times: as sent

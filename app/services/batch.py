@@ -85,13 +85,16 @@ def _error(key: str, err: RutaError, instance_id: str | None = None) -> ItemResu
 
 
 def _origin_for(item: BatchItem, origin: Origin) -> Origin:
+    """The item's own deviceId and userAgent (batch.json, or what a hub forwards) under the length
+    policy: a deviceId too long to store makes this item a 400, not the whole batch a 500."""
     meta = item.meta
     device, agent = meta.get("deviceId"), meta.get("userAgent")
-    return replace(
-        origin,
-        device_id=str(device)[:255] if device else origin.device_id,
-        user_agent=str(agent)[:512] if agent else origin.user_agent,
+    mine = submission_service.origin(
+        str(device) if device else origin.device_id,
+        str(agent) if agent else origin.user_agent,
+        origin.hub_id,
     )
+    return replace(origin, device_id=mine.device_id, user_agent=mine.user_agent)
 
 
 def ingest_batch(
@@ -113,10 +116,11 @@ def ingest_batch(
             continue
         try:
             parsed = submission_service.parse(item.xml)
+            item_origin = _origin_for(item, origin)
         except RutaError as err:
             results[index] = _error(item.key, err)
             continue
-        work.append(_Work(index, item, parsed, _origin_for(item, origin)))
+        work.append(_Work(index, item, parsed, item_origin))
     bulk_insert.refresh_planner_statistics(session, [_table(Submission), _table(SubmissionVersion)])
     bulk, single, existing = _classify(session, actor=actor, project=project, work=work)
     if bulk:

@@ -8,13 +8,15 @@ from sqlalchemy.orm import Session
 from app.blobs import BlobStore, StoredBlob
 from app.errors import UnsafeFileNameError
 from app.models import Blob
+from sync import limits
 from sync.submission import is_safe_file_name
 
 
 def check_file_name(name: str) -> None:
-    """Refuse a file name with a path in it before anything is stored under it."""
+    """Refuse a file name with a path in it, or longer than Ruta stores, before anything is stored."""
     if not is_safe_file_name(name):
-        raise UnsafeFileNameError(f"The file name {name!r} is not allowed; send the plain file name.")
+        why = limits.problem("fileName", name) or "send the plain file name, without a path."
+        raise UnsafeFileNameError(f"The file name {name[:80]!r} is not allowed: {why}")
 
 
 def ensure_blob_row(session: Session, stored: StoredBlob, content_type: str | None = None) -> None:

@@ -41,6 +41,7 @@ from app.services import audit
 from app.services.blobs import check_file_name, store_bytes
 from forms import rewrite
 from forms.schema import FormSchema
+from sync import limits
 
 _FORM_ID = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 
@@ -111,6 +112,7 @@ def prepare_upload(
         xml = rewrite.add_public_key(xml, public_key)
         schema = _parse(xml)
     check_form_id(schema.form_id)
+    check_lengths(schema)
     if run_validate:
         validation = _validate_cached(hashlib.sha256(xml).hexdigest(), xml)
     else:
@@ -133,6 +135,17 @@ def check_form_id(form_id: str) -> None:
             f"The form id {form_id!r} cannot be used: it must be 1-255 characters without "
             "slashes, backslashes, control characters or '..'. Change form_id in the settings sheet."
         )
+
+
+def check_lengths(schema: FormSchema) -> None:
+    """The form's version, title and media names under the length policy (``sync/limits.py``), so a
+    form that PostgreSQL could not store is refused on SQLite too, with what to change."""
+    values = [("version", schema.version), ("formTitle", schema.title)]
+    values += [("fileName", m.name) for m in schema.media]
+    for name, value in values:
+        why = limits.problem(name, value)
+        if why is not None:
+            raise XFormError(f"{why} (in the form's {name})", details={"field": name})
 
 
 def _blocking_warnings(prepared: PreparedVersion) -> list[str]:
@@ -170,7 +183,8 @@ def _new_version(
         md5=hashlib.md5(prepared.xml).hexdigest(),
         sha256=hashlib.sha256(prepared.xml).hexdigest(),
         xlsform_sha256=xlsform_sha,
-        xlsform_name=(filename or None) if xlsform_sha else None,
+        # A hint from a header, shown only as the download name: clipped rather than refused.
+        xlsform_name=limits.clip("fileName", filename) if xlsform_sha else None,
         schema=prepared.schema.to_dict(),
         warnings=prepared.warnings,
         validation_status=prepared.validation.status,
@@ -342,6 +356,7 @@ def publish_draft(session: Session, *, actor: Actor | None, form: Form, version:
         except rewrite.RewriteError as err:
             raise InvalidValueError(f"Cannot set the version: {err}.") from err
         schema = _parse(xml)
+        check_lengths(schema)
         draft.xml, draft.version, draft.schema = xml, version, schema.to_dict()
         draft.md5 = hashlib.md5(xml).hexdigest()
         draft.sha256 = hashlib.sha256(xml).hexdigest()

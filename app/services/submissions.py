@@ -34,6 +34,7 @@ from app.errors import (
     FormClosedError,
     FormNotFoundError,
     FormVersionNotFoundError,
+    IdentifierError,
     StaleEditError,
     SubmissionConflictError,
     SubmissionXMLError,
@@ -54,8 +55,8 @@ from app.models import (
 from app.services import audit, quality
 from app.services.blobs import check_file_name, store_bytes
 from forms.schema import FormSchema
-from sync import chain
-from sync.submission import ParsedSubmission, SubmissionError, parse_submission
+from sync import chain, limits
+from sync.submission import BAD_IDENTIFIER, ParsedSubmission, SubmissionError, parse_submission
 from sync.values import compile_schema, extract_values
 
 
@@ -101,12 +102,23 @@ class Origin:
     hub_id: int | None = None
 
 
+def origin(device_id: str | None, user_agent: str | None, hub_id: int | None = None) -> Origin:
+    """The sender's identifiers under the length policy (``sync/limits.py``): a deviceID too long to
+    store is refused; the User-Agent, which the enumerator cannot change, is clipped."""
+    why = limits.problem("deviceID", device_id)
+    if why is not None:
+        raise IdentifierError(why, details={"field": "deviceID"})
+    return Origin(device_id=device_id or None, user_agent=limits.clip("userAgent", user_agent), hub_id=hub_id)
+
+
 def parse(xml: bytes) -> ParsedSubmission:
     try:
         return parse_submission(xml)
     except SubmissionError as err:
         if err.code == "unsafe_xml":
             raise UnsafeXMLError() from err
+        if err.code == BAD_IDENTIFIER:
+            raise IdentifierError(err.message) from err
         raise SubmissionXMLError(err.message, details={"reason": err.code}) from err
 
 

@@ -1,25 +1,38 @@
-"""Rendering the error catalogue per audience: OpenRosaResponse XML for devices, JSON for the API."""
+"""Rendering the error catalogue per audience: OpenRosaResponse XML for devices, JSON for the API,
+HTML in the admin; and the one place where storage and database faults become 503/507."""
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.db import get_session
 from app.errors import (
     BadRequestError,
+    DatabaseUnavailableError,
+    InsufficientStorageError,
+    InvalidValueError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
     RutaError,
+    StorageUnavailableError,
     UnsupportedMediaTypeError,
 )
 from app.services import audit
 
 log = logging.getLogger("ruta.errors")
+
+# Seconds a client should wait before retrying, per fault: a busy database clears in seconds, a full or
+# read-only disk needs an operator.
+RETRY_AFTER = {DatabaseUnavailableError: 5, StorageUnavailableError: 60, InsufficientStorageError: 300}
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"  # SQLSTATE disk_full, read_only_sql_transaction
 
 
 def _is_device_request() -> bool:
@@ -31,8 +44,48 @@ def render(error: RutaError) -> Response:
         from app.web.openrosa.responses import openrosa_error
 
         return openrosa_error(error)
+    if request.blueprint == "admin":
+        from app.web.admin.context import error_page
+
+        return error_page(error.status, error.message)
     response = jsonify(error.to_dict())
     response.status_code = error.status
+    return response
+
+
+def storage_fault(exc: BaseException) -> RutaError | None:
+    """The catalogue error for a storage or database fault (disk full, read-only file system, database
+    unreachable), looking through the chain of causes; None when ``exc`` is not one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return InsufficientStorageError()
+        if isinstance(current, OSError) and current.errno == errno.EROFS:
+            return StorageUnavailableError()
+        if isinstance(current, DBAPIError):
+            code = getattr(current.orig, "sqlstate", None) or getattr(current.orig, "pgcode", None)
+            text = str(current.orig).lower()
+            if code == _PG_DISK_FULL or "disk is full" in text or "disk full" in text:
+                return InsufficientStorageError()
+            if code == _PG_READ_ONLY or "readonly database" in text or "read-only" in text:
+                return StorageUnavailableError()
+            # Busy (SQLite's lock), unreachable, out of connections, shutting down: worth a retry.
+            if isinstance(current, OperationalError) or current.connection_invalidated:
+                return DatabaseUnavailableError()
+            if code is not None and code[:2] in {"08", "53", "57"}:  # connection, resources, operator
+                return DatabaseUnavailableError()
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def render_fault(error: RutaError) -> Response:
+    get_session().rollback()
+    response = render(error)
+    retry = RETRY_AFTER.get(type(error))
+    if retry is not None:
+        response.headers["Retry-After"] = str(retry)
     return response
 
 
@@ -78,18 +131,18 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         return render(_from_http(exc))
 
-    @app.errorhandler(OperationalError)
-    def _db_unavailable(exc: OperationalError) -> Response:
-        log.exception("database error")
-        get_session().rollback()
-        err = RutaError("The database is busy or unavailable. Nothing was stored; try again shortly.")
-        err.status, err.code = 503, "503.1"
-        response = render(err)
-        response.headers["Retry-After"] = "5"
-        return response
-
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        fault = storage_fault(exc)
+        if fault is not None:
+            log.error("storage fault on %s %s: %s", request.method, request.path, exc)
+            return render_fault(fault)
+        if isinstance(exc, DataError):
+            # A value the database refused (out of range, too long, a NUL). Input is checked when it is
+            # parsed; this is the net for a case the checks missed, so it is logged as a bug too.
+            log.exception("database refused a value on %s %s", request.method, request.path)
+            get_session().rollback()
+            return render(InvalidValueError("A value is too long or not valid; nothing was stored."))
         log.exception("unhandled error on %s %s", request.method, request.path)
         get_session().rollback()
         return render(RutaError())

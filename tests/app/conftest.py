@@ -151,6 +151,11 @@ ROLE_NAMES = ("admin", "manager", "supervisor", "analyst", "enumerator", "outsid
 
 @pytest.fixture
 def world(app: Flask, client: FlaskClient) -> World:
+    return build_world(app, client)
+
+
+def build_world(app: Flask, client: FlaskClient) -> World:
+    """The world's rows in ``app``'s (empty, migrated) database; also for module-scoped databases."""
     from app.auth.actor import Actor
     from app.services import accounts, projects
 

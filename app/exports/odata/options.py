@@ -59,7 +59,7 @@ def _count(args: Mapping[str, str], name: str) -> int | None:
     raw = args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) > MAX_INT:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_INT:  # "²".isdigit() is true
         raise ODataQueryError(
             f"{name} must be a whole number of rows (0 or more), not {raw!r}.", details={"option": name}
         )

@@ -75,7 +75,7 @@ def project_for(actor: Actor, project_id: int, action: str) -> Project:
     return project
 
 
-def _error_page(status: int, message: str) -> Response:
+def error_page(status: int, message: str) -> Response:
     response = Response(render_template("admin/error.html", status=status, message=message), status=status)
     return response
 
@@ -86,7 +86,7 @@ def _ruta_error(error: RutaError) -> Response:
     if isinstance(error, AuthenticationRequiredError):
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("admin.login", next=target))  # type: ignore[return-value]
-    return _error_page(error.status, error.message)
+    return error_page(error.status, error.message)
 
 
 @bp.errorhandler(HTTPException)
@@ -105,16 +105,22 @@ def _http_error(exc: HTTPException) -> Response:
         message = gettext("The upload is larger than the server accepts.")
     else:
         message = exc.description or exc.name
-    return _error_page(status, message)
+    return error_page(status, message)
 
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> Response:
     from flask_babel import gettext
 
+    from app.web.errors import render_fault, storage_fault
+
+    fault = storage_fault(exc)
+    if fault is not None:  # the same 503/507 and Retry-After as everywhere, as a page
+        log.error("storage fault on %s %s: %s", request.method, request.path, exc)
+        return render_fault(fault)
     log.exception("unhandled error on %s %s", request.method, request.path)
     get_session().rollback()
-    return _error_page(500, gettext("Something went wrong on the server. The error has been logged."))
+    return error_page(500, gettext("Something went wrong on the server. The error has been logged."))
 
 
 # The project menu. Other features (indicators, hubs) add their page with ``add_project_menu_item``;

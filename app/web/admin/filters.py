@@ -8,8 +8,24 @@ from urllib.parse import urlencode
 
 from app.errors import InvalidValueError
 from app.services.submission_query import SubmissionFilter
+from app.web import query
 
 FILTER_KEYS = ("version", "from", "to", "submitter", "device", "state", "flag", "hub", "q", "sort", "dir")
+
+
+class FilterArgs(query.QuerySchema):
+    version = query.Count()
+    hub = query.Count()
+    submitter = query.Text(max_length=64)
+    device = query.Text(max_length=255)
+    state = query.Text(max_length=32)
+    flag = query.Text(max_length=64)
+    q = query.Text()
+    sort = query.Text(max_length=32)
+    dir = query.Text(max_length=8)
+    # Dates are read below, with a message in the admin's terms.
+    from_ = query.Text(data_key="from", max_length=32)
+    to = query.Text(max_length=32)
 
 
 def _date(raw: str | None, name: str) -> date | None:
@@ -21,28 +37,21 @@ def _date(raw: str | None, name: str) -> date | None:
         raise InvalidValueError(f"The {name} date must look like 2026-11-23.") from err
 
 
-def _int(raw: str | None, name: str) -> int | None:
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise InvalidValueError(f"The {name} filter must be a number.")
-    return int(raw)
-
-
 def parse_filter(args: Mapping[str, str], form_id: int) -> SubmissionFilter:
+    a = query.parse(FilterArgs(), args)
     return SubmissionFilter(
         form_id=form_id,
-        form_version_id=_int(args.get("version"), "version"),
-        received_from=_date(args.get("from"), "from"),
-        received_to=_date(args.get("to"), "to"),
-        submitter=args.get("submitter") or None,
-        device_id=args.get("device") or None,
-        review_state=args.get("state") or None,
-        flag=args.get("flag") or None,
-        hub_id=_int(args.get("hub"), "hub"),
-        search=(args.get("q") or "").strip()[:200] or None,
-        sort=args.get("sort") or "received",
-        descending=args.get("dir", "desc") != "asc",
+        form_version_id=a.get("version"),
+        received_from=_date(a.get("from_"), "from"),
+        received_to=_date(a.get("to"), "to"),
+        submitter=a.get("submitter"),
+        device_id=a.get("device"),
+        review_state=a.get("state"),
+        flag=a.get("flag"),
+        hub_id=a.get("hub"),
+        search=(a.get("q") or "").strip()[:200] or None,
+        sort=a.get("sort") or "received",
+        descending=a.get("dir", "desc") != "asc",
     )
 
 

@@ -9,6 +9,7 @@ from app.db import commit, get_session
 from app.errors import InvalidValueError
 from app.services import forms as form_service
 from app.services import review, review_bulk, submission_query
+from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for
 from app.web.admin.filters import FILTER_KEYS, parse_filter, query_string
@@ -77,7 +78,7 @@ def review_bulk_view(project_id: int, xml_form_id: str) -> Response:
         ids = submission_query.matching_ids(db, flt)
     else:
         raw = request.form.getlist("ids")
-        if not all(i.isdigit() for i in raw):
+        if not all(i.isascii() and i.isdigit() and int(i) <= query.MAX_DB_INT for i in raw):
             raise InvalidValueError(gettext("The selection is not valid. Reload the page."))
         ids = [int(i) for i in raw]
     if not ids:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from urllib.parse import quote
 
 from flask import Response, render_template, request
 from flask_babel import get_locale
@@ -14,14 +13,22 @@ from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
 from app.services import forms as form_service
 from app.services import review, sensitive, submission_query, submission_view
+from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.admin.filters import filter_args, parse_filter, query_string
 from app.web.blob_download import blob_response
+from app.web.downloads import content_disposition
 from forms.schema import FormSchema
+
 
 # Media a browser may show inline (in <img>, <audio>, <video>), by file extension. Anything else is a
 # download. SVG is allowed because <img> never runs its scripts, and a direct visit gets the sandbox CSP.
+class PageArgs(query.QuerySchema):
+    page = query.Count(minimum=1)
+    per_page = query.Count(minimum=1, maximum=500)
+
+
 INLINE_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -59,11 +66,9 @@ def submissions(project_id: int, xml_form_id: str) -> str:
     db = get_session()
     form = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     flt = parse_filter(request.args, form.id)
+    paging = query.parse(PageArgs())
     page = submission_query.list_page(
-        db,
-        flt,
-        page=request.args.get("page", 1, type=int) or 1,
-        per_page=request.args.get("per_page", 50, type=int) or 50,
+        db, flt, page=paging.get("page", 1), per_page=paging.get("per_page", 50)
     )
     args = filter_args(request.args)
     return render_template(
@@ -162,11 +167,10 @@ def submission_file(submission_id: int, name: str) -> Response:
     ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     inline = INLINE_TYPES.get(ext) if request.args.get("download") is None else None
     mimetype = inline or "application/octet-stream"
-    disposition = "inline" if inline else "attachment"
     return blob_response(
         att.blob_sha256,
         mimetype=mimetype,
-        disposition=f"{disposition}; filename*=UTF-8''{quote(name)}",
+        disposition=content_disposition(name, inline=bool(inline)),
         headers={
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "X-Content-Type-Options": "nosniff",

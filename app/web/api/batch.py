@@ -29,7 +29,7 @@ from app.errors import (
 from app.models import Project
 from app.services import batch as batch_service
 from app.services import hubs as hub_service
-from app.services.submissions import Origin
+from app.services import submissions as submission_service
 from app.web.api import bp
 from app.web.api.hubs import hub_or_user_actor
 from sync import batch as batch_reader
@@ -115,9 +115,8 @@ def submission_batch(project_id: int) -> Response:
         except RequestEntityTooLarge as err:
             raise PayloadTooLargeError(f"The batch is larger than the {_max_body()} bytes accepted.") from err
         hub = actor.hub if isinstance(actor, HubActor) else None
-        origin = Origin(
-            user_agent=(request.headers.get("User-Agent") or "")[:512] or None,
-            hub_id=hub.id if hub is not None else None,
+        origin = submission_service.origin(
+            None, request.headers.get("User-Agent"), hub.id if hub is not None else None
         )
         try:
             results = batch_service.ingest_batch(

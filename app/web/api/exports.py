@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response, current_app, request
 
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import InvalidJSONError, InvalidValueError
+from app.errors import InvalidValueError
 from app.exports import writers
 from app.exports.options import parse_options
 from app.replica import get_read_session
@@ -26,8 +25,10 @@ from app.services import export_geojson as geojson
 from app.services import exports
 from app.services import forms as form_service
 from app.web.api import bp
+from app.web.api.helpers import json_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
+from app.web.downloads import content_disposition
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 PASSPHRASE_HEADER = "X-Ruta-Passphrase"
@@ -55,10 +56,7 @@ def _arguments() -> tuple[dict[str, str], str | None, bytes | None]:
     if request.method == "POST":
         body: dict[str, Any]
         if request.is_json:
-            data = request.get_json(silent=True)
-            if not isinstance(data, dict):
-                raise InvalidJSONError("The request body must be a JSON object of export options.")
-            body = data
+            body = json_body("The request body must be a JSON object of export options.")
         else:
             body = request.form.to_dict()
         passphrase = str(body.pop("passphrase", "") or "") or passphrase
@@ -121,7 +119,7 @@ def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response
                 session.close()
 
     response = Response(finished(), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["Cache-Control"] = "no-store"
     return response
 

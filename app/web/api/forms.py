@@ -15,6 +15,7 @@ from app.web.api.projects import project_for
 from app.web.api.serialise import attachment, form
 from app.web.auth import logged_in_actor
 from app.web.blob_download import blob_response
+from app.web.downloads import content_disposition
 
 XML_TYPES = ("application/xml", "text/xml")
 
@@ -113,7 +114,7 @@ def form_xlsform(project_id: int, xml_form_id: str) -> Response:
         raise NotFoundError("This form was not uploaded as an XLSForm.")
     name = v.xlsform_name or f"{f.xml_form_id}.xlsx"
     return blob_response(
-        v.xlsform_sha256, mimetype="application/octet-stream", disposition=f'attachment; filename="{name}"'
+        v.xlsform_sha256, mimetype="application/octet-stream", disposition=content_disposition(name)
     )
 
 
@@ -301,4 +302,9 @@ def get_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     att = next((a for a in (v.attachments if v else []) if a.name == name), None)
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The form has no file named {name!r}.")
-    return blob_response(att.blob_sha256, mimetype="application/octet-stream", etag=att.blob_sha256)
+    return blob_response(
+        att.blob_sha256,
+        mimetype="application/octet-stream",
+        disposition=content_disposition(name),
+        etag=att.blob_sha256,
+    )

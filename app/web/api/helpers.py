@@ -9,10 +9,13 @@ from flask import current_app, request
 from app.errors import InvalidJSONError, InvalidValueError, MissingFieldError, PayloadTooLargeError
 
 
-def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True, force=True)
+def json_body(what: str = "The request body must be a JSON object.") -> dict[str, Any]:
+    try:
+        data = request.get_json(silent=True, force=True)
+    except RecursionError:  # nested past the decoder's limit: not a body any endpoint takes
+        data = None
     if not isinstance(data, dict):
-        raise InvalidJSONError("The request body must be a JSON object.")
+        raise InvalidJSONError(what)
     return data
 
 

@@ -20,6 +20,7 @@ from app.web.api import bp
 from app.web.api.helpers import flag, json_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
+from app.web.downloads import content_disposition
 
 BASE = "/projects/<int:project_id>/indicators"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -99,7 +100,7 @@ def _export(project_id: int, kind: str) -> Response:
     )
     commit()
     response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
-    response.headers["Content-Disposition"] = f'attachment; filename="indicators-project-{project.id}.{kind}"'
+    response.headers["Content-Disposition"] = content_disposition(f"indicators-project-{project.id}.{kind}")
     return response
 
 

@@ -21,6 +21,7 @@ from app.web.api import bp
 from app.web.api.helpers import flag, json_body, read_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
+from app.web.downloads import content_disposition
 
 BASE = "/projects/<int:project_id>"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -192,7 +193,7 @@ def activities_report(project_id: int) -> Response:
     )
     commit()
     response = Response(body, mimetype=XLSX)
-    response.headers["Content-Disposition"] = f'attachment; filename="5w-report-{upload.id}.xlsx"'
+    response.headers["Content-Disposition"] = content_disposition(f"5w-report-{upload.id}.xlsx")
     return response
 
 
@@ -269,8 +270,8 @@ def _table(project_id: int, kind: str, fmt: str | None) -> Response:
         response = Response(export.to_csv(headers, tags, cells), mimetype="text/csv")
     else:
         response = Response(export.to_xlsx(headers, tags, cells, sheet=kind), mimetype=XLSX)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{kind}-project-{project.id}-{query.year}.{fmt}"'
+    response.headers["Content-Disposition"] = content_disposition(
+        f"{kind}-project-{project.id}-{query.year}.{fmt}"
     )
     return response
 

@@ -18,12 +18,14 @@ from app.models import Form, Project, Submission, SubmissionAttachment, Submissi
 from app.services import forms as form_service
 from app.services import quality, review, sensitive
 from app.services import submissions as submission_service
+from app.web import query
 from app.web.api import bp
 from app.web.api.helpers import json_body, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
 from app.web.blob_download import blob_response
+from app.web.downloads import content_disposition
 from forms.schema import FormSchema
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
@@ -100,12 +102,18 @@ _VERSION_COLUMNS = (
 )
 
 
+class ListArgs(query.QuerySchema):
+    limit = query.Count()
+    offset = query.Count()
+
+
 @bp.get(BASE)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
     _, form = _form(actor, project_id, xml_form_id, "submission.list")
-    limit = min(int(request.args.get("limit", 1000)), 10000)
-    offset = int(request.args.get("offset", 0))
+    paging = query.parse(ListArgs())
+    limit = min(paging.get("limit", 1000), 10000)
+    offset = paging.get("offset", 0)
     rows = get_session().scalars(
         select(Submission)
         .options(selectinload(Submission.current_version).load_only(*_VERSION_COLUMNS))
@@ -132,9 +140,7 @@ def _ingest_xml(
         "xml": xml,
         "files": [],
         "store": get_blob_store(),
-        "origin": submission_service.Origin(
-            user_agent=(request.headers.get("User-Agent") or "")[:512] or None
-        ),
+        "origin": submission_service.origin(None, request.headers.get("User-Agent")),
         "parsed": parsed,
         "edit_of": edits,
     }
@@ -312,7 +318,7 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
     return blob_response(
         att.blob_sha256,
         mimetype="application/octet-stream",
-        disposition=f'attachment; filename="{name}"',
+        disposition=content_disposition(name),
         headers={"X-Content-Type-Options": "nosniff"},
     )
 

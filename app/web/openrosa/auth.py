@@ -36,7 +36,10 @@ def _generate_nonce() -> str:
 
 def _verify_nonce(nonce: str) -> bool:
     stamp, _, signature = (nonce or "").partition("-")
-    if not stamp.isdigit() or not hmac.compare_digest(signature, _sign(stamp)):
+    # ASCII only: "²".isdigit() is true but int() refuses it, and compare_digest raises on non-ASCII.
+    if not (stamp.isascii() and stamp.isdigit() and signature.isascii()):
+        return False
+    if not hmac.compare_digest(signature, _sign(stamp)):
         return False
     return 0 <= time.time() - int(stamp) <= NONCE_TTL_SECONDS
 

@@ -19,6 +19,7 @@ from app.services import app_users
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
 from app.web.blob_download import blob_response
+from app.web.downloads import content_disposition
 from app.web.openrosa import bp, multipart
 from app.web.openrosa.auth import account_actor, device_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
@@ -173,7 +174,7 @@ def media(project_id: int, xml_form_id: str, name: str, token: str | None = None
     response = blob_response(
         blob.sha256,
         mimetype=blob.content_type or "application/octet-stream",
-        disposition=f'attachment; filename="{name}"',
+        disposition=content_disposition(name),
         size=blob.size,
         etag=blob.md5,
     )
@@ -301,10 +302,7 @@ def submission_post(project_id: int, token: str | None = None) -> Response:
         actor = _actor(token, project_id)
         project = _project(actor, project_id, "submission.create")
         xml, files, parsed = _read_submission()
-    origin = submission_service.Origin(
-        device_id=request.args.get("deviceID") or None,
-        user_agent=(request.headers.get("User-Agent") or "")[:512] or None,
-    )
+    origin = submission_service.origin(request.args.get("deviceID"), request.headers.get("User-Agent"))
     store = get_blob_store()
     session = get_session()
     kwargs: dict[str, Any] = {

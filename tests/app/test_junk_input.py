@@ -1,0 +1,252 @@
+"""Junk to every route of the URL map: every path argument and every query argument, with and without
+credentials. Nothing may answer 5xx. Routes and arguments are discovered, so a new route (or a new
+query argument) is covered without editing this file.
+
+Query arguments are found by recording which ones a route reads on a clean request (``request.args``
+is replaced by a recording MultiDict); a route that reads them all (``items()``: exports, OData) gets
+every argument name any route reads.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask, Request
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter, Rule
+
+from app import create_app
+from app.db import get_database
+from app.exports.options import KNOWN as EXPORT_OPTIONS
+from app.models import AppUser, FormVersion, Hub, Submission
+from app.web.admin.filters import FILTER_KEYS
+from tests.app.admin_helpers import login
+from tests.app.conftest import PG_URL, World, _truncate_all, build_world
+from tests.app.openrosa_helpers import SIMPLE_FORM, device_token, instance, post_submission, publish_xml, root
+
+JUNK_ARGS = ["abc", "²", "-1", "99999999999999999999", "1e3", "x" * 3000, "' OR 1=1 --", "[]", "2026-02-30"]
+JUNK_INTS = [2**31, 2**63, 0]
+JUNK_STRINGS = ["x" * 300, "²", "..", "صورة\u202fnarrow.png", "%25", "a b", "$metadata"]
+ODATA = [
+    "$top",
+    "$skip",
+    "$count",
+    "$filter",
+    "$select",
+    "$expand",
+    "$skiptoken",
+    "$format",
+    "$wkt",
+    "$orderby",
+]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+_read: set[str] = set()
+
+
+class RecordingArgs(ImmutableMultiDict[str, str]):
+    """``request.args`` that remembers which names the view asked for ("*": it read them all)."""
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:
+        _read.add(key)
+        return super().get(key, default, type)
+
+    def getlist(self, key: Any, type: Any = None) -> Any:
+        _read.add(key)
+        return super().getlist(key, type)
+
+    def __getitem__(self, key: Any) -> Any:
+        _read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        _read.add(str(key))
+        return super().__contains__(key)
+
+    def items(self, multi: bool = False) -> Iterator[tuple[str, str]]:  # type: ignore[override]
+        _read.add("*")
+        return super().items(multi)
+
+    def to_dict(self, flat: bool = True) -> Any:
+        _read.add("*")
+        return super().to_dict(flat)
+
+    def __iter__(self) -> Iterator[str]:
+        _read.add("*")
+        return super().__iter__()
+
+
+class RecordingRequest(Request):
+    parameter_storage_class = RecordingArgs
+
+
+def _rules() -> list[tuple[str, str]]:
+    application = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "x"})
+    found = []
+    for rule in application.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted((rule.methods or set()) & set(METHODS)):
+            found.append((rule.rule, method))
+    return found
+
+
+RULES = _rules()
+
+
+@pytest.fixture(scope="module")
+def walked(
+    migrated_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[World, dict[str, Any]]]:
+    """One database for the whole walk (built once: the walk sends thousands of requests)."""
+    tmp = tmp_path_factory.mktemp("walk")
+    if PG_URL:
+        _truncate_all(PG_URL)
+        url = PG_URL
+    else:
+        shutil.copyfile(migrated_database.removeprefix("sqlite:///"), tmp / "walk.sqlite3")
+        url = f"sqlite:///{tmp / 'walk.sqlite3'}"
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "INSTANCE_PATH": str(tmp / "instance"),
+        "SECRET_KEY": "test-secret",
+        "ODK_VALIDATE": False,
+        "ALLOW_BASIC_OVER_HTTP": True,
+    }
+    application = create_app(config)
+    world = build_world(application, application.test_client())
+    yield world, _seed(world)
+    get_database(application).dispose()
+
+
+@pytest.fixture
+def walk(walked: tuple[World, dict[str, Any]]) -> dict[str, Any]:
+    return walked[1]
+
+
+@pytest.fixture
+def world(walked: tuple[World, dict[str, Any]]) -> World:  # this module's world is the walked one
+    return walked[0]
+
+
+def _seed(world: World) -> dict[str, Any]:
+    """A world where every kind of path argument has a real value to start from."""
+    publish_xml(world, SIMPLE_FORM)
+    token = device_token(world)["token"]
+    assert (
+        post_submission(world, root(world, token), instance("uuid:walk"), {"a.jpg": b"x"}).status_code == 201
+    )
+    hub = world.client.post(
+        f"/v1/projects/{world.project_id}/hubs", json={"name": "Hub"}, headers=world.headers("admin")
+    ).json
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        sha = s.scalar(select(FormVersion.sha256))
+        app_user_id = s.scalar(select(AppUser.id))
+        submission_id = s.scalar(select(Submission.id))
+        hub_id = s.scalar(select(Hub.id))
+    world.app.request_class = RecordingRequest
+    return {
+        "project_id": world.project_id,
+        "xml_form_id": "photo",
+        "instance_id": "uuid:walk",
+        "name": "a.jpg",
+        "token": token,
+        "app_user_id": app_user_id,
+        "hub_id": hub_id,
+        "user_id": world.user_ids["manager"],
+        "role": "manager",
+        "role_id": "app-user",
+        "version": "2",
+        "sha256": sha,
+        "fmt": "png",
+        "submission_id": submission_id,
+        "subpath": "Submissions",
+        "hub_token": hub["token"],
+    }
+
+
+def _url(rule: Rule, values: dict[str, Any]) -> str:
+    url = rule.rule
+    for name in rule.arguments:
+        url = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{name}>", str(values[name]), url)
+    return url
+
+
+def _send(client: FlaskClient, method: str, url: str, headers: dict[str, str], **kwargs: Any) -> int:
+    res = client.open(url, method=method, headers=headers, **kwargs)
+    # 501.41 is the catalogue's deliberate answer to valid OData Ruta does not offer ($apply), as Central.
+    deliberate = res.status_code == 501 and b'"501.41"' in res.data
+    assert res.status_code < 500 or deliberate, (method, url[:200], res.status_code, res.data[:400])
+    return res.status_code
+
+
+def _body(method: str) -> dict[str, Any]:
+    return {} if method in {"GET", "DELETE"} else {"json": {}}
+
+
+@pytest.mark.parametrize(("path", "method"), RULES, ids=[f"{m} {p}" for p, m in RULES])
+def test_no_junk_gives_a_5xx(walk: dict[str, Any], world: World, path: str, method: str) -> None:
+    app: Flask = world.app
+    rule = next(r for r in app.url_map.iter_rules() if r.rule == path)
+    admin_client = login(world, "admin") if path.startswith("/admin") else world.client
+    credentials = {} if path.startswith("/admin") else world.headers("admin")
+    if "/hub/" in path or path.endswith("/hub"):
+        credentials = {"Authorization": f"Hub {walk['hub_token']}"}
+    anonymous = app.test_client()
+    url = _url(rule, walk)
+
+    # What does this route read from the query string?
+    _read.clear()
+    _send(admin_client, method, url, credentials, **_body(method))
+    names = set(_read)
+    if "*" in names:
+        names = (names - {"*"}) | set(EXPORT_OPTIONS) | set(FILTER_KEYS) | set(ODATA) | {"limit", "offset"}
+    for i, name in enumerate(sorted(names)):
+        junk = JUNK_ARGS if len(names) < 12 else JUNK_ARGS[i % 3 :: 3]  # all of it where it is read
+        for value in junk:
+            _send(admin_client, method, url, credentials, query_string={name: value}, **_body(method))
+
+    # Every path argument, with and without credentials.
+    for arg, converter in rule._converters.items():
+        bad_values: list[Any] = JUNK_INTS if isinstance(converter, IntegerConverter) else JUNK_STRINGS
+        for bad in bad_values:
+            bad_url = _url(rule, {**walk, arg: bad})
+            _send(admin_client, method, bad_url, credentials, **_body(method))
+            _send(anonymous, method, bad_url, {}, **_body(method))
+
+    # Without credentials, junk everywhere at once; and junk bodies where a body is read.
+    _send(anonymous, method, url, {}, query_string={n: "²" for n in names})
+    if method != "GET":
+        for body in (b"[]", b'{"a":' * 5000, b"\xff\xfe", b'{"name": "a\\u0000b", "displayName": "\\u0000"}'):
+            _send(admin_client, method, url, credentials, data=body, content_type="application/json")
+        _send(admin_client, method, url, credentials, data=io.BytesIO(b"\x00" * 64), content_type="text/xml")
+
+
+def test_a_batch_with_a_deep_json_item_is_answered_per_item(walk: dict[str, Any], world: World) -> None:
+    deep = '{"id": "photo", "submission": ' + '{"g": ' * 600 + "1" + "}" * 600 + "}"
+    plain = '{"id": "photo", "version": "2", "submission": {"name": "Ana", "meta": {"instanceID": "uuid:j"}}}'
+    body = f"[{deep}, {plain}]"
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/submissions/batch",
+        data=body,
+        content_type="application/json",
+        headers=world.headers("admin"),
+    )
+    assert res.status_code == 200, res.json
+    assert [r["status"] for r in res.json["results"]] == ["error", "created"]
+    deeper = "[" * 100_000 + "]" * 100_000
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/submissions/batch",
+        data=deeper,
+        content_type="application/json",
+        headers=world.headers("admin"),
+    )
+    assert res.status_code == 400 and res.json["code"] == "400.20"
