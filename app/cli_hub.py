@@ -86,7 +86,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         max_backoff=args.max_backoff,
         pull=not args.no_pull,
     )
-    ok, report = Syncer(_app(), opts, out=None if args.quiet else sys.stderr).run()
+    app = _app()
+    while True:
+        ok, report = Syncer(app, opts, out=None if args.quiet else sys.stderr).run()
+        # A pass pushes what was there when it started; --until-done also takes what came meanwhile.
+        if not (ok and args.until_done and (report.get("pending") or report.get("pendingFiles"))):
+            break
     if report.get("error") and set(report) == {"ok", "error"}:
         print(f"error: {report['error']}", file=sys.stderr)
         return 1

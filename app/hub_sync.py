@@ -109,6 +109,7 @@ class Syncer:
         self.counts: dict[str, int] = {}
         self.failures: list[dict[str, Any]] = []
         self.batches = 0
+        self.ceiling = 0  # the newest version when the pass started: the pass pushes up to it
 
     @contextmanager
     def _tx(self) -> Iterator[tuple[Session, HubLink]]:
@@ -148,6 +149,7 @@ class Syncer:
                 started, upto_before = link.sync_started_at, link.version_cursor
                 url, pid, token, rate = link.central_url, link.central_project_id, link.token, link.link_rate
                 todo = hub_link.backlog(session, link=link)
+                self.ceiling = hub_link.latest_version(session, link=link)
                 session.commit()
         except RutaError as err:
             return False, {"ok": False, "error": err.message}
@@ -206,6 +208,7 @@ class Syncer:
                     limit=self.opts.batch_size,
                     max_bytes=self._budget(self.xml_ratio),
                     with_files=False,
+                    upto=self.ceiling,
                 )
                 items = [hub_link.pending(v, with_files=False) for v in versions]
             if not items:

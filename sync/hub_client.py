@@ -167,7 +167,7 @@ class HubClient:
         try:
             res = self.http.request(method, self.root + path, timeout=self.timeout, **kwargs)
         except RETRYABLE as err:
-            raise _Retry(f"the connection failed ({type(err).__name__})") from err
+            raise _Retry(f"the connection failed ({_reason(err)})") from err
         if res.status_code >= 500 or res.status_code == 429:
             raise _Retry(f"the central Ruta answered {res.status_code}")
         if res.status_code >= 400 and res.status_code not in ok:
@@ -269,6 +269,13 @@ class HubClient:
 
     def media(self, sha256: str) -> bytes:
         return self._call("GET", f"/hub/media/{sha256}").content
+
+
+def _reason(err: Exception) -> str:
+    """The innermost cause (``Connection refused``, ``timed out``), not urllib3's nesting around it."""
+    while err.__context__ is not None and isinstance(err.__context__, Exception):
+        err = err.__context__
+    return f"{type(err).__name__}: {err}"[:160]
 
 
 def _message(res: requests.Response) -> str:

@@ -81,16 +81,28 @@ def _project_versions(link: HubLink) -> Any:
     return select(SV).join(Form, Form.id == SV.form_id).where(Form.project_id == link.project_id)
 
 
+def latest_version(session: Session, *, link: HubLink) -> int:
+    """The newest version id now: a sync pushes up to it, and what phones send meanwhile waits for the
+    next pass (else a busy office could keep a sync going forever)."""
+    sub = _project_versions(link).subquery()
+    return int(session.scalar(select(func.max(sub.c.id))) or 0)
+
+
 def pending_versions(
-    session: Session, *, link: HubLink, limit: int, max_bytes: int, with_files: bool = True
+    session: Session,
+    *,
+    link: HubLink,
+    limit: int,
+    max_bytes: int,
+    with_files: bool = True,
+    upto: int | None = None,
 ) -> list[SV]:
-    """The next versions after the cursor, in id order, up to ``limit`` and about ``max_bytes`` (of XML,
-    and of files unless ``with_files`` is false: the XML-first sync sends files later)."""
-    rows = list(
-        session.scalars(
-            _project_versions(link).where(SV.id > link.version_cursor).order_by(SV.id).limit(limit)
-        )
-    )
+    """The next versions after the cursor (up to id ``upto``), in id order, at most ``limit`` and about
+    ``max_bytes`` (of XML, and of files unless ``with_files`` is false: files may follow later)."""
+    query = _project_versions(link).where(SV.id > link.version_cursor)
+    if upto is not None:
+        query = query.where(SV.id <= upto)
+    rows = list(session.scalars(query.order_by(SV.id).limit(limit)))
     out: list[SV] = []
     size = 0
     for version in rows:

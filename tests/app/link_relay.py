@@ -10,8 +10,8 @@
   forwards nothing (then closes them): a link that is down;
 - ``cut_after(n)``: cut every open connection once ``n`` more bytes went upstream.
 
-``up`` and ``down`` count the payload bytes delivered each way (TCP/IP headers are not counted, for
-either of the things compared).
+``up`` and ``down`` count the payload bytes sent into the link each way, delivered or lost in a cut
+(TCP/IP headers are not counted, for either of the things compared).
 """
 
 from __future__ import annotations
@@ -83,17 +83,17 @@ class ShapedLink:
 
     def close(self) -> None:
         self.server.close()
-        self._cut_all()
+        self._cut_all(count=False)
 
     # --- plumbing ----------------------------------------------------------------------------------
 
     def _is_down(self) -> bool:
         return time.monotonic() < self.down_until
 
-    def _cut_all(self) -> None:
+    def _cut_all(self, count: bool = True) -> None:
         with self.lock:
             conns = list(self.conns)
-            self.cuts += 1
+            self.cuts += count
         for s in conns:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
@@ -124,7 +124,7 @@ class ShapedLink:
         for src, dst, up in ((client, upstream, True), (upstream, client, False)):
             _Flow(self, src, dst, up).start()
 
-    def _delivered(self, up: bool, nbytes: int) -> None:
+    def _sent(self, up: bool, nbytes: int) -> None:
         with self.lock:
             if up:
                 self.up += nbytes
@@ -162,6 +162,7 @@ class _Flow:
         link = self.link
         try:
             while data := self.src.recv(SEGMENT):
+                link._sent(self.up, len(data))
                 arrival = link.pipes[self.up].depart(len(data)) + link.rtt / 2
                 if link.rng.random() < link.loss:
                     arrival += link.rtt
@@ -193,7 +194,6 @@ class _Flow:
                 if delay > 0:
                     time.sleep(delay)
                 self.dst.sendall(data)
-                self.link._delivered(self.up, len(data))
                 with self.cond:
                     self.queue.popleft()
                     self.queued -= len(data)
