@@ -296,6 +296,21 @@ def finish(
 SYNC_STALE = timedelta(minutes=30)  # no batch acknowledged for this long: the sync died or waits offline
 
 
+@dataclass(frozen=True)
+class LinkStatus:
+    link: HubLink
+    backlog: Backlog
+    running: bool
+
+
+def link_status(session: Session, *, project_id: int) -> LinkStatus | None:
+    """For the admin's hubs page of a project this Ruta pushes as a hub; None when it is not linked."""
+    link = session.scalar(select(HubLink).where(HubLink.project_id == project_id))
+    if link is None:
+        return None
+    return LinkStatus(link, backlog(session, link=link), sync_running(link))
+
+
 def sync_running(link: HubLink) -> bool:
     return (
         link.sync_started_at is not None
