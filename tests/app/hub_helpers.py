@@ -41,14 +41,18 @@ def serve(env: dict[str, str], port: int, workers: int = 2) -> subprocess.Popen[
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded CI machine can take a while to start gunicorn
     while True:
+        assert proc.poll() is None, "the server exited"
         try:
             if requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).ok:
                 return proc
         except requests.RequestException:
             pass
-        assert time.monotonic() < deadline, "server did not start"
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the server did not start")
         time.sleep(0.2)
 
 
