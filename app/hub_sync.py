@@ -106,9 +106,7 @@ class Syncer:
         self.opts = opts
         self.progress = Progress(out)
         self.xml_ratio = 0.15  # compressed / raw of the last XML batch; household XML is ~0.08
-        self.counts: dict[str, int] = {}
-        self.failures: list[dict[str, Any]] = []
-        self.batches = 0
+        self.tally = hub_link.PushTally()
         self.ceiling = 0  # the newest version when the pass started: the pass pushes up to it
 
     @contextmanager
@@ -135,11 +133,7 @@ class Syncer:
 
         answer = client.upload(body, on_progress=shown)
         self.progress.sent += len(body)
-        self.batches += 1
-        for result in answer.get("results", []):
-            self.counts[result["status"]] = self.counts.get(result["status"], 0) + 1
-            if result["status"] in {"conflict", "error"}:
-                self.failures.append(result)
+        self.tally.add(answer)
         return answer, raw, len(body)
 
     def run(self) -> tuple[bool, dict[str, Any]]:
@@ -185,9 +179,9 @@ class Syncer:
             report |= {
                 "ok": error is None,
                 "error": error,
-                "batches": self.batches,
-                "items": self.counts,
-                "refused": self.failures,
+                "batches": self.tally.batches,
+                "items": self.tally.counts,
+                "refused": self.tally.failures,
                 "cursor": link.version_cursor,
                 "filesCursor": link.files_cursor,
                 "pending": left.items,
