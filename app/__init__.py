@@ -69,6 +69,9 @@ def configure_blueprints(app: Flask) -> None:
     from app.web.admin import setup as admin_setup
 
     admin_setup.init_app(app)  # the admin web interface, with its CSRF, rate limits and translations
+    from app.web import compress
+
+    compress.init_app(app)  # gzip for compressible responses (2G links); after the views' own hooks
 
 
 def configure_errors(app: Flask) -> None:

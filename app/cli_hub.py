@@ -4,8 +4,9 @@ On the hub:    ``ruta hub link URL --project CENTRAL_PID --token T``, ``ruta hub
 On the central: ``ruta hub issue NAME --project PID``, ``ruta hub list --project PID``,
 ``ruta hub revoke ID --project PID``.
 
-``sync`` commits after every batch the central side acknowledged (the durable cursor), so a sync cut
-off mid-transfer resumes where it stopped; it prints a JSON report of what it did.
+``sync`` (``app.hub_sync``) commits after every batch the central side acknowledged (the durable
+cursor), so a sync cut off mid-transfer resumes where it stopped; it prints progress on stderr and a
+JSON report of what it did on stdout.
 """
 
 from __future__ import annotations
@@ -72,73 +73,30 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from app.blobs import get_blob_store
-    from app.db import get_database, utcnow
-    from app.errors import RutaError
-    from app.models import Project
-    from app.services import hub_link
-    from sync.hub_client import HubClient, HubClientError, build_zip
+    from app.hub_sync import Syncer, SyncOptions
 
+    opts = SyncOptions(
+        local_project=args.local_project,
+        batch_size=args.batch_size,
+        max_bytes=args.max_bytes,
+        batch_seconds=args.batch_seconds,
+        retries=args.retries,
+        give_up_after=args.give_up_after,
+        until_done=args.until_done,
+        max_backoff=args.max_backoff,
+        pull=not args.no_pull,
+    )
     app = _app()
-    store = get_blob_store(app)
-    tally = hub_link.PushTally()
-    report: dict[str, Any] = {}
-    with app.app_context(), get_database(app).session_scope() as session:
-        try:
-            link = hub_link.get_link(session, project_id=args.local_project)
-        except RutaError as err:
-            print(f"error: {err.message}", file=sys.stderr)
-            return 1
-        client = HubClient(link.central_url, link.central_project_id, link.token, retries=args.retries)
-        started = utcnow()
-        upto = link.version_cursor
-        error = None
-        link.last_error = None  # this run's refusals or failure replace the last run's
-        try:
-            while True:
-                versions = hub_link.pending_versions(
-                    session, link=link, limit=args.batch_size, max_bytes=args.max_bytes
-                )
-                if not versions:
-                    break
-                answer = client.push_batch(build_zip([hub_link.outgoing(v, store) for v in versions]))
-                tally.add(answer)
-                hub_link.acknowledge(
-                    session, link=link, upto=versions[-1].id, pushed=len(versions), answer=answer
-                )
-                session.commit()  # the durable cursor: this batch is stored centrally
-            late = hub_link.refreshed_versions(session, link=link, upto=upto)
-            for start in range(0, len(late), args.batch_size):
-                chunk = late[start : start + args.batch_size]
-                tally.add(client.push_batch(build_zip([hub_link.outgoing(v, store) for v in chunk])))
-            if not args.no_pull:
-                project = session.get(Project, link.project_id)
-                assert project is not None
-                pulled = hub_link.mirror_forms(
-                    session,
-                    project=project,
-                    catalogue=client.forms(),
-                    fetch_xml=client.form_xml,
-                    fetch_media=client.media,
-                    store=store,
-                )
-                report["pulled"] = pulled.__dict__
-        except (HubClientError, RutaError) as err:
-            error = err.message
-            session.rollback()
-        hub_link.finish(session, link=link, started=started, error=error)
-        session.commit()
-        report |= {
-            "ok": error is None,
-            "error": error,
-            "batches": tally.batches,
-            "items": tally.counts,
-            "refused": tally.failures,
-            "cursor": link.version_cursor,
-            "pending": hub_link.count_pending(session, link=link),
-        }
+    while True:
+        ok, report = Syncer(app, opts, out=None if args.quiet else sys.stderr).run()
+        # A pass pushes what was there when it started; --until-done also takes what came meanwhile.
+        if not (ok and args.until_done and (report.get("pending") or report.get("pendingFiles"))):
+            break
+    if report.get("error") and set(report) == {"ok", "error"}:
+        print(f"error: {report['error']}", file=sys.stderr)
+        return 1
     _print(report)
-    return 0 if error is None else 1
+    return 0 if ok else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -153,6 +111,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         except RutaError as err:
             print(f"error: {err.message}", file=sys.stderr)
             return 1
+        left = hub_link.backlog(session, link=link)
         _print(
             {
                 "localProject": link.project_id,
@@ -160,9 +119,18 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "centralProject": link.central_project_id,
                 "hubId": link.central_hub_id,
                 "cursor": link.version_cursor,
-                "pending": hub_link.count_pending(session, link=link),
+                "filesCursor": link.files_cursor,
+                "pending": left.items,
+                "pendingBytes": left.xml_bytes,
+                "pendingFiles": left.files,
+                "pendingFileBytes": left.file_bytes,
                 "pushedTotal": link.last_push_count,
+                "syncing": hub_link.sync_running(link),
+                "syncStartedAt": link.sync_started_at,
+                "linkRate": round(link.link_rate) if link.link_rate else None,
                 "lastSyncAt": link.last_sync_at,
+                "lastSyncBytes": link.last_sync_bytes,
+                "lastSyncSeconds": link.last_sync_seconds,
                 "lastError": link.last_error,
             }
         )
@@ -243,11 +211,27 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--retries", type=int, default=5)
     p.set_defaults(func=cmd_link)
 
-    p = cmds.add_parser("sync", help="push new submissions and files up, pull forms down")
+    p = cmds.add_parser(
+        "sync",
+        help="push new submissions (data first, then files) up, pull forms down",
+        description="Batches are sized to about --batch-seconds of the link's measured rate and sent as "
+        "resumable uploads; a request is retried with backoff while the link is down, for "
+        "--give-up-after seconds (or for as long as it takes with --until-done). Progress goes to "
+        "stderr, the JSON report to stdout.",
+    )
     p.add_argument("--local-project", type=int)
-    p.add_argument("--batch-size", type=int, default=200)
-    p.add_argument("--max-bytes", type=int, default=32 * 1024 * 1024, help="about this many bytes per batch")
-    p.add_argument("--retries", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=2000, help="at most this many submissions a batch")
+    p.add_argument(
+        "--max-bytes", type=int, default=32 * 1024 * 1024, help="at most about this many bytes a batch"
+    )
+    p.add_argument("--batch-seconds", type=float, default=60.0, help="link time a batch should take")
+    p.add_argument(
+        "--retries", type=int, default=None, help="retry a request this many times, not for a time"
+    )
+    p.add_argument("--give-up-after", type=float, default=3600.0, help="seconds to retry while offline")
+    p.add_argument("--until-done", action="store_true", help="keep retrying across outages until done")
+    p.add_argument("--max-backoff", type=float, default=60.0, help="longest wait between retries (s)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--no-pull", action="store_true", help="push only")
     p.set_defaults(func=cmd_sync)
 

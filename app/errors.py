@@ -272,6 +272,27 @@ class BlobStoreUnavailableError(RutaError):
     )
 
 
+class UploadOffsetError(RutaError):
+    """A resumable upload's chunk does not start where the stored part ends; ``details.received`` says
+    where to resume (the client asks, then sends from there)."""
+
+    code, status = "409.21", 409
+    default_message = "This chunk does not start where the upload stands; resume from details.received."
+
+
+class UploadIncompleteError(RutaError):
+    code, status = "409.22", 409
+    default_message = "The upload is not complete yet; send the remaining bytes before ingesting it."
+
+
+class UploadInvalidError(RutaError):
+    """A resumable upload that cannot be taken: a bad id or Content-Range, or bytes that do not hash to
+    the id (damaged on the way; the part is discarded so the next attempt starts clean)."""
+
+    code, status = "400.22", 400
+    default_message = "The upload is not valid."
+
+
 class MappingInvalidError(RutaError):
     """A mapping document that cannot be confirmed; ``details.problems`` lists each with where it is."""
 

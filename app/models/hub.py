@@ -39,6 +39,12 @@ class HubLink(Base):
     local submission version the central side acknowledged: a sync that drops resumes after it.
     ``files_since`` is when the last complete sync started: files that arrived at the hub after it for
     versions already pushed (Collect splits big submissions) are pushed again with their XML.
+
+    A sync sends the XML first and the files after (data before photos on a slow link):
+    ``files_cursor`` (<= ``version_cursor``) is the last version whose files the central side holds.
+    ``link_rate`` is the link's measured rate (bytes/s); ``sync_started_at``/``sync_seen_at`` say a sync
+    runs now (``sync_seen_at`` moves at every acknowledged batch); ``last_sync_bytes`` and
+    ``last_sync_seconds`` describe the last complete sync.
     """
 
     __tablename__ = "hub_links"
@@ -54,4 +60,10 @@ class HubLink(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_push_count: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    files_cursor: Mapped[int] = mapped_column(default=0)
+    link_rate: Mapped[float | None]
+    sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sync_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_sync_seconds: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,8 +1,13 @@
 """Hub side of a field hub: the link to the central Ruta, what is still to push (by a durable cursor),
 and mirroring the central project's published forms, versions and media so local phones get them.
 
-Network calls are made by ``sync.hub_client``; the CLI drives the loop and commits after every
-acknowledged batch, so an interrupted sync resumes after the last batch the central side stored.
+Network calls are made by ``sync.hub_client``; ``app.hub_sync`` drives the loop, in short
+transactions that never span network I/O (on SQLite every transaction holds the write lock, and phones
+at the hub must keep submitting during a sync), and commits after every acknowledged batch, so an
+interrupted sync resumes after the last batch the central side stored.
+
+A sync sends the XML of every pending version first (``pending_versions``, cursor ``version_cursor``),
+then their files (``pending_files``, cursor ``files_cursor``): on a slow link the data arrives first.
 """
 
 from __future__ import annotations
@@ -76,21 +81,97 @@ def _project_versions(link: HubLink) -> Any:
     return select(SV).join(Form, Form.id == SV.form_id).where(Form.project_id == link.project_id)
 
 
-def pending_versions(session: Session, *, link: HubLink, limit: int, max_bytes: int) -> list[SV]:
-    """The next versions after the cursor, in id order, up to ``limit`` and about ``max_bytes``."""
-    rows = list(
-        session.scalars(
-            _project_versions(link).where(SV.id > link.version_cursor).order_by(SV.id).limit(limit)
-        )
-    )
+def latest_version(session: Session, *, link: HubLink) -> int:
+    """The newest version id now: a sync pushes up to it, and what phones send meanwhile waits for the
+    next pass (else a busy office could keep a sync going forever)."""
+    sub = _project_versions(link).subquery()
+    return int(session.scalar(select(func.max(sub.c.id))) or 0)
+
+
+def pending_versions(
+    session: Session,
+    *,
+    link: HubLink,
+    limit: int,
+    max_bytes: int,
+    with_files: bool = True,
+    upto: int | None = None,
+) -> list[SV]:
+    """The next versions after the cursor (up to id ``upto``), in id order, at most ``limit`` and about
+    ``max_bytes`` (of XML, and of files unless ``with_files`` is false: files may follow later)."""
+    query = _project_versions(link).where(SV.id > link.version_cursor)
+    if upto is not None:
+        query = query.where(SV.id <= upto)
+    rows = list(session.scalars(query.order_by(SV.id).limit(limit)))
     out: list[SV] = []
     size = 0
     for version in rows:
-        size += len(version.xml) + sum(_blob_size(session, a) for a in version.attachments)
+        size += len(version.xml)
+        size += sum(_blob_size(session, a) for a in version.attachments) if with_files else 0
         if out and size > max_bytes:
             break
         out.append(version)
     return out
+
+
+def pending_files(session: Session, *, link: HubLink, limit: int, max_bytes: int) -> tuple[list[SV], int]:
+    """Versions whose XML went up and whose files did not yet (after ``files_cursor``), about
+    ``max_bytes`` of files; with the id the files cursor may move to once they are acknowledged."""
+    sizes = session.execute(
+        select(SV.id, func.sum(Blob.size))
+        .join(Form, Form.id == SV.form_id)
+        .join(SubmissionAttachment, SubmissionAttachment.submission_version_id == SV.id)
+        .join(Blob, Blob.sha256 == SubmissionAttachment.blob_sha256)
+        .where(
+            Form.project_id == link.project_id,
+            SV.id > link.files_cursor,
+            SV.id <= link.version_cursor,
+        )
+        .group_by(SV.id)
+        .order_by(SV.id)
+        .limit(limit)
+    ).all()
+    chosen: list[int] = []
+    size = 0
+    for vid, nbytes in sizes:
+        size += int(nbytes or 0)
+        if chosen and size > max_bytes:
+            return _by_ids(session, chosen), chosen[-1]
+        chosen.append(vid)
+    if len(sizes) == limit:
+        return _by_ids(session, chosen), chosen[-1]
+    return _by_ids(session, chosen), link.version_cursor  # nothing else up to the cursor has files
+
+
+def _by_ids(session: Session, ids: list[int]) -> list[SV]:
+    return list(session.scalars(select(SV).where(SV.id.in_(ids)).order_by(SV.id))) if ids else []
+
+
+@dataclass(frozen=True)
+class Backlog:
+    items: int  # versions whose XML is still to go
+    xml_bytes: int
+    files: int  # files still to go (of versions pushed or not)
+    file_bytes: int
+
+
+def backlog(session: Session, *, link: HubLink) -> Backlog:
+    """What is still to send, for progress, ``ruta hub status`` and the admin page."""
+    xml_count, xml_bytes = session.execute(
+        select(func.count(), func.coalesce(func.sum(func.length(SV.xml)), 0))
+        .select_from(SV)
+        .join(Form, Form.id == SV.form_id)
+        .where(Form.project_id == link.project_id, SV.id > link.version_cursor)
+    ).one()
+    file_count, file_bytes = session.execute(
+        select(func.count(), func.coalesce(func.sum(Blob.size), 0))
+        .select_from(SV)
+        .join(Form, Form.id == SV.form_id)
+        .join(SubmissionAttachment, SubmissionAttachment.submission_version_id == SV.id)
+        .join(Blob, Blob.sha256 == SubmissionAttachment.blob_sha256)
+        .where(Form.project_id == link.project_id, SV.id > link.files_cursor)
+    ).one()
+    return Backlog(int(xml_count), int(xml_bytes or 0), int(file_count), int(file_bytes or 0))
 
 
 def refreshed_versions(session: Session, *, link: HubLink, upto: int) -> list[SV]:
@@ -115,11 +196,6 @@ def refreshed_versions(session: Session, *, link: HubLink, upto: int) -> list[SV
     return list(session.scalars(select(SV).where(SV.id.in_(late)).order_by(SV.id))) if late else []
 
 
-def count_pending(session: Session, *, link: HubLink) -> int:
-    sub = _project_versions(link).where(SV.id > link.version_cursor).subquery()
-    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
-
-
 def _blob_size(session: Session, attachment: SubmissionAttachment) -> int:
     if attachment.blob_sha256 is None:
         return 0
@@ -127,10 +203,34 @@ def _blob_size(session: Session, attachment: SubmissionAttachment) -> int:
     return blob.size if blob else 0
 
 
-def outgoing(version: SV, store: BlobStore) -> OutgoingInstance:
-    files = [(a.name, store.read(a.blob_sha256)) for a in version.attachments if a.blob_sha256 is not None]
+ENCRYPTED_DATA = "submission.xml.enc"  # an encrypted submission's data travels with its XML envelope
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One version to send, read inside a transaction; its files are read from the blob store after
+    the transaction ends (``outgoing``)."""
+
+    id: int
+    xml: bytes
+    files: list[tuple[str, str]]  # (name, blob sha256)
+    meta: dict[str, Any]
+
+
+def pending(version: SV, *, with_files: bool = True) -> Pending:
+    files = [
+        (a.name, a.blob_sha256)
+        for a in version.attachments
+        if a.blob_sha256 is not None and (with_files or a.name == ENCRYPTED_DATA)
+    ]
     meta = {k: v for k, v in {"deviceId": version.device_id, "userAgent": version.user_agent}.items() if v}
-    return OutgoingInstance(key=f"v{version.id}", xml=version.xml, files=files, meta=meta)
+    return Pending(version.id, version.xml, files, meta)
+
+
+def outgoing(version: SV | Pending, store: BlobStore) -> OutgoingInstance:
+    p = version if isinstance(version, Pending) else pending(version)
+    files = [(name, store.read(sha)) for name, sha in p.files]
+    return OutgoingInstance(key=f"v{p.id}", xml=p.xml, files=files, meta=p.meta)
 
 
 @dataclass
@@ -147,10 +247,26 @@ class PushTally:
                 self.failures.append(result)
 
 
-def acknowledge(session: Session, *, link: HubLink, upto: int, pushed: int, answer: dict[str, Any]) -> None:
-    """The central side stored a batch: move the cursor past it (the CLI commits right after)."""
-    link.version_cursor = max(link.version_cursor, upto)
-    link.last_push_count += pushed
+def acknowledge(
+    session: Session,
+    *,
+    link: HubLink,
+    upto: int,
+    pushed: int,
+    answer: dict[str, Any],
+    files_upto: int | None = None,
+    rate: float | None = None,
+) -> None:
+    """The central side stored a batch: move the cursor past it (the caller commits right after).
+    ``files_upto`` moves the files cursor instead (a batch of files for versions already pushed)."""
+    if files_upto is not None:
+        link.files_cursor = max(link.files_cursor, files_upto)
+    else:
+        link.version_cursor = max(link.version_cursor, upto)
+        link.last_push_count += pushed
+    if rate:
+        link.link_rate = rate
+    link.sync_seen_at = utcnow()
     failed = [r for r in answer.get("results", []) if r["status"] in {"conflict", "error"}]
     if failed:
         # Refused items are permanent refusals (a conflict, an unknown form): kept visible, not retried.
@@ -158,12 +274,78 @@ def acknowledge(session: Session, *, link: HubLink, upto: int, pushed: int, answ
     session.flush()
 
 
-def finish(session: Session, *, link: HubLink, started: datetime, error: str | None) -> None:
+def begin(session: Session, *, link: HubLink) -> None:
+    link.last_error = None  # this run's refusals or failure replace the last run's
+    link.sync_started_at = link.sync_seen_at = utcnow()
+    session.flush()
+
+
+def finish(
+    session: Session, *, link: HubLink, started: datetime, error: str | None, sent_bytes: int | None = None
+) -> None:
     if error is None:
         link.files_since = started
         link.last_sync_at = utcnow()
+        link.last_sync_bytes = sent_bytes
+        link.last_sync_seconds = (link.last_sync_at - started).total_seconds()
     link.last_error = error or link.last_error
+    link.sync_started_at = None
     session.flush()
+
+
+SYNC_STALE = timedelta(minutes=30)  # no batch acknowledged for this long: the sync died or waits offline
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    link: HubLink
+    backlog: Backlog
+    running: bool
+
+
+def link_status(session: Session, *, project_id: int) -> LinkStatus | None:
+    """For the admin's hubs page of a project this Ruta pushes as a hub; None when it is not linked."""
+    link = session.scalar(select(HubLink).where(HubLink.project_id == project_id))
+    if link is None:
+        return None
+    return LinkStatus(link, backlog(session, link=link), sync_running(link))
+
+
+def sync_running(link: HubLink) -> bool:
+    return (
+        link.sync_started_at is not None
+        and link.sync_seen_at is not None
+        and utcnow() - link.sync_seen_at < SYNC_STALE
+    )
+
+
+def missing_downloads(
+    session: Session, *, project: Project, catalogue: list[dict[str, Any]], store: BlobStore
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """What ``mirror_forms`` will fetch: (form id, version sha256) pairs and media sha256s. The caller
+    downloads them outside any transaction, then mirrors from what it downloaded."""
+    xml: set[tuple[str, str]] = set()
+    media: set[str] = set()
+    for entry in catalogue:
+        have = set(
+            session.scalars(
+                select(FormVersion.sha256)
+                .join(Form, Form.id == FormVersion.form_id)
+                .where(
+                    Form.project_id == project.id,
+                    Form.xml_form_id == entry["xmlFormId"],
+                    FormVersion.published_at.is_not(None),
+                )
+            )
+        )
+        for version in entry["versions"]:
+            if version["sha256"] in have:
+                continue
+            xml.add((entry["xmlFormId"], version["sha256"]))
+            for m in version["attachments"]:
+                if session.get(Blob, m["sha256"]) is None or not store.exists(m["sha256"]):
+                    media.add(m["sha256"])
+    return xml, media
 
 
 @dataclass

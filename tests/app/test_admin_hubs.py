@@ -55,3 +55,36 @@ def test_hubs_page_access(world: World) -> None:
     for who, status in (("supervisor", 403), ("analyst", 403), ("outsider", 404), ("admin", 200)):
         _login(world, who)
         assert world.client.get(f"/admin/projects/{world.project_id}/hubs").status_code == status, who
+
+
+def test_hub_page_shows_this_hubs_link_backlog_and_rate(world: World) -> None:
+    from app.db import get_database, utcnow
+    from app.models import Project
+    from app.services import hub_link
+    from tests.app.openrosa_helpers import device_token, post_submission, root
+
+    publish_xml(world, SIMPLE_FORM)
+    _login(world, "manager")
+    assert b'id="hub-link"' not in world.client.get(f"/admin/projects/{world.project_id}/hubs").data
+    base = root(world, device_token(world)["token"])
+    assert post_submission(world, base, instance("uuid:at-hub"), {"a.jpg": b"x" * 3000}).status_code == 201
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        project = s.get(Project, world.project_id)
+        assert project is not None
+        link = hub_link.link_project(
+            s, project=project, central_url="https://central.example.org", central_project_id=7,
+            token="t", central_hub_id=3,
+        )  # fmt: skip
+        link.link_rate, link.last_sync_at, link.last_sync_bytes, link.last_sync_seconds = (
+            7900.0,
+            utcnow(),
+            41_000,
+            52.0,
+        )
+        s.commit()
+    page = world.client.get(f"/admin/projects/{world.project_id}/hubs").data.decode()
+    assert 'id="hub-link"' in page and "https://central.example.org" in page
+    backlog = page.split('id="hub-backlog">')[1].split("</td>")[0]
+    assert backlog.startswith("1 ") and "3.0 kB" in backlog, backlog  # one submission, its 3 KB photo
+    assert "7.9 kB/s" in page.split('id="hub-rate">')[1].split("</td>")[0]
+    assert "41.0 kB" in page.split('id="hub-last-sync">')[1].split("</td>")[0]

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,35 +25,11 @@ from app.migrate import alembic_config
 from app.models import HubLink, SubmissionAttachment, SubmissionVersion
 from app.services import app_users
 from tests.app.conftest import World
+from tests.app.hub_helpers import central, free_port, hub_cli, phone_post, serve  # noqa: F401
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance, publish_xml
 
 REPO = Path(__file__).resolve().parents[2]
 PHONES = 500
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
 
 
 class CuttingProxy:
@@ -106,52 +77,8 @@ class CuttingProxy:
         self.server.close()
 
 
-@pytest.fixture
-def central(world: World, app_config: dict[str, str]) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "RUTA_DATABASE_URL": app_config["DATABASE_URL"],
-        "RUTA_INSTANCE_PATH": app_config["INSTANCE_PATH"],
-        "RUTA_SECRET_KEY": app_config["SECRET_KEY"],
-        "RUTA_ODK_VALIDATE": "false",
-    }
-    port = _free_port()
-    proc = _serve(env, port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-def _hub_cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "hub", *args], env=env, cwd=REPO, capture_output=True, timeout=120
-    )
-    out = done.stdout.decode()
-    return done.returncode, (
-        json.loads(out) if out.strip().startswith("{") else {"raw": out + done.stderr.decode()}
-    )
-
-
-def _phone_post(base: str, xml: bytes, files: dict[str, bytes], *, incomplete: bool = False) -> int:
-    parts: dict[str, Any] = {"xml_submission_file": ("xml_submission_file.xml", xml, "text/xml")}
-    parts |= {name: (name, data, "image/jpeg") for name, data in files.items()}
-    for _ in range(3):
-        try:
-            res = requests.post(
-                f"{base}/submission?deviceID=collect:HUBPHONE00000001",
-                files=parts,
-                data={"*isIncomplete*": "yes"} if incomplete else None,
-                headers={"X-OpenRosa-Version": "1.0", "User-Agent": "org.odk.collect.android/v2026.1.0"},
-                timeout=30,
-            )
-            return res.status_code
-        except requests.ConnectionError:
-            time.sleep(0.5)
-    return 0
-
-
 @pytest.mark.slow
-def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: Path) -> None:
+def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: Path) -> None:  # noqa: F811
     publish_xml(world, SIMPLE_FORM)
     issued = world.client.post(
         f"/v1/projects/{world.project_id}/hubs",
@@ -176,12 +103,12 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
         "RUTA_SECRET_KEY": "hub-secret",
     }
     central_via_proxy = f"http://127.0.0.1:{proxy.port}"
-    code, out = _hub_cli(
+    code, out = hub_cli(
         hub_env, "link", central_via_proxy, "--project", str(world.project_id), "--token", credential
     )
     assert code == 0, out
     local_project = out["localProject"]
-    code, out = _hub_cli(hub_env, "sync")  # nothing to push yet; pulls the published form
+    code, out = hub_cli(hub_env, "sync")  # nothing to push yet; pulls the published form
     assert code == 0 and out["pulled"]["forms_created"] == ["photo"], out
 
     hub_app = create_app({"INSTANCE_PATH": str(hub_dir), "DATABASE_URL": hub_url, "SECRET_KEY": "hub-secret"})
@@ -192,42 +119,42 @@ def test_hub_syncs_through_a_dropped_link(world: World, central: str, tmp_path: 
         assert project is not None
         phone_token = app_users.create_app_user(s, actor=None, project=project, display_name="phone").token
         s.commit()
-    hub_port = _free_port()
-    hub_proc = _serve(hub_env, hub_port)
+    hub_port = free_port()
+    hub_proc = serve(hub_env, hub_port)
     try:
         phone_root = f"http://127.0.0.1:{hub_port}/v1/key/{phone_token}/projects/{local_project}"
 
         def submit(i: int) -> int:
             photo = f"photo-{i}-".encode() * 200
-            return _phone_post(phone_root, instance(f"uuid:hub-{i}", name=f"P{i}"), {"a.jpg": photo})
+            return phone_post(phone_root, instance(f"uuid:hub-{i}", name=f"P{i}"), {"a.jpg": photo})
 
         with ThreadPoolExecutor(4) as pool:
             statuses = list(pool.map(submit, range(PHONES)))
         assert statuses == [201] * PHONES
         # An edit made on a phone at the hub travels up as a new version of the same record.
         edit = instance("uuid:hub-0-e", name="P0 edited", deprecated="uuid:hub-0")
-        assert _phone_post(phone_root, edit, {"a.jpg": b"photo-0-"}) == 201
+        assert phone_post(phone_root, edit, {"a.jpg": b"photo-0-"}) == 201
 
         # Collect splits a big submission: the XML arrives now, its photo only after a full sync.
-        assert _phone_post(phone_root, instance("uuid:split"), {}, incomplete=True) == 201
+        assert phone_post(phone_root, instance("uuid:split"), {}, incomplete=True) == 201
 
-        proxy.limit = proxy.sent + 700_000  # the link dies after ~700 kB: mid-way through the push
-        code, out = _hub_cli(hub_env, "sync", "--batch-size", "100", "--retries", "0", "--no-pull")
+        proxy.limit = proxy.sent + 12_000  # the link dies after ~12 kB (compressed): mid-way through the push
+        code, out = hub_cli(hub_env, "sync", "--batch-size", "100", "--retries", "0", "--no-pull")
         assert code == 1 and out["error"], out
         assert proxy.cuts >= 1
         assert out["cursor"] > 0 and out["pending"] > 0, out
 
         proxy.limit = None  # the link is back
-        code, out = _hub_cli(hub_env, "sync", "--batch-size", "100")
+        code, out = hub_cli(hub_env, "sync", "--batch-size", "100")
         assert code == 0, out
         assert out["pending"] == 0 and not out["refused"], out
 
-        assert _phone_post(phone_root, instance("uuid:split"), {"a.jpg": b"late photo"}) == 201
+        assert phone_post(phone_root, instance("uuid:split"), {"a.jpg": b"late photo"}) == 201
 
         # Published centrally after the first pull: reaches a phone polling the hub.
         second = SIMPLE_FORM.replace(b'id="photo" version="2"', b'id="photo2" version="1"')
         publish_xml(world, second)
-        code, out = _hub_cli(hub_env, "sync")
+        code, out = hub_cli(hub_env, "sync")
         assert code == 0 and out["pulled"]["forms_created"] == ["photo2"], out
         listing = requests.get(f"{phone_root}/formList", headers={"X-OpenRosa-Version": "1.0"}, timeout=10)
         assert b"<formID>photo2</formID>" in listing.content

@@ -1,5 +1,6 @@
 """Field hubs of a project: when each last synced and what it sent, issuing a hub credential (shown
-once) and revoking one. Same services and access rule (``hub.manage``) as the JSON API."""
+once) and revoking one. Same services and access rule (``hub.manage``) as the JSON API. On a Ruta that
+is itself a hub of this project, the page also shows its link: last sync, backlog, measured rate."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask_babel import gettext
 
 from app.db import commit, get_session
 from app.models import Project
+from app.services import hub_link
 from app.services import hubs as hub_service
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
@@ -20,6 +22,7 @@ def _page(p: Project, *, new_token: str | None = None, new_name: str | None = No
         "admin/hubs.html",
         project=p,
         hubs=hub_service.list_hubs(get_session(), project=p),
+        link=hub_link.link_status(get_session(), project_id=p.id),
         new_token=new_token,
         new_name=new_name,
         central_url=request.host_url.rstrip("/"),

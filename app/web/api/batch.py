@@ -1,24 +1,35 @@
 """``POST /v1/projects/{pid}/submissions/batch``: many submissions in one request, one answer per item.
 
-Accepts a zip in Collect's instances layout (``application/zip``), a multipart whose parts are named
-``<folder>/<file>``, or Kobo's JSON body. Callers: a logged-in user allowed to submit, or a field hub
-with ``Authorization: Hub <credential>`` issued for this project.
+Accepts a zip in Collect's instances layout (``application/zip``, optionally ``Content-Encoding: bzip2``
+or ``gzip`` for the whole body), a multipart whose parts are named ``<folder>/<file>``, or Kobo's JSON
+body. Callers: a logged-in user allowed to submit, or a field hub with ``Authorization: Hub <credential>``
+issued for this project.
+
+Resumable uploads (what a hub on a 2G link uses): ``PUT .../submissions/batch/uploads/<sha256>`` with
+``Content-Range: bytes a-b/total`` appends a chunk, ``GET`` says how many bytes are held (and the answer
+if it was already ingested), ``POST .../uploads/<sha256>/ingest`` ingests the complete body like a batch.
 """
 
 from __future__ import annotations
 
+import bz2
 import tempfile
+import zlib
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import ExitStack
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
 from flask import Response, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from app.auth.actor import Actor
 from app.auth.hub_actor import HubActor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import (
+    BadRequestError,
     BatchFormatError,
     BatchTooLargeError,
     NotFoundError,
@@ -28,6 +39,7 @@ from app.errors import (
 )
 from app.models import Project
 from app.services import batch as batch_service
+from app.services import batch_uploads
 from app.services import hubs as hub_service
 from app.services import submissions as submission_service
 from app.web.api import bp
@@ -35,6 +47,7 @@ from app.web.api.hubs import hub_or_user_actor
 from sync import batch as batch_reader
 
 CHUNK = 1024 * 1024
+MAX_CHUNK = 8 * 1024 * 1024
 ZIP_TYPES = {"application/zip", "application/x-zip-compressed", "application/x-zip"}
 
 
@@ -67,12 +80,59 @@ def _spool_body(stack: ExitStack) -> IO[bytes]:
     return spool
 
 
-def _read_items(stack: ExitStack) -> list[batch_reader.BatchItem]:
+def _inflate(inflater: Any, data: bytes) -> Iterator[bytes]:
+    """Inflate ``data`` in blocks of at most CHUNK (zlib keeps the rest as ``unconsumed_tail``, bz2 in
+    its own buffer), so the caller can stop at its limit before the output is all in memory."""
+    if isinstance(inflater, bz2.BZ2Decompressor):
+        yield inflater.decompress(data, CHUNK)
+        while not inflater.eof and not inflater.needs_input:
+            yield inflater.decompress(b"", CHUNK)
+        return
+    while data:
+        yield inflater.decompress(data, CHUNK)
+        data = inflater.unconsumed_tail
+
+
+def _decoded(stack: ExitStack, body: IO[bytes], encoding: str, limits: batch_reader.BatchLimits) -> IO[bytes]:
+    """A body sent compressed as one stream, inflated into a spool and never past the inflated limit
+    (a stream that inflates further is refused before it fills the disk)."""
+    if encoding in {"", "identity"}:
+        return body
+    if encoding in {"bzip2", "x-bzip2"}:
+        inflater: Any = bz2.BZ2Decompressor()
+    elif encoding in {"gzip", "x-gzip"}:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    else:
+        raise UnsupportedMediaTypeError(
+            f"Content-Encoding {encoding!r} is not accepted for a batch; send bzip2, gzip or identity."
+        )
+    spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=8 * CHUNK))  # noqa: SIM115
+    size = 0
+    try:
+        while block := body.read(CHUNK):
+            for out in _inflate(inflater, block):
+                size += len(out)
+                if size > limits.max_total_bytes:
+                    raise ZipBombError(
+                        f"The batch inflates past {limits.max_total_bytes} bytes; send smaller batches."
+                    )
+                spool.write(out)
+    except (OSError, EOFError, zlib.error) as err:
+        raise BatchFormatError(f"The body is not a valid {encoding} stream ({err}).") from err
+    spool.seek(0)
+    return spool
+
+
+def _read_items(stack: ExitStack, body: IO[bytes] | None = None) -> list[batch_reader.BatchItem]:
     ctype = (request.mimetype or "").lower()
     limits = _limits()
     request.max_content_length = _max_body()
     if ctype in ZIP_TYPES:
-        return batch_reader.read_zip(_spool_body(stack), limits)
+        encoding = (request.headers.get("Content-Encoding") or "").strip().lower()
+        raw = body if body is not None else _spool_body(stack)
+        return batch_reader.read_zip(_decoded(stack, raw, encoding, limits), limits)
+    if body is not None:
+        raise UnsupportedMediaTypeError("An uploaded batch is ingested as application/zip.")
     if ctype == "multipart/form-data":
         request.max_form_parts = limits.max_entries + 10
         try:
@@ -94,18 +154,28 @@ def _read_items(stack: ExitStack) -> list[batch_reader.BatchItem]:
     )
 
 
-@bp.post("/projects/<int:project_id>/submissions/batch")
-def submission_batch(project_id: int) -> Response:
-    """Many submissions in one request (zip, multipart or Kobo JSON), one result per item."""
+def _submitter(project_id: int) -> tuple[Actor, Project]:
     actor = hub_or_user_actor()
     session = get_session()
     project = session.get(Project, project_id)
     if project is None:
         raise NotFoundError()
     actor.require(session, "submission.create", project)
+    return actor, project
+
+
+@bp.post("/projects/<int:project_id>/submissions/batch")
+def submission_batch(project_id: int) -> Response:
+    """Many submissions in one request (zip, multipart or Kobo JSON), one result per item."""
+    actor, project = _submitter(project_id)
+    return jsonify(_ingest(actor, project))
+
+
+def _ingest(actor: Actor, project: Project, body: IO[bytes] | None = None) -> dict[str, Any]:
+    session = get_session()
     with ExitStack() as stack:  # the spooled body lives until every item has been read
         try:
-            items = _read_items(stack)
+            items = _read_items(stack, body)
         except batch_reader.BatchError as err:
             if err.code in batch_reader.TOO_LARGE_CODES:
                 raise BatchTooLargeError(err.message, details={"reason": err.code}) from err
@@ -128,4 +198,57 @@ def submission_batch(project_id: int) -> Response:
     if isinstance(actor, HubActor):
         hub_service.record_batch(session, actor=actor, counts=counts)
     commit()  # the single commit: files are already fsynced, so the 200 below means durable
-    return jsonify({"results": [r.to_dict() for r in results], "counts": counts})
+    return {"results": [r.to_dict() for r in results], "counts": counts}
+
+
+def _upload_folder(actor: Actor) -> Path:
+    sender = f"hub-{actor.hub.id}" if isinstance(actor, HubActor) and actor.hub else f"user-{actor.user_id}"
+    return batch_uploads.sender_dir(Path(current_app.instance_path), sender)
+
+
+@bp.get("/projects/<int:project_id>/submissions/batch/uploads/<upload_id>")
+def batch_upload_state(project_id: int, upload_id: str) -> Response:
+    """How many bytes of this upload are held, and its answer when it was already ingested."""
+    actor, _ = _submitter(project_id)
+    state = batch_uploads.state(_upload_folder(actor), upload_id)
+    return jsonify({"received": state.received, "answer": state.answer})
+
+
+@bp.put("/projects/<int:project_id>/submissions/batch/uploads/<upload_id>")
+def batch_upload_chunk(project_id: int, upload_id: str) -> Response:
+    """Append one chunk (``Content-Range: bytes a-b/total``), kept as it arrives: a sender cut off
+    mid-chunk asks how much is held (GET) and sends only the rest."""
+    actor, _ = _submitter(project_id)
+    start, end, total = batch_uploads.parse_range(request.headers.get("Content-Range"), _max_body())
+    if request.content_length is not None and request.content_length != end - start:
+        raise BadRequestError("Content-Length and Content-Range disagree on the chunk's size.")
+    if end - start > MAX_CHUNK:
+        raise BatchTooLargeError(f"A chunk is at most {MAX_CHUNK} bytes; send smaller chunks.")
+    try:
+        received = batch_uploads.append(
+            _upload_folder(actor),
+            upload_id,
+            start=start,
+            total=total,
+            read=request.stream.read,
+            size=end - start,
+        )
+    except ClientDisconnected:  # cut off mid-chunk: what arrived is kept; nobody is left to answer
+        raise BadRequestError("The chunk was cut off; ask how much is held and resume.") from None
+    return jsonify({"received": received, "total": total})
+
+
+@bp.post("/projects/<int:project_id>/submissions/batch/uploads/<upload_id>/ingest")
+def batch_upload_ingest(project_id: int, upload_id: str) -> Response:
+    """Ingest a complete upload as a batch (same answer as a direct POST); a second call answers the
+    first call's answer without ingesting again."""
+    actor, project = _submitter(project_id)
+    folder = _upload_folder(actor)
+    state = batch_uploads.state(folder, upload_id)
+    if state.answer is not None:
+        return jsonify(state.answer)
+    part = batch_uploads.complete(folder, upload_id)
+    with open(part, "rb") as body:
+        answer = _ingest(actor, project, body)
+    batch_uploads.keep_answer(folder, upload_id, answer)
+    return jsonify(answer)
