@@ -116,6 +116,10 @@ class BlobStore:
             while chunk := fh.read(CHUNK):
                 yield chunk
 
+    def delete(self, sha256: str) -> None:
+        """Remove a blob nothing references any more (expired export files); absent is fine."""
+        self.path(sha256).unlink(missing_ok=True)
+
     def _write(self, sha: str, chunks: list[bytes]) -> None:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
         try:

@@ -255,3 +255,8 @@ class MappingInvalidError(RutaError):
 class IndicatorQueryError(RutaError):
     code, status = "400.41", 400
     default_message = "The indicator query is not valid."
+
+
+class ExportGoneError(RutaError):
+    code, status = "410.1", 410
+    default_message = "This export file has expired and was deleted; ask for a new export."

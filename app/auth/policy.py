@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "indicator.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "audit.read": frozenset({MANAGER}),
     "hub.manage": frozenset({MANAGER}),
+    "webhook.manage": frozenset({MANAGER}),
 }
 
 

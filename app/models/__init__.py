@@ -12,6 +12,7 @@ from app.models.indicators import (
     IndicatorRefreshMark,
     UnmappedValue,
 )
+from app.models.job import ExportRun, Job, Webhook, WebhookDelivery
 from app.models.org import Organisation, Project, ProjectKey
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
@@ -26,6 +27,7 @@ __all__ = [
     "CanonicalPerson",
     "CanonicalRecord",
     "Comment",
+    "ExportRun",
     "Form",
     "FormAttachment",
     "FormVersion",
@@ -34,6 +36,7 @@ __all__ = [
     "IndicatorFact",
     "IndicatorMapping",
     "IndicatorRefreshMark",
+    "Job",
     "Organisation",
     "Project",
     "ProjectKey",
@@ -44,4 +47,6 @@ __all__ = [
     "SubmissionVersion",
     "UnmappedValue",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

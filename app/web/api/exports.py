@@ -19,10 +19,8 @@ from flask import Response, current_app, request
 from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import InvalidJSONError
-from app.exports import writers
 from app.exports.options import parse_options
-from app.services import export_geojson as geojson
-from app.services import exports
+from app.services import export_render, exports
 from app.services import forms as form_service
 from app.web.api import bp
 from app.web.api.projects import project_for
@@ -30,7 +28,6 @@ from app.web.auth import logged_in_actor
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 PASSPHRASE_HEADER = "X-Ruta-Passphrase"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _as_text(value: Any) -> str:
@@ -100,45 +97,27 @@ def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response
     return response
 
 
-def _tables(export: exports.Export) -> list[writers.Table]:
-    return [(spec.name, export.header_rows(spec)) for spec in export.tables]
+def _serve(project_id: int, xml_form_id: str, fmt: str) -> Response:
+    export = _prepare(project_id, xml_form_id, fmt, export_render.check_for(fmt))
+    rendered = export_render.render(get_session(), export, fmt, get_blob_store())
+    return _download(rendered.chunks, rendered.mimetype, rendered.filename)
 
 
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])
 def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "csv.zip")
-    session, store = get_session(), get_blob_store()
-    media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
-    rows = exports.table_rows(session, export, export.tables, store)
-    chunks = writers.zip_chunks(_tables(export), rows, media)
-    return _download(chunks, "application/zip", f"{export.form.xml_form_id}.zip")
+    return _serve(project_id, xml_form_id, "csv.zip")
 
 
 @bp.route(BASE + ".csv", methods=["GET", "POST"])
 def export_csv(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "csv")
-    root = export.tables[0]
-    rows = (row for _, row in exports.table_rows(get_session(), export, [root], get_blob_store()))
-    return _download(writers.csv_chunks(export.header_rows(root), rows), "text/csv", f"{root.name}.csv")
+    return _serve(project_id, xml_form_id, "csv")
 
 
 @bp.route(BASE + ".xlsx", methods=["GET", "POST"])
 def export_xlsx(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "xlsx")
-    rows = exports.table_rows(get_session(), export, export.tables, get_blob_store())
-    tables = _tables(export)
-
-    def chunks() -> Iterator[bytes]:
-        yield from writers.file_chunks(writers.xlsx_file(tables, rows))
-
-    return _download(chunks(), XLSX, f"{export.form.xml_form_id}.xlsx")
+    return _serve(project_id, xml_form_id, "xlsx")
 
 
 @bp.route(BASE + ".geojson", methods=["GET", "POST"])
 def export_geojson(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "geojson", geojson.geo_target)
-    target = geojson.geo_target(export)
-    features = geojson.features(get_session(), export, target, get_blob_store())
-    return _download(
-        writers.geojson_chunks(features), "application/geo+json", f"{export.form.xml_form_id}.geojson"
-    )
+    return _serve(project_id, xml_form_id, "geojson")
