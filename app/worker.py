@@ -151,7 +151,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job.id, stop), daemon=True)
         beat.start()
         try:
-            self._run(job)
+            self._run(job, now)
         finally:
             stop.set()
             beat.join()
@@ -177,7 +177,7 @@ class Worker:
             if not busy:
                 stop.wait(poll_seconds)
 
-    def _run(self, job: jobs.ClaimedJob) -> None:
+    def _run(self, job: jobs.ClaimedJob, now: datetime | None = None) -> None:
         handler = HANDLERS.get(job.kind)
         try:
             with self.app.app_context(), self.db.session_scope() as session:
@@ -202,7 +202,9 @@ class Worker:
                 traceback.format_exc(),
             )
             with self.app.app_context(), self.db.session_scope() as session:
-                status = jobs.fail(session, job.id, worker=self.name, error=error, permanent=permanent)
+                status = jobs.fail(
+                    session, job.id, worker=self.name, error=error, permanent=permanent, now=now
+                )
                 if status is not None and handler is not None and handler.on_failure is not None:
                     handler.on_failure(session, job, error, status == "failed")
                 session.commit()
