@@ -127,6 +127,7 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
     if creator is None:
         raise jobs.PermanentJobError("The person who asked for this export no longer exists.")
     fmt, options, project_id, form_id = found.fmt, dict(found.options), found.project_id, found.form_id
+    creator_id = creator.id
     session.rollback()  # nothing held while the export reads (SQLite's write lock above all)
     _progress(app, run_id, status="running", progress=0.0, error=None)
     store = get_blob_store(app)
@@ -134,7 +135,7 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
     read = db.sessionmaker()
     try:
         project, form = read.get(Project, project_id), read.get(Form, form_id)
-        user = read.get(User, creator.id)
+        user = read.get(User, creator_id)
         if project is None or form is None or user is None:
             raise jobs.PermanentJobError("The form of this export was deleted.")
         actor = Actor(user=user)
@@ -150,6 +151,9 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
             check=check_for(fmt),
         )
         total = read.scalar(sa.select(sa.func.count()).where(Submission.form_id == form_id)) or 0
+        # The audit event of this read, and no lock held while pages are read (as the streamed
+        # downloads do before their first byte): a retried run is audited again, as it reads again.
+        read.commit()
         pages = 0
 
         def between_pages() -> None:
