@@ -99,7 +99,7 @@ def _maintenance(ctx: JobContext) -> None:
     from app.services import export_runs
 
     export_runs.purge_expired(ctx.session, store=get_blob_store(ctx.app))
-    jobs.purge_finished(ctx.session, older_than=timedelta(days=7))
+    jobs.purge_finished(ctx.session, older_than=timedelta(days=1))
     schedule_maintenance(ctx.session, delay=MAINTENANCE_EVERY)
 
 

@@ -18,17 +18,12 @@ from app.db import commit, get_session
 from app.services import export_runs, webhooks
 from app.services import forms as form_service
 from app.web.api import bp
+from app.web.api.exports import option_text
 from app.web.api.helpers import json_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 
 EXPORTS = "/projects/<int:project_id>/forms/<xml_form_id>/exports"
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(_as_text(v) for v in value)
-    return value if isinstance(value, str) else str(value).lower()
 
 
 @bp.post(EXPORTS)
@@ -39,7 +34,7 @@ def request_export(project_id: int, xml_form_id: str) -> tuple[Response, int, di
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
     body = json_body()
     fmt = str(body.pop("format", "csv.zip"))
-    options = {k: _as_text(v) for k, v in body.items()}
+    options = {k: option_text(v) for k, v in body.items()}
     run = export_runs.request_export(
         session, actor=actor, project=project, form=form, fmt=fmt, options=options
     )

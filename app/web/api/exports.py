@@ -30,10 +30,10 @@ BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 PASSPHRASE_HEADER = "X-Ruta-Passphrase"
 
 
-def _as_text(value: Any) -> str:
+def option_text(value: Any) -> str:
     """A JSON body's option as its query-string spelling (true, a,b)."""
     if isinstance(value, list):
-        return ",".join(_as_text(v) for v in value)
+        return ",".join(option_text(v) for v in value)
     return value if isinstance(value, str) else str(value).lower()
 
 
@@ -51,7 +51,7 @@ def _arguments() -> tuple[dict[str, str], str | None]:
         else:
             body = request.form.to_dict()
         passphrase = str(body.pop("passphrase", "") or "") or passphrase
-        args.update({k: _as_text(v) for k, v in body.items()})
+        args.update({k: option_text(v) for k, v in body.items()})
     return args, passphrase
 
 
