@@ -162,17 +162,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # The background jobs (indicator refresh, exports, webhooks) need a worker: one beside the server,
     # so `make run` stays two commands. Deployments that run `ruta worker` themselves turn it off.
+    import subprocess
+
     worker = None
     if app.config["SERVE_WORKER"] and not args.no_worker:
-        import subprocess
-
         worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])
     try:
         _Server().run()
     finally:
         if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+            worker.terminate()  # it finishes the job in hand; a job cut short runs again elsewhere
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
     return 0
 
 

@@ -158,7 +158,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_next_which_finishes_it_once(
     log = tmp_path / "worker.log"
     first = _worker_process(database_url, tmp_path / "instance", log)
     try:
-        _wait_for(lambda: _jobs(app, kind="jobs.ping")[0].status == "running", 60, "the job to start")
+        _wait_for(lambda: _jobs(app, kind="jobs.ping")[0].status == "running", 300, "the job to start")
         time.sleep(0.5)  # mid-job: the handler is sleeping inside its transaction
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
@@ -169,7 +169,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_next_which_finishes_it_once(
     assert job.status == "running" and job.attempts == 1  # nobody finished it
     second = _worker_process(database_url, tmp_path / "instance", log)
     try:
-        _wait_for(lambda: _jobs(app, kind="jobs.ping")[0].status == "done", 90, "the restarted worker")
+        _wait_for(lambda: _jobs(app, kind="jobs.ping")[0].status == "done", 300, "the restarted worker")
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
