@@ -79,15 +79,22 @@ def job_row(
 
 
 @functools.cache
-def _insert(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING: a job whose key is already queued is that job (built once)."""
+def _insert_rows(dialect: str, count: int) -> Any:
+    """``count`` rows in one INSERT ... SELECT of numbered parameters: one statement, compiled once
+    (an executemany of a list of rows is rendered again on every call, on the ingest hot path)."""
+    keys = list(job_row(""))
+    selects = [
+        sa.select(*(sa.bindparam(f"{k}_{i}", type_=JOBS.c[k].type) for k in keys)) for i in range(count)
+    ]
+    source = selects[0] if count == 1 else sa.union_all(*selects)
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(JOBS).on_conflict_do_nothing()
+    return module.insert(JOBS).from_select(keys, source).on_conflict_do_nothing()
 
 
 def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(_insert(session.get_bind().dialect.name), rows)
+        params = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
+        session.execute(_insert_rows(session.get_bind().dialect.name, len(rows)), params)
 
 
 def enqueue(
