@@ -71,6 +71,10 @@ class BlobStore(ABC):
     @abstractmethod
     def iter_chunks(self, sha256: str) -> Iterator[bytes]: ...
 
+    @abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove a blob nothing references any more (expired export files); absent is fine."""
+
     def download_url(self, sha256: str, *, content_type: str, disposition: str | None) -> str | None:
         """A short-lived URL the client may fetch the bytes from directly (answered with these
         Content-Type and Content-Disposition), or None: Ruta serves them itself."""
@@ -169,6 +173,10 @@ class FileBlobStore(BlobStore):
         with self.open(sha256) as fh:
             while chunk := fh.read(CHUNK):
                 yield chunk
+
+    def delete(self, sha256: str) -> None:
+        """Remove a blob nothing references any more (expired export files); absent is fine."""
+        self.path(sha256).unlink(missing_ok=True)
 
     def _write(self, sha: str, chunks: list[bytes]) -> None:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)

@@ -138,6 +138,11 @@ class S3BlobStore(BlobStore):
         finally:
             body.close()
 
+    def delete(self, sha256: str) -> None:
+        # DeleteObject of a missing key succeeds on S3; with versioning on, a delete marker is added and
+        # the bytes stay recoverable until the bucket's lifecycle rule expires them.
+        self._call("delete_object", Bucket=self.bucket, Key=self.key(sha256))
+
     def download_url(self, sha256: str, *, content_type: str, disposition: str | None) -> str | None:
         params = {"Bucket": self.bucket, "Key": self.key(sha256), "ResponseContentType": content_type}
         if disposition is not None:

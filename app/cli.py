@@ -160,7 +160,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"(API at /v1, device server at /v1/projects/<id>)",
         flush=True,
     )
-    _Server().run()
+    # The background jobs (indicator refresh, exports, webhooks) need a worker: one beside the server,
+    # so `make run` stays two commands. Deployments that run `ruta worker` themselves turn it off.
+    import subprocess
+
+    worker = None
+    if app.config["SERVE_WORKER"] and not args.no_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])
+    try:
+        _Server().run()
+    finally:
+        if worker is not None:
+            worker.terminate()  # it finishes the job in hand; a job cut short runs again elsewhere
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run background jobs until SIGTERM/SIGINT (the job in hand is finished first)."""
+    import signal
+    import threading
+
+    from app.db import get_database
+    from app.services import jobs
+    from app.worker import Worker
+
+    app = _app()
+    worker = Worker(app)
+    if args.ping is not None:
+        with get_database(app).session_scope() as session:
+            jobs.enqueue(session, "jobs.ping", {"seconds": args.ping})
+            session.commit()
+        return 0
+    if args.drain:
+        print(f"{worker.drain()} job(s) run", flush=True)
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"Ruta worker {worker.name} is running jobs", flush=True)
+    worker.run_forever(stop, poll_seconds=args.poll)
     return 0
 
 
@@ -351,7 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a line per request to stdout (device tokens redacted); off by default, the audit "
         "log records every write and export",
     )
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start a job worker beside the server (run `ruta worker` separately)",
+    )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background jobs (indicator refresh, exports, webhooks)")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an empty queue")
+    p.add_argument("--drain", action="store_true", help="run the jobs due now, then exit")
+    p.add_argument("--ping", type=float, metavar="SECONDS", help="queue a diagnostic job that waits SECONDS")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("create-user", help="create a web user with a role")
     p.add_argument("email")

@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {
     # they share the counts) and how many failed logins an address may make.
     "REDIS_URL": None,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+    # Background jobs (``ruta worker``): how long a claimed job stays a worker's without a heartbeat
+    # (a worker killed mid-job is noticed after this), how long a finished export file is kept, how
+    # long a webhook receiver gets to answer, and whether ``ruta serve`` starts a worker beside itself.
+    "JOB_LEASE_SECONDS": 60,
+    "EXPORT_TTL_HOURS": 24,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "SERVE_WORKER": True,
 }
 
 # Variables that are not plain strings.
@@ -59,8 +66,11 @@ _INT_KEYS = {
     "MAX_FORM_BYTES",
     "SESSION_TTL_HOURS",
     "ODATA_PAGE_SIZE",
+    "JOB_LEASE_SECONDS",
+    "EXPORT_TTL_HOURS",
+    "WEBHOOK_TIMEOUT_SECONDS",
 }
-_BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE"}
+_BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE", "SERVE_WORKER"}
 
 
 def _parse_bool(value: str) -> bool:

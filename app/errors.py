@@ -329,3 +329,8 @@ class InsufficientStorageError(RutaError):
         "The server's storage is full. Nothing was stored; try again later. "
         "(Operators: free disk space for the database and the blob store.)"
     )
+
+
+class ExportGoneError(RutaError):
+    code, status = "410.1", 410
+    default_message = "This export file has expired and was deleted; ask for a new export."

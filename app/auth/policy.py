@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "activity.report": frozenset({MANAGER, ANALYST}),
     "plan.manage": frozenset({MANAGER, ANALYST}),
     "response.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "webhook.manage": frozenset({MANAGER}),
 }
 
 

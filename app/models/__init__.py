@@ -12,6 +12,7 @@ from app.models.indicators import (
     IndicatorRefreshMark,
     UnmappedValue,
 )
+from app.models.job import ExportRun, Job, Webhook, WebhookDelivery
 from app.models.org import Organisation, Project, ProjectKey
 from app.models.response import ActivityReport, ActivityUpload, PlanFigure
 from app.models.review import Comment, ReviewEvent
@@ -29,6 +30,7 @@ __all__ = [
     "CanonicalPerson",
     "CanonicalRecord",
     "Comment",
+    "ExportRun",
     "Form",
     "FormAttachment",
     "FormVersion",
@@ -37,6 +39,7 @@ __all__ = [
     "IndicatorFact",
     "IndicatorMapping",
     "IndicatorRefreshMark",
+    "Job",
     "Organisation",
     "PlanFigure",
     "Project",
@@ -48,4 +51,6 @@ __all__ = [
     "SubmissionVersion",
     "UnmappedValue",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -40,7 +40,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import bulk_insert, quality
+from app.services import bulk_insert, jobs, quality
 from app.services import submissions as submission_service
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
@@ -138,6 +138,8 @@ def ingest_batch(
         results[w.index] = _ingest_one(
             session, actor=actor, project=project, w=w, store=store, existing=existing
         )
+    if work:
+        jobs.after_submission_change(session, project.id)
     return [results[i] for i in range(len(items))]
 
 

@@ -27,7 +27,7 @@ from app.indicators.mapping import (
     validate_mapping,
 )
 from app.models import Form, IndicatorMapping, Project
-from app.services import audit
+from app.services import audit, jobs
 from forms.schema import FormSchema
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "indicators" / "mapping" / "bundled"
@@ -178,4 +178,5 @@ def confirm(
         subject_id=form.xml_form_id,
         details={"version": mapping.version, "warnings": len(problems) - len(errors)},
     )
+    jobs.after_mapping_change(session, project.id)
     return mapping

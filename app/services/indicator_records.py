@@ -1,12 +1,17 @@
 """Canonical records, persons, unmapped values and indicator facts, kept current with the submissions.
 
-Design: *lazy refresh before reads*. Every reader of indicators (API, exports, dashboard) first calls
-:func:`refresh_project`, which finds, with one query per mapped form, the submissions whose canonical
-record is missing or stale: a new submission, an edit (the current version changed), a mapping change
-(the mapping in force changed) or a review change (the state differs). A review change is one indexed
-UPDATE of the facts' ``review_state``; the others renormalise just those submissions. Whatever path wrote
-the submission (single, batch, hub sync, admin review), the next read sees it, and no ingest path pays
-for normalisation.
+Design: *refresh in a job after writes*. Every write that can change figures (a new, edited or
+reviewed submission, a mapping change) queues the project's ``indicators.refresh`` job in its own
+transaction (``jobs.after_submission_change``, one per burst); the worker runs
+:func:`refresh_project`. Reads never write: they show the figures as of the last refresh and say how
+fresh they are (:func:`freshness`).
+
+:func:`refresh_project` finds, with one query per mapped form, the submissions whose canonical record
+is missing or stale: a new submission, an edit (the current version changed), a mapping change (the
+mapping in force changed) or a review change (the state differs). A review change is one indexed
+UPDATE of the facts' ``review_state``; the others renormalise just those submissions. Whatever path
+wrote the submission (single, batch, hub sync, admin review), the next refresh sees it, and no ingest
+path pays for normalisation.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from app.models import (
     SubmissionVersion,
     UnmappedValue,
 )
-from app.services import indicator_mappings, quality
+from app.services import indicator_mappings, jobs, quality
 from forms.schema import FormSchema
 
 CHUNK = 500
@@ -102,6 +107,27 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
     marks.refreshed_at = dt.datetime.now(dt.UTC)
     session.flush()
     return result
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current a project's figures are: the last refresh, and whether one is queued or running."""
+
+    refreshed_at: dt.datetime | None
+    pending: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "refreshedAt": self.refreshed_at.isoformat() if self.refreshed_at else None,
+            "updatePending": self.pending,
+        }
+
+
+def freshness(session: Session, *, project: Project) -> Freshness:
+    """Read only: the refresh marks and the project's refresh job (two primary/unique key look-ups)."""
+    marks = session.get(IndicatorRefreshMark, project.id)
+    pending = jobs.pending_for(session, f"indicators:{project.id}") is not None
+    return Freshness(marks.refreshed_at if marks is not None else None, pending)
 
 
 def _late_commits(session: Session, project: Project, marks: IndicatorRefreshMark) -> bool:

@@ -9,7 +9,7 @@ from app.auth.actor import Actor
 from app.errors import InvalidValueError
 from app.models import Comment, Project, ReviewEvent, Submission
 from app.models.submission import REVIEW_STATES
-from app.services import audit
+from app.services import audit, jobs
 
 SETTABLE_STATES = ("hasIssues", "edited", "approved", "rejected", "received")
 
@@ -50,6 +50,7 @@ def set_review_state(
         subject_id=submission.instance_id,
         details={"from": old, "to": state, "comment": bool(comment)},
     )
+    jobs.after_submission_change(session, project.id)
     return submission
 
 

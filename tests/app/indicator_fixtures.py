@@ -11,6 +11,7 @@ from typing import Any
 
 from forms.library import read_bundled
 from tests.app.conftest import World
+from tests.app.job_helpers import run_jobs
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JR = 'xmlns:jr="http://openrosa.org/javarosa"'
@@ -168,6 +169,7 @@ def submit(world: World, form_id: str, xml: str) -> None:
         headers=world.headers("manager"),
     )
     assert res.status_code == 200, res.json
+    run_jobs(world.app)  # the indicator refresh the write queued
 
 
 def review(world: World, form_id: str, uid: str, state: str) -> None:
@@ -177,3 +179,4 @@ def review(world: World, form_id: str, uid: str, state: str) -> None:
         headers=world.headers("supervisor"),
     )
     assert res.status_code == 200, res.json
+    run_jobs(world.app)

@@ -11,6 +11,7 @@ from app.db import get_database
 from app.models import AuditEvent, IndicatorMapping, Submission, UnmappedValue
 from tests.app import indicator_fixtures as fx
 from tests.app.conftest import World
+from tests.app.job_helpers import run_jobs
 
 
 def mapping_url(world: World, form_id: str) -> str:
@@ -99,10 +100,21 @@ def test_mapping_change_renormalises_and_empties_the_queue(world: World) -> None
         mapping_url(world, fx.PT), json={"document": fixed}, headers=world.headers("manager")
     )
     assert res.status_code == 200
-    rows = world.client.get(
+    # A GET never writes: until the worker ran the refresh the mapping change queued, the figures
+    # stay as they were, and the answer says an update is pending.
+    stale = world.client.get(
         f"/v1/projects/{world.project_id}/indicators?indicator=NEED-03&by=nationality",
         headers=world.headers("analyst"),
-    ).json["values"]
+    ).json
+    assert stale["freshness"]["updatePending"] is True
+    assert {r["dimensions"]["nationality"] for r in stale["values"]} == {"XXX", "total"}
+    assert run_jobs(world.app) >= 1
+    body = world.client.get(
+        f"/v1/projects/{world.project_id}/indicators?indicator=NEED-03&by=nationality",
+        headers=world.headers("analyst"),
+    ).json
+    assert body["freshness"]["updatePending"] is False and body["freshness"]["refreshedAt"]
+    rows = body["values"]
     assert {r["dimensions"]["nationality"] for r in rows} == {"HTI", "total"}
     assert rows[0]["mappingVersions"] == [f"{fx.PT}@v2"]
     with world.app.app_context(), get_database(world.app).session_scope() as session:

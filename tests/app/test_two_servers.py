@@ -42,7 +42,9 @@ def two_servers(world: World, app_config: dict[str, str]) -> Iterator[list[str]]
     ports = [_free_port(), _free_port()]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(p), "--workers", "2"],
+            # No job worker beside each: this test is about ingest races, and two more app imports
+            # at start-up only slow the servers' start on a busy machine.
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(p), "--workers", "2", "--no-worker"],
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,

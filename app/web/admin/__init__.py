@@ -16,6 +16,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     forms,
     hubs,
     indicators,
+    jobs,
     mappings,
     navigation,
     quality,

@@ -14,7 +14,7 @@ from flask import render_template
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorValue
@@ -124,13 +124,12 @@ def indicators(project_id: int) -> str:
     actor = current_actor()
     p = project_for(actor, project_id, "indicator.read")
     session = get_session()
-    indicator_records.refresh_project(session, project=p)
     result = compute_values(session, project=p, query=IndicatorQuery(by=("period",)))
     gaps = indicator_gaps.project_gaps(session, project=p, states=result.states)
-    commit()  # the refresh wrote canonical rows
     return render_template(
         "admin/indicators.html",
         project=p,
+        freshness=indicator_records.freshness(session, project=p),
         panels=_panels(result.values, str(get_locale() or "en")[:2]),
         gaps=gaps,
         states=result.states,

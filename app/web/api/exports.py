@@ -18,11 +18,9 @@ from flask import Response, current_app, request
 from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import InvalidValueError
-from app.exports import writers
 from app.exports.options import parse_options
 from app.replica import get_read_session
-from app.services import export_geojson as geojson
-from app.services import exports
+from app.services import export_render, exports
 from app.services import forms as form_service
 from app.web.api import bp
 from app.web.api.helpers import json_body
@@ -32,13 +30,12 @@ from app.web.downloads import content_disposition
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 PASSPHRASE_HEADER = "X-Ruta-Passphrase"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _as_text(value: Any) -> str:
+def option_text(value: Any) -> str:
     """A JSON body's option as its query-string spelling (true, a,b)."""
     if isinstance(value, list):
-        return ",".join(_as_text(v) for v in value)
+        return ",".join(option_text(v) for v in value)
     return value if isinstance(value, str) else str(value).lower()
 
 
@@ -72,7 +69,7 @@ def _arguments() -> tuple[dict[str, str], str | None, bytes | None]:
             raise InvalidValueError(
                 "privateKey is too large for a PEM key file.", details={"option": "privateKey"}
             )
-        args.update({k: _as_text(v) for k, v in body.items()})
+        args.update({k: option_text(v) for k, v in body.items()})
     return args, passphrase, pem
 
 
@@ -124,48 +121,27 @@ def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response
     return response
 
 
-def _tables(export: exports.Export) -> list[writers.Table]:
-    return [(spec.name, export.header_rows(spec)) for spec in export.tables]
+def _serve(project_id: int, xml_form_id: str, fmt: str) -> Response:
+    export = _prepare(project_id, xml_form_id, fmt, export_render.check_for(fmt))
+    rendered = export_render.render(get_read_session(), export, fmt, get_blob_store())
+    return _download(rendered.chunks, rendered.mimetype, rendered.filename)
 
 
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])
 def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "csv.zip")
-    session, store = get_read_session(), get_blob_store()
-    media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
-    rows = exports.table_rows(session, export, export.tables, store)
-    chunks = writers.zip_chunks(_tables(export), rows, media, escape_formulas=export.options.escape_formulas)
-    return _download(chunks, "application/zip", f"{export.form.xml_form_id}.zip")
+    return _serve(project_id, xml_form_id, "csv.zip")
 
 
 @bp.route(BASE + ".csv", methods=["GET", "POST"])
 def export_csv(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "csv")
-    root = export.tables[0]
-    rows = (row for _, row in exports.table_rows(get_read_session(), export, [root], get_blob_store()))
-    chunks = writers.csv_chunks(
-        export.header_rows(root), rows, escape_formulas=export.options.escape_formulas
-    )
-    return _download(chunks, "text/csv", f"{root.name}.csv")
+    return _serve(project_id, xml_form_id, "csv")
 
 
 @bp.route(BASE + ".xlsx", methods=["GET", "POST"])
 def export_xlsx(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "xlsx")
-    rows = exports.table_rows(get_read_session(), export, export.tables, get_blob_store())
-    tables = _tables(export)
-
-    def chunks() -> Iterator[bytes]:
-        yield from writers.file_chunks(writers.xlsx_file(tables, rows))
-
-    return _download(chunks(), XLSX, f"{export.form.xml_form_id}.xlsx")
+    return _serve(project_id, xml_form_id, "xlsx")
 
 
 @bp.route(BASE + ".geojson", methods=["GET", "POST"])
 def export_geojson(project_id: int, xml_form_id: str) -> Response:
-    export = _prepare(project_id, xml_form_id, "geojson", geojson.geo_target)
-    target = geojson.geo_target(export)
-    features = geojson.features(get_read_session(), export, target, get_blob_store())
-    return _download(
-        writers.geojson_chunks(features), "application/geo+json", f"{export.form.xml_form_id}.geojson"
-    )
+    return _serve(project_id, xml_form_id, "geojson")

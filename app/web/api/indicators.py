@@ -40,9 +40,8 @@ def query_from_args() -> IndicatorQuery:
 
 
 def _result(project: Project) -> IndicatorResult:
-    session = get_session()
-    indicator_records.refresh_project(session, project=project)
-    return compute_values(session, project=project, query=query_from_args())
+    """The figures as the last refresh left them (a GET never writes; the worker refreshes)."""
+    return compute_values(get_session(), project=project, query=query_from_args())
 
 
 def value_json(v: IndicatorValue) -> dict[str, Any]:
@@ -73,9 +72,10 @@ def list_indicator_values(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
     result = _result(project)
-    commit()  # the refresh wrote canonical rows
+    fresh = indicator_records.freshness(get_session(), project=project)
     return jsonify(
         {
+            "freshness": fresh.to_json(),
             "by": list(result.by),
             "reviewStates": list(result.states),
             "skipped": result.skipped,
@@ -99,7 +99,10 @@ def _export(project_id: int, kind: str) -> Response:
         details={"format": kind, "query": request.args.to_dict(flat=False), "rows": len(result.values)},
     )
     commit()
+    fresh = indicator_records.freshness(get_session(), project=project)
     response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
+    if fresh.refreshed_at is not None:
+        response.headers["X-Ruta-Figures-As-Of"] = fresh.refreshed_at.isoformat()
     response.headers["Content-Disposition"] = content_disposition(f"indicators-project-{project.id}.{kind}")
     return response
 

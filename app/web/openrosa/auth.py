@@ -51,6 +51,9 @@ def init_app(app: Flask) -> None:
     digest.generate_opaque(lambda: "ruta")
     digest.verify_opaque(lambda opaque: opaque == "ruta")
     app.extensions["ruta.digest"] = digest
+    from app.auth import probe_cache
+
+    probe_cache.configure(app.config.get("REDIS_URL"))
 
 
 def _digest() -> HTTPDigestAuth:
