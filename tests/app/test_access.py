@@ -295,6 +295,10 @@ COVERED_ELSEWHERE = {
     "api.hub_form_version_xml",
     "api.hub_media",
     "api.submission_batch",
+    # tests/app/test_batch_uploads.py: per-sender uploads, anonymous 401, a reader 403, another hub's empty.
+    "api.batch_upload_state",
+    "api.batch_upload_chunk",
+    "api.batch_upload_ingest",
     # tests/app/test_exports.py walks GeoJSON with each role (the access walk's form has no location).
     "api.export_geojson",
     # tests/app/test_exports_sensitive.py walks the sensitive-data grant with each role.
