@@ -15,7 +15,7 @@ from app.models.indicators import (
 from app.models.org import Organisation, Project, ProjectKey
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
-from app.models.user import ApiSession, AppUser, AppUserForm, ProjectRole, User
+from app.models.user import ApiSession, AppUser, AppUserForm, LoginFailure, ProjectRole, User
 
 __all__ = [
     "ApiSession",
@@ -34,6 +34,7 @@ __all__ = [
     "IndicatorFact",
     "IndicatorMapping",
     "IndicatorRefreshMark",
+    "LoginFailure",
     "Organisation",
     "Project",
     "ProjectKey",

@@ -65,6 +65,20 @@ class ApiSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LoginFailure(Base):
+    """A wrong password from a client address: the login limits count these rows (when no Redis is
+    configured), so every worker and app server sees the same count. Rows older than the longest
+    limit's window are deleted as new ones arrive."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (sa.Index("ix_login_failures_client_key_failed_at", "client_key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The client's address (an IPv6 address's /64 network: one host controls all of it).
+    client_key: Mapped[str] = mapped_column(sa.String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class AppUser(Base):
     """A device credential: a token in the server URL, scoped to one project and some of its forms.
 

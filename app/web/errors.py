@@ -30,9 +30,11 @@ def render(error: RutaError) -> Response:
     if _is_device_request():
         from app.web.openrosa.responses import openrosa_error
 
-        return openrosa_error(error)
-    response = jsonify(error.to_dict())
-    response.status_code = error.status
+        response = openrosa_error(error)
+    else:
+        response = jsonify(error.to_dict())
+        response.status_code = error.status
+    response.headers.update(error.response_headers())
     return response
 
 

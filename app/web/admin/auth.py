@@ -1,14 +1,15 @@
 """Logging in and out of the admin, and choosing its language.
 
-A failed login counts against the address's rate limit (``LOGIN_RATE_LIMIT``); a successful one does
-not, so a busy office behind one NAT address is not locked out by its own people.
+A failed login counts against the address's login limit (``LOGIN_RATE_LIMIT``, shared with the API's
+password logins: ``app.web.login_guard``); a successful one does not, so a busy office behind one NAT
+address is not locked out by its own people.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import Response, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 
 from app.db import commit, get_session
@@ -16,12 +17,9 @@ from app.errors import AuthenticationFailedError
 from app.services import accounts
 from app.services import audit as audit_service
 from app.web.admin import bp
-from app.web.admin.setup import LOCALES, limiter
+from app.web.admin.setup import LOCALES
 from app.web.auth import api_actor
-
-
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
+from app.web.login_guard import password_attempt
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,7 +30,6 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda response: response.status_code != 303)
 def login() -> Response | str:
     if request.method == "GET":
         if not api_actor().is_anonymous:
@@ -42,7 +39,8 @@ def login() -> Response | str:
     password = request.form.get("password", "")
     db = get_session()
     try:
-        user = accounts.authenticate(db, email=email, password=password)
+        with password_attempt():
+            user = accounts.authenticate(db, email=email, password=password)
     except AuthenticationFailedError:
         return Response(
             render_template(

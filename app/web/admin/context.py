@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.auth.actor import Actor
 from app.db import get_session
-from app.errors import AuthenticationRequiredError, NotFoundError, RutaError
+from app.errors import AuthenticationRequiredError, NotFoundError, RutaError, TooManyRequestsError
 from app.models import Project
 from app.web.admin import bp
 from app.web.admin.setup import csrf
@@ -86,6 +86,12 @@ def _ruta_error(error: RutaError) -> Response:
     if isinstance(error, AuthenticationRequiredError):
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("admin.login", next=target))  # type: ignore[return-value]
+    if isinstance(error, TooManyRequestsError):  # the login limit
+        from flask_babel import gettext
+
+        response = _error_page(429, gettext("Too many attempts. Wait a minute and try again."))
+        response.headers.update(error.response_headers())
+        return response
     return _error_page(error.status, error.message)
 
 
@@ -97,8 +103,6 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if exc.name == "CSRF Error" or "CSRF" in (exc.description or ""):
         message = gettext("This page had expired. Go back, reload it and try again.")
-    elif status == 429:
-        message = gettext("Too many attempts. Wait a minute and try again.")
     elif status == 404:
         message = gettext("Not found, or you do not have access to it.")
     elif status == 413:

@@ -1,9 +1,7 @@
-"""The admin's extensions: CSRF protection, login rate limiting and translations.
+"""The admin's extensions: CSRF protection and translations (login limits: ``app.web.login_guard``).
 
 CSRF is checked only on the admin's own requests (the JSON API and OpenRosa are token-authenticated and
 must stay CSRF-free), so ``WTF_CSRF_CHECK_DEFAULT`` is off and the blueprint calls ``csrf.protect()``.
-The rate limiter keeps its counts in memory, or in Redis when ``RUTA_REDIS_URL`` is set so that several
-app servers share them.
 """
 
 from __future__ import annotations
@@ -11,15 +9,12 @@ from __future__ import annotations
 from flask import Flask, Request, g, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 LOCALES = ("es", "en", "pt")
 LOCALE_NAMES = {"es": "Español", "en": "English", "pt": "Português"}
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
 
 
@@ -30,12 +25,6 @@ def select_locale() -> str:
         return str(chosen)
     best = request.accept_languages.best_match(LOCALES) if request else None
     return best or "es"
-
-
-def _outside_admin() -> bool:
-    """The limiter only guards the admin's login: every other request (a device's HEAD and POST above all)
-    skips its bookkeeping."""
-    return request.blueprint != "admin"
 
 
 class LazyCookieSessionInterface(SecureCookieSessionInterface):
@@ -52,10 +41,7 @@ class LazyCookieSessionInterface(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, which expires itself
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     csrf.init_app(app)
-    limiter.init_app(app)
-    limiter.request_filter(_outside_admin)
     app.session_interface = LazyCookieSessionInterface()
     babel.init_app(app, locale_selector=select_locale, default_locale=app.config["BABEL_DEFAULT_LOCALE"])
     from app.web.admin import bp

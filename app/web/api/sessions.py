@@ -13,6 +13,7 @@ from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.serialise import ts, user
 from app.web.auth import api_actor, logged_in_actor
+from app.web.login_guard import password_attempt
 
 
 @bp.post("/sessions")
@@ -22,7 +23,8 @@ def create_session() -> tuple[Response, int]:
     if not isinstance(email, str) or not isinstance(password, str):
         raise AuthenticationFailedError()
     session = get_session()
-    u = accounts.authenticate(session, email=email, password=password)
+    with password_attempt():
+        u = accounts.authenticate(session, email=email, password=password)
     issued = accounts.create_session(
         session, user=u, ttl=timedelta(hours=current_app.config["SESSION_TTL_HOURS"])
     )
