@@ -67,8 +67,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                 display_name="Administrator",
                 is_admin=True,
             )
-        elif args.admin_password:
-            accounts.set_password(admin, args.admin_password, realm=realm)
+        elif args.admin_password:  # a new password: every session of the admin ends
+            accounts.change_password(
+                session, actor=None, user=admin, password=args.admin_password, realm=realm
+            )
         actor = Actor(user=admin)
         org = projects.get_organisation_by_code(session, DEMO_ORG_CODE) or projects.create_organisation(
             session, actor=actor, code=DEMO_ORG_CODE, name="Demo organisation"

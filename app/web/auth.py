@@ -33,6 +33,7 @@ def api_actor() -> Actor:
         if user is None:
             raise AuthenticationFailedError("The session token is not valid or has expired. Log in again.")
         actor = Actor(user=user)
+        g.bearer_token = value.strip()  # the session a password change keeps
     elif scheme.lower() == "basic" and value:
         if not basic_allowed():
             raise AuthenticationRequiredError(

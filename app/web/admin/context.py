@@ -1,6 +1,6 @@
 """What every admin request shares: who is logged in, CSRF, security headers, and errors as HTML pages.
 
-The logged-in person is kept in Flask's signed session cookie as a user id; ``app.web.auth.api_actor``
+The logged-in person is the server-side session's (``app/web/admin/sessions.py``); ``app.web.auth.api_actor``
 turns it into the same ``Actor`` the JSON API uses, so access is decided by the one policy table.
 """
 
@@ -12,10 +12,11 @@ from flask import Response, g, redirect, render_template, request, session, url_
 from werkzeug.exceptions import HTTPException
 
 from app.auth.actor import Actor
-from app.db import get_session
+from app.db import commit, get_session
 from app.errors import AuthenticationRequiredError, NotFoundError, RutaError, TooManyRequestsError
 from app.models import Project
 from app.web.admin import bp
+from app.web.admin.sessions import current, log_out
 from app.web.admin.setup import csrf
 from app.web.auth import api_actor
 
@@ -31,12 +32,13 @@ CSP = (
 
 @bp.before_request
 def _load_user() -> None:
-    user_id = session.get("user_id")
+    user_id = getattr(session, "user_id", None)  # a server-side session's person (admin/sessions.py)
     if isinstance(user_id, int):
         g.user_id = user_id
         actor = api_actor()
         if actor.user is None:  # deactivated or deleted since logging in
-            session.clear()
+            log_out(current())
+            commit()
             g.pop("user_id", None)
             g.pop("actor", None)
         else:

@@ -6,8 +6,7 @@ must stay CSRF-free), so ``WTF_CSRF_CHECK_DEFAULT`` is off and the blueprint cal
 
 from __future__ import annotations
 
-from flask import Flask, Request, g, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, g, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -27,22 +26,13 @@ def select_locale() -> str:
     return best or "es"
 
 
-class LazyCookieSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, but a request without the cookie (every device and API request)
-    gets its empty session without building the signing serializer first. Same result, less work on
-    the requests that never use a session."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)) and app.secret_key:
-            return self.session_class()
-        return super().open_session(app, request)
-
-
 def init_app(app: Flask) -> None:
+    from app.web.admin.sessions import AdminSessionInterface
+
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, which expires itself
     csrf.init_app(app)
-    app.session_interface = LazyCookieSessionInterface()
+    app.session_interface = AdminSessionInterface()
     babel.init_app(app, locale_selector=select_locale, default_locale=app.config["BABEL_DEFAULT_LOCALE"])
     from app.web.admin import bp
 
