@@ -142,7 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread whose event loop reads each whole request before a thread takes it: slow
+            # clients cannot hold the threads (app/serve_worker.py).
+            self.cfg.set("worker_class", "app.serve_worker.BufferingThreadWorker")
             self.cfg.set("threads", args.threads)
             self.cfg.set("timeout", 120)
             if args.access_log:

@@ -55,7 +55,7 @@ def two_servers(world: World, app_config: dict[str, str]) -> Iterator[list[str]]
     ]
     try:
         for port in ports:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # start-up on a loaded 2-core machine
             while True:
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).ok:
