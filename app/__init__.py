@@ -62,13 +62,16 @@ def configure_blueprints(app: Flask) -> None:
     from app.web.openrosa import bp as openrosa_bp
 
     openrosa_auth.init_app(app)
+    from app.web import login_guard
+
+    login_guard.init_app(app)
     # Device routes first: /v1/projects/<pid>/formList and /submission belong to the device protocol.
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(odata_bp)
     from app.web.admin import setup as admin_setup
 
-    admin_setup.init_app(app)  # the admin web interface, with its CSRF, rate limits and translations
+    admin_setup.init_app(app)  # the admin web interface, with its CSRF and translations
     from app.web import compress
 
     compress.init_app(app)  # gzip for compressible responses (2G links); after the views' own hooks

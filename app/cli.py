@@ -67,8 +67,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                 display_name="Administrator",
                 is_admin=True,
             )
-        elif args.admin_password:
-            accounts.set_password(admin, args.admin_password, realm=realm)
+        elif args.admin_password:  # a new password: every session of the admin ends
+            accounts.change_password(
+                session, actor=None, user=admin, password=args.admin_password, realm=realm
+            )
         actor = Actor(user=admin)
         org = projects.get_organisation_by_code(session, DEMO_ORG_CODE) or projects.create_organisation(
             session, actor=actor, code=DEMO_ORG_CODE, name="Demo organisation"
@@ -140,7 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread whose event loop reads each whole request before a thread takes it: slow
+            # clients cannot hold the threads (app/serve_worker.py).
+            self.cfg.set("worker_class", "app.serve_worker.BufferingThreadWorker")
             self.cfg.set("threads", args.threads)
             self.cfg.set("timeout", 120)
             if args.access_log:

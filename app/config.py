@@ -45,8 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "ODATA_PAGE_SIZE": 1000,
     "ADMIN_EMAIL": None,
     "ADMIN_PASSWORD": None,
-    # Admin web interface: rate-limit storage (memory when unset; several app servers need Redis so
-    # they share the counts) and how many failed logins an address may make.
+    # How many wrong passwords an address may send (admin login, POST /v1/sessions, Basic, Digest),
+    # counted in the database, or in Redis when REDIS_URL is set.
     "REDIS_URL": None,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     # Background jobs (``ruta worker``): how long a claimed job stays a worker's without a heartbeat
@@ -108,7 +108,6 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
         config["SECRET_KEY"] = _instance_secret(instance_path)
     # Flask and its extensions read these names.
     config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
-    config.setdefault("RATELIMIT_STORAGE_URI", config.get("REDIS_URL") or "memory://")
     # The admin's cookie: never readable by scripts, not sent on cross-site posts, and https-only
     # whenever the public URL is https (plain-http hubs on a laptop still need to log in).
     config["SESSION_COOKIE_HTTPONLY"] = True

@@ -33,6 +33,10 @@ class RutaError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}
 
+    def response_headers(self) -> dict[str, str]:
+        """Headers the response carries besides the body (Retry-After, say)."""
+        return {}
+
 
 class BadRequestError(RutaError):
     code, status = "400.1", 400
@@ -198,6 +202,13 @@ class UnsupportedMediaTypeError(RutaError):
 class TooManyRequestsError(RutaError):
     code, status = "429.1", 429
     default_message = "Too many attempts. Wait a minute and try again."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(message, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 # OData feed (issue 7: Excel / Power BI / pyodk / ruODK read a form's data as OData v4) ------------

@@ -17,7 +17,7 @@ from app.models.org import Organisation, Project, ProjectKey
 from app.models.response import ActivityReport, ActivityUpload, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
-from app.models.user import ApiSession, AppUser, AppUserForm, ProjectRole, User
+from app.models.user import ApiSession, AppUser, AppUserForm, LoginFailure, ProjectRole, User
 
 __all__ = [
     "ActivityReport",
@@ -40,6 +40,7 @@ __all__ = [
     "IndicatorMapping",
     "IndicatorRefreshMark",
     "Job",
+    "LoginFailure",
     "Organisation",
     "PlanFigure",
     "Project",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, JSONType, UTCDateTime, utcnow
 
 ROLES = ("manager", "supervisor", "analyst", "enumerator")
 
@@ -53,16 +54,42 @@ class ProjectRole(Base):
     user: Mapped[User] = relationship(back_populates="roles")
 
 
+SESSION_KINDS = ("bearer", "web")
+
+
 class ApiSession(Base):
-    """A bearer token from ``POST /v1/sessions``; only its sha256 is stored."""
+    """A logged-in session of a person; only its random token's sha256 is stored.
+
+    ``bearer``: a token from ``POST /v1/sessions``, sent as ``Authorization: Bearer``. ``web``: the
+    admin's login, whose cookie holds only the token; ``data`` keeps what the session remembers (its
+    CSRF token, the chosen language). Deleting the row ends the session on every app server at once:
+    logout, ``DELETE /v1/sessions/{token}`` and a password change do.
+    """
 
     __tablename__ = "api_sessions"
+    __table_args__ = (sa.CheckConstraint("kind IN ('bearer','web')", name="kind_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), default="bearer", server_default="bearer")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """A wrong password from a client address: the login limits count these rows (when no Redis is
+    configured), so every worker and app server sees the same count. Rows older than the longest
+    limit's window are deleted as new ones arrive."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (sa.Index("ix_login_failures_client_key_failed_at", "client_key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The client's address (an IPv6 address's /64 network: one host controls all of it).
+    client_key: Mapped[str] = mapped_column(sa.String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AppUser(Base):

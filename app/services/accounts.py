@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import passwords, tokens
@@ -146,24 +147,47 @@ class IssuedSession:
     expires_at: datetime
 
 
-def create_session(session: Session, *, user: User, ttl: timedelta) -> IssuedSession:
+def _start(session: Session, *, user: User, ttl: timedelta, kind: str, data: dict[str, Any] | None) -> str:
     token = tokens.new_token()
     now = utcnow()
-    row = ApiSession(
-        token_hash=tokens.token_hash(token), user_id=user.id, created_at=now, expires_at=now + ttl
+    # The person's expired sessions go as a new one starts, so the table holds little but live ones.
+    session.execute(delete(ApiSession).where(ApiSession.user_id == user.id, ApiSession.expires_at <= now))
+    session.add(
+        ApiSession(
+            token_hash=tokens.token_hash(token),
+            user_id=user.id,
+            kind=kind,
+            data=data,
+            created_at=now,
+            expires_at=now + ttl,
+        )
     )
-    session.add(row)
     user.last_login_at = now
     session.flush()
+    return token
+
+
+def create_session(session: Session, *, user: User, ttl: timedelta) -> IssuedSession:
+    """A bearer token (``POST /v1/sessions``)."""
+    token = _start(session, user=user, ttl=ttl, kind="bearer", data=None)
+    row = session.scalar(select(ApiSession).where(ApiSession.token_hash == tokens.token_hash(token)))
+    assert row is not None
     audit.record(
         session, actor=Actor(user=user), action="user.session.start", subject_type="user", subject_id=user.id
     )
-    return IssuedSession(token, now, row.expires_at)
+    return IssuedSession(token, row.created_at, row.expires_at)
+
+
+def _live(session: Session, token: str, kind: str) -> ApiSession | None:
+    row = session.scalar(
+        select(ApiSession).where(ApiSession.token_hash == tokens.token_hash(token), ApiSession.kind == kind)
+    )
+    return row if row is not None and row.expires_at > utcnow() else None
 
 
 def user_for_session_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiSession).where(ApiSession.token_hash == tokens.token_hash(token)))
-    if row is None or row.expires_at <= utcnow():
+    row = _live(session, token, "bearer")
+    if row is None:
         return None
     user = session.get(User, row.user_id)
     return user if user is not None and user.is_active else None
@@ -177,6 +201,59 @@ def end_session(session: Session, *, user: User, token: str) -> bool:
     session.delete(row)
     audit.record(session, actor=None, action="user.session.end", subject_type="user", subject_id=row.user_id)
     return True
+
+
+def start_web_session(session: Session, *, user: User, ttl: timedelta, data: dict[str, Any]) -> str:
+    """The admin's login: a session whose token is all its cookie holds (the caller audits the login)."""
+    return _start(session, user=user, ttl=ttl, kind="web", data=data)
+
+
+def web_session(session: Session, token: str) -> ApiSession | None:
+    """The live admin session of this cookie token, if any."""
+    return _live(session, token, "web")
+
+
+def save_web_session_data(session: Session, *, token: str, data: dict[str, Any]) -> None:
+    session.execute(
+        update(ApiSession)
+        .where(ApiSession.token_hash == tokens.token_hash(token), ApiSession.kind == "web")
+        .values(data=data)
+    )
+
+
+def end_web_session(session: Session, *, token: str) -> None:
+    """Logout: the row goes, so the cookie (or any copy of it) no longer logs anyone in."""
+    session.execute(
+        delete(ApiSession).where(ApiSession.token_hash == tokens.token_hash(token), ApiSession.kind == "web")
+    )
+
+
+def change_password(
+    session: Session,
+    *,
+    actor: Actor | None,
+    user: User,
+    password: str,
+    realm: str,
+    keep_token: str | None = None,
+) -> int:
+    """Set ``user``'s password and end all their sessions, bearer and web, but the one that asked
+    (``keep_token``): whoever learnt the old password and logged in with it is out. How many ended."""
+    set_password(user, password, realm=realm)
+    query = delete(ApiSession).where(ApiSession.user_id == user.id)
+    if keep_token is not None:
+        query = query.where(ApiSession.token_hash != tokens.token_hash(keep_token))
+    ended = cast(CursorResult[Any], session.execute(query)).rowcount
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.password",
+        subject_type="user",
+        subject_id=user.id,
+        details={"sessionsEnded": ended},
+    )
+    return ended
 
 
 def list_roles(session: Session, *, project: Project) -> list[ProjectRole]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import probe_cache, tokens
@@ -125,19 +125,21 @@ def device_for_token(session: Session, token: str, project_id: int) -> tuple[App
     return None if row is None else (row[0], row[1])
 
 
+def forms_usable_by(app_user: AppUser) -> ColumnElement[bool]:
+    """SQL for the forms ``app_user`` may fill in: its project's, all of them or only those listed."""
+    of_project = Form.project_id == app_user.project_id
+    if app_user.all_forms:
+        return of_project
+    listed = select(AppUserForm.form_id).where(AppUserForm.app_user_id == app_user.id)
+    return and_(of_project, Form.id.in_(listed))
+
+
 def may_use_form(session: Session, app_user: AppUser, form: Form) -> bool:
     if form.project_id != app_user.project_id:
         return False
     if app_user.all_forms:
-        return True
-    return (
-        session.scalar(
-            select(AppUserForm.id).where(
-                AppUserForm.app_user_id == app_user.id, AppUserForm.form_id == form.id
-            )
-        )
-        is not None
-    )
+        return True  # what forms_usable_by says, without a query
+    return session.scalar(select(Form.id).where(Form.id == form.id, forms_usable_by(app_user))) is not None
 
 
 def get_app_user(session: Session, *, project: Project, app_user_id: int) -> AppUser:

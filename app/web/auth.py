@@ -12,6 +12,7 @@ from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError
 from app.services import accounts
+from app.web.login_guard import password_attempt
 
 
 def basic_allowed() -> bool:
@@ -32,14 +33,16 @@ def api_actor() -> Actor:
         if user is None:
             raise AuthenticationFailedError("The session token is not valid or has expired. Log in again.")
         actor = Actor(user=user)
+        g.bearer_token = value.strip()  # the session a password change keeps
     elif scheme.lower() == "basic" and value:
         if not basic_allowed():
             raise AuthenticationRequiredError(
                 "Basic authentication is only accepted over https. Use https, or log in with "
                 "POST /v1/sessions and send the bearer token."
             )
-        email, password = _decode_basic(value)
-        actor = Actor(user=accounts.authenticate(session, email=email, password=password))
+        with password_attempt():
+            email, password = _decode_basic(value)
+            actor = Actor(user=accounts.authenticate(session, email=email, password=password))
     elif "user_id" in g:  # the admin's cookie session (set by the admin blueprint)
         user = accounts.get_user_or_none(session, g.user_id)
         if user is not None and user.is_active:

@@ -43,13 +43,15 @@ def render(error: RutaError) -> Response:
     if _is_device_request():
         from app.web.openrosa.responses import openrosa_error
 
-        return openrosa_error(error)
-    if request.blueprint == "admin":
+        response = openrosa_error(error)
+    elif request.blueprint == "admin":
         from app.web.admin.context import error_page
 
-        return error_page(error.status, error.message)
-    response = jsonify(error.to_dict())
-    response.status_code = error.status
+        response = error_page(error.status, error.message)
+    else:
+        response = jsonify(error.to_dict())
+        response.status_code = error.status
+    response.headers.update(error.response_headers())
     return response
 
 

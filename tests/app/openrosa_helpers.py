@@ -101,3 +101,24 @@ def instance(
         f"<age>{age}</age><photo>{photo}</photo><meta><instanceID>{instance_id}</instanceID>{dep}</meta>"
         "</data>"
     ).encode()
+
+
+def form_xml(form_id: str, *, media: int = 0) -> bytes:
+    """A one-question XForm; ``media`` images in its itext make it expect that many media files."""
+    texts = "".join(
+        f'<text id="m{i}"><value form="image">jr://images/m{i}.png</value></text>' for i in range(media)
+    )
+    itext = (
+        f'<itext><translation lang="default"><text id="q:label"><value>Q</value></text>{texts}'
+        "</translation></itext>"
+        if media
+        else ""
+    )
+    label = "<label ref=\"jr:itext('q:label')\"/>" if media else "<label>Q</label>"
+    return f"""<?xml version="1.0"?>
+<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml"
+  xmlns:jr="http://openrosa.org/javarosa"><h:head><h:title>Form {form_id}</h:title>
+  <model>{itext}<instance><data id="{form_id}" version="1"><q/><meta><instanceID/></meta></data></instance>
+  <bind nodeset="/data/q" type="string"/>
+  <bind nodeset="/data/meta/instanceID" type="string" readonly="true()"/></model></h:head>
+  <h:body><input ref="/data/q">{label}</input></h:body></h:html>""".encode()

@@ -256,6 +256,8 @@ COVERED_ELSEWHERE = {
     "api.export_file",
     "api.delete_webhook",
     "api.list_users",
+    # tests/app/test_server_sessions.py: only the person themselves, with the old password (admin: 403).
+    "api.change_password",
     "api.list_organisations",
     "api.assign",
     "api.unassign",

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+from tests.app.admin_helpers import login
 from tests.app.batch_helpers import make_zip
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance, publish_xml
 
 
 def _login(world: World, who: str) -> None:
-    with world.client.session_transaction() as sess:
-        sess["user_id"] = world.user_ids[who]
+    world.client.delete_cookie("session")  # whoever was logged in on this client before
+    login(world, who, world.client)
 
 
 def _csrf(html: bytes) -> str:

@@ -1,5 +1,6 @@
 """Two app processes on one database: duplicate instanceIDs racing across them make exactly one
-submission and no 500 (uniqueness lives in the database, not in process memory)."""
+submission and no 500 (uniqueness lives in the database, not in process memory); wrong passwords sent
+to both are counted once, so the login limit holds across processes and their workers."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def two_servers(world: World, app_config: dict[str, str]) -> Iterator[list[str]]
         "RUTA_INSTANCE_PATH": app_config["INSTANCE_PATH"],  # shared blob store, like shared storage
         "RUTA_SECRET_KEY": app_config["SECRET_KEY"],
         "RUTA_ODK_VALIDATE": "false",
+        "RUTA_LOGIN_RATE_LIMIT": "5 per minute",
+        "RUTA_ALLOW_BASIC_OVER_HTTP": "true",
     }
     ports = [_free_port(), _free_port()]
     procs = [
@@ -113,3 +116,26 @@ def test_duplicates_racing_across_two_app_processes_make_one_submission(
             .where(SubmissionAttachment.blob_sha256.is_not(None))
         )
         assert present == 1
+
+
+@pytest.mark.slow
+def test_wrong_passwords_sent_to_two_servers_share_one_count(world: World, two_servers: list[str]) -> None:
+    """Two servers of two workers each: counted per worker in memory, 5 per minute would have allowed
+    20 guesses (POST /v1/sessions and Basic had no limit at all)."""
+    email = world.emails["manager"]
+    statuses = []
+    for i in range(10):
+        base = two_servers[i % 2]
+        if i % 3 == 2:  # Basic on the API counts the same
+            res = requests.get(f"{base}/v1/projects", auth=(email, "wrong-password-1"), timeout=30)
+        else:
+            res = requests.post(
+                f"{base}/v1/sessions", json={"email": email, "password": "wrong-password-1"}, timeout=30
+            )
+        statuses.append(res.status_code)
+    assert statuses[:5] == [401] * 5, statuses
+    assert statuses[5:] == [429] * 5, statuses
+    right = {"email": email, "password": world.passwords["manager"]}
+    for base in two_servers:
+        res = requests.post(f"{base}/v1/sessions", json=right, timeout=30)
+        assert res.status_code == 429 and int(res.headers["Retry-After"]) > 0

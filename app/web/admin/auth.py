@@ -1,27 +1,27 @@
 """Logging in and out of the admin, and choosing its language.
 
-A failed login counts against the address's rate limit (``LOGIN_RATE_LIMIT``); a successful one does
-not, so a busy office behind one NAT address is not locked out by its own people.
+A failed login counts against the address's login limit (``LOGIN_RATE_LIMIT``, shared with the API's
+password logins: ``app.web.login_guard``); a successful one does not, so a busy office behind one NAT
+address is not locked out by its own people.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import Response, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
+from flask_wtf.csrf import generate_csrf
 
 from app.db import commit, get_session
 from app.errors import AuthenticationFailedError
 from app.services import accounts
 from app.services import audit as audit_service
 from app.web.admin import bp
-from app.web.admin.setup import LOCALES, limiter
+from app.web.admin import sessions as admin_sessions
+from app.web.admin.setup import LOCALES
 from app.web.auth import api_actor
-
-
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
+from app.web.login_guard import password_attempt
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,7 +32,6 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda response: response.status_code != 303)
 def login() -> Response | str:
     if request.method == "GET":
         if not api_actor().is_anonymous:
@@ -42,7 +41,8 @@ def login() -> Response | str:
     password = request.form.get("password", "")
     db = get_session()
     try:
-        user = accounts.authenticate(db, email=email, password=password)
+        with password_attempt():
+            user = accounts.authenticate(db, email=email, password=password)
     except AuthenticationFailedError:
         return Response(
             render_template(
@@ -53,13 +53,16 @@ def login() -> Response | str:
             ),
             status=401,
         )
-    session.clear()  # a fresh session (and CSRF token) at login: no session fixation
-    session["user_id"] = user.id
-    session.permanent = True
+    current = admin_sessions.current()
+    if current.token is not None:  # logged in already (as someone else, perhaps): that session ends
+        admin_sessions.log_out(current)
+    current.clear()  # a fresh session and CSRF token at login: no session fixation
+    current.ended = False
+    current.permanent = True
+    generate_csrf()
+    admin_sessions.log_in(current, user_id=user.id, data=dict(current))
     from app.auth.actor import Actor
-    from app.db import utcnow
 
-    user.last_login_at = utcnow()
     audit_service.record(
         db, actor=Actor(user=user), action="user.login.web", subject_type="user", subject_id=user.id
     )
@@ -78,8 +81,8 @@ def logout() -> Response:
             subject_type="user",
             subject_id=actor.user.id,
         )
-        commit()
-    session.clear()
+    admin_sessions.log_out(admin_sessions.current())
+    commit()
     return redirect(url_for("admin.login"), code=303)  # type: ignore[return-value]
 
 

@@ -1,6 +1,6 @@
 """What every admin request shares: who is logged in, CSRF, security headers, and errors as HTML pages.
 
-The logged-in person is kept in Flask's signed session cookie as a user id; ``app.web.auth.api_actor``
+The logged-in person is the server-side session's (``app/web/admin/sessions.py``); ``app.web.auth.api_actor``
 turns it into the same ``Actor`` the JSON API uses, so access is decided by the one policy table.
 """
 
@@ -12,10 +12,11 @@ from flask import Response, g, redirect, render_template, request, session, url_
 from werkzeug.exceptions import HTTPException
 
 from app.auth.actor import Actor
-from app.db import get_session
-from app.errors import AuthenticationRequiredError, NotFoundError, RutaError
+from app.db import commit, get_session
+from app.errors import AuthenticationRequiredError, NotFoundError, RutaError, TooManyRequestsError
 from app.models import Project
 from app.web.admin import bp
+from app.web.admin.sessions import current, log_out
 from app.web.admin.setup import csrf
 from app.web.auth import api_actor
 
@@ -31,12 +32,13 @@ CSP = (
 
 @bp.before_request
 def _load_user() -> None:
-    user_id = session.get("user_id")
+    user_id = getattr(session, "user_id", None)  # a server-side session's person (admin/sessions.py)
     if isinstance(user_id, int):
         g.user_id = user_id
         actor = api_actor()
         if actor.user is None:  # deactivated or deleted since logging in
-            session.clear()
+            log_out(current())
+            commit()
             g.pop("user_id", None)
             g.pop("actor", None)
         else:
@@ -86,6 +88,12 @@ def _ruta_error(error: RutaError) -> Response:
     if isinstance(error, AuthenticationRequiredError):
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("admin.login", next=target))  # type: ignore[return-value]
+    if isinstance(error, TooManyRequestsError):  # the login limit
+        from flask_babel import gettext
+
+        response = error_page(429, gettext("Too many attempts. Wait a minute and try again."))
+        response.headers.update(error.response_headers())
+        return response
     return error_page(error.status, error.message)
 
 
@@ -97,8 +105,6 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if exc.name == "CSRF Error" or "CSRF" in (exc.description or ""):
         message = gettext("This page had expired. Go back, reload it and try again.")
-    elif status == 429:
-        message = gettext("Too many attempts. Wait a minute and try again.")
     elif status == 404:
         message = gettext("Not found, or you do not have access to it.")
     elif status == 413:

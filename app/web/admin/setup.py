@@ -1,25 +1,19 @@
-"""The admin's extensions: CSRF protection, login rate limiting and translations.
+"""The admin's extensions: CSRF protection and translations (login limits: ``app.web.login_guard``).
 
 CSRF is checked only on the admin's own requests (the JSON API and OpenRosa are token-authenticated and
 must stay CSRF-free), so ``WTF_CSRF_CHECK_DEFAULT`` is off and the blueprint calls ``csrf.protect()``.
-The rate limiter keeps its counts in memory, or in Redis when ``RUTA_REDIS_URL`` is set so that several
-app servers share them.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Request, g, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, g, request
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 LOCALES = ("es", "en", "pt")
 LOCALE_NAMES = {"es": "Español", "en": "English", "pt": "Português"}
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
 
 
@@ -32,31 +26,13 @@ def select_locale() -> str:
     return best or "es"
 
 
-def _outside_admin() -> bool:
-    """The limiter only guards the admin's login: every other request (a device's HEAD and POST above all)
-    skips its bookkeeping."""
-    return request.blueprint != "admin"
-
-
-class LazyCookieSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, but a request without the cookie (every device and API request)
-    gets its empty session without building the signing serializer first. Same result, less work on
-    the requests that never use a session."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)) and app.secret_key:
-            return self.session_class()
-        return super().open_session(app, request)
-
-
 def init_app(app: Flask) -> None:
+    from app.web.admin.sessions import AdminSessionInterface
+
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, which expires itself
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     csrf.init_app(app)
-    limiter.init_app(app)
-    limiter.request_filter(_outside_admin)
-    app.session_interface = LazyCookieSessionInterface()
+    app.session_interface = AdminSessionInterface()
     babel.init_app(app, locale_selector=select_locale, default_locale=app.config["BABEL_DEFAULT_LOCALE"])
     from app.web.admin import bp
 

@@ -1,18 +1,20 @@
-"""Sessions and the current user: POST /v1/sessions, DELETE /v1/sessions/{token}, /v1/users."""
+"""Sessions and the current user: POST /v1/sessions, DELETE /v1/sessions/{token}, /v1/users, and
+PUT /v1/users/{id}/password."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, g, jsonify
 
 from app.db import commit, get_session
-from app.errors import AuthenticationFailedError, NotFoundError
+from app.errors import AuthenticationFailedError, ForbiddenError, InvalidValueError, NotFoundError
 from app.services import accounts
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.serialise import ts, user
 from app.web.auth import api_actor, logged_in_actor
+from app.web.login_guard import password_attempt
 
 
 @bp.post("/sessions")
@@ -22,7 +24,8 @@ def create_session() -> tuple[Response, int]:
     if not isinstance(email, str) or not isinstance(password, str):
         raise AuthenticationFailedError()
     session = get_session()
-    u = accounts.authenticate(session, email=email, password=password)
+    with password_attempt():
+        u = accounts.authenticate(session, email=email, password=password)
     issued = accounts.create_session(
         session, user=u, ttl=timedelta(hours=current_app.config["SESSION_TTL_HOURS"])
     )
@@ -38,6 +41,33 @@ def end_session(token: str) -> Response:
     assert actor.user is not None
     if not accounts.end_session(get_session(), user=actor.user, token=token):
         raise NotFoundError("No such session of yours.")
+    commit()
+    return jsonify({"success": True})
+
+
+@bp.put("/users/<int:user_id>/password")
+def change_password(user_id: int) -> Response:
+    """Central's ``{"old", "new"}``: a person changes their own password. Every other session of theirs
+    ends (bearer tokens and admin logins); the bearer token that asked, if any, stays."""
+    actor = logged_in_actor()
+    assert actor.user is not None
+    if actor.user.id != user_id:
+        raise ForbiddenError("A password can only be changed by the person it belongs to.")
+    data = json_body()
+    old, new = required(data, "old"), required(data, "new")
+    if not isinstance(old, str) or not isinstance(new, str):
+        raise InvalidValueError("old and new must be strings.")
+    session = get_session()
+    with password_attempt():
+        accounts.authenticate(session, email=actor.user.email, password=old)
+    accounts.change_password(
+        session,
+        actor=actor,
+        user=actor.user,
+        password=new,
+        realm=current_app.config["DIGEST_REALM"],
+        keep_token=g.get("bearer_token"),
+    )
     commit()
     return jsonify({"success": True})
 

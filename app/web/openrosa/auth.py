@@ -19,6 +19,7 @@ from app.db import get_session, utcnow
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError, InvalidTokenError
 from app.models import AppUser
 from app.services import accounts, app_users
+from app.web.login_guard import password_attempt
 
 NONCE_TTL_SECONDS = 3600
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -104,14 +105,16 @@ def account_actor() -> Actor:
     if auth is None:
         raise AuthenticationRequiredError("Log in with your Ruta account to use this server.")
     if auth.type == "digest":
-        user = accounts.get_user_by_email(session, auth.username or "")
-        ha1 = user.digest_ha1 if user is not None and user.is_active else None
-        if user is None or not _digest().authenticate(auth, ha1):
-            raise AuthenticationFailedError("The username or password is not correct.")
+        with password_attempt():
+            user = accounts.get_user_by_email(session, auth.username or "")
+            ha1 = user.digest_ha1 if user is not None and user.is_active else None
+            if user is None or not _digest().authenticate(auth, ha1):
+                raise AuthenticationFailedError("The username or password is not correct.")
     elif auth.type == "basic":
         if not (request.is_secure or current_app.config["ALLOW_BASIC_OVER_HTTP"]):
             raise AuthenticationRequiredError("Basic authentication is only accepted over https.")
-        user = accounts.authenticate(session, email=auth.username or "", password=auth.password or "")
+        with password_attempt():
+            user = accounts.authenticate(session, email=auth.username or "", password=auth.password or "")
     else:
         raise AuthenticationRequiredError()
     g.actor = Actor(user=user)

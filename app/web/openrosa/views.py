@@ -15,7 +15,7 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import MissingSubmissionPartError, NotFoundError, PayloadTooLargeError, RutaError
 from app.models import Blob, Form, FormAttachment, Project
-from app.services import app_users
+from app.services import app_users, device_forms
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
 from app.web.blob_download import blob_response
@@ -62,19 +62,6 @@ def _root_url(token: str | None, project_id: int) -> str:
     return f"{base}/v1/key/{token}/projects/{project_id}" if token else f"{base}/v1/projects/{project_id}"
 
 
-def _fillable_forms(actor: Actor, project: Project) -> list[Form]:
-    """Open forms with a published version that this caller may fill in."""
-    session = get_session()
-    forms = session.scalars(
-        select(Form)
-        .where(Form.project_id == project.id, Form.state == "open", Form.current_version_id.is_not(None))
-        .order_by(Form.xml_form_id)
-    )
-    if actor.app_user is None:
-        return list(forms)
-    return [f for f in forms if app_users.may_use_form(session, actor.app_user, f)]
-
-
 def _device_form(actor: Actor, project: Project, xml_form_id: str) -> Form:
     session = get_session()
     form = session.scalar(select(Form).where(Form.project_id == project.id, Form.xml_form_id == xml_form_id))
@@ -90,24 +77,23 @@ def form_list(project_id: int, token: str | None = None) -> Response:
     actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.list")
     root = _root_url(token, project_id)
-    wanted = request.args.get("formID")
-    entries = []
-    for form in _fillable_forms(actor, project):
-        if wanted and form.xml_form_id != wanted:
-            continue
-        version = form.current_version
-        assert version is not None
-        has_media = bool(version.attachments)
-        entries.append(
-            openrosa.FormListEntry(
-                form_id=form.xml_form_id,
-                name=form.name or form.xml_form_id,
-                version=version.version or None,
-                md5_hex=version.md5,
-                download_url=f"{root}/formList/{form.xml_form_id}.xml",
-                manifest_url=f"{root}/formList/{form.xml_form_id}/manifest" if has_media else None,
-            )
+    listed = device_forms.fillable_forms(
+        get_session(),
+        project_id=project.id,
+        app_user=actor.app_user,
+        xml_form_id=request.args.get("formID") or None,
+    )
+    entries = [
+        openrosa.FormListEntry(
+            form_id=form.xml_form_id,
+            name=form.name,
+            version=form.version or None,
+            md5_hex=form.md5,
+            download_url=f"{root}/formList/{form.xml_form_id}.xml",
+            manifest_url=f"{root}/formList/{form.xml_form_id}/manifest" if form.has_media else None,
         )
+        for form in listed
+    ]
     commit()  # last_seen_at of the device
     return xml_response(openrosa.form_list(entries))
 
@@ -132,22 +118,11 @@ def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Res
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
     root = _root_url(token, project_id)
-    session = get_session()
-    md5s = dict(
-        session.execute(
-            select(Blob.sha256, Blob.md5).where(
-                Blob.sha256.in_([a.blob_sha256 for a in version.attachments if a.blob_sha256])
-            )
-        ).all()
-    )
     files = [
         openrosa.ManifestFile(
-            filename=a.name,
-            md5_hex=md5s[a.blob_sha256],
-            download_url=f"{root}/formList/{xml_form_id}/media/{a.name}",
+            filename=f.name, md5_hex=f.md5, download_url=f"{root}/formList/{xml_form_id}/media/{f.name}"
         )
-        for a in version.attachments
-        if a.blob_sha256 is not None
+        for f in device_forms.media_files(get_session(), version_id=version.id)
     ]
     commit()
     return xml_response(openrosa.manifest(files))
