@@ -28,6 +28,7 @@ from app.blobs import FileBlobStore, get_blob_store, open_store
 from app.db import get_database
 from app.models import Blob, Submission, SubmissionAttachment
 from app.services.blobs import store_bytes
+from app.web.downloads import content_disposition
 from tests.app.admin_helpers import login
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import OR_HEADERS, device_token, post_submission, publish_xml, root
@@ -168,7 +169,8 @@ def test_submissions_with_photos_to_a_live_server_on_s3(world: World, s3: S3, li
             followed = requests.get(url, headers=headers, timeout=30)
             assert followed.status_code == 200
             assert sha(followed.content) == sha(data)
-            assert followed.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+            # The one Content-Disposition of every download (app/web/downloads.py), carried by the URL.
+            assert followed.headers["Content-Disposition"] == content_disposition(name)
         # Who asks is checked before any URL is handed out.
         denied = requests.get(
             f"{live_server}/v1/projects/{world.project_id}/forms/photos/submissions/{iid}/attachments/front.jpg",
