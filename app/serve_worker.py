@@ -10,8 +10,9 @@ and runs the app, so a slow client costs a socket and its buffer, never a thread
 sends nothing for ``IDLE_SECONDS`` while its request is incomplete is closed.
 
 What still holds a thread: a request with ``Expect: 100-continue`` (the client waits for the thread's
-"100 Continue" before sending its body), TLS (``ruta serve`` speaks plain HTTP; TLS ends at a proxy),
-and pipelined requests. Connections per worker are capped by gunicorn's ``worker_connections``
+"100 Continue" before sending its body), a chunk of a resumable upload (``Content-Range``: the bytes that
+arrive before a cut are kept, so the app must read them as they come), TLS (``ruta serve`` speaks plain
+HTTP; TLS ends at a proxy), and pipelined requests. Connections per worker are capped by gunicorn's ``worker_connections``
 (1000); against many thousands of slow clients from the internet, put a buffering proxy in front
 (README: "Slow clients").
 """
@@ -37,6 +38,7 @@ HEADER_BYTES = 64 * 1024  # past this without the end of the headers, gunicorn's
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding:[^\r\n]*chunked", re.I | re.M)
 _EXPECT = re.compile(rb"^expect:", re.I | re.M)
+_CONTENT_RANGE = re.compile(rb"^content-range:", re.I | re.M)
 
 
 class RequestBuffer:
@@ -66,6 +68,10 @@ class RequestBuffer:
             del self.head[self.header_end :]
             if _EXPECT.search(head):
                 self.done = True  # the client waits for "100 Continue" from the thread
+            elif _CONTENT_RANGE.search(head):
+                # A resumable upload's chunk (a hub on a 2G link): the app keeps whatever part arrives
+                # before a cut, which it can only do if it reads the body as it comes.
+                self.done = True
             elif _CHUNKED.search(head):
                 self.length = None
             else:
