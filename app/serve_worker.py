@@ -12,9 +12,9 @@ sends nothing for ``IDLE_SECONDS`` while its request is incomplete is closed.
 What still holds a thread: a request with ``Expect: 100-continue`` (the client waits for the thread's
 "100 Continue" before sending its body), a chunk of a resumable upload (``Content-Range``: the bytes that
 arrive before a cut are kept, so the app must read them as they come), TLS (``ruta serve`` speaks plain
-HTTP; TLS ends at a proxy), and pipelined requests. Connections per worker are capped by gunicorn's ``worker_connections``
-(1000); against many thousands of slow clients from the internet, put a buffering proxy in front
-(README: "Slow clients").
+HTTP; TLS ends at a proxy), and pipelined requests. Connections per worker are capped by gunicorn's
+``worker_connections`` (1000); against many thousands of slow clients from the internet, put a
+buffering proxy in front (README: "Slow clients").
 """
 
 from __future__ import annotations

@@ -170,6 +170,14 @@ def _seed(world: World) -> dict[str, Any]:
         "submission_id": submission_id,
         "subpath": "Submissions",
         "hub_token": hub["token"],
+        # Ids of rows the walk need not create: junk and a well-formed id of nothing both must be 4xx.
+        "export_id": 1,
+        "webhook_id": 1,
+        "report_id": 1,
+        "upload_id": "0" * 64,
+        "version_id": "uuid:walk",
+        "job_id": 1,
+        "delivery_id": 1,
     }
 
 

@@ -9,11 +9,16 @@ from flask import current_app, request
 from app.errors import InvalidJSONError, InvalidValueError, MissingFieldError, PayloadTooLargeError
 
 
-def json_body(what: str = "The request body must be a JSON object.") -> dict[str, Any]:
+def json_value() -> Any:
+    """The request body as JSON of any shape; None when it is not JSON."""
     try:
-        data = request.get_json(silent=True, force=True)
+        return request.get_json(silent=True, force=True)
     except RecursionError:  # nested past the decoder's limit: not a body any endpoint takes
-        data = None
+        return None
+
+
+def json_body(what: str = "The request body must be a JSON object.") -> dict[str, Any]:
+    data = json_value()
     if not isinstance(data, dict):
         raise InvalidJSONError(what)
     return data

@@ -17,8 +17,9 @@ from app.response import columns
 from app.services import audit
 from app.services.response import activities, plans, suppression
 from app.services.response.reach import ReachQuery, Row, gaps, reach
+from app.web import query
 from app.web.api import bp
-from app.web.api.helpers import flag, json_body, read_body
+from app.web.api.helpers import flag, json_body, json_value, read_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
@@ -68,7 +69,7 @@ def _upload_response(result: activities.UploadResult) -> Response:
 def post_activities(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "activity.report")
-    data: Any = request.get_json(silent=True, force=True)
+    data = json_value()
     items = data.get("rows") if isinstance(data, dict) else data
     result = activities.import_rows(
         get_session(),
@@ -117,19 +118,16 @@ def _report_json(r: ActivityReport) -> dict[str, Any]:
 def list_activities(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "response.read")
-    status = request.args.get("status")
+    args = query.parse(ListArgs())
+    status = args.get("status")
     if status not in (None, "valid", "error", "accepted"):
         raise InvalidValueError("status must be valid, error or accepted.")
-    try:
-        limit = min(max(int(request.args.get("limit", "500")), 1), 5000)
-        offset = max(int(request.args.get("offset", "0")), 0)
-    except ValueError as err:
-        raise InvalidValueError("limit and offset must be whole numbers.") from err
+    limit, offset = args.get("limit", 500), args.get("offset", 0)
     session = get_session()
-    query = session.query(ActivityReport).filter(ActivityReport.project_id == project.id)
+    selected = session.query(ActivityReport).filter(ActivityReport.project_id == project.id)
     if status:
-        query = query.filter(ActivityReport.status == status)
-    rows = query.order_by(ActivityReport.id).offset(offset).limit(limit).all()
+        selected = selected.filter(ActivityReport.status == status)
+    rows = selected.order_by(ActivityReport.id).offset(offset).limit(limit).all()
     audit.record(
         session,
         actor=actor,
@@ -177,11 +175,10 @@ def accept_activity(project_id: int, report_id: int) -> Response:
 def activities_report(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "response.read")
-    raw = request.args.get("upload")
-    if raw is not None and not raw.isdigit():
-        raise InvalidValueError("upload must be an upload id (a whole number).")
     session = get_session()
-    upload = activities.latest_upload(session, project=project, upload_id=int(raw) if raw else None)
+    upload = activities.latest_upload(
+        session, project=project, upload_id=query.parse(ListArgs()).get("upload")
+    )
     body = activities.error_workbook(upload, language=_language())
     audit.record(
         session,
@@ -208,17 +205,29 @@ def put_needs(project_id: int) -> Response:
     return jsonify(summary)
 
 
+class TableArgs(query.QuerySchema):
+    year = query.Count(minimum=2000, maximum=2100)
+    until = query.Count(minimum=1, maximum=12)
+    model = query.Text(max_length=32)
+    suppress = query.Text(max_length=8)
+
+
+class ListArgs(query.QuerySchema):
+    status = query.Text(max_length=16)
+    limit = query.Count(minimum=1, maximum=5000)
+    offset = query.Count()
+    upload = query.Count()
+    lang = query.Text(max_length=16)
+
+
 def _reach_query() -> ReachQuery:
-    raw_year = request.args.get("year") or str(date.today().year)
-    raw_until = request.args.get("until")
-    if not raw_year.isdigit() or (raw_until is not None and not raw_until.isdigit()):
-        raise InvalidValueError("year and until must be whole numbers (until: a month, 1 to 12).")
+    args = query.parse(TableArgs())
     by = tuple(v.strip() for raw in request.args.getlist("by") for v in raw.split(",") if v.strip())
     return ReachQuery(
-        year=int(raw_year),
+        year=args.get("year", date.today().year),
         by=by,
-        model=request.args.get("model", "sum"),
-        until_month=int(raw_until) if raw_until else None,
+        model=args.get("model", "sum"),
+        until_month=args.get("until"),
     )
 
 
