@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from app.blobs import get_blob_store
 from app.db import get_database
 from app.services import jobs
 
@@ -84,7 +85,16 @@ def _webhook_failed(session: Session, job: jobs.ClaimedJob, error: str, final: b
 def _run_export(ctx: JobContext) -> None:
     from app.services import export_runs
 
-    export_runs.run(ctx.app, ctx.session, run_id=int(ctx.job.payload["export"]), worker=ctx.worker)
+    app = ctx.app
+    export_runs.run(
+        get_database(app),
+        get_blob_store(app),
+        ctx.session,
+        secret_key=str(app.config["SECRET_KEY"]),
+        ttl_hours=int(app.config["EXPORT_TTL_HOURS"]),
+        run_id=int(ctx.job.payload["export"]),
+        worker=ctx.worker,
+    )
 
 
 def _export_failed(session: Session, job: jobs.ClaimedJob, error: str, final: bool) -> None:
@@ -95,7 +105,6 @@ def _export_failed(session: Session, job: jobs.ClaimedJob, error: str, final: bo
 
 def _maintenance(ctx: JobContext) -> None:
     """Expired export files and old finished jobs go; then the next run is queued an hour later."""
-    from app.blobs import get_blob_store
     from app.services import export_runs
 
     export_runs.purge_expired(ctx.session, store=get_blob_store(ctx.app))

@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.blobs import BlobStore, get_blob_store
-from app.db import get_database, utcnow
+from app.blobs import BlobStore
+from app.db import Database, utcnow
 from app.errors import ConflictError, ExportGoneError, ForbiddenError, InvalidValueError, NotFoundError
 from app.exports.options import parse_options
 from app.models import Blob, ExportRun, Form, Project, Submission, User
@@ -112,14 +111,24 @@ def describe(run: ExportRun) -> dict[str, Any]:
     }
 
 
-def _progress(app: Flask, run_id: int, **values: Any) -> None:
-    with get_database(app).session_scope() as session:
+def _progress(db: Database, run_id: int, **values: Any) -> None:
+    with db.session_scope() as session:
         session.execute(sa.update(ExportRun).where(ExportRun.id == run_id).values(**values))
         session.commit()
 
 
-def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
-    """The ``exports.run`` job (module docstring)."""
+def run(
+    db: Database,
+    store: BlobStore,
+    session: Session,
+    *,
+    secret_key: str,
+    ttl_hours: int,
+    run_id: int,
+    worker: str,
+) -> None:
+    """The ``exports.run`` job (module docstring). The worker passes the app's database, blob store and
+    secret key: services take what they use, never the Flask app."""
     found = session.get(ExportRun, run_id)
     if found is None or found.status == "done":
         return
@@ -129,9 +138,7 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
     fmt, options, project_id, form_id = found.fmt, dict(found.options), found.project_id, found.form_id
     creator_id = creator.id
     session.rollback()  # nothing held while the export reads (SQLite's write lock above all)
-    _progress(app, run_id, status="running", progress=0.0, error=None)
-    store = get_blob_store(app)
-    db = get_database(app)
+    _progress(db, run_id, status="running", progress=0.0, error=None)
     read = db.sessionmaker()
     try:
         project, form = read.get(Project, project_id), read.get(Form, form_id)
@@ -147,7 +154,7 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
             form=form,
             options=parse_options(options),
             fmt=fmt,
-            secret_key=str(app.config["SECRET_KEY"]),
+            secret_key=secret_key,
             check=check_for(fmt),
         )
         total = read.scalar(sa.select(sa.func.count()).where(Submission.form_id == form_id)) or 0
@@ -161,7 +168,7 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
             read.commit()
             pages += 1
             if total:
-                _progress(app, run_id, progress=min(pages * exports.PAGE / total, 0.99))
+                _progress(db, run_id, progress=min(pages * exports.PAGE / total, 0.99))
 
         export.between_pages = between_pages
         rendered = render(read, export, fmt, store)
@@ -176,7 +183,7 @@ def run(app: Flask, session: Session, *, run_id: int, worker: str) -> None:
     done.status, done.progress, done.error = "done", 1.0, None
     done.blob_sha256, done.size, done.filename, done.content_type = stored, size, filename, mimetype
     done.finished_at = now
-    done.expires_at = now + dt.timedelta(hours=int(app.config["EXPORT_TTL_HOURS"]))
+    done.expires_at = now + dt.timedelta(hours=ttl_hours)
     session.flush()
 
 
