@@ -204,3 +204,21 @@ def build_world(app: Flask, client: FlaskClient) -> World:
         ids["outsider"] = outsider.id
         session.commit()
         return World(app, client, org.id, other.id, project.id, other_project.id, passwords, emails, ids)
+
+
+@pytest.fixture
+def live(world: World) -> Iterator[str]:
+    """Ruta served over real HTTP on a loopback port, for clients that are separate processes or that
+    need real concurrency (pyodk, the web-form engine, parallel POSTs)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, world.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

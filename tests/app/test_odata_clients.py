@@ -4,31 +4,16 @@ Submissions and repeat tables with Basic auth, as Excel and Power BI connect."""
 
 from __future__ import annotations
 
-import threading
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from forms.library import read_bundled
 from tests.app.conftest import World
 from tests.app.odata_helpers import geo_form, geo_instance, nested_form, nested_instance, submit
-
-
-@pytest.fixture
-def live(world: World) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, world.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _pyodk_client(world: World, live: str, tmp_path: Path, who: str) -> Any:

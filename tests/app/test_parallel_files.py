@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 
 import pytest
 import requests
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from app.db import get_database
 from app.models import Submission, SubmissionAttachment
@@ -35,18 +33,6 @@ XML = (
     + b"<meta><instanceID>uuid:parallel-files</instanceID></meta></data>"
 )
 PHOTOS = {f"p{i}.jpg": os.urandom(2_000) for i in range(N)}
-
-
-@pytest.fixture
-def live(world: World) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, world.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _post(url: str, names: list[str]) -> int:

@@ -4,13 +4,10 @@ a stale version (409), and ``/versions`` and ``currentVersion`` say which versio
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.app.admin_helpers import login
 from tests.app.conftest import World
@@ -188,18 +185,6 @@ def test_versions_and_current_version_follow_each_edit(world: World, base: str) 
     assert world.client.get(f"{base}/{ORIGINAL}/versions/uuid:none.xml", headers=manager).status_code == 404
     outsider = world.headers("outsider")
     assert world.client.get(f"{base}/{ORIGINAL}/versions/{ORIGINAL}.xml", headers=outsider).status_code == 404
-
-
-@pytest.fixture
-def live(world: World) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, world.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.mark.slow

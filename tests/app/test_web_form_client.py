@@ -3,14 +3,11 @@ from a live Ruta formList, fills it, and POSTs the submission it produces; Ruta 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.db import get_database
 from app.models import SubmissionVersion
@@ -21,19 +18,6 @@ from tests.clients.engine import submit_via_server
 from tests.forms.test_library import FMS_ANSWERS, HH_ANSWERS
 
 ANSWERS: dict[str, dict[str, Any]] = {"ruta_border_fms": FMS_ANSWERS, "ruta_household_needs": HH_ANSWERS}
-
-
-@pytest.fixture
-def live(world: World) -> Iterator[str]:
-    """Ruta served over real HTTP on a loopback port, for clients that are separate processes."""
-    server = make_server("127.0.0.1", 0, world.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _publish_bundled(app: Flask, world: World) -> None:
