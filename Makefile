@@ -1,5 +1,6 @@
 # The two commands of the README. Both work on a fresh clone with only python3 (3.11+) installed.
-# Every install comes from a lock file with hashes (requirements/*.lock, made by `make lock`), so a fresh
+# Every install comes from a lock file with hashes (requirements.lock, requirements-app.lock; made by
+# `make lock` from pyproject.toml and requirements/*.in), so a fresh
 # clone gets exactly the versions CI tested; the project itself is then installed without its dependencies.
 PY ?= python3
 VENV := .venv
@@ -13,11 +14,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/app.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-app.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/test.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/pip check --disable-pip-version-check >/dev/null
 	@if [ -f tests/clients/package-lock.json ]; then cd tests/clients && npm ci --silent --no-audit --no-fund; fi
@@ -65,7 +66,7 @@ lock: $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml requirements/build.in requirements/babel.in --extra test --extra redis \
 		--generate-hashes --python-version 3.11 --python-platform linux --no-header --annotation-style line \
-		-o requirements/test.lock
-	$(BIN)/uv pip compile pyproject.toml requirements/build.in requirements/babel.in -c requirements/test.lock \
+		-o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in requirements/babel.in -c requirements.lock \
 		--generate-hashes --python-version 3.11 --python-platform linux --no-header --annotation-style line \
-		-o requirements/app.lock
+		-o requirements-app.lock
