@@ -20,10 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONType, UTCDateTime, utcnow
 
-# The count columns of a 5W row, in R4V's order: population types, then age/gender cells.
-POPULATION_TYPES = ("in_destination", "in_transit", "host_community", "pendular", "colombian_returnees")
-AGE_GENDER = ("girls", "boys", "women", "men", "other_under_18", "other_over_18")
-REPORT_STATUSES = ("valid", "error", "accepted")
+# The count columns below are those of ``app/response/columns.py`` (POPULATION_TYPES, AGE_GENDER), which
+# owns their names; status is valid, error (held out of the outputs) or accepted.
 
 
 class ActivityUpload(Base):
