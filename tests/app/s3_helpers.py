@@ -5,6 +5,7 @@ the same port still has them: that is how tests make the store unreachable for a
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import uuid
 from collections.abc import Iterator
@@ -94,3 +95,41 @@ def make_s3(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> S3:
 @pytest.fixture
 def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> S3:
     return make_s3(moto_server, monkeypatch)
+
+
+PHOTOS_FORM = b"""<?xml version="1.0"?>
+<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml"
+  xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">
+  <h:head><h:title>Two photos</h:title>
+    <model><instance><data id="photos" version="1">
+      <place/><front/><back/><meta><instanceID/></meta>
+    </data></instance>
+    <bind nodeset="/data/place" type="string"/>
+    <bind nodeset="/data/front" type="binary"/>
+    <bind nodeset="/data/back" type="binary"/>
+    <bind nodeset="/data/meta/instanceID" type="string" readonly="true()"/>
+    </model></h:head>
+  <h:body><input ref="/data/place"><label>Place</label></input>
+    <upload ref="/data/front" mediatype="image/*"><label>Front</label></upload>
+    <upload ref="/data/back" mediatype="image/*"><label>Back</label></upload></h:body></h:html>"""
+
+
+def photos_instance(instance_id: str) -> bytes:
+    return (
+        f'<data id="photos" version="1"><place>Ipiales</place><front>front.jpg</front><back>back.jpg</back>'
+        f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
+    ).encode()
+
+
+def photo(seed: str, size: int = 150_000) -> bytes:
+    """Incompressible bytes standing in for a JPEG, different per seed."""
+    out = bytearray()
+    block = hashlib.sha256(seed.encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return b"\xff\xd8\xff\xe0" + bytes(out[:size])
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

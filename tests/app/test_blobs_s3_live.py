@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -32,46 +31,19 @@ from app.web.downloads import content_disposition
 from tests.app.admin_helpers import login
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import OR_HEADERS, device_token, post_submission, publish_xml, root
-from tests.app.s3_helpers import S3, MotoServer, free_port, make_s3, moto_server  # noqa: F401 (fixture)
+from tests.app.s3_helpers import (  # noqa: F401 (moto_server is a fixture)
+    PHOTOS_FORM,
+    S3,
+    MotoServer,
+    free_port,
+    make_s3,
+    moto_server,
+    photo,
+    photos_instance,
+    sha,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-
-PHOTOS_FORM = b"""<?xml version="1.0"?>
-<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml"
-  xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">
-  <h:head><h:title>Two photos</h:title>
-    <model><instance><data id="photos" version="1">
-      <place/><front/><back/><meta><instanceID/></meta>
-    </data></instance>
-    <bind nodeset="/data/place" type="string"/>
-    <bind nodeset="/data/front" type="binary"/>
-    <bind nodeset="/data/back" type="binary"/>
-    <bind nodeset="/data/meta/instanceID" type="string" readonly="true()"/>
-    </model></h:head>
-  <h:body><input ref="/data/place"><label>Place</label></input>
-    <upload ref="/data/front" mediatype="image/*"><label>Front</label></upload>
-    <upload ref="/data/back" mediatype="image/*"><label>Back</label></upload></h:body></h:html>"""
-
-
-def photos_instance(instance_id: str) -> bytes:
-    return (
-        f'<data id="photos" version="1"><place>Ipiales</place><front>front.jpg</front><back>back.jpg</back>'
-        f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
-    ).encode()
-
-
-def photo(seed: str, size: int = 150_000) -> bytes:
-    """Incompressible bytes standing in for a JPEG, different per seed."""
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return b"\xff\xd8\xff\xe0" + bytes(out[:size])
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture
