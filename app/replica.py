@@ -1,4 +1,5 @@
-"""An optional read replica (``RUTA_DATABASE_REPLICA_URL``) for the heavy reads: exports and OData.
+"""An optional read replica (``RUTA_DATABASE_REPLICA_URL``) for the heavy reads: exports, OData and
+indicator values.
 
 A replica lags its primary a little, so a person who just changed something must see the change: any
 successful write request (a method other than GET/HEAD/OPTIONS that did not itself read from the

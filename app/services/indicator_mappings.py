@@ -2,8 +2,9 @@
 confirmed, and confirming a new version (validated against the form, audited).
 
 A bundled form (forms/library) ships with a reviewed mapping (app/indicators/mapping/bundled/); the first
-time it is needed it is stored as version 1 with ``source='bundled'``, so it is versioned and replaceable
-like any other.
+time a write needs it (the indicator refresh job, or confirming a replacement) it is stored as version 1
+with ``source='bundled'``, so it is versioned and replaceable like any other. Reads (``describe``) show
+the shipped document without storing it: a GET never writes.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def mapping_label(form: Form, mapping: IndicatorMapping) -> str:
     return f"{form.xml_form_id}@v{mapping.version}"
 
 
-def current_mapping(session: Session, *, form: Form) -> IndicatorMapping | None:
-    """The confirmed mapping in force for ``form`` (installing a bundled form's shipped one), or None."""
+def current_mapping(session: Session, *, form: Form, install: bool = True) -> IndicatorMapping | None:
+    """The confirmed mapping in force for ``form``, or None. A bundled form's shipped mapping is stored
+    as version 1 when ``install``; otherwise (reads) it is returned unsaved, as it would be stored."""
     found = session.scalar(
         select(IndicatorMapping)
         .where(IndicatorMapping.form_id == form.id, IndicatorMapping.status == "confirmed")
@@ -74,8 +76,9 @@ def current_mapping(session: Session, *, form: Form) -> IndicatorMapping | None:
     mapping = IndicatorMapping(
         form_id=form.id, version=1, status="confirmed", source="bundled", document=dict(shipped)
     )
-    session.add(mapping)
-    session.flush()
+    if install:
+        session.add(mapping)
+        session.flush()
     return mapping
 
 
@@ -86,7 +89,7 @@ def _has_any(session: Session, form: Form) -> bool:
 def describe(session: Session, *, form: Form, catalog: Catalog | None = None) -> dict[str, Any]:
     """What GET .../mapping returns: the mapping in force, or a suggestion marked ``suggested``."""
     catalog = catalog or load_catalog()
-    mapping = current_mapping(session, form=form)
+    mapping = current_mapping(session, form=form, install=False)
     schema = form_schema(form)
     if mapping is not None:
         problems = validate_mapping(mapping.document, schema, catalog) if schema is not None else []
@@ -96,7 +99,8 @@ def describe(session: Session, *, form: Form, catalog: Catalog | None = None) ->
             "version": mapping.version,
             "mappingVersion": mapping_label(form, mapping),
             "confirmedBy": mapping.created_by_id,
-            "confirmedAt": mapping.created_at.isoformat(),
+            # None for a bundled mapping not yet stored (no refresh or confirmation has needed it).
+            "confirmedAt": mapping.created_at.isoformat() if mapping.created_at else None,
             "document": mapping.document,
             "problems": [vars(p) for p in problems],
         }

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.db import get_database
 from app.models import AuditEvent, IndicatorMapping, Submission, UnmappedValue
 from tests.app import indicator_fixtures as fx
+from tests.app.admin_helpers import login
 from tests.app.conftest import World
 from tests.app.job_helpers import run_jobs
 
@@ -39,6 +40,31 @@ def test_bundled_form_ships_confirmed(world: World) -> None:
     assert (res.json["status"], res.json["source"], res.json["version"]) == ("confirmed", "bundled", 1)
     assert res.json["mappingVersion"] == f"{fx.HH}@v1"
     assert not [p for p in res.json["problems"] if p["severity"] == "error"]
+
+
+def test_reading_a_bundled_mapping_writes_nothing_until_a_refresh_needs_it(world: World) -> None:
+    """A GET never writes (issue 18): the shipped document is shown unsaved; the refresh job, which
+    may write, stores it as version 1, and the answer stays the same."""
+    fx.publish_household(world)
+
+    def stored() -> list[tuple[int, str]]:
+        with get_database(world.app).session_scope() as session:
+            rows = session.scalars(select(IndicatorMapping)).all()
+            return [(m.version, m.source) for m in rows]
+
+    shown = world.client.get(mapping_url(world, fx.HH), headers=world.headers("supervisor")).json
+    page = login(world, "supervisor").get(f"/admin/projects/{world.project_id}/forms/{fx.HH}/mapping")
+    assert page.status_code == 200 and 'data-status="confirmed"' in page.text
+    assert stored() == [] and shown["confirmedAt"] is None
+    form_version = world.client.get(
+        f"/v1/projects/{world.project_id}/forms/{fx.HH}", headers=world.headers("manager")
+    ).json["version"]
+    xml = fx.household_xml(form_version, "hh-0", country="COL", water="no", assistance="yes", ages=[10])
+    fx.submit(world, fx.HH, xml)  # queues and runs the refresh
+    assert stored() == [(1, "bundled")]
+    after = world.client.get(mapping_url(world, fx.HH), headers=world.headers("supervisor")).json
+    assert after["document"] == shown["document"] and after["mappingVersion"] == shown["mappingVersion"]
+    assert after["confirmedAt"] is not None
 
 
 def test_invalid_mapping_is_refused_with_every_problem_and_nothing_stored(world: World) -> None:

@@ -22,7 +22,9 @@ from werkzeug.datastructures import MultiDict
 
 from app import create_app, replica
 from app.db import get_database
+from tests.app import indicator_fixtures as fx
 from tests.app.conftest import World
+from tests.app.job_helpers import run_jobs
 from tests.app.openrosa_helpers import (
     OR_HEADERS,
     SIMPLE_FORM,
@@ -158,3 +160,45 @@ def test_without_a_replica_nothing_changes(world: World) -> None:
     )
     assert res.status_code == 200
     assert "ruta_primary" not in res.headers.get("Set-Cookie", "")
+
+
+def test_indicator_values_are_read_from_the_replica(
+    world: World, app_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Indicator values (JSON and CSV) and their freshness come from the replica: a client that did not
+    write sees the figures of the snapshot, while the primary has moved on."""
+    version = fx.publish_household(world)
+    pid = world.project_id
+    url = f"/v1/projects/{pid}/indicators?indicator=NEED-03"
+    csv_url = f"/v1/projects/{pid}/indicators.csv?indicator=NEED-03"
+    headers = world.headers("manager")
+
+    def households(first: int, water: str) -> None:
+        # Six at a time: fewer would be suppressed as small cells, and hide the change.
+        for n in range(first, first + 6):
+            xml = fx.household_xml(
+                version, f"hh-{n}", country="COL", water=water, assistance="yes", ages=[30]
+            )
+            fx.submit(world, fx.HH, xml)
+            fx.review(world, fx.HH, f"hh-{n}", "approved")
+        run_jobs(world.app)
+
+    households(0, "no")
+    before = world.client.get(url, headers=headers).json
+    before_csv = world.client.get(csv_url, headers=headers).get_data(as_text=True)
+    assert [v["value"] for v in before["values"] if not v["suppressed"]], before
+    get_database(world.app).dispose()
+    app = create_app({**app_config, "DATABASE_REPLICA_URL": snapshot(app_config["DATABASE_URL"], tmp_path)})
+    try:
+        households(6, "yes")
+        on_primary = world.client.get(url, headers=headers).json
+        assert on_primary["values"] != before["values"]
+        reader = app.test_client()
+        replica_json = reader.get(url, headers=headers).json
+        assert replica_json["values"] == before["values"]
+        assert replica_json["freshness"] == before["freshness"]
+        assert reader.get(csv_url, headers=headers).get_data(as_text=True) == before_csv
+        assert world.client.get(csv_url, headers=headers).get_data(as_text=True) != before_csv
+    finally:
+        get_database(app).dispose()
+        replica.dispose(app)

@@ -13,6 +13,7 @@ from app.exports import indicators as export
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
+from app.replica import get_read_session
 from app.services import audit, indicator_mappings, indicator_records
 from app.services import forms as form_service
 from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
@@ -40,8 +41,9 @@ def query_from_args() -> IndicatorQuery:
 
 
 def _result(project: Project) -> IndicatorResult:
-    """The figures as the last refresh left them (a GET never writes; the worker refreshes)."""
-    return compute_values(get_session(), project=project, query=query_from_args())
+    """The figures as the last refresh left them (a GET never writes; the worker refreshes), from the
+    read replica when there is one: the aggregation is the heavy read of this API."""
+    return compute_values(get_read_session(), project=project, query=query_from_args())
 
 
 def value_json(v: IndicatorValue) -> dict[str, Any]:
@@ -72,7 +74,8 @@ def list_indicator_values(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
     result = _result(project)
-    fresh = indicator_records.freshness(get_session(), project=project)
+    # From the same database as the figures, so "as of" describes them even when the replica lags.
+    fresh = indicator_records.freshness(get_read_session(), project=project)
     return jsonify(
         {
             "freshness": fresh.to_json(),
@@ -99,7 +102,7 @@ def _export(project_id: int, kind: str) -> Response:
         details={"format": kind, "query": request.args.to_dict(flat=False), "rows": len(result.values)},
     )
     commit()
-    fresh = indicator_records.freshness(get_session(), project=project)
+    fresh = indicator_records.freshness(get_read_session(), project=project)
     response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
     if fresh.refreshed_at is not None:
         response.headers["X-Ruta-Figures-As-Of"] = fresh.refreshed_at.isoformat()
@@ -126,9 +129,7 @@ def get_form_mapping(project_id: int, xml_form_id: str) -> Response:
     project = project_for(actor, project_id, "mapping.read")
     session = get_session()
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
-    described = indicator_mappings.describe(session, form=form)
-    commit()  # a bundled form's shipped mapping is stored on first use
-    return jsonify(described)
+    return jsonify(indicator_mappings.describe(session, form=form))
 
 
 @bp.put(MAPPING)
