@@ -17,7 +17,7 @@ from app.auth.hub_actor import HubActor
 from app.db import utcnow
 from app.errors import HubTokenError, InvalidValueError, NotFoundError
 from app.models import Blob, Form, FormAttachment, FormVersion, Hub, Project, SubmissionVersion
-from app.services import audit
+from app.services import audit, row_access
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def issue_hub(session: Session, *, actor: Actor, project: Project, name: str) ->
     token = tokens.new_token()
     hub = Hub(project_id=project.id, name=name[:255], token_hash=tokens.token_hash(token))
     hub.created_by_id = actor.user_id
+    hub.organisation_id = row_access.credential_organisation(session, actor=actor, project=project)
     session.add(hub)
     session.flush()
     audit.record(
