@@ -23,7 +23,7 @@ def list_partners(session: Session, *, project: Project) -> list[tuple[ProjectPa
         .where(ProjectPartner.project_id == project.id)
         .order_by(Organisation.code)
     )
-    return [(p, o) for p, o in rows.tuples()]
+    return [(p, o) for p, o in rows]
 
 
 def _require_owner(session: Session, actor: Actor, project: Project) -> None:
