@@ -323,3 +323,30 @@ def test_reads_are_audited_and_listed(shared: Shared) -> None:
     for bad in ("start=yesterday", "end=2026-13-01", "actorId=-1", "limit=0"):
         res = world.client.get(f"/v1/audits?{bad}", headers=world.headers("admin"))
         assert res.status_code == 400, bad
+
+
+def test_coordinator_through_the_assignments_api(shared: Shared) -> None:
+    world = shared.world
+    pid, admin = world.project_id, world.headers("admin")
+    outsider = world.user_ids["outsider"]  # org B of the world: neither the owner nor a partner
+    res = world.client.post(f"/v1/projects/{pid}/assignments/analyst/{outsider}", headers=admin)
+    assert res.status_code == 400, res.json
+    res = world.client.post(f"/v1/projects/{pid}/assignments/coordinator/{outsider}", headers=admin)
+    assert res.status_code == 200, res.json
+    roles = world.client.get(f"/v1/projects/{pid}/assignments", headers=admin).json
+    assert {"actorId": outsider, "role": "coordinator"}.items() <= next(
+        r for r in roles if r["actorId"] == outsider
+    ).items()
+    headers = world.headers("outsider")
+    form = f"/v1/projects/{pid}/forms/photo"
+    assert world.client.get(f"{form}/submissions", headers=headers).status_code == 403
+    assert world.client.get(f"{form}/submissions.csv", headers=headers).status_code == 403
+    assert world.client.get(f"/v1/projects/{pid}/indicators.csv", headers=headers).status_code == 200
+
+
+def test_a_partners_manager_sets_no_webhook(shared: Shared) -> None:
+    world = shared.world
+    body = {"url": "http://127.0.0.1:9/hook"}
+    url = f"/v1/projects/{world.project_id}/webhooks"
+    assert world.client.post(url, json=body, headers=world.headers("b_manager")).status_code == 403
+    assert world.client.post(url, json=body, headers=world.headers("manager")).status_code in (200, 201)
