@@ -63,6 +63,8 @@ def _event(e: AuditEvent) -> dict[str, Any]:
 
 @bp.get("/audits")
 def list_audits() -> Response:
+    """Audit events the caller may see, newest first: ``action`` (``read`` for every read of data, or
+    a prefix ending in "."), ``actorId``, ``start`` and ``end`` (ISO dates or times), paged."""
     actor = logged_in_actor()
     a = query.parse(AuditArgs())
     flt = audit_query.AuditFilter(

@@ -113,6 +113,7 @@ def _partner_json(pp: ProjectPartner, o: Organisation) -> dict[str, object]:
 
 @bp.post("/projects/<int:project_id>/partners")
 def add_partner(project_id: int) -> Response:
+    """Share the project with an organisation: its people, given roles, read only its rows."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     session = get_session()
@@ -127,6 +128,7 @@ def add_partner(project_id: int) -> Response:
 
 @bp.delete("/projects/<int:project_id>/partners/<int:organisation_id>")
 def remove_partner(project_id: int, organisation_id: int) -> Response:
+    """Stop sharing: the organisation's people read none of the project's rows from now on."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     partners.remove_partner(get_session(), actor=actor, project=p, organisation_id=organisation_id)
