@@ -159,6 +159,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
     from app.db import get_database
     from app.services import hubs, projects
 
@@ -175,7 +177,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "batches": s.hub.batches_received,
                     "submissions": s.submissions,
                 }
-                for s in hubs.list_hubs(session, project=project)
+                # The server's operator at its command line: every row.
+                for s in hubs.list_hubs(session, project=project, rows=sa.true())
             ]
         )
     return 0

@@ -3,22 +3,24 @@
 One table, read by every endpoint through ``Actor.require``. Enumerators collect: they see forms and
 submit, and see nothing of other people's data. Analysts (IM officers) read data and indicators and
 edit mappings, but do not review and do not see sensitive fields. Supervisors review. Managers run
-the project. The system administrator may do everything.
+the project. Coordinators (of a project shared with partner organisations) read the project and its
+indicators, suppressed, and no raw row. The system administrator may do everything.
 """
 
 from __future__ import annotations
 
 MANAGER, SUPERVISOR, ANALYST, ENUMERATOR = "manager", "supervisor", "analyst", "enumerator"
+COORDINATOR = "coordinator"
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "project.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "project.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR, COORDINATOR}),
     "project.update": frozenset({MANAGER}),
     "project.roles": frozenset({MANAGER}),
     "project.keys": frozenset({MANAGER}),
     "app_user.list": frozenset({MANAGER, SUPERVISOR}),
     "app_user.manage": frozenset({MANAGER, SUPERVISOR}),
-    "form.list": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
-    "form.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "form.list": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR, COORDINATOR}),
+    "form.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR, COORDINATOR}),
     "form.manage": frozenset({MANAGER}),
     "submission.create": frozenset({MANAGER, SUPERVISOR, ENUMERATOR}),
     "submission.list": frozenset({MANAGER, SUPERVISOR, ANALYST}),
@@ -33,8 +35,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "submission.audit": frozenset({MANAGER, SUPERVISOR}),
     "mapping.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "mapping.update": frozenset({MANAGER, ANALYST}),
-    "indicator.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "indicator.read": frozenset({MANAGER, SUPERVISOR, ANALYST, COORDINATOR}),
     "audit.read": frozenset({MANAGER}),
+    "project.partners": frozenset({MANAGER}),
     "hub.manage": frozenset({MANAGER}),
     # Response monitoring: IM officers report and fix 5W rows and load plan figures; reviewers read them.
     "activity.report": frozenset({MANAGER, ANALYST}),

@@ -13,7 +13,7 @@ from app.models.indicators import (
     UnmappedValue,
 )
 from app.models.job import ExportRun, Job, Webhook, WebhookDelivery
-from app.models.org import Organisation, Project, ProjectKey
+from app.models.org import Organisation, Project, ProjectKey, ProjectPartner
 from app.models.response import ActivityReport, ActivityUpload, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
@@ -45,6 +45,7 @@ __all__ = [
     "PlanFigure",
     "Project",
     "ProjectKey",
+    "ProjectPartner",
     "ProjectRole",
     "ReviewEvent",
     "Submission",

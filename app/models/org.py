@@ -45,6 +45,20 @@ class Project(Base):
     organisation: Mapped[Organisation] = relationship(back_populates="projects")
 
 
+class ProjectPartner(Base):
+    """A partner organisation a project is shared with (migration 0017): its people, given roles in the
+    project, see only the rows collected for their organisation (app/services/row_access.py)."""
+
+    __tablename__ = "project_partners"
+    __table_args__ = (sa.UniqueConstraint("project_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ProjectKey(Base):
     """The key pair of an encrypted project. The private key is stored only passphrase-encrypted:
     Ruta itself cannot read encrypted submissions until a holder of the passphrase asks."""

@@ -34,6 +34,8 @@ class Submission(Base):
         ),
         # Likely-duplicate lookups (migration 0003): one index probe per submission, never a scan.
         sa.Index("ix_submissions_form_duplicate_key", "form_id", "duplicate_key"),
+        # A partner's reads (migration 0017): its rows of one form in the default order.
+        sa.Index("ix_submissions_form_org_created", "form_id", "organisation_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +52,9 @@ class Submission(Base):
             initially="DEFERRED",
         )
     )
+    # The organisation the record was collected for (migration 0017): a partner's people read only
+    # their organisation's rows of a shared project (app/services/row_access.py).
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
     instance_name: Mapped[str | None] = mapped_column(sa.String(512))
     # Who sent the first version we received (the submitter as Central reports it).

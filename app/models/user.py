@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, JSONType, UTCDateTime, utcnow
 
-ROLES = ("manager", "supervisor", "analyst", "enumerator")
+ROLES = ("manager", "supervisor", "analyst", "enumerator", "coordinator")
 
 
 class User(Base):
@@ -40,7 +40,9 @@ class ProjectRole(Base):
     __tablename__ = "project_roles"
     __table_args__ = (
         sa.UniqueConstraint("user_id", "project_id"),
-        sa.CheckConstraint("role IN ('manager','supervisor','analyst','enumerator')", name="role_known"),
+        sa.CheckConstraint(
+            "role IN ('manager','supervisor','analyst','enumerator','coordinator')", name="role_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +109,9 @@ class AppUser(Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     # True: every form of the project; False: only the forms listed in app_user_forms.
     all_forms: Mapped[bool] = mapped_column(default=True)
+    # The organisation its submissions are collected for (migration 0017): the creator's, when that is a
+    # partner of the project; else the project's own.
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

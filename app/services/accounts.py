@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import passwords, tokens
 from app.auth.actor import Actor
+from app.auth.policy import COORDINATOR
 from app.db import utcnow
 from app.errors import (
     AlreadyExistsError,
@@ -21,7 +22,7 @@ from app.errors import (
 )
 from app.models import ApiSession, Organisation, Project, ProjectRole, User
 from app.models.user import ROLES
-from app.services import audit
+from app.services import audit, row_access
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -112,9 +113,19 @@ def assign_role(
         raise InvalidValueError(
             f"Unknown role {role!r}; use one of: {', '.join(ROLES)}.", details={"field": "role"}
         )
-    if user.organisation_id is not None and user.organisation_id != project.organisation_id:
-        # Raw data never crosses organisations, so neither do project roles.
-        raise InvalidValueError("A user can only have roles in projects of their own organisation.")
+    if (
+        role is not None
+        and role != COORDINATOR
+        and user.organisation_id is not None
+        and user.organisation_id != project.organisation_id
+        and not row_access.is_partner(session, project, user.organisation_id)
+    ):
+        # Raw data never crosses organisations, so neither do project roles: a partner's people read
+        # only their organisation's rows (row_access), and a coordinator reads no row at all.
+        raise InvalidValueError(
+            "A user can only have roles in projects of their own organisation or of one the project is "
+            "shared with (POST /v1/projects/{id}/partners); any organisation's person may coordinate."
+        )
     existing = session.scalar(
         select(ProjectRole).where(ProjectRole.user_id == user.id, ProjectRole.project_id == project.id)
     )

@@ -12,7 +12,7 @@ from app.auth.actor import Actor
 from app.db import utcnow
 from app.errors import InvalidValueError, NotFoundError
 from app.models import AppUser, AppUserForm, Form, Project
-from app.services import audit
+from app.services import audit, row_access
 from app.services.quality import devices as quality_devices
 
 
@@ -40,6 +40,7 @@ def create_app_user(
         token_hash=tokens.token_hash(token),
         all_forms=form_ids is None,
         created_by_id=actor.user_id if actor else None,
+        organisation_id=row_access.credential_organisation(session, actor=actor, project=project),
     )
     session.add(app_user)
     session.flush()

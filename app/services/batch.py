@@ -40,7 +40,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import bulk_insert, jobs, quality
+from app.services import bulk_insert, jobs, quality, row_access
 from app.services import submissions as submission_service
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
@@ -252,6 +252,7 @@ def _bulk_insert(
     keys = list(contents)
     blobs = dict(zip(keys, store.put_many([contents[k] for k in keys]), strict=True))
     user_id, app_user_id = actor.user_id, actor.app_user_id  # read once: ORM attributes, not free
+    organisation_id = row_access.collecting_organisation(session, actor=actor, project=project)
     for w in work:
         assert w.form is not None and w.version is not None and w.item.xml is not None
         extracted = extract_values(w.parsed.root, _compiled(w.version))
@@ -282,6 +283,7 @@ def _bulk_insert(
             | {
                 "form_id": w.form.id,
                 "instance_id": w.parsed.instance_id,
+                "organisation_id": organisation_id,
                 "review_state": "received",
                 "instance_name": w.parsed.instance_name,
                 "is_encrypted": False,

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -41,7 +42,7 @@ from app.models import (
     SubmissionVersion,
     User,
 )
-from app.services import audit, keys, sensitive
+from app.services import audit, keys, row_access, sensitive
 from app.services.odata import ROOT_COLUMNS, timestamp
 from forms.schema import GROUP, REPEAT, FormSchema
 from sync import crypto
@@ -79,6 +80,8 @@ class Export:
     # Rows of this export that did not decrypt cleanly: instance id -> status, reason (for the audit).
     decrypt_problems: dict[str, tuple[str, str]] = field(default_factory=dict)
     problems_recorded: bool = False
+    # The asker's row filter (``row_access``); no rows unless ``prepare`` says which.
+    rows: ColumnElement[bool] = field(default_factory=sa.false)
 
     def header_rows(self, spec: TableSpec) -> list[list[str]]:
         return [spec.headers(), spec.hxl_row()] if self.options.hxl else [spec.headers()]
@@ -124,6 +127,7 @@ def _private_key(
     options: ExportOptions,
     version_ids: tuple[int, ...],
     private_key_pem: bytes | None,
+    rows: ColumnElement[bool],
 ) -> tuple[Any, int]:
     """The private key to decrypt with and how many selected rows are encrypted. None when none are
     (a form that once was encrypted, exported for a date range or review state without them, needs
@@ -135,7 +139,7 @@ def _private_key(
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
         .where(Submission.is_encrypted.is_(True))
     )
-    count = int(session.scalar(_selected(encrypted, form.id, options, version_ids)) or 0)
+    count = int(session.scalar(_selected(encrypted, form.id, options, version_ids, rows)) or 0)
     if not count:
         return None, 0
     if private_key_pem is None and not keys.held_key_matches(session, project, form):
@@ -208,7 +212,8 @@ def prepare(
         if options.sensitive == "pseudonym":
             pseudo = _pseudonymiser(secret_key, project.id)
     version_ids = _version_ids(session, form, options.form_versions)
-    key, encrypted = _private_key(session, actor, project, form, options, version_ids, private_key_pem)
+    rows = row_access.visible_rows(session, actor, project)
+    key, encrypted = _private_key(session, actor, project, form, options, version_ids, private_key_pem, rows)
     tables = build_tables(
         model,
         schema,
@@ -219,7 +224,18 @@ def prepare(
         decrypting=key is not None,
     )
     export = Export(
-        project, form, schema, model, tables, options, version_ids, form.id, paths, key, actor=actor
+        project,
+        form,
+        schema,
+        model,
+        tables,
+        options,
+        version_ids,
+        form.id,
+        paths,
+        key,
+        actor=actor,
+        rows=rows,
     )
     if check is not None:
         check(export)  # e.g. GeoJSON's geoField and columns: a 400 now, not mid-stream
@@ -236,6 +252,7 @@ def prepare(
             "sensitive": options.sensitive,
             "sensitiveFields": sorted(paths),
             "tables": [t.name for t in tables],
+            "rows": "all" if row_access.sees_all_rows(session, actor, project) else "own organisation",
         },
     )
     if key is not None:
@@ -286,12 +303,15 @@ def _query(export: Export) -> Any:
         .outerjoin(User, User.id == Submission.submitter_user_id)
         .outerjoin(AppUser, AppUser.id == Submission.submitter_app_user_id)
     )
-    return _selected(q, export.form_id, export.options, export.version_ids)
+    return _selected(q, export.form_id, export.options, export.version_ids, export.rows)
 
 
-def _selected(q: Any, form_id: int, o: ExportOptions, version_ids: tuple[int, ...]) -> Any:
-    """``q`` (joined to the current version) narrowed to the rows an export's options select."""
-    q = q.where(Submission.form_id == form_id, Submission.review_state.in_(o.review_states))
+def _selected(
+    q: Any, form_id: int, o: ExportOptions, version_ids: tuple[int, ...], rows: ColumnElement[bool]
+) -> Any:
+    """``q`` (joined to the current version) narrowed to the rows an export's options select, of the
+    rows the asker may see (``rows``, the row filter)."""
+    q = q.where(Submission.form_id == form_id, rows, Submission.review_state.in_(o.review_states))
     if o.start is not None:
         q = q.where(Submission.created_at >= o.start)
     if o.end is not None:

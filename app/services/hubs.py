@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app.auth import tokens
@@ -16,8 +16,8 @@ from app.auth.actor import Actor
 from app.auth.hub_actor import HubActor
 from app.db import utcnow
 from app.errors import HubTokenError, InvalidValueError, NotFoundError
-from app.models import Blob, Form, FormAttachment, FormVersion, Hub, Project, SubmissionVersion
-from app.services import audit
+from app.models import Blob, Form, FormAttachment, FormVersion, Hub, Project, Submission, SubmissionVersion
+from app.services import audit, row_access
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def issue_hub(session: Session, *, actor: Actor, project: Project, name: str) ->
     token = tokens.new_token()
     hub = Hub(project_id=project.id, name=name[:255], token_hash=tokens.token_hash(token))
     hub.created_by_id = actor.user_id
+    hub.organisation_id = row_access.credential_organisation(session, actor=actor, project=project)
     session.add(hub)
     session.flush()
     audit.record(
@@ -76,13 +77,15 @@ def revoke_hub(session: Session, *, actor: Actor, hub: Hub) -> Hub:
     return hub
 
 
-def list_hubs(session: Session, *, project: Project) -> list[HubSummary]:
+def list_hubs(session: Session, *, project: Project, rows: ColumnElement[bool]) -> list[HubSummary]:
+    """The project's hubs with what each sent, counted over ``rows`` (the reader's row filter)."""
     counts = dict(
         (hub_id, (n, last))
         for hub_id, n, last in session.execute(
             select(SubmissionVersion.hub_id, func.count(), func.max(SubmissionVersion.received_at))
             .join(Hub, Hub.id == SubmissionVersion.hub_id)
-            .where(Hub.project_id == project.id)
+            .join(Submission, Submission.id == SubmissionVersion.submission_id)
+            .where(Hub.project_id == project.id, rows)
             .group_by(SubmissionVersion.hub_id)
         )
     )

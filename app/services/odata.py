@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -24,7 +25,7 @@ from app.exports.odata.options import Address, QueryOptions, SkipToken, row_opti
 from app.exports.odata.rows import RowOptions, SubmissionData, rows_for
 from app.models import AppUser, Form, FormVersion, Project, Submission, SubmissionVersion, User
 from app.models.submission import REVIEW_STATES
-from app.services import audit, sensitive
+from app.services import audit, row_access, sensitive
 from forms.schema import FormSchema
 
 BATCH = 200  # submissions read per query while filling a repeat table's page
@@ -191,8 +192,11 @@ class _Compiler:
         return _OPS[expr.op](left, right)
 
 
-def _filtered(session: Session, form: Form, options: QueryOptions, address: Address) -> Any:
-    query = sa.select(Submission.id).where(Submission.form_id == form.id)
+def _filtered(
+    session: Session, form: Form, options: QueryOptions, address: Address, rows: ColumnElement[bool]
+) -> Any:
+    """The ids the request selects, of the rows the reader may see (``rows``: ``row_access``)."""
+    query = sa.select(Submission.id).where(Submission.form_id == form.id, rows)
     if address.instance_id is not None:
         query = query.where(Submission.instance_id == address.instance_id)
     if options.filter is not None:
@@ -404,7 +408,7 @@ def read_page(
     table = model.tables[address.table]
     ropts = row_options(model, table, options)
     reads = read_session or session
-    ids = _filtered(reads, form, options, address)
+    ids = _filtered(reads, form, options, address, row_access.visible_rows(session, actor, project))
     size = page_size if options.top is None else min(options.top, page_size)
     audit.record(
         session,

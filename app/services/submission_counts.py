@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -54,20 +54,25 @@ def _count_columns(now: datetime | None = None) -> list[Any]:
     ]
 
 
-def counts_by_form(session: Session, *, project_ids: list[int]) -> dict[int, Counts]:
-    """Counts per form id for the forms of ``project_ids``."""
+def counts_by_form(
+    session: Session, *, project_ids: list[int], rows: ColumnElement[bool]
+) -> dict[int, Counts]:
+    """Counts per form id for the forms of ``project_ids``, of the rows ``rows`` (the reader's row
+    filter, ``row_access``) lets through."""
     if not project_ids:
         return {}
-    rows = session.execute(
+    result = session.execute(
         select(Submission.form_id, *_count_columns())
         .join(Form, Form.id == Submission.form_id)
-        .where(Form.project_id.in_(project_ids))
+        .where(Form.project_id.in_(project_ids), rows)
         .group_by(Submission.form_id)
     )
-    return {row[0]: Counts(*[int(v) for v in row[1:]]) for row in rows}
+    return {row[0]: Counts(*[int(v) for v in row[1:]]) for row in result}
 
 
-def counts_by_project(session: Session, *, project_ids: list[int]) -> dict[int, Counts]:
+def counts_by_project(
+    session: Session, *, project_ids: list[int], rows: ColumnElement[bool]
+) -> dict[int, Counts]:
     form_projects = {
         fid: pid
         for fid, pid in session.execute(
@@ -75,7 +80,7 @@ def counts_by_project(session: Session, *, project_ids: list[int]) -> dict[int, 
         )
     }
     out: dict[int, Counts] = defaultdict(Counts)
-    for form_id, counts in counts_by_form(session, project_ids=project_ids).items():
+    for form_id, counts in counts_by_form(session, project_ids=project_ids, rows=rows).items():
         out[form_projects[form_id]].add(counts)
     return dict(out)
 
@@ -95,7 +100,7 @@ class Activity:
     app_user_id: int | None = None
 
 
-def _grouped(session: Session, project_id: int) -> list[Any]:
+def _grouped(session: Session, project_id: int, rows: ColumnElement[bool]) -> list[Any]:
     """One scan of the project's submissions grouped by (credential, person, phone): the three tables
     of the devices page are sums over these few groups."""
     day, week = day_and_week_start()
@@ -112,7 +117,7 @@ def _grouped(session: Session, project_id: int) -> list[Any]:
                 func.coalesce(func.sum(Submission.attachments_expected - Submission.attachments_present), 0),
             )
             .join(Form, Form.id == Submission.form_id)
-            .where(Form.project_id == project_id)
+            .where(Form.project_id == project_id, rows)
             .group_by(Submission.submitter_app_user_id, Submission.submitter_user_id, Submission.device_id)
         )
     )
@@ -141,12 +146,14 @@ class ProjectActivity:
     phones: list[Activity]
 
 
-def project_activity(session: Session, *, project_id: int) -> ProjectActivity:
-    rows = _grouped(session, project_id)
+def project_activity(session: Session, *, project_id: int, rows: ColumnElement[bool]) -> ProjectActivity:
+    """What each credential, person and phone sent, of the rows ``rows`` (the reader's row filter)
+    lets through."""
+    grouped = _grouped(session, project_id, rows)
     return ProjectActivity(
-        credentials=device_activity(session, project_id=project_id, stats=_sum_by(rows, 0)),
-        people=person_activity(session, stats=_sum_by(rows, 1)),
-        phones=phone_activity(stats=_sum_by(rows, 2)),
+        credentials=device_activity(session, project_id=project_id, stats=_sum_by(grouped, 0)),
+        people=person_activity(session, stats=_sum_by(grouped, 1)),
+        phones=phone_activity(stats=_sum_by(grouped, 2)),
     )
 
 

@@ -45,9 +45,11 @@ MAX_BULK = 10000
 
 @dataclass(frozen=True)
 class SubmissionFilter:
-    """What the table shows: one form's submissions narrowed by these fields (None: no condition)."""
+    """What the table shows: one form's submissions narrowed by these fields (None: no condition).
+    ``rows`` is the reader's row filter (``row_access.visible_rows``): required, so no table forgets it."""
 
     form_id: int
+    rows: ColumnElement[bool]
     form_version_id: int | None = None
     received_from: date | None = None
     received_to: date | None = None  # inclusive
@@ -72,7 +74,7 @@ class SubmissionFilter:
 
 
 def _conditions(f: SubmissionFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Submission.form_id == f.form_id]
+    conds: list[ColumnElement[bool]] = [Submission.form_id == f.form_id, f.rows]
     if f.received_from:
         conds.append(Submission.created_at >= datetime.combine(f.received_from, time.min, tzinfo=UTC))
     if f.received_to:

@@ -52,7 +52,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, jobs, quality
+from app.services import audit, jobs, quality, row_access
 from app.services.blobs import check_file_name, store_bytes
 from forms.schema import FormSchema
 from sync import chain, limits
@@ -331,6 +331,7 @@ def ingest(
         extracted=_extract(session, dest.version_id, dest.version_sha256, parsed),
         origin=origin,
         received_at=utcnow(),
+        organisation_id=row_access.collecting_organisation(session, actor=actor, project=project),
     )
     if parsed.deprecated_id is None and not dest.in_a_chain:
         return _create_record(session, actor=actor, project=project, new=new, files=files, store=store)
@@ -360,6 +361,7 @@ class NewVersion:
     extracted: Extracted
     origin: Origin
     received_at: datetime
+    organisation_id: int  # the organisation the record is collected for (row_access)
 
 
 def _extract(session: Session, version_id: int, version_sha256: str, parsed: ParsedSubmission) -> Extracted:
@@ -515,6 +517,7 @@ def _record_row(*, actor: Actor, new: NewVersion) -> dict[str, Any]:
         "form_id": new.form.id,
         "instance_id": parsed.deprecated_id or parsed.instance_id,
         "instance_name": parsed.instance_name,
+        "organisation_id": new.organisation_id,
         "submitter_user_id": actor.user_id,
         "submitter_app_user_id": actor.app_user_id,
         "device_id": new.origin.device_id,

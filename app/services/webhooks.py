@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.db import utcnow
-from app.errors import InvalidValueError, NotFoundError
+from app.errors import ForbiddenError, InvalidValueError, NotFoundError
 from app.models import AuditEvent, Project, Webhook, WebhookDelivery
-from app.services import audit, jobs
+from app.services import audit, jobs, row_access
 
 EVENTS = ("submission.created", "submission.updated", "submission.reviewed")
 # Audit ids are drawn at insert, so a transaction may commit after a later one that dispatch already
@@ -57,6 +57,10 @@ def create_webhook(
     secret: str | None = None,
     events: list[str] | None = None,
 ) -> Webhook:
+    if not row_access.sees_all_rows(session, actor, project):
+        # A webhook hears of every row of the project (identifiers, review states): a partner's
+        # people, who read only their organisation's rows, may not set one.
+        raise ForbiddenError("Only the project's own organisation may add webhooks to a shared project.")
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidValueError("url must be an http:// or https:// address.", details={"field": "url"})

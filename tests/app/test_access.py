@@ -108,6 +108,9 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}", ALL),
     Endpoint("PATCH", "/v1/projects/{pid}", MANAGERS, _json({"description": "updated"})),
     Endpoint("GET", "/v1/projects/{pid}/assignments", MANAGERS),
+    # Partner rows (issue 21): a project's managers see who it is shared with; the audit trail.
+    Endpoint("GET", "/v1/projects/{pid}/partners", MANAGERS),
+    Endpoint("GET", "/v1/audits", ALL | {"outsider"}, global_endpoint=True),
     Endpoint("GET", "/v1/projects/{pid}/app-users", MANAGERS | {"supervisor"}),
     Endpoint("POST", "/v1/projects/{pid}/app-users", MANAGERS | {"supervisor"}, _app_user_body),
     Endpoint("DELETE", "/v1/projects/{pid}/app-users/{app_user_id}", MANAGERS | {"supervisor"}),
@@ -247,6 +250,9 @@ def test_every_api_rule_is_covered_by_the_access_walk(world: World) -> None:
 
 
 COVERED_ELSEWHERE = {
+    # tests/app/test_partner_rows.py: sharing a project (its owners' managers only), every role walked.
+    "api.add_partner",
+    "api.remove_partner",
     # tests/app/test_response.py::test_who_may_fix_accept_and_read_reports
     "api.fix_activity",
     "api.accept_activity",

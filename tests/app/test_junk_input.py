@@ -178,6 +178,7 @@ def _seed(world: World) -> dict[str, Any]:
         "version_id": "uuid:walk",
         "job_id": 1,
         "delivery_id": 1,
+        "organisation_id": world.other_org_id,
     }
 
 

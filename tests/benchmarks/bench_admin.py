@@ -212,7 +212,7 @@ def pages(world: dict[str, Any], n: int) -> dict[str, str]:
 
 
 def explain(app: Any, world: dict[str, Any]) -> None:
-    from sqlalchemy import select
+    from sqlalchemy import select, true
 
     from app.db import get_database
     from app.models import Submission
@@ -221,12 +221,15 @@ def explain(app: Any, world: dict[str, Any]) -> None:
     engine = get_database(app).engine
     if engine.dialect.name != "postgresql":
         return
+    form_id, rows = world["form_id"], true()  # the owner's filter: every row
     cases = {
-        "first page": SubmissionFilter(form_id=world["form_id"]),
-        "flag": SubmissionFilter(form_id=world["form_id"], flag="likely_duplicate"),
-        "awaiting+any flag": SubmissionFilter(form_id=world["form_id"], review_state="awaiting", flag="any"),
-        "sort name": SubmissionFilter(form_id=world["form_id"], sort="name", descending=False),
-        "search": SubmissionFilter(form_id=world["form_id"], search="maría"),
+        "first page": SubmissionFilter(form_id=form_id, rows=rows),
+        "flag": SubmissionFilter(form_id=form_id, rows=rows, flag="likely_duplicate"),
+        "awaiting+any flag": SubmissionFilter(
+            form_id=form_id, rows=rows, review_state="awaiting", flag="any"
+        ),
+        "sort name": SubmissionFilter(form_id=form_id, rows=rows, sort="name", descending=False),
+        "search": SubmissionFilter(form_id=form_id, rows=rows, search="maría"),
     }
     with engine.connect() as conn:
         for name, f in cases.items():

@@ -9,7 +9,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext
 
 from app.db import commit, get_session
-from app.services import app_users, submission_counts
+from app.services import app_users, row_access, submission_counts
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from sync.qr import collect_settings, encode_settings, qr_png
@@ -19,7 +19,10 @@ from sync.qr import collect_settings, encode_settings, qr_png
 def devices(project_id: int) -> str:
     actor = current_actor()
     p = project_for(actor, project_id, "app_user.list")
-    activity = submission_counts.project_activity(get_session(), project_id=p.id)
+    db = get_session()
+    activity = submission_counts.project_activity(
+        db, project_id=p.id, rows=row_access.visible_rows(db, actor, p)
+    )
     return render_template(
         "admin/devices.html",
         project=p,

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import date
 from urllib.parse import urlencode
 
+from sqlalchemy import ColumnElement
+
 from app.errors import InvalidValueError
 from app.services.submission_query import SubmissionFilter
 from app.web import query
@@ -37,10 +39,12 @@ def _date(raw: str | None, name: str) -> date | None:
         raise InvalidValueError(f"The {name} date must look like 2026-11-23.") from err
 
 
-def parse_filter(args: Mapping[str, str], form_id: int) -> SubmissionFilter:
+def parse_filter(args: Mapping[str, str], form_id: int, rows: ColumnElement[bool]) -> SubmissionFilter:
+    """``rows``: the reader's row filter (``row_access.visible_rows``)."""
     a = query.parse(FilterArgs(), args)
     return SubmissionFilter(
         form_id=form_id,
+        rows=rows,
         form_version_id=a.get("version"),
         received_from=_date(a.get("from_"), "from"),
         received_to=_date(a.get("to"), "to"),

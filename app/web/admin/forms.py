@@ -11,7 +11,7 @@ from app.db import commit, get_session
 from app.errors import InvalidValueError, PayloadTooLargeError
 from app.models import Form
 from app.services import forms as form_service
-from app.services import submission_counts
+from app.services import row_access, submission_counts
 from app.services.quality import fields_for as quality_fields
 from app.services.quality import settings as quality_settings
 from app.web.admin import bp
@@ -81,7 +81,9 @@ def form(project_id: int, xml_form_id: str) -> str:
         draft=f.draft_version,
         current=f.current_version,
         versions=form_service.list_versions(db, form=f),
-        counts=submission_counts.counts_by_form(db, project_ids=[p.id]).get(f.id),
+        counts=submission_counts.counts_by_form(
+            db, project_ids=[p.id], rows=row_access.visible_rows(db, actor, p)
+        ).get(f.id),
         may_manage=actor.can(db, "form.manage", p.id),
         may_review=actor.can(db, "submission.list", p.id),
         may_read_mapping=actor.can(db, "mapping.read", p.id),

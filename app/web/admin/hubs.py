@@ -9,7 +9,7 @@ from flask_babel import gettext
 
 from app.db import commit, get_session
 from app.models import Project
-from app.services import hub_link
+from app.services import hub_link, row_access
 from app.services import hubs as hub_service
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
@@ -21,7 +21,9 @@ def _page(p: Project, *, new_token: str | None = None, new_name: str | None = No
     return render_template(
         "admin/hubs.html",
         project=p,
-        hubs=hub_service.list_hubs(get_session(), project=p),
+        hubs=hub_service.list_hubs(
+            get_session(), project=p, rows=row_access.visible_rows(get_session(), current_actor(), p)
+        ),
         link=hub_link.link_status(get_session(), project_id=p.id),
         new_token=new_token,
         new_name=new_name,

@@ -19,7 +19,7 @@ from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorValue
 from app.models import Form
-from app.services import indicator_gaps, indicator_records
+from app.services import indicator_gaps, indicator_records, row_access
 from app.services.indicator_values import IndicatorQuery, compute_values
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
@@ -124,6 +124,7 @@ def indicators(project_id: int) -> str:
     actor = current_actor()
     p = project_for(actor, project_id, "indicator.read")
     session = get_session()
+    row_access.require_project_figures(session, actor, p)
     result = compute_values(session, project=p, query=IndicatorQuery(by=("period",)))
     gaps = indicator_gaps.project_gaps(session, project=p, states=result.states)
     return render_template(

@@ -9,7 +9,7 @@ from app.db import get_session
 from app.models import Organisation
 from app.services import forms as form_service
 from app.services import projects as project_service
-from app.services import submission_counts
+from app.services import row_access, submission_counts
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 
@@ -19,7 +19,9 @@ def index() -> str:
     actor = current_actor()
     db = get_session()
     visible = project_service.list_projects(db, actor=actor)
-    counts = submission_counts.counts_by_project(db, project_ids=[p.id for p in visible])
+    counts = submission_counts.counts_by_project(
+        db, project_ids=[p.id for p in visible], rows=row_access.visible_rows_of(db, actor, visible)
+    )
     org_ids = sorted({p.organisation_id for p in visible})
     orgs = list(
         db.scalars(select(Organisation).where(Organisation.id.in_(org_ids)).order_by(Organisation.name))
@@ -34,7 +36,9 @@ def project(project_id: int) -> str:
     p = project_for(actor, project_id, "form.list")
     db = get_session()
     forms = form_service.list_forms(db, project=p)
-    counts = submission_counts.counts_by_form(db, project_ids=[p.id])
+    counts = submission_counts.counts_by_form(
+        db, project_ids=[p.id], rows=row_access.visible_rows(db, actor, p)
+    )
     return render_template(
         "admin/project.html",
         project=p,

@@ -8,7 +8,7 @@ from flask_babel import gettext, ngettext
 from app.db import commit, get_session
 from app.errors import InvalidValueError
 from app.services import forms as form_service
-from app.services import review, review_bulk, submission_query
+from app.services import review, review_bulk, row_access, submission_query
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for
@@ -43,7 +43,9 @@ def review_submission(submission_id: int) -> Response:
     review.set_review_state(db, actor=actor, project=p, submission=sub, state=state, comment=_comment())
     args = _queue_args()
     # Move on through the queue: the next submission the table's filter shows, if any.
-    _prev, next_id = submission_query.neighbours(db, parse_filter(args, form.id), sub)
+    _prev, next_id = submission_query.neighbours(
+        db, parse_filter(args, form.id, row_access.visible_rows(db, actor, p)), sub
+    )
     commit()
     flash(gettext("Review saved."), "ok")
     target = next_id if (next_id and request.form.get("advance") == "1") else sub.id
@@ -73,7 +75,7 @@ def review_bulk_view(project_id: int, xml_form_id: str) -> Response:
     form = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     state = _state()
     args = _queue_args()
-    flt = parse_filter(args, form.id)
+    flt = parse_filter(args, form.id, row_access.visible_rows(db, actor, p))
     if request.form.get("scope") == "filter":
         ids = submission_query.matching_ids(db, flt)
     else:

@@ -8,11 +8,11 @@ from flask import Response, render_template, request
 from flask_babel import get_locale
 
 from app.auth.actor import Actor
-from app.db import get_session
+from app.db import commit, get_session
 from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
+from app.services import audit, review, row_access, sensitive, submission_query, submission_view
 from app.services import forms as form_service
-from app.services import review, sensitive, submission_query, submission_view
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
@@ -56,7 +56,9 @@ def submission_for(actor: Actor, submission_id: int, action: str) -> tuple[Proje
         raise NotFoundError()
     form = db.get(Form, sub.form_id)
     assert form is not None
-    return project_for(actor, form.project_id, action), form, sub
+    project = project_for(actor, form.project_id, action)
+    row_access.require_row(db, actor, project, sub.id)  # a foreign partner's row does not exist here
+    return project, form, sub
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/submissions")
@@ -65,7 +67,7 @@ def submissions(project_id: int, xml_form_id: str) -> str:
     p = project_for(actor, project_id, "submission.list")
     db = get_session()
     form = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
-    flt = parse_filter(request.args, form.id)
+    flt = parse_filter(request.args, form.id, row_access.visible_rows(db, actor, p))
     paging = query.parse(PageArgs())
     page = submission_query.list_page(
         db, flt, page=paging.get("page", 1), per_page=paging.get("per_page", 50)
@@ -118,8 +120,20 @@ def submission(submission_id: int) -> str:
     queue_args = filter_args(request.args)
     prev_id = next_id = None
     if actor.can(db, "submission.list", p.id):
-        prev_id, next_id = submission_query.neighbours(db, parse_filter(request.args, form.id), sub)
+        prev_id, next_id = submission_query.neighbours(
+            db, parse_filter(request.args, form.id, row_access.visible_rows(db, actor, p)), sub
+        )
     may_audit = actor.can(db, "submission.audit", p.id)
+    audit.record(
+        db,
+        actor=actor,
+        action="submission.read",
+        project_id=p.id,
+        subject_type="submission",
+        subject_id=sub.instance_id,
+        details={"form": form.xml_form_id, "via": "admin", "sensitive": see_sensitive},
+    )
+    commit()  # who saw the record is kept even if the page then fails to render
     return render_template(
         "admin/submission.html",
         project=p,
@@ -164,6 +178,16 @@ def submission_file(submission_id: int, name: str) -> Response:
     )
     if att is None or att.blob_sha256 is None:
         raise NotFoundError()
+    audit.record(
+        get_session(),
+        actor=actor,
+        action="submission.attachment.read",
+        project_id=_p.id,
+        subject_type="submission",
+        subject_id=sub.instance_id,
+        details={"form": _form.xml_form_id, "name": name, "via": "admin"},
+    )
+    commit()
     ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     inline = INLINE_TYPES.get(ext) if request.args.get("download") is None else None
     mimetype = inline or "application/octet-stream"

@@ -6,6 +6,7 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 
 from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     app_users,
+    audits,
     background,
     batch,
     exports,

@@ -17,6 +17,7 @@ from app.db import commit, get_session
 from app.errors import NotFoundError
 from app.models import Hub, Project
 from app.services import hubs as hub_service
+from app.services import row_access
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.projects import project_for
@@ -62,11 +63,14 @@ def hub_json(h: Hub, token: str | None = None, **extra: Any) -> dict[str, Any]:
 @bp.get(BASE + "/hubs")
 def list_hubs(project_id: int) -> Response:
     """The hubs of a project with their last sync and counts."""
-    project = project_for(logged_in_actor(), project_id, "hub.manage")
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "hub.manage")
     return jsonify(
         [
             hub_json(s.hub, submissions=s.submissions, lastSubmissionAt=ts(s.last_submission_at))
-            for s in hub_service.list_hubs(get_session(), project=project)
+            for s in hub_service.list_hubs(
+                get_session(), project=project, rows=row_access.visible_rows(get_session(), actor, project)
+            )
         ]
     )
 

@@ -14,7 +14,7 @@ from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
 from app.replica import get_read_session
-from app.services import audit, indicator_mappings, indicator_records
+from app.services import audit, indicator_mappings, indicator_records, row_access
 from app.services import forms as form_service
 from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
 from app.web.api import bp
@@ -73,6 +73,7 @@ def value_json(v: IndicatorValue) -> dict[str, Any]:
 def list_indicator_values(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
+    row_access.require_project_figures(get_session(), actor, project)
     result = _result(project)
     # From the same database as the figures, so "as of" describes them even when the replica lags.
     fresh = indicator_records.freshness(get_read_session(), project=project)
@@ -90,6 +91,7 @@ def list_indicator_values(project_id: int) -> Response:
 def _export(project_id: int, kind: str) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
+    row_access.require_project_figures(get_session(), actor, project)
     result = _result(project)
     body = export.to_csv(result) if kind == "csv" else export.to_xlsx(result)
     audit.record(

@@ -49,7 +49,7 @@ def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
     p = project_for(actor, project_id, "submission.decrypt")
     session = get_session()
     form = form_service.get_form(session, project=p, xml_form_id=xml_form_id)
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, p, form, instance_id)
     version = session.get(SubmissionVersion, sub.current_version_id)
     assert version is not None
     body = json_body()

@@ -7,11 +7,11 @@ from flask import Response, jsonify
 from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.errors import InvalidValueError, NotFoundError
-from app.models import Project
-from app.services import accounts, projects
+from app.models import Organisation, Project, ProjectPartner
+from app.services import accounts, partners, projects
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
-from app.web.api.serialise import organisation, project, user
+from app.web.api.serialise import organisation, project, ts, user
 from app.web.auth import logged_in_actor
 
 
@@ -97,6 +97,43 @@ def update_project(project_id: int) -> Response:
     )
     commit()
     return jsonify(project(p))
+
+
+@bp.get("/projects/<int:project_id>/partners")
+def list_partners(project_id: int) -> Response:
+    """The organisations the project is shared with (its managers may see who they share rows beside)."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.roles")
+    return jsonify([_partner_json(pp, o) for pp, o in partners.list_partners(get_session(), project=p)])
+
+
+def _partner_json(pp: ProjectPartner, o: Organisation) -> dict[str, object]:
+    return {"organisationId": o.id, "code": o.code, "name": o.name, "createdAt": ts(pp.created_at)}
+
+
+@bp.post("/projects/<int:project_id>/partners")
+def add_partner(project_id: int) -> Response:
+    """Share the project with an organisation: its people, given roles, read only its rows."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.partners")
+    session = get_session()
+    added = partners.add_partner(
+        session, actor=actor, project=p, organisation_id=required(json_body(), "organisationId")
+    )
+    commit()
+    org = session.get(Organisation, added.organisation_id)
+    assert org is not None
+    return jsonify(_partner_json(added, org))
+
+
+@bp.delete("/projects/<int:project_id>/partners/<int:organisation_id>")
+def remove_partner(project_id: int, organisation_id: int) -> Response:
+    """Stop sharing: the organisation's people read none of the project's rows from now on."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.partners")
+    partners.remove_partner(get_session(), actor=actor, project=p, organisation_id=organisation_id)
+    commit()
+    return jsonify({"success": True})
 
 
 @bp.get("/projects/<int:project_id>/assignments")

@@ -15,8 +15,8 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
+from app.services import audit, quality, review, row_access, sensitive
 from app.services import forms as form_service
-from app.services import quality, review, sensitive
 from app.services import submissions as submission_service
 from app.web import query
 from app.web.api import bp
@@ -66,24 +66,38 @@ def submission_json(s: Submission) -> dict[str, Any]:
     }
 
 
+def _read(actor: Actor, project: Project, form: Form, sub: Submission, what: str, **details: Any) -> None:
+    """The audit event of a read of one record (who, when, what); the view commits it."""
+    audit.record(
+        get_session(),
+        actor=actor,
+        action="submission.read",
+        project_id=project.id,
+        subject_type="submission",
+        subject_id=sub.instance_id,
+        details={"form": form.xml_form_id, "via": "api", "what": what, **details},
+    )
+
+
 def _form(actor: Actor, project_id: int, xml_form_id: str, action: str) -> tuple[Project, Form]:
     project = project_for(actor, project_id, action)
     return project, form_service.get_form(get_session(), project=project, xml_form_id=xml_form_id)
 
 
-def _submission(form: Form, instance_id: str) -> Submission:
+def _submission(actor: Actor, project: Project, form: Form, instance_id: str) -> Submission:
+    """The record, when it is one of the rows ``actor`` may see (``row_access``); else a 404."""
     session = get_session()
+    rows = row_access.visible_rows(session, actor, project)
     sub = session.scalar(
-        select(Submission).where(Submission.form_id == form.id, Submission.instance_id == instance_id)
+        select(Submission).where(Submission.form_id == form.id, Submission.instance_id == instance_id, rows)
     )
     if sub is None:
         # An edit's own instanceID finds the record too.
-        version = session.scalar(
-            select(SubmissionVersion).where(
-                SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == instance_id
-            )
+        sub = session.scalar(
+            select(Submission)
+            .join(SubmissionVersion, SubmissionVersion.submission_id == Submission.id)
+            .where(SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == instance_id, rows)
         )
-        sub = session.get(Submission, version.submission_id) if version else None
     if sub is None:
         raise NotFoundError(f"No submission {instance_id!r} for this form.")
     return sub
@@ -110,18 +124,31 @@ class ListArgs(query.QuerySchema):
 @bp.get(BASE)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.list")
+    project, form = _form(actor, project_id, xml_form_id, "submission.list")
     paging = query.parse(ListArgs())
     limit = min(paging.get("limit", 1000), 10000)
     offset = paging.get("offset", 0)
-    rows = get_session().scalars(
-        select(Submission)
-        .options(selectinload(Submission.current_version).load_only(*_VERSION_COLUMNS))
-        .where(Submission.form_id == form.id)
-        .order_by(Submission.id)
-        .limit(limit)
-        .offset(offset)
+    session = get_session()
+    rows = list(
+        session.scalars(
+            select(Submission)
+            .options(selectinload(Submission.current_version).load_only(*_VERSION_COLUMNS))
+            .where(Submission.form_id == form.id, row_access.visible_rows(session, actor, project))
+            .order_by(Submission.id)
+            .limit(limit)
+            .offset(offset)
+        )
     )
+    audit.record(
+        session,
+        actor=actor,
+        action="submission.list",
+        project_id=project.id,
+        subject_type="form",
+        subject_id=form.xml_form_id,
+        details={"via": "api", "limit": limit, "offset": offset, "rows": len(rows)},
+    )
+    commit()
     return jsonify([submission_json(s) for s in rows])
 
 
@@ -164,15 +191,18 @@ def create_submission(project_id: int, xml_form_id: str) -> Response:
 @bp.get(BASE + "/<instance_id>")
 def get_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.read")
-    return jsonify(submission_json(_submission(form, instance_id)))
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(actor, project, form, instance_id)
+    _read(actor, project, form, sub, "record")
+    commit()
+    return jsonify(submission_json(sub))
 
 
 @bp.put(BASE + "/<instance_id>")
 def edit_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.update")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     return _ingest_xml(actor, project, form, read_body("MAX_SUBMISSION_BYTES"), edits=sub)
 
 
@@ -181,8 +211,8 @@ def list_submission_versions(project_id: int, xml_form_id: str, instance_id: str
     """Central's version list, newest first; Ruta adds ``deprecatedId`` and ``conflict`` (an edit of a
     version another edit had already replaced: null, or the instanceID of that earlier edit)."""
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.read")
-    sub = _submission(form, instance_id)
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    sub = _submission(actor, project, form, instance_id)
     return jsonify(
         [
             version_json(v.version, current=v.current)
@@ -196,7 +226,7 @@ def list_submission_versions(project_id: int, xml_form_id: str, instance_id: str
 def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.review")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     data = json_body()
     if set(data) - {"reviewState", "comment"} or "reviewState" not in data:
         raise InvalidValueError('Send {"reviewState": ...} (and optionally a comment).')
@@ -231,10 +261,12 @@ def _hidden_files(actor: Actor, project: Project, form: Form, sub: Submission) -
 def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.read")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     version = get_session().get(SubmissionVersion, sub.current_version_id)
     assert version is not None
     hidden = _hidden(actor, project, form)
+    _read(actor, project, form, sub, "xml", sensitive=not hidden)
+    commit()
     # Sensitive fields come out empty for callers who may not see them (issue 7's one rule).
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
@@ -244,7 +276,7 @@ def submission_version_xml(project_id: int, xml_form_id: str, instance_id: str, 
     """One version's XML as it was sent (Central's route), sensitive fields emptied as for the current one."""
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.read")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     version = get_session().scalar(
         select(SubmissionVersion).where(
             SubmissionVersion.submission_id == sub.id, SubmissionVersion.instance_id == version_id
@@ -253,14 +285,16 @@ def submission_version_xml(project_id: int, xml_form_id: str, instance_id: str, 
     if version is None:
         raise NotFoundError(f"The submission has no version {version_id!r}.")
     hidden = _hidden(actor, project, form)
+    _read(actor, project, form, sub, "version", version=version_id, sensitive=not hidden)
+    commit()
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
 
 @bp.get(BASE + "/<instance_id>/comments")
 def list_comments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.read")
-    comments = review.list_comments(get_session(), submission=_submission(form, instance_id))
+    project, form = _form(actor, project_id, xml_form_id, "submission.read")
+    comments = review.list_comments(get_session(), submission=_submission(actor, project, form, instance_id))
     return jsonify([{"body": c.body, "actorId": c.user_id, "createdAt": ts(c.created_at)} for c in comments])
 
 
@@ -272,7 +306,7 @@ def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response
         get_session(),
         actor=actor,
         project=project,
-        submission=_submission(form, instance_id),
+        submission=_submission(actor, project, form, instance_id),
         body=str(json_body().get("body", "")),
     )
     commit()
@@ -293,7 +327,7 @@ def _current_attachments(sub: Submission) -> list[SubmissionAttachment]:
 def list_submission_attachments(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.read")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     hidden = _hidden_files(actor, project, form, sub)
     return jsonify(
         [
@@ -308,12 +342,14 @@ def list_submission_attachments(project_id: int, xml_form_id: str, instance_id: 
 def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.read")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     att = next((a for a in _current_attachments(sub) if a.name == name), None)
     if att is not None and name in _hidden_files(actor, project, form, sub):
         raise ForbiddenError("This file belongs to a sensitive field you may not see.")
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The submission has no file named {name!r}.")
+    _read(actor, project, form, sub, "attachment", name=name)
+    commit()
     # Served as a download, never inline: a hostile SVG or HTML must not run in a reviewer's browser.
     return blob_response(
         att.blob_sha256,
@@ -327,7 +363,7 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
 def upload_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.update")
-    sub = _submission(form, instance_id)
+    sub = _submission(actor, project, form, instance_id)
     version = get_session().get(SubmissionVersion, sub.current_version_id)
     assert version is not None
     if name not in {a.name for a in version.attachments if a.is_expected}:
