@@ -41,7 +41,7 @@ from app.models import (
     SubmissionVersion,
     User,
 )
-from app.services import audit, keys, sensitive
+from app.services import audit, classification, keys, record_scope, sensitive
 from app.services.odata import ROOT_COLUMNS, timestamp
 from forms.schema import GROUP, REPEAT, FormSchema
 from sync import crypto
@@ -79,6 +79,8 @@ class Export:
     # Rows of this export that did not decrypt cleanly: instance id -> status, reason (for the audit).
     decrypt_problems: dict[str, tuple[str, str]] = field(default_factory=dict)
     problems_recorded: bool = False
+    # The output's sensitivity class (app/services/classification.py), printed in the file.
+    sensitivity: str = classification.DEFAULT_CLASS
 
     def header_rows(self, spec: TableSpec) -> list[list[str]]:
         return [spec.headers(), spec.hxl_row()] if self.options.hxl else [spec.headers()]
@@ -183,6 +185,8 @@ def prepare(
     secret_key: str,
     check: Callable[[Export], object] | None = None,
     private_key_pem: bytes | None = None,
+    share_class: str | None = None,
+    audited: bool = True,
 ) -> Export:
     """Check an export request and record it; raises 4xx errors for anything wrong.
 
@@ -192,6 +196,8 @@ def prepare(
     if version is None:
         raise NotFoundError("This form has no published version yet, so there is nothing to export.")
     schema = FormSchema.from_dict(version.schema)
+    output_class = classification.microdata_class(form)
+    classification.check_share(share_class, output_class, what="export")
     language = resolve_language(schema.languages, schema.default_language, options.language)
     may_see = sensitive.may_see_sensitive(session, actor, project)
     if options.sensitive == "include" and not may_see:
@@ -219,10 +225,23 @@ def prepare(
         decrypting=key is not None,
     )
     export = Export(
-        project, form, schema, model, tables, options, version_ids, form.id, paths, key, actor=actor
+        project,
+        form,
+        schema,
+        model,
+        tables,
+        options,
+        version_ids,
+        form.id,
+        paths,
+        key,
+        actor=actor,
+        sensitivity=output_class,
     )
     if check is not None:
         check(export)  # e.g. GeoJSON's geoField and columns: a 400 now, not mid-stream
+    if not audited:  # a look at which rows an export would take (the risk check), no file made
+        return export
     audit.record(
         session,
         actor=actor,
@@ -236,6 +255,8 @@ def prepare(
             "sensitive": options.sensitive,
             "sensitiveFields": sorted(paths),
             "tables": [t.name for t in tables],
+            "class": output_class,
+            "shareClass": share_class,
         },
     )
     if key is not None:
@@ -291,7 +312,11 @@ def _query(export: Export) -> Any:
 
 def _selected(q: Any, form_id: int, o: ExportOptions, version_ids: tuple[int, ...]) -> Any:
     """``q`` (joined to the current version) narrowed to the rows an export's options select."""
-    q = q.where(Submission.form_id == form_id, Submission.review_state.in_(o.review_states))
+    q = q.where(
+        Submission.form_id == form_id,
+        record_scope.visible(),
+        Submission.review_state.in_(o.review_states),
+    )
     if o.start is not None:
         q = q.where(Submission.created_at >= o.start)
     if o.end is not None:
@@ -299,6 +324,9 @@ def _selected(q: Any, form_id: int, o: ExportOptions, version_ids: tuple[int, ..
     if version_ids:
         q = q.where(SubmissionVersion.form_version_id.in_(version_ids))
     return q
+
+
+selected = _selected  # the rows an export selects, for checks run on exactly those rows
 
 
 def _system(s: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from app.exports.odata.options import Address, QueryOptions, SkipToken, row_opti
 from app.exports.odata.rows import RowOptions, SubmissionData, rows_for
 from app.models import AppUser, Form, FormVersion, Project, Submission, SubmissionVersion, User
 from app.models.submission import REVIEW_STATES
-from app.services import audit, sensitive
+from app.services import audit, record_scope, sensitive
 from forms.schema import FormSchema
 
 BATCH = 200  # submissions read per query while filling a repeat table's page
@@ -192,7 +192,7 @@ class _Compiler:
 
 
 def _filtered(session: Session, form: Form, options: QueryOptions, address: Address) -> Any:
-    query = sa.select(Submission.id).where(Submission.form_id == form.id)
+    query = sa.select(Submission.id).where(Submission.form_id == form.id, record_scope.visible())
     if address.instance_id is not None:
         query = query.where(Submission.instance_id == address.instance_id)
     if options.filter is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request
+from marshmallow import fields
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -16,7 +17,7 @@ from app.db import commit, get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
 from app.services import forms as form_service
-from app.services import quality, review, sensitive
+from app.services import quality, record_scope, retention, review, sensitive
 from app.services import submissions as submission_service
 from app.web import query
 from app.web.api import bp
@@ -72,21 +73,8 @@ def _form(actor: Actor, project_id: int, xml_form_id: str, action: str) -> tuple
 
 
 def _submission(form: Form, instance_id: str) -> Submission:
-    session = get_session()
-    sub = session.scalar(
-        select(Submission).where(Submission.form_id == form.id, Submission.instance_id == instance_id)
-    )
-    if sub is None:
-        # An edit's own instanceID finds the record too.
-        version = session.scalar(
-            select(SubmissionVersion).where(
-                SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == instance_id
-            )
-        )
-        sub = session.get(Submission, version.submission_id) if version else None
-    if sub is None:
-        raise NotFoundError(f"No submission {instance_id!r} for this form.")
-    return sub
+    """A live submission by its instanceID or an edit's; a trashed one is a 404 like any unknown."""
+    return retention.find(get_session(), form, instance_id)
 
 
 # What ``version_json`` reads: a list loads these, not every version's XML and values.
@@ -105,24 +93,61 @@ _VERSION_COLUMNS = (
 class ListArgs(query.QuerySchema):
     limit = query.Count()
     offset = query.Count()
+    deleted = fields.Boolean()
+
+
+def trashed_json(s: Submission) -> dict[str, Any]:
+    return {
+        "instanceId": s.instance_id,
+        "instanceName": s.instance_name,
+        "createdAt": ts(s.created_at),
+        "deletedAt": ts(s.deleted_at),
+        "deletedBy": s.deleted_by_id,
+        "restorableUntil": ts(retention.restore_deadline(s)),
+    }
 
 
 @bp.get(BASE)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
-    _, form = _form(actor, project_id, xml_form_id, "submission.list")
     paging = query.parse(ListArgs())
     limit = min(paging.get("limit", 1000), 10000)
     offset = paging.get("offset", 0)
+    if paging.get("deleted"):
+        _, form = _form(actor, project_id, xml_form_id, "submission.delete")
+        trashed = retention.list_trashed(get_session(), form, limit=limit, offset=offset)
+        return jsonify([trashed_json(s) for s in trashed])
+    _, form = _form(actor, project_id, xml_form_id, "submission.list")
     rows = get_session().scalars(
         select(Submission)
         .options(selectinload(Submission.current_version).load_only(*_VERSION_COLUMNS))
-        .where(Submission.form_id == form.id)
+        .where(Submission.form_id == form.id, record_scope.visible())
         .order_by(Submission.id)
         .limit(limit)
         .offset(offset)
     )
     return jsonify([submission_json(s) for s in rows])
+
+
+@bp.delete(BASE + "/<instance_id>")
+def delete_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """To the trash: gone from every read, restorable for 30 days, then purged with its files."""
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = _submission(form, instance_id)
+    retention.trash(get_session(), actor=actor, project=project, form=form, submission=sub)
+    commit()
+    return jsonify(trashed_json(sub))
+
+
+@bp.post(BASE + "/<instance_id>/restore")
+def restore_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = retention.find(get_session(), form, instance_id, trashed=True)
+    retention.restore(get_session(), actor=actor, project=project, form=form, submission=sub)
+    commit()
+    return jsonify(submission_json(sub))
 
 
 def _ingest_xml(
