@@ -374,7 +374,8 @@ def geojson_chunks(
     """A GeoJSON FeatureCollection, one feature at a time; ``members`` are foreign members of the
     collection (RFC 7946 section 6.1), such as its sensitivity class."""
     extra = "".join(
-        f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))}," for k, v in (members or {}).items()
+        f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))},"
+        for k, v in (members or {}).items()
     )
     parts: list[str] = ['{"type":"FeatureCollection",' + extra + '"features":[']
     size = 0

@@ -141,7 +141,9 @@ def settings_of(form: Form) -> tuple[int, float]:
     return int(k), float(threshold)
 
 
-def update(session: Session, *, actor: Actor, form: Form, schema: FormSchema | None, data: dict[str, Any]) -> None:
+def update(
+    session: Session, *, actor: Actor, form: Form, schema: FormSchema | None, data: dict[str, Any]
+) -> None:
     """Declare quasi-identifiers, k and the threshold (PATCH .../forms/{id}); names are checked against
     the published form's questions outside repeats."""
     settings = dict(form.settings or {})
@@ -154,13 +156,17 @@ def update(session: Session, *, actor: Actor, form: Form, schema: FormSchema | N
         for item in raw:
             qi = QuasiIdentifier(item) if isinstance(item, str) else None
             if isinstance(item, dict) and set(item) <= {"field", "generalise", "admin1Field"}:
-                qi = QuasiIdentifier(str(item.get("field", "")), item.get("generalise"), item.get("admin1Field"))
+                qi = QuasiIdentifier(
+                    str(item.get("field", "")), item.get("generalise"), item.get("admin1Field")
+                )
             if qi is None or qi.field not in names:
                 raise _bad("quasiIdentifiers", f"{item!r} is not a question of this form (outside repeats).")
             if qi.generalise is not None and qi.generalise not in GENERALISERS:
                 raise _bad("quasiIdentifiers", f"generalise is one of: {', '.join(GENERALISERS)}.")
             if qi.admin1_field is not None and qi.admin1_field not in names:
-                raise _bad("quasiIdentifiers", f"admin1Field {qi.admin1_field!r} is not a question of this form.")
+                raise _bad(
+                    "quasiIdentifiers", f"admin1Field {qi.admin1_field!r} is not a question of this form."
+                )
             parsed.append(qi.to_json())
         settings["quasiIdentifiers"] = parsed
     if "riskK" in data:
@@ -274,8 +280,6 @@ def enforce(result: Check) -> None:
         f"{result.risk.k} records sharing the same quasi-identifiers; the limit is {result.threshold:.1%}."
     )
     if result.generalised is not None:
-        message += (
-            f" Generalising ({', '.join(f'{q.field}: {q.generalise}' for q in result.quasi_identifiers if q.generalise)})"
-            f" would leave {result.generalised.global_risk:.1%} at risk."
-        )
+        rules = ", ".join(f"{q.field}: {q.generalise}" for q in result.quasi_identifiers if q.generalise)
+        message += f" Generalising ({rules}) would leave {result.generalised.global_risk:.1%} at risk."
     raise DisclosureRiskError(message, details=result.to_json())

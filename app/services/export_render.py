@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.blobs import BlobStore
 from app.exports import writers
-from app.services import classification
+from app.services import classification, exports
 from app.services import export_geojson as geojson
-from app.services import exports
 
 FORMATS = ("csv.zip", "csv", "xlsx", "geojson")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -69,6 +68,4 @@ def render(session: Session, export: exports.Export, fmt: str, store: BlobStore)
     target = geojson.geo_target(export)
     features = geojson.features(session, export, target, store)
     members = {"classification": classification.LABELS[export.sensitivity]}
-    return Rendered(
-        writers.geojson_chunks(features, members), "application/geo+json", f"{name}.geojson"
-    )
+    return Rendered(writers.geojson_chunks(features, members), "application/geo+json", f"{name}.geojson")

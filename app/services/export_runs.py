@@ -157,7 +157,12 @@ def run(
             secret_key=secret_key,
             check=check_for(fmt),
         )
-        total = read.scalar(sa.select(sa.func.count()).where(Submission.form_id == form_id, record_scope.visible())) or 0
+        total = (
+            read.scalar(
+                sa.select(sa.func.count()).where(Submission.form_id == form_id, record_scope.visible())
+            )
+            or 0
+        )
         # The audit event of this read, and no lock held while pages are read (as the streamed
         # downloads do before their first byte): a retried run is audited again, as it reads again.
         read.commit()

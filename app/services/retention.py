@@ -192,14 +192,19 @@ def _purge_chunk(session: Session, store: BlobStore, ids: list[int]) -> PurgeCou
     counts = PurgeCounts()
     if not ids:
         return counts
-    version_ids = select_ids(session, sa.select(SubmissionVersion.id).where(SubmissionVersion.submission_id.in_(ids)))
-    shas = set(
-        session.scalars(
+    version_ids = select_ids(
+        session, sa.select(SubmissionVersion.id).where(SubmissionVersion.submission_id.in_(ids))
+    )
+    shas: set[str] = set()
+    shas.update(
+        sha
+        for sha in session.scalars(
             sa.select(SubmissionAttachment.blob_sha256).where(
                 SubmissionAttachment.submission_version_id.in_(version_ids),
                 SubmissionAttachment.blob_sha256.is_not(None),
             )
         )
+        if sha is not None
     )
     indicator_records.delete_rows(session, ids)
     counts.attachments = _delete(
@@ -239,7 +244,9 @@ def _delete(session: Session, model: Any, condition: Any) -> int:
 
 
 def set_retention(session: Session, *, actor: Actor, form: Form, days: int | None) -> None:
-    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS):
+    if days is not None and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS
+    ):
         raise InvalidValueError(
             f"retentionDays is a whole number of days from 1 to {MAX_RETENTION_DAYS}, or null to keep "
             "records until they are deleted.",
@@ -312,7 +319,9 @@ def _due_condition(form: Form, now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(Submission.form_id == form.id, sa.or_(*conds))
 
 
-def schedule(session: Session, form: Form, *, horizon_days: int = 30, now: datetime | None = None) -> Schedule:
+def schedule(
+    session: Session, form: Form, *, horizon_days: int = 30, now: datetime | None = None
+) -> Schedule:
     """What the purge job will delete from ``form`` now and within ``horizon_days``, and when the next
     record becomes due (the admin and ``GET .../retention`` say it in advance)."""
     now = now or utcnow()
@@ -414,7 +423,9 @@ def run_purge(
     return done
 
 
-def _purge_audited(session: Session, store: BlobStore, form: Form, ids: list[int], *, reason: str) -> PurgeCounts:
+def _purge_audited(
+    session: Session, store: BlobStore, form: Form, ids: list[int], *, reason: str
+) -> PurgeCounts:
     if not ids:
         return PurgeCounts()
     counts = purge(session, store=store, submission_ids=ids)

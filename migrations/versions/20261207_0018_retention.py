@@ -27,9 +27,7 @@ def upgrade() -> None:
     with op.batch_alter_table("submissions") as batch:
         batch.add_column(sa.Column("deleted_at", app.db.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("deleted_by_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            "fk_submissions_deleted_by_id_users", "users", ["deleted_by_id"], ["id"]
-        )
+        batch.create_foreign_key("fk_submissions_deleted_by_id_users", "users", ["deleted_by_id"], ["id"])
         batch.create_index("ix_submissions_form_deleted", ["form_id", "deleted_at"])
     with op.batch_alter_table("forms") as batch:
         batch.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))

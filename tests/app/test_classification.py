@@ -10,7 +10,6 @@ import zipfile
 from openpyxl import load_workbook
 
 from app.exports.writers import geojson_chunks
-
 from tests.app.conftest import World
 from tests.app.test_disclosure_risk import arrivals, url  # noqa: F401 (fixture)
 
@@ -36,8 +35,12 @@ def test_form_and_field_classes_print_in_every_export(arrivals: World) -> None: 
     rows = list(book["metadata"].iter_rows(values_only=True))
     assert rows[0] == ("Sensitivity class", "CONFIDENTIAL")
 
-    assert w.client.get(url(w, base.format("csv")), headers=h).headers["X-Ruta-Classification"] == "CONFIDENTIAL"
-    assert w.client.patch(form_url, json={"sensitivity": "strictly_confidential"}, headers=h).status_code == 200
+    assert (
+        w.client.get(url(w, base.format("csv")), headers=h).headers["X-Ruta-Classification"] == "CONFIDENTIAL"
+    )
+    assert (
+        w.client.patch(form_url, json={"sensitivity": "strictly_confidential"}, headers=h).status_code == 200
+    )
     csv = w.client.get(url(w, base.format("csv")), headers=h)
     assert csv.headers["X-Ruta-Classification"] == "STRICTLY CONFIDENTIAL"
 
@@ -75,5 +78,5 @@ def test_indicator_outputs_carry_their_class(arrivals: World) -> None:  # noqa: 
     assert w.client.get(project + ".csv?shareClass=public", headers=h).status_code == 200
     xlsx = w.client.get(project + ".xlsx", headers=h)
     book = load_workbook(io.BytesIO(xlsx.data), read_only=True)
-    assert list(book["metadata"].iter_rows(values_only=True))[0] == ("Sensitivity class", "PUBLIC")
+    assert next(iter(book["metadata"].iter_rows(values_only=True))) == ("Sensitivity class", "PUBLIC")
     assert json.loads(w.client.get(project, headers=h).data)["class"] == "public"

@@ -95,7 +95,8 @@ def arrivals(world: World) -> World:
     assert res.status_code == 200, res.json
     for n, (sex, age, nat, site, arrival) in enumerate(RECORDS, start=1):
         xml = (
-            f'<data id="arrivals" version="1"><sex>{sex}</sex><age>{age}</age><nationality>{nat}</nationality>'
+            f'<data id="arrivals" version="1"><sex>{sex}</sex><age>{age}</age>'
+            f"<nationality>{nat}</nationality>"
             f"<site>{site}</site><arrival>{arrival}</arrival><meta><instanceID>uuid:r{n}</instanceID></meta></data>"
         )
         res = world.client.post(
@@ -133,7 +134,13 @@ def test_risk_figures_match_the_hand_computation(arrivals: World) -> None:
     res = w.client.get(url(w, "risk?reviewState=received"), headers=w.headers("analyst"))
     assert res.status_code == 200, res.json
     r = res.json
-    assert (r["records"], r["k"], r["kAnonymity"], r["equivalenceClasses"], r["recordsAtRisk"]) == (20, 3, 1, 9, 6)
+    assert (r["records"], r["k"], r["kAnonymity"], r["equivalenceClasses"], r["recordsAtRisk"]) == (
+        20,
+        3,
+        1,
+        9,
+        6,
+    )
     assert r["globalRisk"] == 0.3 and r["threshold"] == 0.03 and r["passes"] is False
     p = r["proposal"]
     assert (p["records"], p["kAnonymity"], p["equivalenceClasses"], p["recordsAtRisk"]) == (20, 1, 4, 1)
@@ -164,7 +171,11 @@ def test_risk_is_computed_on_the_rows_exported(arrivals: World) -> None:
     assert w.client.delete(url(w, "submissions/uuid:r13"), headers=h).status_code == 200
     r = w.client.get(url(w, "risk?reviewState=received"), headers=h).json
     assert (r["records"], r["recordsAtRisk"]) == (19, 5)
-    assert (r["proposal"]["recordsAtRisk"], r["proposal"]["kAnonymity"], r["proposal"]["passes"]) == (0, 3, True)
+    assert (r["proposal"]["recordsAtRisk"], r["proposal"]["kAnonymity"], r["proposal"]["passes"]) == (
+        0,
+        3,
+        True,
+    )
     # Only approved rows (the export's default): none yet, so nothing is at risk.
     assert w.client.get(url(w, "risk"), headers=h).json["records"] == 0
 

@@ -22,6 +22,7 @@ from app.db import get_database, utcnow
 from app.models import AuditEvent, Blob, CanonicalRecord, Comment, Job, Submission, SubmissionVersion
 from app.services import retention
 from app.worker import schedule_maintenance
+from tests.app.admin_helpers import login, post
 from tests.app.conftest import World
 from tests.app.indicator_fixtures import HH, household_xml, publish_household, review, submit
 from tests.app.job_helpers import run_jobs
@@ -55,7 +56,9 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture(params=["file", "s3"])
-def app_config(request: pytest.FixtureRequest, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+def app_config(
+    request: pytest.FixtureRequest, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Any:
     if request.param == "s3":
         s3 = make_s3(request.getfixturevalue("moto_server"), monkeypatch)
         return {**app_config, "BLOB_STORE": s3.url}
@@ -119,7 +122,9 @@ def ids(world: World, who: str = "manager") -> list[str]:
     return sorted(s["instanceId"] for s in res.json)
 
 
-def backdate(app: Flask, iid: str, *, deleted_days: int | None = None, created_days: int | None = None) -> None:
+def backdate(
+    app: Flask, iid: str, *, deleted_days: int | None = None, created_days: int | None = None
+) -> None:
     with get_database(app).session_scope() as s:
         sub = s.scalar(sa.select(Submission).where(Submission.instance_id == iid))
         assert sub is not None
@@ -201,7 +206,13 @@ def test_purge_deletes_blobs_only_when_unreferenced(two: World) -> None:
     w, h = two, two.headers("manager")
     assert all(in_store(w.app, d) for d in (SHARED, ONLY_A, ONLY_B))
     with get_database(w.app).session_scope() as s:
-        s.add(Comment(submission_id=s.scalar(sa.select(Submission.id).where(Submission.instance_id == "uuid:a")), user_id=w.user_ids["manager"], body="check"))
+        s.add(
+            Comment(
+                submission_id=s.scalar(sa.select(Submission.id).where(Submission.instance_id == "uuid:a")),
+                user_id=w.user_ids["manager"],
+                body="check",
+            )
+        )
         s.commit()
     assert w.client.delete(f"{base(w)}/uuid:a", headers=h).status_code == 200
     maintenance(w.app)  # within the restore window: nothing goes
@@ -287,7 +298,9 @@ def test_subject_request_finds_by_identifier_and_purges_now(two: World) -> None:
     assert not in_store(w.app, ONLY_B) and in_store(w.app, SHARED)
     assert purge_events(w.app)[-1]["reason"] == "subject_request"
     with get_database(w.app).session_scope() as s:
-        details = [e.details for e in s.scalars(sa.select(AuditEvent).where(AuditEvent.action == "subject.request"))]
+        details = [
+            e.details for e in s.scalars(sa.select(AuditEvent).where(AuditEvent.action == "subject.request"))
+        ]
     assert "P-2" not in str(details)
 
 
@@ -318,3 +331,60 @@ def test_zip_export_carries_no_trashed_media(two: World) -> None:
     assert res.status_code == 200
     names = zipfile.ZipFile(io.BytesIO(res.data)).namelist()
     assert not any("uuid:a" in n or "uuid-a" in n for n in names)
+
+
+def test_who_may_delete_restore_and_check_risk(two: World) -> None:
+    """Each role against delete, restore and the risk check (their paths name a record or need
+    quasi-identifiers, so the generic access walk cannot reach them)."""
+    w = two
+    form_url = f"/v1/projects/{w.project_id}/forms/photos"
+    assert (
+        w.client.patch(form_url, json={"quasiIdentifiers": ["place"]}, headers=w.headers("admin")).status_code
+        == 200
+    )
+    for who in ("anonymous", "outsider", "enumerator", "analyst", "supervisor", "manager", "admin"):
+        headers = w.headers(who) if who != "anonymous" else {}
+        delete = w.client.delete(f"{base(w)}/uuid:a", headers=headers)
+        restore = w.client.post(f"{base(w)}/uuid:a/restore", headers=headers)
+        risk = w.client.get(f"{form_url}/risk?reviewState=received", headers=headers)
+        if who == "anonymous":
+            assert (delete.status_code, restore.status_code, risk.status_code) == (401, 401, 401)
+        elif who == "outsider":
+            assert (delete.status_code, restore.status_code, risk.status_code) == (404, 404, 404)
+        elif who == "enumerator":
+            assert (delete.status_code, restore.status_code, risk.status_code) == (403, 403, 403)
+        elif who in ("analyst", "supervisor"):
+            assert (delete.status_code, restore.status_code, risk.status_code) == (403, 403, 200)
+        else:
+            assert (delete.status_code, restore.status_code, risk.status_code) == (200, 200, 200), who
+
+
+def test_admin_delete_trash_view_and_restore(two: World) -> None:
+    w = two
+    with get_database(w.app).session_scope() as s:
+        sub_id = s.scalar(sa.select(Submission.id).where(Submission.instance_id == "uuid:a"))
+    manager = login(w, "manager")
+    page = manager.get(f"/admin/submissions/{sub_id}")
+    assert page.status_code == 200 and b'id="delete-submission"' in page.data
+    # A supervisor reviews but does not delete: no button, and the POST is refused.
+    supervisor = login(w, "supervisor")
+    assert b'id="delete-submission"' not in supervisor.get(f"/admin/submissions/{sub_id}").data
+    assert post(supervisor, f"/admin/submissions/{sub_id}/delete").status_code == 403
+
+    res = post(manager, f"/admin/submissions/{sub_id}/delete", page=f"/admin/submissions/{sub_id}")
+    assert res.status_code == 303
+    assert manager.get(f"/admin/submissions/{sub_id}").status_code == 404
+    table = manager.get(f"/admin/projects/{w.project_id}/forms/photos/submissions")
+    assert b"uuid:a" not in table.data and b"uuid:b" in table.data
+    trash = manager.get(f"/admin/projects/{w.project_id}/forms/photos/trash")
+    assert trash.status_code == 200 and b"uuid:a" in trash.data and b"uuid:b" not in trash.data
+    assert b'id="purge-plan"' in trash.data
+    assert supervisor.get(f"/admin/projects/{w.project_id}/forms/photos/trash").status_code == 403
+
+    res = post(
+        manager,
+        f"/admin/submissions/{sub_id}/restore",
+        page=f"/admin/projects/{w.project_id}/forms/photos/trash",
+    )
+    assert res.status_code == 303
+    assert manager.get(f"/admin/submissions/{sub_id}").status_code == 200

@@ -99,7 +99,7 @@ def update_form(project_id: int, xml_form_id: str) -> Response:
     unknown = sorted(set(data) - FORM_PATCH_FIELDS)
     if unknown:
         raise InvalidValueError(
-            f"Unknown field {unknown[0]!r}. A form's {', '.join(sorted(FORM_PATCH_FIELDS))} can be changed here.",
+            f"Unknown field {unknown[0]!r}; these can be changed: {', '.join(sorted(FORM_PATCH_FIELDS))}.",
             details={"field": unknown[0]},
         )
     session = get_session()

@@ -28,7 +28,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class ShareArgs(query.QuerySchema):
-    shareClass = query.Text(max_length=32)  # noqa: N815  (the query argument's name)
+    shareClass = query.Text(max_length=32)
 
 
 def _list_arg(name: str) -> tuple[str, ...]:

@@ -52,7 +52,9 @@ def subject_request(project_id: int, xml_form_id: str) -> Response:
             raise InvalidValueError(f"{name} must be true or false.", details={"field": name})
     for name in ("instanceId", "identifier"):
         if not isinstance(data.get(name, ""), str) or len(data.get(name, "")) > 1000:
-            raise InvalidValueError(f"{name} must be a text of at most 1000 characters.", details={"field": name})
+            raise InvalidValueError(
+                f"{name} must be a text of at most 1000 characters.", details={"field": name}
+            )
     found = retention.find_subject(
         session, form, instance_id=data.get("instanceId") or None, identifier=data.get("identifier") or None
     )
