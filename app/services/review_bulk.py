@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import InvalidValueError
 from app.models import Form, Project, Submission
-from app.services import audit, review
+from app.services import audit, record_scope, review
 
 
 def bulk_set_review_state(
@@ -28,7 +28,9 @@ def bulk_set_review_state(
         raise InvalidValueError("Select at least one submission.")
     subs = list(
         session.scalars(
-            select(Submission).where(Submission.id.in_(submission_ids), Submission.form_id == form.id)
+            select(Submission).where(
+                Submission.id.in_(submission_ids), Submission.form_id == form.id, record_scope.visible()
+            )
         )
     )
     if len(subs) != len(set(submission_ids)):
