@@ -103,11 +103,19 @@ def _export_failed(session: Session, job: jobs.ClaimedJob, error: str, final: bo
     export_runs.record_failure(session, run_id=int(job.payload["export"]), error=error, final=final)
 
 
+def _purge_records(ctx: JobContext) -> None:
+    from app.services import retention
+
+    retention.run_purge(ctx.session, store=get_blob_store(ctx.app), payload=ctx.job.payload)
+
+
 def _maintenance(ctx: JobContext) -> None:
-    """Expired export files and old finished jobs go; then the next run is queued an hour later."""
-    from app.services import export_runs
+    """Expired export files and old finished jobs go, the retention purge is queued; then the next run
+    is queued an hour later."""
+    from app.services import export_runs, retention
 
     export_runs.purge_expired(ctx.session, store=get_blob_store(ctx.app))
+    retention.enqueue_purge(ctx.session)
     jobs.purge_finished(ctx.session, older_than=timedelta(days=1))
     schedule_maintenance(ctx.session, delay=MAINTENANCE_EVERY)
 
@@ -133,6 +141,7 @@ HANDLERS: dict[str, Handler] = {
     "webhooks.deliver": Handler(_deliver_webhook, _webhook_failed),
     "exports.run": Handler(_run_export, _export_failed),
     "maintenance": Handler(_maintenance),
+    "retention.purge": Handler(_purge_records),
     "jobs.ping": Handler(_ping),
 }
 

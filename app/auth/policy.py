@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "submission.sensitive": frozenset({MANAGER, SUPERVISOR}),
     "submission.decrypt": frozenset({MANAGER, SUPERVISOR}),
     "submission.export": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    # Trash, restore, the trash list and subject requests (issue 21): records of people, so managers.
+    "submission.delete": frozenset({MANAGER}),
     # The audit trail of one submission, shown to those who review it (admin issue).
     "submission.audit": frozenset({MANAGER, SUPERVISOR}),
     "mapping.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),

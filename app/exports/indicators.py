@@ -102,7 +102,7 @@ def to_csv(result: IndicatorResult) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def to_xlsx(result: IndicatorResult) -> bytes:
+def to_xlsx(result: IndicatorResult, sensitivity: str | None = None) -> bytes:
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
     sheet = book.add_worksheet("indicators")
@@ -112,6 +112,10 @@ def to_xlsx(result: IndicatorResult) -> bytes:
     for index, row in enumerate(rows(result), start=2):
         sheet.write_row(index, 0, row)
     sheet.freeze_panes(2, 0)
+    if sensitivity is not None:
+        about = book.add_worksheet("metadata")
+        about.write_string(0, 0, "Sensitivity class", bold)
+        about.write_string(0, 1, sensitivity)
     book.close()
     return out.getvalue()
 

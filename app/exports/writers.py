@@ -138,6 +138,7 @@ def zip_chunks(
     media: Callable[[], Iterable[tuple[str, Iterable[bytes]]]] | None = None,
     *,
     escape_formulas: bool = True,
+    readme: str | None = None,
 ) -> Iterator[bytes]:
     """A zip of one CSV per table, then media files, streamed from one pass over the rows: the first
     table goes straight into the zip, the others to temporary files copied in after it. Cells as
@@ -183,6 +184,9 @@ def zip_chunks(
                         if sink.size >= CHUNK:
                             yield sink.take()
                 yield sink.take()
+            if readme is not None:
+                with entry("README.txt") as out:
+                    out.write(readme.encode("utf-8"))
             if media is not None:
                 for name, parts in media():
                     with entry(name, stored=True) as out:
@@ -315,7 +319,7 @@ class _RowWriter:
         sheet.previous_row = max(sheet.previous_row, min(self.row, XLSX_ROWS))
 
 
-def xlsx_file(tables: list[Table], rows: TableRows) -> Any:
+def xlsx_file(tables: list[Table], rows: TableRows, metadata: list[tuple[str, str]] | None = None) -> Any:
     """An XLSX workbook, one sheet per table, from one pass over the rows (constant_memory: XlsxWriter
     flushes each sheet's rows to that sheet's temporary file as it goes), in a temporary file,
     returned rewound. Empty cells are skipped; data rows are written by :class:`_RowWriter`."""
@@ -343,6 +347,11 @@ def xlsx_file(tables: list[Table], rows: TableRows) -> Any:
         fast[index].write(row)
     for writer in fast:
         writer.finish()
+    if metadata:
+        about = workbook.add_worksheet(_sheet_name("metadata", used))
+        for r, (key, value) in enumerate(metadata):
+            about.write_string(r, 0, key, bold)
+            about.write_string(r, 1, value)
     workbook.close()
     out.seek(0)
     return out
@@ -359,9 +368,16 @@ def file_chunks(handle: Any) -> Iterator[bytes]:
         handle.close()
 
 
-def geojson_chunks(features: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """A GeoJSON FeatureCollection, one feature at a time."""
-    parts: list[str] = ['{"type":"FeatureCollection","features":[']
+def geojson_chunks(
+    features: Iterable[dict[str, Any]], members: dict[str, Any] | None = None
+) -> Iterator[bytes]:
+    """A GeoJSON FeatureCollection, one feature at a time; ``members`` are foreign members of the
+    collection (RFC 7946 section 6.1), such as its sensitivity class."""
+    extra = "".join(
+        f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))},"
+        for k, v in (members or {}).items()
+    )
+    parts: list[str] = ['{"type":"FeatureCollection",' + extra + '"features":[']
     size = 0
     first = True
     for feature in features:

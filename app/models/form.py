@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Base, JSONType, UTCDateTime, utcnow
 
 FORM_STATES = ("open", "closing", "closed")
+# Information sharing protocol classes, least to most protected (app/services/classification.py).
+SENSITIVITY_CLASSES = ("public", "restricted", "confidential", "strictly_confidential")
 
 
 class Form(Base):
@@ -20,6 +22,10 @@ class Form(Base):
     __table_args__ = (
         sa.UniqueConstraint("project_id", "xml_form_id"),
         sa.CheckConstraint("state IN ('open','closing','closed')", name="state_known"),
+        sa.CheckConstraint(
+            "sensitivity IN ('public','restricted','confidential','strictly_confidential')",
+            name="sensitivity_known",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,6 +41,10 @@ class Form(Base):
         sa.ForeignKey("form_versions.id", use_alter=True, name="fk_forms_draft_version")
     )
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Records older than this many days (by receive time) are purged by the retention job; None: kept.
+    retention_days: Mapped[int | None] = mapped_column()
+    # The form's microdata class; fields may be classed higher in settings["fieldClasses"].
+    sensitivity: Mapped[str] = mapped_column(sa.String(24), default="restricted", server_default="restricted")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -36,6 +36,8 @@ class Submission(Base):
         sa.Index("ix_submissions_form_duplicate_key", "form_id", "duplicate_key"),
         # A partner's reads (migration 0017): its rows of one form in the default order.
         sa.Index("ix_submissions_form_org_created", "form_id", "organisation_id", "created_at", "id"),
+        # The trash and its 30-day purge (migration 0018): a form's trashed rows, oldest first.
+        sa.Index("ix_submissions_form_deleted", "form_id", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +77,10 @@ class Submission(Base):
     duplicate_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # In the trash since then (None: live). Every read path filters on it through
+    # ``app.services.record_scope``; the row is purged, blobs and all, after the restore window.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     current_version: Mapped[SubmissionVersion | None] = relationship(
         foreign_keys=[current_version_id], post_update=True

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.blobs import BlobStore
 from app.exports import writers
+from app.services import classification, exports
 from app.services import export_geojson as geojson
-from app.services import exports
 
 FORMATS = ("csv.zip", "csv", "xlsx", "geojson")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -39,7 +39,11 @@ def render(session: Session, export: exports.Export, fmt: str, store: BlobStore)
         media = (lambda: exports.media_files(session, export, store)) if export.options.media else None
         rows = exports.table_rows(session, export, export.tables, store)
         zipped = writers.zip_chunks(
-            _tables(export), rows, media, escape_formulas=export.options.escape_formulas
+            _tables(export),
+            rows,
+            media,
+            escape_formulas=export.options.escape_formulas,
+            readme=classification.readme(export.form, export.sensitivity),
         )
         return Rendered(zipped, "application/zip", f"{name}.zip")
     if fmt == "csv":
@@ -54,9 +58,14 @@ def render(session: Session, export: exports.Export, fmt: str, store: BlobStore)
         tables = _tables(export)
 
         def chunks() -> Iterator[bytes]:
-            yield from writers.file_chunks(writers.xlsx_file(tables, rows))
+            metadata = [
+                ("Sensitivity class", classification.LABELS[export.sensitivity]),
+                ("Form", export.form.xml_form_id),
+            ]
+            yield from writers.file_chunks(writers.xlsx_file(tables, rows, metadata))
 
         return Rendered(chunks(), XLSX, f"{name}.xlsx")
     target = geojson.geo_target(export)
     features = geojson.features(session, export, target, store)
-    return Rendered(writers.geojson_chunks(features), "application/geo+json", f"{name}.geojson")
+    members = {"classification": classification.LABELS[export.sensitivity]}
+    return Rendered(writers.geojson_chunks(features, members), "application/geo+json", f"{name}.geojson")

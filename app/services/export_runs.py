@@ -24,7 +24,7 @@ from app.db import Database, utcnow
 from app.errors import ConflictError, ExportGoneError, ForbiddenError, InvalidValueError, NotFoundError
 from app.exports.options import parse_options
 from app.models import Blob, ExportRun, Form, Project, Submission, User
-from app.services import audit, exports, jobs
+from app.services import audit, exports, jobs, record_scope
 from app.services.export_render import FORMATS, check_for, render
 
 EXPORT_ATTEMPTS = 3
@@ -157,7 +157,14 @@ def run(
             secret_key=secret_key,
             check=check_for(fmt),
         )
-        total = read.scalar(sa.select(sa.func.count()).where(Submission.form_id == form_id, export.rows)) or 0
+        total = (
+            read.scalar(
+                sa.select(sa.func.count()).where(
+                    Submission.form_id == form_id, export.rows, record_scope.visible()
+                )
+            )
+            or 0
+        )
         # The audit event of this read, and no lock held while pages are read (as the streamed
         # downloads do before their first byte): a retried run is audited again, as it reads again.
         read.commit()

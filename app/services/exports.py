@@ -42,7 +42,7 @@ from app.models import (
     SubmissionVersion,
     User,
 )
-from app.services import audit, keys, row_access, sensitive
+from app.services import audit, classification, keys, record_scope, row_access, sensitive
 from app.services.odata import ROOT_COLUMNS, timestamp
 from forms.schema import GROUP, REPEAT, FormSchema
 from sync import crypto
@@ -82,6 +82,8 @@ class Export:
     problems_recorded: bool = False
     # The asker's row filter (``row_access``); no rows unless ``prepare`` says which.
     rows: ColumnElement[bool] = field(default_factory=sa.false)
+    # The output's sensitivity class (app/services/classification.py), printed in the file.
+    sensitivity: str = classification.DEFAULT_CLASS
 
     def header_rows(self, spec: TableSpec) -> list[list[str]]:
         return [spec.headers(), spec.hxl_row()] if self.options.hxl else [spec.headers()]
@@ -187,6 +189,8 @@ def prepare(
     secret_key: str,
     check: Callable[[Export], object] | None = None,
     private_key_pem: bytes | None = None,
+    share_class: str | None = None,
+    audited: bool = True,
 ) -> Export:
     """Check an export request and record it; raises 4xx errors for anything wrong.
 
@@ -196,6 +200,8 @@ def prepare(
     if version is None:
         raise NotFoundError("This form has no published version yet, so there is nothing to export.")
     schema = FormSchema.from_dict(version.schema)
+    output_class = classification.microdata_class(form)
+    classification.check_share(share_class, output_class, what="export")
     language = resolve_language(schema.languages, schema.default_language, options.language)
     may_see = sensitive.may_see_sensitive(session, actor, project)
     if options.sensitive == "include" and not may_see:
@@ -236,9 +242,12 @@ def prepare(
         key,
         actor=actor,
         rows=rows,
+        sensitivity=output_class,
     )
     if check is not None:
         check(export)  # e.g. GeoJSON's geoField and columns: a 400 now, not mid-stream
+    if not audited:  # a look at which rows an export would take (the risk check), no file made
+        return export
     audit.record(
         session,
         actor=actor,
@@ -253,6 +262,8 @@ def prepare(
             "sensitiveFields": sorted(paths),
             "tables": [t.name for t in tables],
             "rows": "all" if row_access.sees_all_rows(session, actor, project) else "own organisation",
+            "class": output_class,
+            "shareClass": share_class,
         },
     )
     if key is not None:
@@ -310,8 +321,13 @@ def _selected(
     q: Any, form_id: int, o: ExportOptions, version_ids: tuple[int, ...], rows: ColumnElement[bool]
 ) -> Any:
     """``q`` (joined to the current version) narrowed to the rows an export's options select, of the
-    rows the asker may see (``rows``, the row filter)."""
-    q = q.where(Submission.form_id == form_id, rows, Submission.review_state.in_(o.review_states))
+    rows the asker may see (``rows``, the row filter) and not in the trash."""
+    q = q.where(
+        Submission.form_id == form_id,
+        rows,
+        record_scope.visible(),
+        Submission.review_state.in_(o.review_states),
+    )
     if o.start is not None:
         q = q.where(Submission.created_at >= o.start)
     if o.end is not None:
@@ -319,6 +335,9 @@ def _selected(
     if version_ids:
         q = q.where(SubmissionVersion.form_version_id.in_(version_ids))
     return q
+
+
+selected = _selected  # the rows an export selects, for checks run on exactly those rows
 
 
 def _system(s: Any) -> dict[str, Any]:

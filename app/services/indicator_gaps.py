@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import CanonicalRecord, Form, Project, Submission
+from app.services import record_scope
 from app.services.indicator_records import unmapped_summary
 
 
@@ -49,7 +50,7 @@ def project_gaps(session: Session, *, project: Project, states: tuple[str, ...])
         for xml_form_id, count in session.execute(
             select(Form.xml_form_id, sa.func.count(Submission.id))
             .join(Submission, Submission.form_id == Form.id)
-            .where(Form.project_id == project.id, Form.id.not_in(mapped))
+            .where(Form.project_id == project.id, Form.id.not_in(mapped), record_scope.visible())
             .group_by(Form.xml_form_id)
             .order_by(Form.xml_form_id)
         ).all()

@@ -43,7 +43,7 @@ from app.models import (
     SubmissionVersion,
     UnmappedValue,
 )
-from app.services import indicator_mappings, jobs, quality
+from app.services import indicator_mappings, jobs, quality, record_scope
 from forms.schema import FormSchema
 
 CHUNK = 500
@@ -91,6 +91,7 @@ def refresh_project(session: Session, *, project: Project, catalog: Catalog | No
         session.flush()
         return result
     for form, mapping in _mapped_forms(session, project, result):
+        _forget_trashed(session, form)
         fresh, renormalise, restate = _stale(session, form, mapping)
         result.review_updates += _update_states(session, restate)
         normalisers: dict[int, tuple[FormSchema, Normaliser]] = {}  # per form version, for every chunk
@@ -222,6 +223,7 @@ def _stale(
         .outerjoin(r, r.submission_id == s.id)
         .where(
             s.form_id == form.id,
+            record_scope.visible(s),
             s.id.in_(only) if only is not None else sa.true(),
             or_(
                 r.id.is_(None),
@@ -242,6 +244,31 @@ def _stale(
         else:
             restate[state].append(sub_id)
     return fresh, renormalise, restate
+
+
+def _forget_trashed(session: Session, form: Form) -> None:
+    """Trashed submissions leave the figures: their canonical rows and facts are deleted (a restore
+    makes them new again, normalised on this same path)."""
+    gone = list(
+        session.scalars(
+            select(CanonicalRecord.submission_id)
+            .join(Submission, Submission.id == CanonicalRecord.submission_id)
+            .where(Submission.form_id == form.id, record_scope.trashed())
+        )
+    )
+    for start in range(0, len(gone), CHUNK):
+        delete_rows(session, gone[start : start + CHUNK])
+
+
+def invalidate(session: Session, *, project_id: int) -> None:
+    """Make the next refresh take the staleness path: trashing or restoring moves none of the marks
+    (no version, review event or mapping is added), so the quick look-ups would see nothing to do."""
+    session.execute(
+        update(IndicatorRefreshMark)
+        .where(IndicatorRefreshMark.project_id == project_id)
+        .values(version_mark=-1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _update_states(session: Session, restate: dict[str, list[int]]) -> int:
@@ -277,7 +304,7 @@ def _renormalise(
     replace: bool,
 ) -> int:
     if replace:
-        _delete_rows(session, submission_ids)
+        delete_rows(session, submission_ids)
     pairs = session.execute(
         select(Submission, SubmissionVersion)
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id, isouter=True)
@@ -384,7 +411,8 @@ def _record(
     )
 
 
-def _delete_rows(session: Session, submission_ids: Sequence[int]) -> None:
+def delete_rows(session: Session, submission_ids: Sequence[int]) -> None:
+    """The canonical rows and facts of these submissions (a renormalisation, a trash, a purge)."""
     record_ids = select(CanonicalRecord.id).where(CanonicalRecord.submission_id.in_(submission_ids))
     for model in (CanonicalPerson, UnmappedValue):
         session.execute(

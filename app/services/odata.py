@@ -25,7 +25,7 @@ from app.exports.odata.options import Address, QueryOptions, SkipToken, row_opti
 from app.exports.odata.rows import RowOptions, SubmissionData, rows_for
 from app.models import AppUser, Form, FormVersion, Project, Submission, SubmissionVersion, User
 from app.models.submission import REVIEW_STATES
-from app.services import audit, row_access, sensitive
+from app.services import audit, record_scope, row_access, sensitive
 from forms.schema import FormSchema
 
 BATCH = 200  # submissions read per query while filling a repeat table's page
@@ -195,8 +195,9 @@ class _Compiler:
 def _filtered(
     session: Session, form: Form, options: QueryOptions, address: Address, rows: ColumnElement[bool]
 ) -> Any:
-    """The ids the request selects, of the rows the reader may see (``rows``: ``row_access``)."""
-    query = sa.select(Submission.id).where(Submission.form_id == form.id, rows)
+    """The ids the request selects, of the rows the reader may see (``rows``: ``row_access``) and not
+    in the trash."""
+    query = sa.select(Submission.id).where(Submission.form_id == form.id, rows, record_scope.visible())
     if address.instance_id is not None:
         query = query.where(Submission.instance_id == address.instance_id)
     if options.filter is not None:

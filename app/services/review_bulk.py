@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import InvalidValueError
 from app.models import Form, Project, Submission
-from app.services import audit, review, row_access
+from app.services import audit, record_scope, review, row_access
 
 
 def bulk_set_review_state(
@@ -32,6 +32,7 @@ def bulk_set_review_state(
                 Submission.id.in_(submission_ids),
                 Submission.form_id == form.id,
                 row_access.visible_rows(session, actor, project),
+                record_scope.visible(),
             )
         )
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import AppUser, Form, Submission, User
+from app.services import record_scope
 
 AWAITING_REVIEW = ("received", "edited")
 
@@ -64,7 +65,7 @@ def counts_by_form(
     result = session.execute(
         select(Submission.form_id, *_count_columns())
         .join(Form, Form.id == Submission.form_id)
-        .where(Form.project_id.in_(project_ids), rows)
+        .where(Form.project_id.in_(project_ids), rows, record_scope.visible())
         .group_by(Submission.form_id)
     )
     return {row[0]: Counts(*[int(v) for v in row[1:]]) for row in result}
@@ -117,7 +118,7 @@ def _grouped(session: Session, project_id: int, rows: ColumnElement[bool]) -> li
                 func.coalesce(func.sum(Submission.attachments_expected - Submission.attachments_present), 0),
             )
             .join(Form, Form.id == Submission.form_id)
-            .where(Form.project_id == project_id, rows)
+            .where(Form.project_id == project_id, rows, record_scope.visible())
             .group_by(Submission.submitter_app_user_id, Submission.submitter_user_id, Submission.device_id)
         )
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidValueError
 from app.models import AppUser, FormVersion, ProjectRole, Submission, SubmissionVersion, User
 from app.models.submission import REVIEW_STATES
+from app.services import record_scope
 
 PAGE_SIZES = (10, 25, 50, 100, 200)
 FLAG_CODES = (
@@ -74,7 +75,7 @@ class SubmissionFilter:
 
 
 def _conditions(f: SubmissionFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Submission.form_id == f.form_id, f.rows]
+    conds: list[ColumnElement[bool]] = [Submission.form_id == f.form_id, f.rows, record_scope.visible()]
     if f.received_from:
         conds.append(Submission.created_at >= datetime.combine(f.received_from, time.min, tzinfo=UTC))
     if f.received_to:

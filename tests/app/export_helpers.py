@@ -36,6 +36,8 @@ def read_zip(data: bytes, *, hxl: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
+            if name == "README.txt":  # the sensitivity class note (tests/app/test_classification.py)
+                continue
             raw = archive.read(name)
             out[name] = csv_rows(raw, hxl=hxl) if name.endswith(".csv") else raw
     return out
@@ -45,6 +47,8 @@ def read_xlsx(data: bytes) -> dict[str, list[dict[str, Any]]]:
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
     out: dict[str, list[dict[str, Any]]] = {}
     for sheet in book.worksheets:
+        if sheet.title == "metadata":  # the sensitivity class sheet (tests/app/test_classification.py)
+            continue
         rows = list(sheet.iter_rows(values_only=True))
         header = [str(h) for h in rows[0]]
         out[sheet.title] = [dict(zip(header, r, strict=False)) for r in rows[1:]]

@@ -126,6 +126,14 @@ ENDPOINTS = [
     Endpoint("PATCH", "/v1/projects/{pid}/forms/simple", MANAGERS, _json({"state": "open"})),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/quality", ALL),
     Endpoint("PUT", "/v1/projects/{pid}/forms/simple/quality", MANAGERS, _json({"enabledFlags": []})),
+    # Retention and subject requests (issue 21): the schedule for readers, a person's records for managers.
+    Endpoint("GET", "/v1/projects/{pid}/forms/simple/retention", READERS),
+    Endpoint(
+        "POST",
+        "/v1/projects/{pid}/forms/simple/subject-requests",
+        MANAGERS,
+        _json({"instanceId": "uuid:none"}),
+    ),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple.svc/$metadata", READERS),
@@ -311,4 +319,8 @@ COVERED_ELSEWHERE = {
     "api.export_geojson",
     # tests/app/test_exports_sensitive.py walks the sensitive-data grant with each role.
     "api.set_sensitive_grant",
+    # tests/app/test_retention.py::test_who_may_delete_restore_and_check_risk walks these with each role.
+    "api.delete_submission",
+    "api.restore_submission",
+    "api.disclosure_risk",
 }

@@ -22,4 +22,5 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     quality,
     review,
     submissions,
+    trash,
 )

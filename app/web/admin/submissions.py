@@ -51,7 +51,9 @@ def submission_for(actor: Actor, submission_id: int, action: str) -> tuple[Proje
     """The submission once ``actor`` may do ``action`` in its project; 404 when they have no role there."""
     db = get_session()
     sub = db.get(Submission, submission_id)
-    if sub is None:
+    if (
+        sub is None or sub.deleted_at is not None
+    ):  # a trashed one is gone for every read (the trash page lists it)
         actor.require_login()
         raise NotFoundError()
     form = db.get(Form, sub.form_id)
@@ -83,6 +85,7 @@ def submissions(project_id: int, xml_form_id: str) -> str:
         choices=submission_query.filter_choices(db, project_id=p.id, form_id=form.id),
         flag_codes=submission_query.FLAG_CODES,
         may_review=actor.can(db, "submission.review", p.id),
+        may_delete=actor.can(db, "submission.delete", p.id),
         project_menu=project_menu(p, "admin.project"),
     )
 
@@ -161,6 +164,7 @@ def submission(submission_id: int) -> str:
         next_id=next_id,
         may_review=actor.can(db, "submission.review", p.id),
         may_comment=actor.can(db, "submission.comment", p.id),
+        may_delete=actor.can(db, "submission.delete", p.id),
         review_states=("approved", "hasIssues", "rejected"),
         project_menu=project_menu(p, "admin.project"),
     )

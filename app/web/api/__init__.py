@@ -18,6 +18,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     projects,
     quality,
     response,
+    retention,
     sensitive_grants,
     sessions,
     submissions,

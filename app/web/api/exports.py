@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 
 from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import InvalidValueError
 from app.exports.options import parse_options
 from app.replica import get_read_session
-from app.services import export_render, exports
+from app.services import audit, classification, disclosure, export_render, exports
 from app.services import forms as form_service
 from app.web.api import bp
 from app.web.api.helpers import json_body
@@ -77,11 +77,18 @@ _MAX_PEM = 64 * 1024  # an RSA-8192 PEM is under 7 KB
 
 
 def _prepare(
-    project_id: int, xml_form_id: str, fmt: str, check: Callable[[exports.Export], object] | None = None
-) -> exports.Export:
+    project_id: int,
+    xml_form_id: str,
+    fmt: str,
+    check: Callable[[exports.Export], object] | None = None,
+    *,
+    audited: bool = True,
+) -> tuple[exports.Export, disclosure.Check | None]:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "submission.export")
     args, passphrase, pem = _arguments()
+    share_class = args.pop("shareClass", None) or None
+    risk_check = args.pop("riskCheck", None)
     options = parse_options(args, passphrase=passphrase)
     session = get_session()
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
@@ -95,13 +102,39 @@ def _prepare(
         secret_key=str(current_app.config["SECRET_KEY"]),
         check=check,
         private_key_pem=pem,
+        share_class=share_class,
+        audited=audited,
     )
+    risk = None
+    # Microdata shared as public has left the organisation's protection: its risk is always checked.
+    if not audited or _true(risk_check, "riskCheck") or share_class == "public":
+        risk = disclosure.check(session, export)
+        audit.record(
+            session,
+            actor=actor,
+            action="submission.risk_check",
+            project_id=project.id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+            details={"format": fmt, **risk.to_json()},
+        )
+        if audited:
+            commit()  # the check is on record even when the export is refused
+            disclosure.enforce(risk)
     commit()  # the audit event, before the first byte (on the primary)
     # End each page's read transaction (see exports.submissions). The stream runs after the view has
     # returned, so it keeps this session itself rather than looking one up again. The rows come from
     # the read replica when there is one.
     export.between_pages = get_read_session().commit
-    return export
+    return export, risk
+
+
+def _true(raw: str | None, name: str) -> bool:
+    if raw is None or raw.lower() in {"false", "0", "no", ""}:
+        return False
+    if raw.lower() in {"true", "1", "yes"}:
+        return True
+    raise InvalidValueError(f"{name} must be true or false.", details={"option": name})
 
 
 def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response:
@@ -122,9 +155,21 @@ def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response
 
 
 def _serve(project_id: int, xml_form_id: str, fmt: str) -> Response:
-    export = _prepare(project_id, xml_form_id, fmt, export_render.check_for(fmt))
+    export, risk = _prepare(project_id, xml_form_id, fmt, export_render.check_for(fmt))
     rendered = export_render.render(get_read_session(), export, fmt, get_blob_store())
-    return _download(rendered.chunks, rendered.mimetype, rendered.filename)
+    response = _download(rendered.chunks, rendered.mimetype, rendered.filename)
+    response.headers[classification.HEADER] = classification.LABELS[export.sensitivity]
+    if risk is not None:
+        response.headers["X-Ruta-Disclosure-Risk"] = f"{risk.risk.global_risk:.6f}"
+    return response
+
+
+@bp.route("/projects/<int:project_id>/forms/<xml_form_id>/risk", methods=["GET", "POST"])
+def disclosure_risk(project_id: int, xml_form_id: str) -> Response:
+    """The risk figures of the rows an export with these options would take (no file is made)."""
+    export, risk = _prepare(project_id, xml_form_id, "csv.zip", audited=False)
+    assert risk is not None
+    return jsonify(risk.to_json() | {"class": export.sensitivity})
 
 
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import InvalidValueError, NotFoundError
 from app.models import Form, FormVersion, Project
+from app.services import classification, disclosure, retention
 from app.services import forms as form_service
 from app.web.api import bp
 from app.web.api.helpers import flag, json_body, read_body
@@ -16,8 +17,22 @@ from app.web.api.serialise import attachment, form
 from app.web.auth import logged_in_actor
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
+from forms.schema import FormSchema
 
 XML_TYPES = ("application/xml", "text/xml")
+FORM_PATCH_FIELDS = frozenset(
+    {
+        "state",
+        "retentionDays",
+        "identifierField",
+        "sensitivity",
+        "fieldClasses",
+        "indicatorClass",
+        "quasiIdentifiers",
+        "riskK",
+        "riskThreshold",
+    }
+)
 
 
 def _form(project: Project, xml_form_id: str) -> Form:
@@ -81,10 +96,25 @@ def update_form(project_id: int, xml_form_id: str) -> Response:
     p = project_for(actor, project_id, "form.manage")
     f = _form(p, xml_form_id)
     data = json_body()
-    if set(data) - {"state"}:
-        raise InvalidValueError("Only the form's state can be changed here.")
+    unknown = sorted(set(data) - FORM_PATCH_FIELDS)
+    if unknown:
+        raise InvalidValueError(
+            f"Unknown field {unknown[0]!r}; these can be changed: {', '.join(sorted(FORM_PATCH_FIELDS))}.",
+            details={"field": unknown[0]},
+        )
+    session = get_session()
     if "state" in data:
-        form_service.set_state(get_session(), actor=actor, form=f, state=str(data["state"]))
+        form_service.set_state(session, actor=actor, form=f, state=str(data["state"]))
+    if "retentionDays" in data:
+        retention.set_retention(session, actor=actor, form=f, days=data["retentionDays"])
+    if "identifierField" in data:
+        retention.set_identifier_field(session, actor=actor, form=f, name=data["identifierField"])
+    if {"sensitivity", "fieldClasses", "indicatorClass"} & set(data):
+        classification.update(session, actor=actor, form=f, data=data)
+    if {"quasiIdentifiers", "riskK", "riskThreshold"} & set(data):
+        version = f.current_version or f.draft_version
+        schema = FormSchema.from_dict(version.schema) if version is not None else None
+        disclosure.update(session, actor=actor, form=f, schema=schema, data=data)
     commit()
     return jsonify(form(f))
 

@@ -14,9 +14,10 @@ from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
 from app.replica import get_read_session
-from app.services import audit, indicator_mappings, indicator_records, row_access
+from app.services import audit, classification, indicator_mappings, indicator_records, row_access
 from app.services import forms as form_service
 from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
+from app.web import query
 from app.web.api import bp
 from app.web.api.helpers import flag, json_body
 from app.web.api.projects import project_for
@@ -25,6 +26,10 @@ from app.web.downloads import content_disposition
 
 BASE = "/projects/<int:project_id>/indicators"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ShareArgs(query.QuerySchema):
+    shareClass = query.Text(max_length=32)
 
 
 def _list_arg(name: str) -> tuple[str, ...]:
@@ -79,6 +84,7 @@ def list_indicator_values(project_id: int) -> Response:
     fresh = indicator_records.freshness(get_read_session(), project=project)
     return jsonify(
         {
+            "class": _output_class(project),
             "freshness": fresh.to_json(),
             "by": list(result.by),
             "reviewStates": list(result.states),
@@ -88,12 +94,21 @@ def list_indicator_values(project_id: int) -> Response:
     )
 
 
+def _output_class(project: Project) -> str:
+    """The class of the project's indicator outputs: the highest its forms declare for aggregates."""
+    return classification.project_indicator_class(form_service.list_forms(get_session(), project=project))
+
+
 def _export(project_id: int, kind: str) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
     row_access.require_project_figures(get_session(), actor, project)
+    output_class = _output_class(project)
+    share = query.parse(ShareArgs()).get("shareClass")
+    classification.check_share(share, output_class, what="indicator table")
     result = _result(project)
-    body = export.to_csv(result) if kind == "csv" else export.to_xlsx(result)
+    label = classification.LABELS[output_class]
+    body = export.to_csv(result) if kind == "csv" else export.to_xlsx(result, label)
     audit.record(
         get_session(),
         actor=actor,
@@ -101,7 +116,12 @@ def _export(project_id: int, kind: str) -> Response:
         project_id=project.id,
         subject_type="project",
         subject_id=project.id,
-        details={"format": kind, "query": request.args.to_dict(flat=False), "rows": len(result.values)},
+        details={
+            "format": kind,
+            "query": request.args.to_dict(flat=False),
+            "rows": len(result.values),
+            "class": output_class,
+        },
     )
     commit()
     fresh = indicator_records.freshness(get_read_session(), project=project)
@@ -109,6 +129,7 @@ def _export(project_id: int, kind: str) -> Response:
     if fresh.refreshed_at is not None:
         response.headers["X-Ruta-Figures-As-Of"] = fresh.refreshed_at.isoformat()
     response.headers["Content-Disposition"] = content_disposition(f"indicators-project-{project.id}.{kind}")
+    response.headers[classification.HEADER] = label
     return response
 
 

@@ -91,6 +91,7 @@ def version_detail(v: FormVersion) -> dict[str, Any]:
 
 def form(f: Form, v: FormVersion | None = None) -> dict[str, Any]:
     v = v or f.current_version or f.draft_version
+    settings = f.settings or {}
     out: dict[str, Any] = {
         "projectId": f.project_id,
         "xmlFormId": f.xml_form_id,
@@ -104,6 +105,15 @@ def form(f: Form, v: FormVersion | None = None) -> dict[str, Any]:
         "keyId": v.key_id if v else None,
         "enketoId": None,
         "draft": v is not None and v.published_at is None,
+        # Ruta extensions (issue 21): retention, sensitivity classes, the risk check's declarations.
+        "retentionDays": f.retention_days,
+        "sensitivity": f.sensitivity,
+        "fieldClasses": settings.get("fieldClasses", {}),
+        "indicatorClass": settings.get("indicatorClass", "restricted"),
+        "identifierField": settings.get("identifierField"),
+        "quasiIdentifiers": settings.get("quasiIdentifiers", []),
+        "riskK": settings.get("riskK", 3),
+        "riskThreshold": settings.get("riskThreshold", 0.03),
     }
     if v is not None:
         out.update(version_detail(v))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request
+from marshmallow import fields
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -15,7 +16,7 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
-from app.services import audit, quality, review, row_access, sensitive
+from app.services import audit, quality, record_scope, retention, review, row_access, sensitive
 from app.services import forms as form_service
 from app.services import submissions as submission_service
 from app.web import query
@@ -85,22 +86,10 @@ def _form(actor: Actor, project_id: int, xml_form_id: str, action: str) -> tuple
 
 
 def _submission(actor: Actor, project: Project, form: Form, instance_id: str) -> Submission:
-    """The record, when it is one of the rows ``actor`` may see (``row_access``); else a 404."""
+    """A live record by its instanceID or an edit's, when it is one of the rows ``actor`` may see
+    (``row_access``); a trashed or foreign one is a 404 like any unknown."""
     session = get_session()
-    rows = row_access.visible_rows(session, actor, project)
-    sub = session.scalar(
-        select(Submission).where(Submission.form_id == form.id, Submission.instance_id == instance_id, rows)
-    )
-    if sub is None:
-        # An edit's own instanceID finds the record too.
-        sub = session.scalar(
-            select(Submission)
-            .join(SubmissionVersion, SubmissionVersion.submission_id == Submission.id)
-            .where(SubmissionVersion.form_id == form.id, SubmissionVersion.instance_id == instance_id, rows)
-        )
-    if sub is None:
-        raise NotFoundError(f"No submission {instance_id!r} for this form.")
-    return sub
+    return retention.find(session, form, instance_id, rows=row_access.visible_rows(session, actor, project))
 
 
 # What ``version_json`` reads: a list loads these, not every version's XML and values.
@@ -119,21 +108,43 @@ _VERSION_COLUMNS = (
 class ListArgs(query.QuerySchema):
     limit = query.Count()
     offset = query.Count()
+    deleted = fields.Boolean()
+
+
+def trashed_json(s: Submission) -> dict[str, Any]:
+    return {
+        "instanceId": s.instance_id,
+        "instanceName": s.instance_name,
+        "createdAt": ts(s.created_at),
+        "deletedAt": ts(s.deleted_at),
+        "deletedBy": s.deleted_by_id,
+        "restorableUntil": ts(retention.restore_deadline(s)),
+    }
 
 
 @bp.get(BASE)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
-    project, form = _form(actor, project_id, xml_form_id, "submission.list")
     paging = query.parse(ListArgs())
     limit = min(paging.get("limit", 1000), 10000)
     offset = paging.get("offset", 0)
     session = get_session()
+    if paging.get("deleted"):
+        project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+        trashed = retention.list_trashed(
+            session, form, limit=limit, offset=offset, rows=row_access.visible_rows(session, actor, project)
+        )
+        return jsonify([trashed_json(s) for s in trashed])
+    project, form = _form(actor, project_id, xml_form_id, "submission.list")
     rows = list(
         session.scalars(
             select(Submission)
             .options(selectinload(Submission.current_version).load_only(*_VERSION_COLUMNS))
-            .where(Submission.form_id == form.id, row_access.visible_rows(session, actor, project))
+            .where(
+                Submission.form_id == form.id,
+                row_access.visible_rows(session, actor, project),
+                record_scope.visible(),
+            )
             .order_by(Submission.id)
             .limit(limit)
             .offset(offset)
@@ -150,6 +161,29 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
     )
     commit()
     return jsonify([submission_json(s) for s in rows])
+
+
+@bp.delete(BASE + "/<instance_id>")
+def delete_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """To the trash: gone from every read, restorable for 30 days, then purged with its files."""
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = _submission(actor, project, form, instance_id)
+    retention.trash(get_session(), actor=actor, project=project, form=form, submission=sub)
+    commit()
+    return jsonify(trashed_json(sub))
+
+
+@bp.post(BASE + "/<instance_id>/restore")
+def restore_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    session = get_session()
+    rows = row_access.visible_rows(session, actor, project)
+    sub = retention.find(session, form, instance_id, trashed=True, rows=rows)
+    retention.restore(get_session(), actor=actor, project=project, form=form, submission=sub)
+    commit()
+    return jsonify(submission_json(sub))
 
 
 def _ingest_xml(
