@@ -158,7 +158,7 @@ def project_menu(project: Project, active: str) -> list[dict[str, object]]:
 def _template_globals() -> dict[str, object]:
     from flask_babel import get_locale
 
-    from app.web.admin.labels import ACTION_LABELS, FLAG_LABELS, flag_reason, label
+    from app.web.admin.labels import ACTION_LABELS, FLAG_LABELS, audit_action_label, flag_reason, label
     from app.web.admin.setup import LOCALE_NAMES
 
     actor = g.get("actor")
@@ -173,4 +173,5 @@ def _template_globals() -> dict[str, object]:
         "locale_names": LOCALE_NAMES,
         "admin_user": actor.user if actor is not None else None,
         "flag_reason": flag_reason,
+        "audit_label": audit_action_label,
     }

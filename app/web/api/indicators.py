@@ -87,11 +87,14 @@ def list_indicator_values(project_id: int) -> Response:
     )
 
 
-def _export(project_id: int, kind: str) -> Response:
+def indicator_download(project_id: int, kind: str, *, language: str | None = None) -> Response:
+    """CSV or XLSX of the values the query string asks for; indicator names in ``language`` (a
+    catalogue language such as es or pt; English where the catalogue has no name in it). The admin's
+    downloads call this too, with the admin's language."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
     result = _result(project)
-    body = export.to_csv(result) if kind == "csv" else export.to_xlsx(result)
+    body = export.to_csv(result, language) if kind == "csv" else export.to_xlsx(result, language)
     audit.record(
         get_session(),
         actor=actor,
@@ -108,6 +111,10 @@ def _export(project_id: int, kind: str) -> Response:
         response.headers["X-Ruta-Figures-As-Of"] = fresh.refreshed_at.isoformat()
     response.headers["Content-Disposition"] = content_disposition(f"indicators-project-{project.id}.{kind}")
     return response
+
+
+def _export(project_id: int, kind: str) -> Response:
+    return indicator_download(project_id, kind, language=request.args.get("language") or None)
 
 
 @bp.get(f"{BASE}.csv")
