@@ -35,6 +35,7 @@ class Entry:
     at: datetime
     action: str
     person: str | None
+    email: str | None
     project: str | None
     project_id: int | None
     subject: str
@@ -88,6 +89,7 @@ def _entry(row: Any) -> Entry:
         at=event.created_at,
         action=event.action,
         person=(name or email) if email else None,
+        email=email,
         project=project,
         project_id=event.project_id,
         subject=subject,
@@ -95,9 +97,7 @@ def _entry(row: Any) -> Entry:
     )
 
 
-def search(
-    session: Session, *, actor: Actor, f: AuditFilter, page: int = 1
-) -> tuple[list[Entry], bool]:
+def search(session: Session, *, actor: Actor, f: AuditFilter, page: int = 1) -> tuple[list[Entry], bool]:
     """One page of entries and whether there is a next page."""
     rows = session.execute(
         _select(session, actor, f).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
@@ -133,9 +133,7 @@ def people(session: Session, *, actor: Actor) -> list[User]:
     )
     if allowed is not None:
         q = q.where(
-            User.id.in_(
-                sa.select(AuditEvent.actor_user_id).where(AuditEvent.project_id.in_(allowed))
-            )
+            User.id.in_(sa.select(AuditEvent.actor_user_id).where(AuditEvent.project_id.in_(allowed)))
         )
     return list(session.scalars(q.order_by(User.email)))
 

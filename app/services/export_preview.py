@@ -32,7 +32,7 @@ def selection(
     session: Session, *, form: Form, options: ExportOptions, version_ids: tuple[int, ...] = ()
 ) -> Selection:
     """Counts in one grouped query: per review state, whether the date and version filters keep the row."""
-    in_dates = sa.true()
+    in_dates: sa.ColumnElement[bool] = sa.true()
     if options.start is not None:
         in_dates = sa.and_(in_dates, Submission.created_at >= options.start)
     if options.end is not None:

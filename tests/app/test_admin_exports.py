@@ -15,7 +15,15 @@ from flask.testing import FlaskClient
 
 from app.db import get_database
 from app.models import AuditEvent
-from tests.app.admin_helpers import MULTILINGUAL_FORM, ingest, login, multilingual_instance, post, publish, when
+from tests.app.admin_helpers import (
+    MULTILINGUAL_FORM,
+    ingest,
+    login,
+    multilingual_instance,
+    post,
+    publish,
+    when,
+)
 from tests.app.conftest import World
 from tests.app.job_helpers import run_jobs
 
@@ -57,8 +65,15 @@ def test_page_counts_what_the_filters_select_and_leave_out(world: World) -> None
     assert _count(page.text) == (2, 5, 3)
     assert 'data-state="received">2 ' in page.text and 'data-state="rejected">1 ' in page.text
     # Approved + received, from Nov 10: a2 and r2 -> 2; a1 and r1 outside the dates, x1 by state.
-    page = client.get(url, query_string=[("format", "csv"), ("reviewState", "approved"),
-                                          ("reviewState", "received"), ("start", "2026-11-10")])
+    page = client.get(
+        url,
+        query_string=[
+            ("format", "csv"),
+            ("reviewState", "approved"),
+            ("reviewState", "received"),
+            ("start", "2026-11-10"),
+        ],
+    )
     assert _count(page.text) == (2, 5, 3)
     assert 'data-reason="dates">2 ' in page.text
     # Nothing approved before Nov 2: an empty export is said, not silently made.
@@ -163,10 +178,24 @@ def test_indicator_names_in_the_chosen_language() -> None:
     from app.indicators.values import IndicatorValue
 
     v = IndicatorValue(
-        indicator="FLW-01", name="People observed moving through a monitoring point", statistic="count",
-        breakdown=None, category=None, key={}, value=3.0, numerator=None, denominator=None, n=3,
-        dk_refused=None, suppressed=False, reason=None, small_base=False, sensitive=False,
-        mapping_versions=(), period_start="", period_end="",
+        indicator="FLW-01",
+        name="People observed moving through a monitoring point",
+        statistic="count",
+        breakdown=None,
+        category=None,
+        key={},
+        value=3.0,
+        numerator=None,
+        denominator=None,
+        n=3,
+        dk_refused=None,
+        suppressed=False,
+        reason=None,
+        small_base=False,
+        sensitive=False,
+        mapping_versions=(),
+        period_start="",
+        period_end="",
     )
     assert value_row(v, "es")[1] == "Personas observadas en movimiento por un punto de monitoreo"
     assert value_row(v, "pt")[1] == "Pessoas observadas em movimento por um ponto de monitoramento"

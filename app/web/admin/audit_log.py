@@ -28,7 +28,7 @@ from app.web.admin.filters import query_string
 from app.web.downloads import content_disposition
 
 FILTER_KEYS = ("person", "action", "project", "from", "to")
-CSV_HEADERS = ("id", "time_utc", "action", "action_name", "person", "project", "subject", "details")
+CSV_HEADERS = ("id", "time_utc", "action", "action_name", "person", "email", "project", "subject", "details")
 
 
 class AuditArgs(query.QuerySchema):
@@ -112,6 +112,7 @@ def _csv(entries: Iterator[audit_log.Entry]) -> Iterator[bytes]:
                 e.action,
                 audit_action_label(e.action),
                 _safe(e.person or ""),
+                _safe(e.email or ""),
                 _safe(e.project or ""),
                 _safe(e.subject),
                 _safe(json.dumps(e.details, ensure_ascii=False, sort_keys=True, default=str)),

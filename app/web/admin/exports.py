@@ -27,7 +27,6 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import InvalidValueError, RutaError
 from app.exports.options import SENSITIVE_CHOICES, parse_options
-from forms.schema import FormSchema
 from app.models import ExportRun, Form, FormVersion, Project
 from app.models.submission import REVIEW_STATES
 from app.replica import get_read_session
@@ -37,6 +36,7 @@ from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.api import exports as api_exports
 from app.web.api import indicators as api_indicators
+from forms.schema import FormSchema
 
 PAGE = "/projects/<int:project_id>/forms/<xml_form_id>/export"
 FORMAT_NAMES = {
@@ -57,9 +57,7 @@ def options_from(args: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     (one value each), flags are checkboxes (absent = off once the form was sent)."""
     fmt = str(args.get("format") or "csv.zip")
     if fmt not in export_render.FORMATS:
-        raise InvalidValueError(
-            gettext("Choose one of the offered formats."), details={"field": "format"}
-        )
+        raise InvalidValueError(gettext("Choose one of the offered formats."), details={"field": "format"})
     sent = "format" in args
     getlist = getattr(args, "getlist", None)
     states = list(getlist("reviewState")) if getlist else [str(args.get("reviewState") or "")]
@@ -96,7 +94,7 @@ def export_page(project_id: int, xml_form_id: str) -> Response:
     version = form.current_version
     schema = FormSchema.from_dict(version.schema) if version is not None else None
     problem, selection = None, None
-    fmt, options = "csv.zip", {}
+    fmt, options = "csv.zip", dict[str, str]()
     try:
         fmt, options = options_from(request.args)
         parsed = parse_options(options)
