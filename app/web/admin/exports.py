@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 
 from app.blobs import get_blob_store
 from app.db import commit, get_session
@@ -40,10 +41,10 @@ from forms.schema import FormSchema
 
 PAGE = "/projects/<int:project_id>/forms/<xml_form_id>/export"
 FORMAT_NAMES = {
-    "csv.zip": "CSV (zip, with repeat tables and media)",
-    "csv": "CSV (main table)",
-    "xlsx": "Excel (XLSX)",
-    "geojson": "GeoJSON (map)",
+    "csv.zip": _l("CSV (zip, with repeat tables and media)"),
+    "csv": _l("CSV (main table)"),
+    "xlsx": _l("Excel (XLSX)"),
+    "geojson": _l("GeoJSON (map)"),
 }
 # The page's fields that are export options as the API spells them (format is separate).
 TEXT_OPTIONS = ("start", "end", "language", "header", "sensitive", "geoField", "formVersion")
@@ -118,7 +119,7 @@ def export_page(project_id: int, xml_form_id: str) -> Response:
         options=options,
         states=REVIEW_STATES,
         chosen_states=set(options.get("reviewState", "approved").split(",")),
-        formats=[(code, gettext(name)) for code, name in FORMAT_NAMES.items()],
+        formats=[(code, str(name)) for code, name in FORMAT_NAMES.items()],
         languages=schema.languages if schema else [],
         versions=_versions(form),
         sensitive_choices=[c for c in SENSITIVE_CHOICES if c != "include" or may_see],
