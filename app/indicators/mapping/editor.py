@@ -11,8 +11,8 @@ no Flask, no database (the admin view and its tests call it alike).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from app.indicators.catalog import Catalog
 from app.indicators.mapping.document import ChoiceRecode, FieldRule, MappingDocument, QuestionIndex

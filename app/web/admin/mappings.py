@@ -8,12 +8,11 @@ or JSON document. Both go through ``MappingDocument`` (the one mapping reader) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import base64
 import binascii
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -22,8 +21,7 @@ from flask_babel import get_locale, gettext
 from app.db import commit, get_session
 from app.errors import MappingInvalidError
 from app.indicators.catalog import load_catalog
-from app.indicators.mapping import MappingDocument, MappingFormatError
-from app.indicators.mapping import editor
+from app.indicators.mapping import MappingDocument, MappingFormatError, editor
 from app.models import Form, Project, User
 from app.services import forms as form_service
 from app.services import indicator_mappings
