@@ -64,6 +64,14 @@ def test_page_counts_what_the_filters_select_and_leave_out(world: World) -> None
     # Default: approved only -> 2 of 5; 2 received and 1 rejected left out, each said.
     assert _count(page.text) == (2, 5, 3)
     assert 'data-state="received">2 ' in page.text and 'data-state="rejected">1 ' in page.text
+    # "Download now" exports what the form shows: group paths ticked by default, approved only.
+    href = re.search(r'id="export-download" href="([^"]+)"', page.text)
+    assert href
+    res = client.get(href.group(1).replace("&amp;", "&"))
+    with zipfile.ZipFile(io.BytesIO(res.data)) as z:
+        header = z.read("monitoreo.csv").decode("utf-8").splitlines()[0]
+        assert len(z.read("monitoreo.csv").decode("utf-8").strip().splitlines()) == 1 + 2
+    assert "travel-nationality" in header
     # Approved + received, from Nov 10: a2 and r2 -> 2; a1 and r1 outside the dates, x1 by state.
     page = client.get(
         url,

@@ -127,9 +127,19 @@ def export_page(project_id: int, xml_form_id: str) -> Response:
         problem=problem,
         runs=runs,
         refresh=any(r.status in ("queued", "running") for r in runs),
+        download_query=_query(fmt, options),
         project_menu=project_menu(project, "admin.project"),
     )
     return Response(html, status=400 if problem else 200)
+
+
+def _query(fmt: str, options: Mapping[str, str]) -> str:
+    """The page's choices as its own query string (flags that are off are left out, as a browser
+    leaves out an unticked box), so "Download now" exports exactly what the form shows."""
+    pairs = [("format", fmt)]
+    pairs += [("reviewState", s) for s in options.get("reviewState", "approved").split(",")]
+    pairs += [(k, v) for k, v in options.items() if k != "reviewState" and v != "false"]
+    return urlencode(pairs)
 
 
 @bp.get(PAGE + "/download")
