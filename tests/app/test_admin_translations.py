@@ -2,7 +2,8 @@
 rendered with the Spanish locale while every message id the page looks up is recorded, and each of
 those ids must have a non-empty, non-fuzzy Spanish and Portuguese translation in the committed
 catalogues (the catalogue is compared, not the page's bytes: a translation equal to the English, such
-as "Total", is fine). A new admin page must be added to ``PAGES`` below, or this test says which."""
+as "Total", is fine). No page may link to the token-only /v1 API. A new admin page must be added to
+the pages walked below, or this test says which."""
 
 from __future__ import annotations
 
@@ -123,6 +124,9 @@ def test_every_admin_page_and_error_page_is_translated(world: World, used: set[s
     for endpoint, url in pages.items():
         res = client.get(url, headers=ES)
         assert res.status_code < 500, (endpoint, res.status_code)
+        # No page links to the token-only API: its downloads answer 401 to a logged-in admin.
+        if res.mimetype == "text/html":
+            assert 'href="/v1/' not in res.text, endpoint
         if endpoint == "admin.export_page":
             assert "envíos" in res.text  # the Spanish page, really
     # The login page of someone logged out, and the error pages of each kind.
