@@ -12,6 +12,7 @@ from typing import Any
 
 import xlsxwriter
 
+from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 
@@ -66,10 +67,18 @@ def hashtags() -> list[str]:
     return [tag for _, tag in COLUMNS]
 
 
-def value_row(value: IndicatorValue) -> list[Any]:
+def _name(value: IndicatorValue, language: str | None) -> str:
+    """The indicator's catalogue name in ``language`` (its English name when it has none in it)."""
+    if language is None:
+        return value.name
+    found = load_catalog().indicators.get(value.indicator)
+    return found.name(language) if found is not None else value.name
+
+
+def value_row(value: IndicatorValue, language: str | None = None) -> list[Any]:
     cells: dict[str, Any] = {
         "indicator_code": value.indicator,
-        "indicator_name": value.name,
+        "indicator_name": _name(value, language),
         "unit": value.statistic,
         "breakdown": value.breakdown or "",
         "category": value.category or "",
@@ -89,27 +98,27 @@ def value_row(value: IndicatorValue) -> list[Any]:
     return [cells[name] for name, _ in COLUMNS]
 
 
-def rows(result: IndicatorResult) -> list[list[Any]]:
-    return [value_row(v) for v in result.values]
+def rows(result: IndicatorResult, language: str | None = None) -> list[list[Any]]:
+    return [value_row(v, language) for v in result.values]
 
 
-def to_csv(result: IndicatorResult) -> bytes:
+def to_csv(result: IndicatorResult, language: str | None = None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(headers())
     writer.writerow(hashtags())
-    writer.writerows(rows(result))
+    writer.writerows(rows(result, language))
     return out.getvalue().encode("utf-8")
 
 
-def to_xlsx(result: IndicatorResult, sensitivity: str | None = None) -> bytes:
+def to_xlsx(result: IndicatorResult, language: str | None = None, sensitivity: str | None = None) -> bytes:
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
     sheet = book.add_worksheet("indicators")
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, headers(), bold)
     sheet.write_row(1, 0, hashtags())
-    for index, row in enumerate(rows(result), start=2):
+    for index, row in enumerate(rows(result, language), start=2):
         sheet.write_row(index, 0, row)
     sheet.freeze_panes(2, 0)
     if sensitivity is not None:

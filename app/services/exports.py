@@ -101,7 +101,7 @@ def _pseudonymiser(secret: str, project_id: int) -> Any:
     return pseudo
 
 
-def _version_ids(session: Session, form: Form, wanted: tuple[str, ...]) -> tuple[int, ...]:
+def published_version_ids(session: Session, form: Form, wanted: tuple[str, ...]) -> tuple[int, ...]:
     if not wanted:
         return ()
     rows = dict(
@@ -217,7 +217,7 @@ def prepare(
         model = build_model(schema)
         if options.sensitive == "pseudonym":
             pseudo = _pseudonymiser(secret_key, project.id)
-    version_ids = _version_ids(session, form, options.form_versions)
+    version_ids = published_version_ids(session, form, options.form_versions)
     rows = row_access.visible_rows(session, actor, project)
     key, encrypted = _private_key(session, actor, project, form, options, version_ids, private_key_pem, rows)
     tables = build_tables(

@@ -46,8 +46,9 @@ def render(error: RutaError) -> Response:
         response = openrosa_error(error)
     elif request.blueprint == "admin":
         from app.web.admin.context import error_page
+        from app.web.admin.error_messages import message
 
-        response = error_page(error.status, error.message)
+        response = error_page(error.status, message(error))
     else:
         response = jsonify(error.to_dict())
         response.status_code = error.status

@@ -75,6 +75,7 @@ def test_analyst_reads_the_dashboard_with_charts_and_gaps(
     expect(page.locator("#mapping-status")).to_have_attribute("data-status", "confirmed")
     expect(page.locator("#mapping-fields")).to_contain_text("/data/agua")
     expect(page.locator("#mapping-fields")).to_contain_text("needs.water_source_safe")
+    page.locator("#mapping-advanced summary").click()  # the YAML is the advanced view
     editor = page.locator("#mapping-document")
     expect(editor).to_contain_text("/data/agua")
     editor.fill(editor.input_value().replace("needs.water_source_safe", "needs.water_is_lovely"))

@@ -11,8 +11,10 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
+    audit_log,
     auth,
     devices,
+    exports,
     forms,
     hubs,
     indicators,

@@ -78,8 +78,10 @@ def project_for(actor: Actor, project_id: int, action: str) -> Project:
 
 
 def error_page(status: int, message: str) -> Response:
-    response = Response(render_template("admin/error.html", status=status, message=message), status=status)
-    return response
+    from app.web.admin.error_messages import heading
+
+    html = render_template("admin/error.html", status=status, message=message, heading=heading(status))
+    return Response(html, status=status)
 
 
 @bp.errorhandler(RutaError)
@@ -94,7 +96,9 @@ def _ruta_error(error: RutaError) -> Response:
         response = error_page(429, gettext("Too many attempts. Wait a minute and try again."))
         response.headers.update(error.response_headers())
         return response
-    return error_page(error.status, error.message)
+    from app.web.admin.error_messages import message
+
+    return error_page(error.status, message(error))
 
 
 @bp.errorhandler(HTTPException)
@@ -109,8 +113,10 @@ def _http_error(exc: HTTPException) -> Response:
         message = gettext("Not found, or you do not have access to it.")
     elif status == 413:
         message = gettext("The upload is larger than the server accepts.")
+    elif status == 405:
+        message = gettext("This method is not allowed here.")
     else:
-        message = exc.description or exc.name
+        message = gettext("The request could not be understood.")
     return error_page(status, message)
 
 
@@ -158,7 +164,7 @@ def project_menu(project: Project, active: str) -> list[dict[str, object]]:
 def _template_globals() -> dict[str, object]:
     from flask_babel import get_locale
 
-    from app.web.admin.labels import ACTION_LABELS, FLAG_LABELS, flag_reason, label
+    from app.web.admin.labels import ACTION_LABELS, FLAG_LABELS, audit_action_label, flag_reason, label
     from app.web.admin.setup import LOCALE_NAMES
 
     actor = g.get("actor")
@@ -173,4 +179,5 @@ def _template_globals() -> dict[str, object]:
         "locale_names": LOCALE_NAMES,
         "admin_user": actor.user if actor is not None else None,
         "flag_reason": flag_reason,
+        "audit_label": audit_action_label,
     }

@@ -87,6 +87,7 @@ def form(project_id: int, xml_form_id: str) -> str:
         may_manage=actor.can(db, "form.manage", p.id),
         may_review=actor.can(db, "submission.list", p.id),
         may_read_mapping=actor.can(db, "mapping.read", p.id),
+        may_export=actor.can(db, "submission.export", p.id),
         states=("open", "closing", "closed"),
         project_menu=project_menu(p, "admin.project"),
         quality=quality_settings.describe(p, f),

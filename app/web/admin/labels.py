@@ -30,6 +30,18 @@ FLAG_LABELS = {
     "edit_conflict": _l("conflicting edit"),
 }
 
+# Exports: the sensitive-field choices and a background export's status.
+EXPORT_LABELS = {
+    "sensitive-omit": _l("leave out"),
+    "sensitive-pseudonym": _l("replace with a pseudonym"),
+    "sensitive-include": _l("include (your role allows it)"),
+    "export-queued": _l("queued"),
+    "export-running": _l("running"),
+    "export-done": _l("done"),
+    "export-failed": _l("failed"),
+    "export-expired": _l("expired"),
+}
+
 ACTION_LABELS = {
     "approved": _l("Approve"),
     "hasIssues": _l("Has issues"),
@@ -40,7 +52,7 @@ ACTION_LABELS = {
 def label(code: str | None) -> str:
     if not code:
         return ""
-    found = STATE_LABELS.get(code) or FLAG_LABELS.get(code)
+    found = STATE_LABELS.get(code) or FLAG_LABELS.get(code) or EXPORT_LABELS.get(code)
     return str(found) if found is not None else code
 
 
@@ -115,3 +127,66 @@ def flag_reason(flag: dict[str, Any]) -> str:
     except (KeyError, TypeError, ValueError):
         found = None
     return found or str(flag.get("message") or "")
+
+
+# What each audit action means, for the audit log page and its CSV (the code is kept beside it).
+AUDIT_ACTION_LABELS = {
+    "activities.accept": _l("5W activities accepted"),
+    "activities.fix": _l("5W activity corrected"),
+    "activities.import": _l("5W activities imported"),
+    "activities.read": _l("5W activities read"),
+    "activities.report": _l("5W activities reported"),
+    "app_user.create": _l("device credential created"),
+    "app_user.forms": _l("device forms changed"),
+    "app_user.reissue": _l("device credential reissued"),
+    "app_user.revoke": _l("device credential revoked"),
+    "audit.export": _l("audit log exported"),
+    "blobs.migrate": _l("stored files migrated"),
+    "export.download": _l("background export downloaded"),
+    "export.request": _l("background export requested"),
+    "form.attachment": _l("form media uploaded"),
+    "form.create": _l("form created"),
+    "form.draft": _l("form draft uploaded"),
+    "form.publish": _l("form published"),
+    "form.quality.update": _l("quality checks changed"),
+    "form.state": _l("form state changed"),
+    "hub.batch": _l("hub batch received"),
+    "hub.create": _l("hub created"),
+    "hub.link": _l("hub linked"),
+    "hub.revoke": _l("hub revoked"),
+    "indicators.export": _l("indicators exported"),
+    "indicators.mapping.confirm": _l("indicator mapping confirmed"),
+    "job.retry": _l("job retried"),
+    "organisation.create": _l("organisation created"),
+    "plan.replace": _l("plan figures replaced"),
+    "project.create": _l("project created"),
+    "project.key.create": _l("encryption key created"),
+    "project.role": _l("role changed"),
+    "project.role.sensitive": _l("sensitive-data grant changed"),
+    "project.update": _l("project changed"),
+    "submission.attachments": _l("submission files received"),
+    "submission.comment": _l("comment added"),
+    "submission.create": _l("submission received"),
+    "submission.decrypt": _l("submissions decrypted"),
+    "submission.decrypt.denied": _l("decryption refused"),
+    "submission.decrypt.failed": _l("decryption failed"),
+    "submission.export": _l("submissions exported"),
+    "submission.review": _l("submission reviewed"),
+    "submission.review.bulk": _l("submissions reviewed in bulk"),
+    "submission.view": _l("submission viewed"),
+    "user.create": _l("user created"),
+    "user.locale": _l("language changed"),
+    "user.login.web": _l("logged in"),
+    "user.logout.web": _l("logged out"),
+    "user.password": _l("password changed"),
+    "user.session.end": _l("API session ended"),
+    "user.session.start": _l("API session started"),
+    "webhook.create": _l("webhook created"),
+    "webhook.delete": _l("webhook deleted"),
+    "webhook.redeliver": _l("webhook redelivered"),
+}
+
+
+def audit_action_label(action: str) -> str:
+    found = AUDIT_ACTION_LABELS.get(action)
+    return str(found) if found is not None else action

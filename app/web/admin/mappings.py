@@ -1,19 +1,27 @@
 """A form's mapping onto the canonical record in the admin: the one in force (or a suggestion), read as
-a table of question → canonical field and choice recodings with the validator's problems; managers and
-analysts edit the document (YAML or JSON) and confirm it. The same service as
+a table of question → canonical field and choice recodings with the validator's problems. Managers and
+analysts edit it as a form (each canonical field: which question fills it, chosen by label; each
+answer of a mapped choice question: which canonical code it becomes, chosen by label; suggestions
+marked; the validator's messages beside the row they concern), or, as an advanced view, as the YAML
+or JSON document. Both go through ``MappingDocument`` (the one mapping reader) and the same service as
 ``PUT /v1/projects/{pid}/forms/{xmlFormId}/mapping``: validated against the form, versioned, audited."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from flask import Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from app.db import commit, get_session
 from app.errors import MappingInvalidError
+from app.indicators.catalog import load_catalog
+from app.indicators.mapping import MappingDocument, MappingFormatError, editor
 from app.models import Form, Project, User
 from app.services import forms as form_service
 from app.services import indicator_mappings
@@ -85,12 +93,55 @@ def as_yaml(document: Any) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
+def choice_name(list_name: str, value: str) -> str:
+    """A recoding's form field name: the list and value, whatever characters they hold."""
+    raw = json.dumps([list_name, value], ensure_ascii=False).encode("utf-8")
+    return "c." + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _choice_key(name: str) -> tuple[str, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(name[2:] + "=" * (-len(name[2:]) % 4))
+        found = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(found, list) and len(found) == 2 and all(isinstance(x, str) for x in found):
+        return found[0], found[1]
+    return None
+
+
+def _language() -> str:
+    return str(get_locale() or "en")[:2]
+
+
+def _editor(
+    form: Form, document: dict[str, Any], problems: list[dict[str, Any]], edited: MappingDocument | None
+) -> dict[str, Any]:
+    """The editor's rows, from the edited document when a save was refused, else the one shown."""
+    schema = indicator_mappings.form_schema(form)
+    if schema is None:
+        return {"editable": False}
+    try:
+        doc = edited or MappingDocument.from_dict(document)
+    except MappingFormatError:
+        return {"editable": False}  # a malformed stored document: the YAML view shows it as it is
+    catalog = load_catalog()
+    return {
+        "editable": True,
+        "editor_fields": editor.field_rows(doc, schema, catalog, problems),
+        "edit_choice_rows": editor.choice_rows(doc, schema, catalog, _language(), problems),
+        "questions": editor.question_options(schema, _language()),
+        "choice_name": choice_name,
+    }
+
+
 def _render(
     project: Project,
     form: Form,
     *,
     text: str | None = None,
     refused: MappingInvalidError | None = None,
+    edited: MappingDocument | None = None,
     status: int = 200,
 ) -> Response:
     actor = current_actor()
@@ -98,6 +149,10 @@ def _render(
     described = indicator_mappings.describe(db, form=form)
     confirmed_by = db.get(User, described["confirmedBy"]) if described["confirmedBy"] else None
     document = described["document"] if isinstance(described["document"], dict) else {}
+    # The editor's inline messages: of the refused edit when the editor sent it, else of the document shown.
+    problems = (
+        _problems(refused) if refused is not None and edited is not None else list(described["problems"])
+    )
     html = render_template(
         "admin/form_mapping.html",
         project=project,
@@ -110,7 +165,9 @@ def _render(
         text=as_yaml(document) if text is None else text,
         refused=refused.message if refused is not None else None,
         refused_problems=_problems(refused) if refused is not None else [],
+        refused_yaml=refused is not None and edited is None,
         project_menu=project_menu(project, "admin.project"),
+        **_editor(form, document, problems, edited),
     )
     return Response(html, status=status)
 
@@ -163,6 +220,70 @@ def confirm_form_mapping(project_id: int, xml_form_id: str) -> Response:
         db.rollback()  # nothing of a refused document is kept
         form = form_service.get_form(db, project=project, xml_form_id=xml_form_id)
         return _render(project, form, text=text, refused=exc, status=400)
+    commit()
+    flash(
+        gettext("Mapping version %(v)s confirmed; indicators use it from the next read.", v=mapping.version),
+        "ok",
+    )
+    url = url_for("admin.form_mapping", project_id=project.id, xml_form_id=form.xml_form_id)
+    return redirect(url, code=303)  # type: ignore[return-value]
+
+
+def _edits(
+    current: MappingDocument, form: Form
+) -> tuple[dict[str, str | None], dict[tuple[str, str], str | None]]:
+    """What the person changed in the editor: only fields and recodings whose value differs from
+    what the page showed (so untouched suggestions keep their marks)."""
+    schema = indicator_mappings.form_schema(form)
+    assert schema is not None
+    catalog = load_catalog()
+    shown_fields = {row.key: row.path for row in editor.field_rows(current, schema, catalog)}
+    fields: dict[str, str | None] = {}
+    for key, question in shown_fields.items():
+        name = f"f.{key}"
+        if name in request.form:
+            chosen = request.form.get(name) or None
+            if chosen != question:
+                fields[key] = chosen
+    shown_codes = {
+        (row.list_name, row.value): row.code
+        for row in editor.choice_rows(current, schema, catalog, _language())
+    }
+    recodes: dict[tuple[str, str], str | None] = {}
+    for name, value in request.form.items():
+        if not name.startswith("c."):
+            continue
+        found = _choice_key(name)
+        if found is None or found not in shown_codes:
+            continue  # a recoding of an answer the page did not offer: nothing to change
+        if (value or None) != shown_codes[found]:
+            recodes[found] = value or None
+    return fields, recodes
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/mapping/form")
+def save_mapping_form(project_id: int, xml_form_id: str) -> Response:
+    """The editor's choices applied to the document shown, confirmed as the next version."""
+    actor = current_actor()
+    project, form = _form("mapping.update", project_id, xml_form_id)
+    db = get_session()
+    described = indicator_mappings.describe(db, form=form)
+    try:
+        current = MappingDocument.from_dict(described["document"])
+    except MappingFormatError as exc:
+        raise MappingInvalidError(
+            gettext("The stored mapping cannot be read as a form; fix it in the YAML view.")
+        ) from exc
+    fields, recodes = _edits(current, form)
+    edited = editor.apply_edits(current, fields=fields, recodes=recodes)
+    try:
+        mapping = indicator_mappings.confirm(
+            db, actor=actor, project=project, form=form, document=edited.to_dict()
+        )
+    except MappingInvalidError as exc:
+        db.rollback()  # nothing of a refused edit is kept
+        form = form_service.get_form(db, project=project, xml_form_id=xml_form_id)
+        return _render(project, form, refused=exc, edited=edited, status=400)
     commit()
     flash(
         gettext("Mapping version %(v)s confirmed; indicators use it from the next read.", v=mapping.version),

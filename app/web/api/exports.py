@@ -19,6 +19,7 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import InvalidValueError
 from app.exports.options import parse_options
+from app.models import ExportRun
 from app.replica import get_read_session
 from app.services import audit, classification, disclosure, export_render, exports
 from app.services import forms as form_service
@@ -137,7 +138,7 @@ def _true(raw: str | None, name: str) -> bool:
     raise InvalidValueError(f"{name} must be true or false.", details={"option": name})
 
 
-def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response:
+def stream_download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response:
     sessions = {get_session(), get_read_session()}
 
     def finished() -> Iterator[bytes]:
@@ -157,7 +158,7 @@ def _download(chunks: Iterator[bytes], mimetype: str, filename: str) -> Response
 def _serve(project_id: int, xml_form_id: str, fmt: str) -> Response:
     export, risk = _prepare(project_id, xml_form_id, fmt, export_render.check_for(fmt))
     rendered = export_render.render(get_read_session(), export, fmt, get_blob_store())
-    response = _download(rendered.chunks, rendered.mimetype, rendered.filename)
+    response = stream_download(rendered.chunks, rendered.mimetype, rendered.filename)
     response.headers[classification.HEADER] = classification.LABELS[export.sensitivity]
     if risk is not None:
         response.headers["X-Ruta-Disclosure-Risk"] = f"{risk.risk.global_risk:.6f}"
@@ -170,6 +171,16 @@ def disclosure_risk(project_id: int, xml_form_id: str) -> Response:
     export, risk = _prepare(project_id, xml_form_id, "csv.zip", audited=False)
     assert risk is not None
     return jsonify(risk.to_json() | {"class": export.sensitivity})
+
+
+def stored_download(run: ExportRun) -> Response:
+    """A finished export job's file (the caller has checked and audited the download)."""
+    assert run.blob_sha256 is not None
+    response = Response(get_blob_store().iter_chunks(run.blob_sha256), mimetype=run.content_type)
+    response.headers["Content-Length"] = str(run.size)
+    response.headers["Content-Disposition"] = content_disposition(run.filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])

@@ -99,7 +99,10 @@ def _output_class(project: Project) -> str:
     return classification.project_indicator_class(form_service.list_forms(get_session(), project=project))
 
 
-def _export(project_id: int, kind: str) -> Response:
+def indicator_download(project_id: int, kind: str, *, language: str | None = None) -> Response:
+    """CSV or XLSX of the values the query string asks for; indicator names in ``language`` (a
+    catalogue language such as es or pt; English where the catalogue has no name in it). The admin's
+    downloads call this too, with the admin's language."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
     row_access.require_project_figures(get_session(), actor, project)
@@ -108,7 +111,7 @@ def _export(project_id: int, kind: str) -> Response:
     classification.check_share(share, output_class, what="indicator table")
     result = _result(project)
     label = classification.LABELS[output_class]
-    body = export.to_csv(result) if kind == "csv" else export.to_xlsx(result, label)
+    body = export.to_csv(result, language) if kind == "csv" else export.to_xlsx(result, language, label)
     audit.record(
         get_session(),
         actor=actor,
@@ -131,6 +134,10 @@ def _export(project_id: int, kind: str) -> Response:
     response.headers["Content-Disposition"] = content_disposition(f"indicators-project-{project.id}.{kind}")
     response.headers[classification.HEADER] = label
     return response
+
+
+def _export(project_id: int, kind: str) -> Response:
+    return indicator_download(project_id, kind, language=request.args.get("language") or None)
 
 
 @bp.get(f"{BASE}.csv")
