@@ -345,3 +345,17 @@ class InsufficientStorageError(RutaError):
 class ExportGoneError(RutaError):
     code, status = "410.1", 410
     default_message = "This export file has expired and was deleted; ask for a new export."
+
+
+# --- Entity lists (issue 19) ---
+
+
+class EntityVersionMismatchError(ConflictError):
+    """An update through the API named a base version that is not the entity's current version."""
+
+    code = "409.41"
+    default_message = (
+        "The entity has changed since the version you started from. Nothing was changed. Fetch the "
+        "entity, apply your change to its current version and send it with that baseVersion, or add "
+        "force=true to overwrite."
+    )
