@@ -359,3 +359,16 @@ class EntityVersionMismatchError(ConflictError):
         "entity, apply your change to its current version and send it with that baseVersion, or add "
         "force=true to overwrite."
     )
+
+
+# --- Site registry (issue 19 item 4) ---
+
+
+class SiteImportError(RutaError):
+    """A registry import with rows in error; ``details`` is the row-by-row report. Nothing was stored."""
+
+    code, status = "422.19", 422
+    default_message = (
+        "Some rows of the site file have errors, so no site was imported. Fix the rows listed in "
+        "details.issues and send the file again, or add goodRows=true to import only the rows without errors."
+    )

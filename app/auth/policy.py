@@ -41,6 +41,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.manage": frozenset({MANAGER, ANALYST}),
     "response.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "webhook.manage": frozenset({MANAGER}),
+    # The site registry (issue 19): everyone in the project reads it (forms pick their site from it);
+    # managers and IM officers import and edit it.
+    "site.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "site.manage": frozenset({MANAGER, ANALYST}),
 }
 
 

@@ -173,7 +173,15 @@ ENDPOINTS = [
         for table in ("reach", "gaps")
         for suffix in ("", ".csv", ".xlsx")
     ),
+    Endpoint("GET", "/v1/projects/{pid}/sites", ALL),
+    Endpoint("GET", "/v1/projects/{pid}/sites.csv", ALL),
+    Endpoint("PUT", "/v1/projects/{pid}/sites", MANAGERS | {"analyst"}, lambda w, r: _site_file(r)),
 ]
+
+
+def _site_file(role: str) -> dict[str, Any]:
+    csv = f"code,name_es,site_type,adm0_pcode,adm1_pcode\nS-{role},Sitio,shelter,COL,CO54\n"
+    return {"data": csv.encode(), "content_type": "text/csv"}
 
 
 @pytest.fixture

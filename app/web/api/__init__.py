@@ -19,5 +19,6 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     response,
     sensitive_grants,
     sessions,
+    sites,
     submissions,
 )
