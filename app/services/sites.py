@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.errors import InvalidValueError, NotFoundError, SiteImportError
+from app.indicators.normalise import site_rollup
 from app.models import Dataset, Entity
 from app.services import audit, entities
 from app.sites import places, registry
@@ -64,6 +65,17 @@ def list_sites(session: Session, *, project_id: int) -> list[dict[str, Any]]:
         for e in found
     ]
     return sorted(rows, key=lambda r: str(r["code"]).casefold())
+
+
+def registry_lookup(session: Session, *, project_id: int) -> dict[str, dict[str, str]]:
+    """The project's sites as normalisation reads them: code -> its country and admin P-codes."""
+    return {
+        str(row["code"]): site_rollup(
+            str(row["code"]), str(row["adm0_pcode"]), str(row["adm1_pcode"]), str(row["adm2_pcode"])
+        )
+        for row in list_sites(session, project_id=project_id)
+        if row["code"]
+    }
 
 
 def find_site(session: Session, *, project_id: int, code: str) -> dict[str, Any]:

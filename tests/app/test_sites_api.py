@@ -141,3 +141,16 @@ def test_cli_gazetteer_import_replaces_one_country(tmp_path: Path) -> None:
     bad.write_text(",".join(places.UNIT_COLUMNS) + "\nPAN,2,PA0199,Orphan,PA77,\n", encoding="utf-8")
     assert cmd_gazetteer_import(argparse.Namespace(file=str(bad), data_dir=str(tmp_path))) == 1
     assert places.load(tmp_path).unit("PA01") is not None
+
+
+def test_the_indicators_read_the_registry_as_code_to_pcodes(world: World) -> None:
+    assert _put(world, GOOD.encode())[0] == 200
+    with world.app.app_context(), get_database(world.app).session_scope() as session:
+        lookup = site_service.registry_lookup(session, project_id=world.project_id)
+    assert lookup["COL-ALB"] == {
+        "location.site_code": "COL-ALB",
+        "location.country_iso3": "COL",
+        "location.adm1_pcode": "CO54",
+        "location.adm2_pcode": "CO54001",
+    }
+    assert lookup["VEN-SAN"]["location.adm2_pcode"] == ""
