@@ -21,5 +21,6 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     navigation,
     quality,
     review,
+    sites,
     submissions,
 )
