@@ -41,6 +41,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.manage": frozenset({MANAGER, ANALYST}),
     "response.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "webhook.manage": frozenset({MANAGER}),
+    # Entity lists (issue 19): read like submissions, written by reviewers, set up by managers.
+    "entity.list": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "entity.write": frozenset({MANAGER, SUPERVISOR}),
+    "entity.resolve": frozenset({MANAGER, SUPERVISOR}),
+    "dataset.manage": frozenset({MANAGER}),
 }
 
 

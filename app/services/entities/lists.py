@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.db import utcnow
-from app.errors import AlreadyExistsError, EntityVersionMismatchError, InvalidValueError, NotFoundError
+from app.errors import (
+    AlreadyExistsError,
+    EntityVersionMismatchError,
+    InvalidValueError,
+    NotFoundError,
+)
 from app.models import Dataset, Entity, EntityVersion
 from app.services import audit
 

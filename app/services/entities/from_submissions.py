@@ -1,0 +1,375 @@
+"""Submissions that create and update entities (ODK entities spec, offline version 2024.1).
+
+A submission's ``<entity>`` blocks are applied when it is stored, or when it is approved if the list
+requires approval (Central's rule). Nothing a device sent is dropped:
+
+- an offline update whose earlier step on the same branch (``branchId``) has not arrived is held in
+  ``entity_backlog`` and applied the moment that step is, in branch order;
+- an update from an older base version is applied as a new version and flags a conflict
+  (``lists.conflict_between``) for a person to resolve;
+- an operation that cannot be applied (an update of an unknown entity without a branch, a create of
+  an id that exists) is recorded as an ``entity.error`` audit event naming the submission.
+"""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import Element
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.auth.actor import Actor
+from app.errors import AlreadyExistsError, InvalidValueError, NotFoundError, RutaError
+from app.models import (
+    AppUser,
+    Dataset,
+    Entity,
+    EntityBacklog,
+    EntityVersion,
+    FormVersion,
+    Submission,
+    SubmissionVersion,
+    User,
+)
+from app.services import audit
+from app.services.entities import lists
+from app.services.entities.lists import Source
+from forms import safe_xml
+from forms.entities import FormEntities, read_form_entities
+from forms.errors import XFormError
+from sync.entities import EntityBlockError, EntityOp, entity_ops
+
+_DECLARATIONS: dict[tuple[int, str], FormEntities | None] = {}
+
+
+def form_entities(session: Session, version_id: int, sha256: str) -> FormEntities | None:
+    """The entity declarations of a form version (cached: published versions never change)."""
+    key = (version_id, sha256)
+    if key not in _DECLARATIONS:
+        xml = session.scalar(sa.select(FormVersion.xml).where(FormVersion.id == version_id))
+        try:
+            found = read_form_entities(xml) if xml else None
+        except XFormError:
+            found = None
+        if len(_DECLARATIONS) > 512:
+            _DECLARATIONS.clear()
+        _DECLARATIONS[key] = found
+    return _DECLARATIONS[key]
+
+
+def _error(
+    session: Session, actor: Actor | None, project_id: int, op: EntityOp | None, source: Source, message: str
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action="entity.error",
+        project_id=project_id,
+        subject_type="entity",
+        subject_id=op.uuid if op else None,
+        details={
+            "dataset": op.dataset if op else None,
+            "submission_id": source.submission_id,
+            "submission_version_id": source.submission_version_id,
+            "message": message,
+        },
+    )
+
+
+def apply_submission(
+    session: Session,
+    *,
+    actor: Actor | None,
+    project_id: int,
+    form_version_id: int,
+    form_version_sha256: str,
+    root: Element,
+    submission_id: int,
+    submission_version_id: int,
+    approved: bool = False,
+) -> int:
+    """Apply the entity blocks of one stored submission version; returns how many were applied or held.
+
+    On ingest (``approved`` False) lists that require approval are left alone; on approval only
+    those lists are written.
+    """
+    declared = form_entities(session, form_version_id, form_version_sha256)
+    if declared is None:
+        return 0
+    source = Source("submission", submission_id, submission_version_id)
+    try:
+        ops = entity_ops(declared, root)
+    except EntityBlockError as err:
+        _error(session, actor, project_id, None, source, str(err))
+        return 0
+    done = 0
+    for op in ops:
+        dataset = lists.ensure_dataset(
+            session, project_id=project_id, name=op.dataset, properties=list(op.data), actor=actor
+        )
+        if dataset.approval_required != approved:
+            continue  # on ingest: lists waiting for approval; on approval: only those lists
+        if approved and already_applied(session, submission_id, dataset.id):
+            continue  # approved a second time (after a change of mind): written once
+        try:
+            apply_op(session, dataset=dataset, op=op, actor=actor, source=source)
+            done += 1
+        except RutaError as err:
+            _error(session, actor, project_id, op, source, err.message)
+    return done
+
+
+def apply_on_approval(
+    session: Session, *, actor: Actor | None, project_id: int, submission: Submission
+) -> int:
+    """A submission was approved: write the entities of lists that waited for approval (once)."""
+    version = (
+        session.get(SubmissionVersion, submission.current_version_id)
+        if submission.current_version_id
+        else None
+    )
+    if version is None or version.encrypted_key is not None:
+        return 0
+    form_version = session.get(FormVersion, version.form_version_id)
+    if form_version is None or form_entities(session, form_version.id, form_version.sha256) is None:
+        return 0
+    try:
+        root = safe_xml.parse(version.xml)
+    except ValueError:
+        return 0
+    return apply_submission(
+        session,
+        actor=actor,
+        project_id=project_id,
+        form_version_id=form_version.id,
+        form_version_sha256=form_version.sha256,
+        root=root,
+        submission_id=submission.id,
+        submission_version_id=version.id,
+        approved=True,
+    )
+
+
+def already_applied(session: Session, submission_id: int, dataset_id: int) -> bool:
+    """Whether a submission already wrote (or parked) changes to this list."""
+    wrote = session.scalar(
+        sa.select(EntityVersion.id)
+        .join(Entity, Entity.id == EntityVersion.entity_id)
+        .where(EntityVersion.submission_id == submission_id, Entity.dataset_id == dataset_id)
+        .limit(1)
+    )
+    held = session.scalar(
+        sa.select(EntityBacklog.id)
+        .where(EntityBacklog.submission_id == submission_id, EntityBacklog.dataset_id == dataset_id)
+        .limit(1)
+    )
+    return wrote is not None or held is not None
+
+
+def _existing(session: Session, dataset: Dataset, uuid: str) -> Entity | None:
+    return session.scalar(
+        sa.select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == uuid).with_for_update()
+    )
+
+
+def _hold(
+    session: Session, dataset: Dataset, op: EntityOp, uuid: str, actor: Actor | None, source: Source
+) -> None:
+    session.add(
+        EntityBacklog(
+            dataset_id=dataset.id,
+            entity_uuid=uuid,
+            branch_id=op.branch_id,
+            base_version=op.base_version,
+            op=op.as_dict(),
+            submission_id=source.submission_id,
+            submission_version_id=source.submission_version_id,
+            created_by_user_id=actor.user_id if actor else None,
+            created_by_app_user_id=actor.app_user_id if actor else None,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="entity.update.held",
+        project_id=dataset.project_id,
+        subject_type="entity",
+        subject_id=uuid,
+        details={
+            "dataset": dataset.name,
+            "submission_id": source.submission_id,
+            "branch_id": op.branch_id,
+            "base_version": op.base_version,
+        },
+    )
+
+
+def _base_for(session: Session, entity: Entity, op: EntityOp) -> EntityVersion | None:
+    """The version the device started from (Central's ``_computeBaseVersion``); None: not arrived yet."""
+    if op.base_version is None:
+        return None
+    if op.branch_id is None or op.base_version == 1 or op.base_version == op.trunk_version:
+        condition = EntityVersion.version == op.base_version
+    else:
+        condition = sa.and_(
+            EntityVersion.branch_id == op.branch_id, EntityVersion.branch_base_version == op.base_version - 1
+        )
+    return session.scalar(sa.select(EntityVersion).where(EntityVersion.entity_id == entity.id, condition))
+
+
+def apply_op(
+    session: Session,
+    *,
+    dataset: Dataset,
+    op: EntityOp,
+    actor: Actor | None,
+    source: Source,
+    force: bool = False,
+) -> Entity | None:
+    """Apply one operation; None when it was held for an earlier branch step. Raises RutaError when it
+    cannot be applied at all (the caller records it)."""
+    uuid = lists.normalise_uuid(op.uuid)
+    entity = _existing(session, dataset, uuid)
+    if entity is None and op.create:
+        entity = lists.create_entity(
+            session,
+            dataset=dataset,
+            uuid=uuid,
+            label=op.label or "",
+            data=op.data,
+            actor=actor,
+            source=source,
+            branch_id=op.branch_id,
+            trunk_version=op.trunk_version,
+        )
+        _release(session, dataset, entity, branch_id=None, next_base=1, actor=actor)
+        return entity
+    if entity is not None and op.create and not op.update:
+        raise AlreadyExistsError(
+            f"The submission creates entity {uuid!r} in list {dataset.name!r}, which already exists."
+        )
+    if entity is None:
+        if op.branch_id is not None and not force:
+            _hold(session, dataset, op, uuid, actor, source)
+            return None
+        raise NotFoundError(
+            f"The submission updates entity {uuid!r} of list {dataset.name!r}, which does not exist."
+        )
+    if op.trunk_version is not None and op.trunk_version > entity.current_version:
+        raise InvalidValueError(
+            f"The submission's trunkVersion {op.trunk_version} is past entity {uuid!r}'s current version "
+            f"{entity.current_version}."
+        )
+    base = _base_for(session, entity, op)
+    forced_soft = False
+    if base is None:
+        if op.branch_id is not None and not force:
+            _hold(session, dataset, op, uuid, actor, source)
+            return None
+        if op.base_version is not None and op.branch_id is None:
+            raise NotFoundError(
+                f"The submission updates entity {uuid!r} from version {op.base_version}, which it never had."
+            )
+        base = None  # forced, or an update that names no base: start from the current version
+        forced_soft = force
+    entity = lists.update_entity(
+        session,
+        dataset=dataset,
+        uuid=uuid,
+        data=op.data,
+        label=op.label,
+        actor=actor,
+        source=source,
+        base=base,
+        branch_id=op.branch_id,
+        trunk_version=op.trunk_version,
+        branch_base_version=op.base_version if op.branch_id is not None else None,
+    )
+    if forced_soft:
+        _flag_forced(entity)
+    if op.branch_id is not None and op.base_version is not None:
+        _release(session, dataset, entity, branch_id=op.branch_id, next_base=op.base_version + 1, actor=actor)
+    return entity
+
+
+def _flag_forced(entity: Entity) -> None:
+    # Applied without the step before it: a person should look, though nothing clashed for certain.
+    latest = entity.versions[-1]
+    if latest.conflict is None:
+        latest.conflict = "soft"
+    if entity.conflict is None:
+        entity.conflict = "soft"
+
+
+def _release(
+    session: Session,
+    dataset: Dataset,
+    entity: Entity,
+    *,
+    branch_id: str | None,
+    next_base: int,
+    actor: Actor | None,
+) -> None:
+    """Apply the held update that follows the one just applied (and so on along the branch)."""
+    query = sa.select(EntityBacklog).where(
+        EntityBacklog.dataset_id == dataset.id,
+        EntityBacklog.entity_uuid == entity.uuid,
+        EntityBacklog.base_version == next_base,
+    )
+    if branch_id is not None:
+        query = query.where(EntityBacklog.branch_id == branch_id)
+    held = session.scalars(query.order_by(EntityBacklog.id).limit(1)).first()
+    if held is None:
+        return
+    apply_held(session, held=held, dataset=dataset)
+
+
+def apply_held(
+    session: Session, *, held: EntityBacklog, dataset: Dataset, force: bool = False
+) -> Entity | None:
+    op = EntityOp.from_dict(held.op)
+    source = Source("submission", held.submission_id, held.submission_version_id)
+    session.delete(held)
+    session.flush()
+    held_actor = _actor_of(session, held)
+    try:
+        return apply_op(session, dataset=dataset, op=op, actor=held_actor, source=source, force=force)
+    except RutaError as err:
+        _error(session, held_actor, dataset.project_id, op, source, err.message)
+        return None
+
+
+def _actor_of(session: Session, held: EntityBacklog) -> Actor:
+    return Actor(
+        user=session.get(User, held.created_by_user_id) if held.created_by_user_id else None,
+        app_user=session.get(AppUser, held.created_by_app_user_id) if held.created_by_app_user_id else None,
+    )
+
+
+def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
+    """Apply every held update of the list now (a person decided the missing steps are not coming),
+    in branch order, each from the entity's current version and flagged for review."""
+    held = list(
+        session.scalars(
+            sa.select(EntityBacklog)
+            .where(EntityBacklog.dataset_id == dataset.id)
+            .order_by(EntityBacklog.entity_uuid, EntityBacklog.branch_id, EntityBacklog.base_version)
+        )
+    )
+    applied = 0
+    for row in held:
+        if sa.inspect(row).deleted or sa.inspect(row).detached:
+            continue  # released by an earlier row's application
+        if apply_held(session, held=row, dataset=dataset, force=True) is not None:
+            applied += 1
+    audit.record(
+        session,
+        actor=actor,
+        action="entity.backlog.force",
+        project_id=dataset.project_id,
+        subject_type="dataset",
+        subject_id=dataset.name,
+        details={"applied": applied, "held": len(held)},
+    )
+    return applied
