@@ -343,11 +343,10 @@ def _apply_entities(
     if not with_entities:
         return
     ids = [vid for _w, vid in with_entities]
-    record_of = dict(
-        session.execute(
-            select(SubmissionVersion.id, SubmissionVersion.submission_id).where(SubmissionVersion.id.in_(ids))
-        ).tuples()
+    rows = session.execute(
+        select(SubmissionVersion.id, SubmissionVersion.submission_id).where(SubmissionVersion.id.in_(ids))
     )
+    record_of = {vid: sid for vid, sid in rows}
     for w, vid in with_entities:
         assert w.version is not None
         entity_submissions.apply_submission(

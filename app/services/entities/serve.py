@@ -89,13 +89,14 @@ def integrity(session: Session, *, actor: Actor, dataset: Dataset, ids: list[str
     """For the asked entity ids the actor may see: (uuid, deleted), in the order asked."""
     if not ids:
         return []
-    found = dict(
-        session.execute(
+    found: dict[str, bool] = {}
+    for start in range(0, len(ids), 1000):  # bounded IN lists: SQLite caps the parameters of a statement
+        rows = session.execute(
             sa.select(Entity.uuid, Entity.deleted).where(
                 Entity.dataset_id == dataset.id,
-                Entity.uuid.in_(ids),
+                Entity.uuid.in_(ids[start : start + 1000]),
                 visibility(session, actor, dataset),
             )
-        ).tuples()
-    )
+        )
+        found.update((uuid, deleted) for uuid, deleted in rows)
     return [(u, found[u]) for u in dict.fromkeys(ids) if u in found]
