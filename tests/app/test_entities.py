@@ -259,3 +259,40 @@ def test_owner_only_lists_give_each_app_user_only_its_own_entities(world: World)
         f"/v1/projects/{world.project_id}/datasets/shelters/entities", headers=world.headers("enumerator")
     )
     assert res.status_code == 403
+
+
+def test_odata_feed_of_a_list_pages_counts_and_selects(world: World) -> None:
+    publish_xlsform(world, registration_xlsform())
+    world.app.config["ODATA_PAGE_SIZE"] = 2
+    phone = device(world)
+    uuids = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(5)]
+    for i, uuid in enumerate(uuids):
+        send(world, phone, registration_xml(f"reg-{i}", uuid, f"Shelter {i}", 10 * i))
+    svc = f"/v1/projects/{world.project_id}/datasets/shelters.svc"
+    analyst = world.headers("analyst")
+    assert world.client.get(svc, headers=analyst).json["value"][0]["name"] == "Entities"
+    meta = world.client.get(f"{svc}/$metadata", headers=analyst)
+    assert meta.status_code == 200 and b'<Property Name="capacity" Type="Edm.String"/>' in meta.data
+    first = world.client.get(f"{svc}/Entities?$count=true", headers=analyst).json
+    assert first["@odata.count"] == 5 and [r["__id"] for r in first["value"]] == uuids[:2]
+    assert first["value"][0]["capacity"] == "0"
+    assert first["value"][1] | {"__system": None} == {
+        "__id": uuids[1],
+        "label": "Shelter 1 (10)",
+        "__system": None,
+        "shelter": "Shelter 1",
+        "capacity": "10",
+    }
+    seen = [r["__id"] for r in first["value"]]
+    link = first["@odata.nextLink"]
+    while link:
+        page = world.client.get(link.replace("http://localhost", ""), headers=analyst).json
+        seen += [r["__id"] for r in page["value"]]
+        link = page.get("@odata.nextLink")
+    assert seen == uuids
+    top = world.client.get(f"{svc}/Entities?$top=3&$skip=1&$select=__id,capacity", headers=analyst).json
+    assert [r for r in top["value"]] == [{"__id": uuids[1], "capacity": "10"}, {"__id": uuids[2], "capacity": "20"}]
+    assert "$top=1" in top["@odata.nextLink"] and "$skip=3" in top["@odata.nextLink"]
+    bad = world.client.get(f"{svc}/Entities?$filter=label eq 'x'", headers=analyst)
+    assert bad.status_code == 501
+    assert world.client.get(f"{svc}/Entities", headers=world.headers("outsider")).status_code == 404
