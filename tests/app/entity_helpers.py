@@ -11,6 +11,7 @@ import openpyxl
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import device_token, post_submission, root
 
+ENTITIES_NS = "http://www.opendatakit.org/xforms/entities"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -37,7 +38,10 @@ def registration_xlsform(version: str = "1") -> bytes:
                 ["text", "shelter_name", "Shelter name", "shelter"],
                 ["integer", "capacity", "Capacity", "capacity"],
             ],
-            "entities": [["list_name", "label"], ["shelters", "concat(${shelter_name}, ' (', ${capacity}, ')')"]],
+            "entities": [
+                ["list_name", "label"],
+                ["shelters", "concat(${shelter_name}, ' (', ${capacity}, ')')"],
+            ],
             "settings": [["form_id", "version"], ["shelter_reg", version]],
         }
     )
@@ -70,7 +74,7 @@ def publish_xlsform(world: World, data: bytes, who: str = "admin") -> dict[str, 
 
 
 def registration_xml(instance: str, uuid: str, name: str, capacity: int, version: str = "1") -> bytes:
-    return f"""<data xmlns:entities="http://www.opendatakit.org/xforms/entities" id="shelter_reg" version="{version}">
+    return f"""<data xmlns:entities="{ENTITIES_NS}" id="shelter_reg" version="{version}">
   <shelter_name>{name}</shelter_name><capacity>{capacity}</capacity>
   <meta><instanceID>uuid:{instance}</instanceID>
     <entity dataset="shelters" id="{uuid}" create="1"><label>{name} ({capacity})</label></entity>
@@ -89,7 +93,7 @@ def update_xml(
     version: str = "1",
 ) -> bytes:
     offline = f' trunkVersion="{trunk or ""}" branchId="{branch or ""}"'
-    return f"""<data xmlns:entities="http://www.opendatakit.org/xforms/entities" id="shelter_update" version="{version}">
+    return f"""<data xmlns:entities="{ENTITIES_NS}" id="shelter_update" version="{version}">
   <shelter>{uuid}</shelter><capacity>{capacity}</capacity>
   <meta><instanceID>uuid:{instance}</instanceID>
     <entity dataset="shelters" id="{uuid}" update="1" baseVersion="{base}"{offline}><label/></entity>

@@ -173,6 +173,9 @@ ENDPOINTS = [
         for table in ("reach", "gaps")
         for suffix in ("", ".csv", ".xlsx")
     ),
+    # Entity lists (issue 19); the per-list endpoints: tests/app/test_entities_access.py.
+    Endpoint("GET", "/v1/projects/{pid}/datasets", READERS),
+    Endpoint("POST", "/v1/projects/{pid}/datasets", MANAGERS, lambda w, r: {"json": {"name": f"list_{r}"}}),
 ]
 
 
@@ -305,4 +308,20 @@ COVERED_ELSEWHERE = {
     "api.export_geojson",
     # tests/app/test_exports_sensitive.py walks the sensitive-data grant with each role.
     "api.set_sensitive_grant",
+    # tests/app/test_entities_access.py walks one entity list's endpoints with each role.
+    "api.get_dataset",
+    "api.update_dataset",
+    "api.add_property",
+    "api.list_entities",
+    "api.get_entity",
+    "api.entity_versions",
+    "api.create_entities",
+    "api.update_entity",
+    "api.delete_entity",
+    "api.restore_entity",
+    "api.resolve_entity",
+    "api.entities_csv",
+    "odata.entity_service",
+    "odata.entity_metadata",
+    "odata.entity_table",
 }

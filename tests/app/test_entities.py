@@ -96,7 +96,10 @@ def test_follow_up_form_gets_the_list_as_csv_whose_hash_changes_with_the_list_an
     assert after_create != first_hash
     # Reading the list, the manifest or the form again changes nothing, so the hash stays.
     res = world.client.get(url.replace("http://localhost", ""), headers=OR_HEADERS)
-    assert res.data == f"name,label,__version,shelter,capacity\n{UUID},Rumichaca (120),1,Rumichaca,120\n".encode()
+    assert (
+        res.data
+        == f"name,label,__version,shelter,capacity\n{UUID},Rumichaca (120),1,Rumichaca,120\n".encode()
+    )
     assert res.headers["ETag"] == f'"{after_create.removeprefix("md5:")}"'
     assert _list_file(_manifest(world, phone))[1] == after_create
     # A submission to an unrelated form does not change the list.
@@ -124,7 +127,8 @@ def test_integrity_endpoint_tells_collect_which_entities_were_deleted(world: Wor
     send(world, phone, registration_xml("reg-1", UUID, "Rumichaca", 120))
     send(world, phone, registration_xml("reg-2", other, "Huaquillas", 80))
     res = world.client.delete(
-        f"/v1/projects/{world.project_id}/datasets/shelters/entities/{other}", headers=world.headers("manager")
+        f"/v1/projects/{world.project_id}/datasets/shelters/entities/{other}",
+        headers=world.headers("manager"),
     )
     assert res.status_code == 200, res.json
     res = world.client.get(
@@ -194,7 +198,9 @@ def test_concurrent_updates_on_different_properties_are_a_soft_conflict(world: W
     send(world, phone, registration_xml("reg-1", UUID, "Rumichaca", 120))
     manager = world.headers("manager")
     base = f"/v1/projects/{world.project_id}/datasets/shelters/entities/{UUID}"
-    res = world.client.patch(f"{base}?baseVersion=1", json={"data": {"shelter": "Rumichaca II"}}, headers=manager)
+    res = world.client.patch(
+        f"{base}?baseVersion=1", json={"data": {"shelter": "Rumichaca II"}}, headers=manager
+    )
     assert res.status_code == 200, res.json
     send(world, phone, update_xml("upd-1", UUID, 150, base=1))
     (entity,) = _entities(world)
@@ -291,7 +297,10 @@ def test_odata_feed_of_a_list_pages_counts_and_selects(world: World) -> None:
         link = page.get("@odata.nextLink")
     assert seen == uuids
     top = world.client.get(f"{svc}/Entities?$top=3&$skip=1&$select=__id,capacity", headers=analyst).json
-    assert [r for r in top["value"]] == [{"__id": uuids[1], "capacity": "10"}, {"__id": uuids[2], "capacity": "20"}]
+    assert [r for r in top["value"]] == [
+        {"__id": uuids[1], "capacity": "10"},
+        {"__id": uuids[2], "capacity": "20"},
+    ]
     assert "$top=1" in top["@odata.nextLink"] and "$skip=3" in top["@odata.nextLink"]
     bad = world.client.get(f"{svc}/Entities?$filter=label eq 'x'", headers=analyst)
     assert bad.status_code == 501

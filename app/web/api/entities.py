@@ -25,7 +25,7 @@ from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
 from app.web.query import Count, QuerySchema, parse
 
-DATASET = "/projects/<int:project_id>/datasets/<name>"
+DATASET = "/projects/<int:project_id>/datasets/<dataset_name>"
 # A bulk create is one transaction; past this many entities, send several requests.
 MAX_BULK = 50_000
 
@@ -41,10 +41,10 @@ class _Page(QuerySchema):
     deleted = fields.Boolean()
 
 
-def _dataset(project_id: int, name: str, action: str) -> tuple[Actor, Project, Dataset]:
+def _dataset(project_id: int, dataset_name: str, action: str) -> tuple[Actor, Project, Dataset]:
     actor = logged_in_actor()
     project = project_for(actor, project_id, action)
-    return actor, project, entity_lists.find_dataset(get_session(), project_id=project.id, name=name)
+    return actor, project, entity_lists.find_dataset(get_session(), project_id=project.id, name=dataset_name)
 
 
 def _dataset_json(d: Dataset, summary: reads.ListSummary | None = None) -> dict[str, Any]:
@@ -127,8 +127,8 @@ def _bool(data: dict[str, Any], key: str) -> bool | None:
 
 
 @bp.get(DATASET)
-def get_dataset(project_id: int, name: str) -> Response:
-    _actor, _project, d = _dataset(project_id, name, "entity.list")
+def get_dataset(project_id: int, dataset_name: str) -> Response:
+    _actor, _project, d = _dataset(project_id, dataset_name, "entity.list")
     props: list[dict[str, Any]] = [
         {"name": p, "odataName": p, "publishedAt": ts(d.created_at), "forms": []} for p in d.properties or []
     ]
@@ -136,8 +136,8 @@ def get_dataset(project_id: int, name: str) -> Response:
 
 
 @bp.patch(DATASET)
-def update_dataset(project_id: int, name: str) -> Response:
-    actor, project, d = _dataset(project_id, name, "dataset.manage")
+def update_dataset(project_id: int, dataset_name: str) -> Response:
+    actor, project, d = _dataset(project_id, dataset_name, "dataset.manage")
     data = json_body()
     approval, owner_only = _bool(data, "approvalRequired"), _bool(data, "ownerOnly")
     if approval is None and owner_only is None:
@@ -161,8 +161,8 @@ def update_dataset(project_id: int, name: str) -> Response:
 
 
 @bp.post(DATASET + "/properties")
-def add_property(project_id: int, name: str) -> Response:
-    actor, project, d = _dataset(project_id, name, "dataset.manage")
+def add_property(project_id: int, dataset_name: str) -> Response:
+    actor, project, d = _dataset(project_id, dataset_name, "dataset.manage")
     prop = required(json_body(), "name")
     if not isinstance(prop, str):
         raise InvalidValueError("name must be a string.")
@@ -174,8 +174,8 @@ def add_property(project_id: int, name: str) -> Response:
 
 
 @bp.get(DATASET + "/entities")
-def list_entities(project_id: int, name: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.list")
+def list_entities(project_id: int, dataset_name: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.list")
     page = parse(_Page())
     rows = reads.entities(
         get_session(),
@@ -203,15 +203,15 @@ def _audit_read(actor: Actor, d: Dataset, action: str, rows: int) -> None:
 
 
 @bp.get(DATASET + "/entities/<uuid>")
-def get_entity(project_id: int, name: str, uuid: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.list")
+def get_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.list")
     e = reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     return jsonify(_entity_json(e, with_data=True))
 
 
 @bp.get(DATASET + "/entities/<uuid>/versions")
-def entity_versions(project_id: int, name: str, uuid: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.list")
+def entity_versions(project_id: int, dataset_name: str, uuid: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.list")
     session = get_session()
     e = reads.entity(session, actor=actor, dataset=d, uuid=uuid)
     out = [
@@ -247,8 +247,8 @@ def _entity_body(data: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
 
 
 @bp.post(DATASET + "/entities")
-def create_entities(project_id: int, name: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.write")
+def create_entities(project_id: int, dataset_name: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     body = json_body()
     session = get_session()
     source = Source("api")
@@ -281,8 +281,8 @@ def create_entities(project_id: int, name: str) -> Response:
 
 
 @bp.patch(DATASET + "/entities/<uuid>")
-def update_entity(project_id: int, name: str, uuid: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.write")
+def update_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     args = parse(_Update())
     label, props = _entity_body(json_body())
     session = get_session()
@@ -303,8 +303,8 @@ def update_entity(project_id: int, name: str, uuid: str) -> Response:
 
 
 @bp.delete(DATASET + "/entities/<uuid>")
-def delete_entity(project_id: int, name: str, uuid: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.write")
+def delete_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     entity_lists.delete_entity(get_session(), dataset=d, uuid=uuid, actor=actor)
     commit()
@@ -312,8 +312,8 @@ def delete_entity(project_id: int, name: str, uuid: str) -> Response:
 
 
 @bp.post(DATASET + "/entities/<uuid>/restore")
-def restore_entity(project_id: int, name: str, uuid: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.write")
+def restore_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     e = entity_lists.restore_entity(get_session(), dataset=d, uuid=uuid, actor=actor)
     commit()
@@ -322,9 +322,9 @@ def restore_entity(project_id: int, name: str, uuid: str) -> Response:
 
 @bp.patch(DATASET + "/entities/<uuid>/resolve")
 @bp.post(DATASET + "/entities/<uuid>/resolve")
-def resolve_entity(project_id: int, name: str, uuid: str) -> Response:
+def resolve_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
     """Mark the entity's conflict resolved (Central: ``PATCH …?resolve=true``); every version stays."""
-    actor, _project, d = _dataset(project_id, name, "entity.resolve")
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.resolve")
     reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     e = entity_lists.resolve_conflict(get_session(), dataset=d, uuid=uuid, actor=actor)
     commit()
@@ -332,8 +332,8 @@ def resolve_entity(project_id: int, name: str, uuid: str) -> Response:
 
 
 @bp.get(DATASET + "/entities.csv")
-def entities_csv(project_id: int, name: str) -> Response:
-    actor, _project, d = _dataset(project_id, name, "entity.list")
+def entities_csv(project_id: int, dataset_name: str) -> Response:
+    actor, _project, d = _dataset(project_id, dataset_name, "entity.list")
     etag = entity_lists.list_hash(d)
     if request.if_none_match.contains(etag):
         response = Response(status=304)

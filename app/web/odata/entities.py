@@ -23,36 +23,36 @@ from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
 from app.web.odata import bp
 
-SVC = "/projects/<int:project_id>/datasets/<name>.svc"
+SVC = "/projects/<int:project_id>/datasets/<dataset_name>.svc"
 SYSTEM = ("createdAt", "creatorId", "updates", "updatedAt", "version", "conflict")
 
 
-def _dataset(project_id: int, name: str) -> tuple[Actor, Dataset]:
+def _dataset(project_id: int, dataset_name: str) -> tuple[Actor, Dataset]:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "entity.list")
-    return actor, entity_lists.find_dataset(get_session(), project_id=project.id, name=name)
+    return actor, entity_lists.find_dataset(get_session(), project_id=project.id, name=dataset_name)
 
 
-def _service_url(project_id: int, name: str) -> str:
+def _service_url(project_id: int, dataset_name: str) -> str:
     base = str(current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
-    return f"{base}/v1/projects/{project_id}/datasets/{quote(name, safe='')}.svc"
+    return f"{base}/v1/projects/{project_id}/datasets/{quote(dataset_name, safe='')}.svc"
 
 
 @bp.get(SVC)
 @bp.get(SVC + "/")
-def entity_service(project_id: int, name: str) -> Response:
-    _dataset(project_id, name)
+def entity_service(project_id: int, dataset_name: str) -> Response:
+    _dataset(project_id, dataset_name)
     return jsonify(
         {
-            "@odata.context": f"{_service_url(project_id, name)}/$metadata",
+            "@odata.context": f"{_service_url(project_id, dataset_name)}/$metadata",
             "value": [{"name": "Entities", "kind": "EntitySet", "url": "Entities"}],
         }
     )
 
 
 @bp.get(SVC + "/$metadata")
-def entity_metadata(project_id: int, name: str) -> Response:
-    _actor, dataset = _dataset(project_id, name)
+def entity_metadata(project_id: int, dataset_name: str) -> Response:
+    _actor, dataset = _dataset(project_id, dataset_name)
     props = "".join(f'<Property Name={quoteattr(p)} Type="Edm.String"/>' for p in dataset.properties or [])
     system = (
         '<ComplexType Name="metadata"><Property Name="createdAt" Type="Edm.DateTimeOffset"/>'
@@ -78,8 +78,8 @@ def entity_metadata(project_id: int, name: str) -> Response:
 
 
 @bp.get(SVC + "/<table>")
-def entity_table(project_id: int, name: str, table: str) -> Response:
-    actor, dataset = _dataset(project_id, name)
+def entity_table(project_id: int, dataset_name: str, table: str) -> Response:
+    actor, dataset = _dataset(project_id, dataset_name)
     if table != "Entities":
         raise NotFoundError(f"The entity list's feed has one table, Entities; not {table!r}.")
     options = parse_options(request.args)
@@ -101,7 +101,7 @@ def entity_table(project_id: int, name: str, table: str) -> Response:
     rows = reads.entities(session, actor=actor, dataset=dataset, limit=limit, offset=options.skip)
     values = [_row(e, dataset, options.select) for e in rows]
     body: dict[str, Any] = {
-        "@odata.context": f"{_service_url(project_id, name)}/$metadata#Entities",
+        "@odata.context": f"{_service_url(project_id, dataset_name)}/$metadata#Entities",
         "value": values,
     }
     total = reads.count(session, actor=actor, dataset=dataset)
@@ -114,7 +114,7 @@ def entity_table(project_id: int, name: str, table: str) -> Response:
         args.append(("$skip", str(served)))
         if options.top is not None:
             args.append(("$top", str(end - served)))
-        body["@odata.nextLink"] = f"{_service_url(project_id, name)}/Entities?" + "&".join(
+        body["@odata.nextLink"] = f"{_service_url(project_id, dataset_name)}/Entities?" + "&".join(
             f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in args
         )
     audit.record(

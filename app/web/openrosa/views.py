@@ -345,13 +345,13 @@ def _entity_list_response(actor: Actor, dataset: Dataset, name: str) -> Response
     return with_openrosa_headers(response)
 
 
-@device_route("/datasets/<name>/integrity", ["GET"])
-def entity_integrity(project_id: int, name: str, token: str | None = None) -> Response:
+@device_route("/datasets/<dataset_name>/integrity", ["GET"])
+def entity_integrity(project_id: int, dataset_name: str, token: str | None = None) -> Response:
     """Which of the entities a device holds are deleted (``?id=a,b`` or repeated ``id``)."""
     actor = _actor(token, project_id)
     project = _project(actor, project_id, "form.read")
     session = get_session()
-    dataset = entity_lists.find_dataset(session, project_id=project.id, name=name)
+    dataset = entity_lists.find_dataset(session, project_id=project.id, name=dataset_name)
     ids = [part.strip() for raw in request.args.getlist("id") for part in raw.split(",") if part.strip()]
     if len(ids) > MAX_INTEGRITY_IDS:
         raise BadRequestError(
