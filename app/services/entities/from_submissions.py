@@ -347,6 +347,10 @@ def _actor_of(session: Session, held: EntityBacklog) -> Actor:
     )
 
 
+def held_in(session: Session, *, dataset: Dataset) -> list[EntityBacklog]:
+    return list(session.scalars(sa.select(EntityBacklog).where(EntityBacklog.dataset_id == dataset.id)))
+
+
 def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
     """Apply every held update of the list now (a person decided the missing steps are not coming),
     in branch order, each from the entity's current version and flagged for review."""
