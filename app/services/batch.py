@@ -347,18 +347,15 @@ def _apply_entities(
         select(SubmissionVersion.id, SubmissionVersion.submission_id).where(SubmissionVersion.id.in_(ids))
     )
     record_of = {vid: sid for vid, sid in rows}
+    stored = []
     for w, vid in with_entities:
         assert w.version is not None
-        entity_submissions.apply_submission(
-            session,
-            actor=actor,
-            project_id=project.id,
-            form_version_id=w.version.id,
-            form_version_sha256=w.version.sha256,
-            root=w.parsed.root,
-            submission_id=record_of[vid],
-            submission_version_id=vid,
+        stored.append(
+            entity_submissions.StoredVersion(
+                w.version.id, w.version.sha256, w.parsed.root, record_of[vid], vid
+            )
         )
+    entity_submissions.apply_many(session, actor=actor, project_id=project.id, stored=stored)
 
 
 def _table(model: Any) -> sa.Table:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from sqlalchemy import select
+
+from app.db import get_database
+from app.models import AuditEvent
 from forms import xlsform
 from forms.entities import read_form_entities
 from sync.openrosa import XFORMS_MANIFEST_NS as MANIFEST_NS
@@ -305,3 +309,39 @@ def test_odata_feed_of_a_list_pages_counts_and_selects(world: World) -> None:
     bad = world.client.get(f"{svc}/Entities?$filter=label eq 'x'", headers=analyst)
     assert bad.status_code == 501
     assert world.client.get(f"{svc}/Entities", headers=world.headers("outsider")).status_code == 404
+
+
+def test_a_batch_creates_entities_in_bulk_and_applies_the_rest_one_by_one(world: World) -> None:
+    from tests.app.batch_helpers import make_zip
+
+    publish_xlsform(world, registration_xlsform())
+    publish_xlsform(world, update_xlsform())
+    other = "11111111-2222-4333-8444-555555555555"
+    held = "22222222-3333-4444-8555-666666666666"
+    phone = device(world)
+    # An offline update that arrived before the entity it updates: held until the batch creates it.
+    send(world, phone, update_xml("early", held, 5, base=1, trunk=1, branch="b1"))
+    items = {
+        "r1": registration_xml("b-r1", UUID, "Rumichaca", 120),
+        "r2": registration_xml("b-r2", other, "Huaquillas", 80),
+        "r3": registration_xml("b-r3", held, "Tulcán", 40),
+        "dup": registration_xml("b-dup", other, "Huaquillas again", 1),  # the same id twice
+        "u1": update_xml("b-u1", UUID, 150, base=1),
+    }
+    body = make_zip({key: {f"{key}.xml": xml} for key, xml in items.items()})
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/submissions/batch",
+        data=body,
+        content_type="application/zip",
+        headers=world.headers("manager"),
+    )
+    assert res.status_code == 200 and set(res.json["counts"]) == {"created"}, res.json
+    by_uuid = {e["uuid"]: e["currentVersion"] for e in _entities(world)}
+    assert set(by_uuid) == {UUID, other, held}
+    assert (by_uuid[UUID]["version"], by_uuid[UUID]["data"]["capacity"]) == (2, "150")
+    assert (by_uuid[held]["version"], by_uuid[held]["data"]["capacity"]) == (2, "5")
+    # The second create of the same id is not applied (one entity), and says why in the audit log.
+    assert (by_uuid[other]["version"], by_uuid[other]["label"]) == (1, "Huaquillas (80)")
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        errors = [e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "entity.error"))]
+    assert len(errors) == 1 and "already exists" in errors[0]["message"]

@@ -13,15 +13,19 @@ requires approval (Central's rule). Nothing a device sent is dropped:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import cast
 from xml.etree.ElementTree import Element
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
+from app.db import utcnow
 from app.errors import AlreadyExistsError, InvalidValueError, NotFoundError, RutaError
 from app.models import (
     AppUser,
+    AuditEvent,
     Dataset,
     Entity,
     EntityBacklog,
@@ -31,7 +35,7 @@ from app.models import (
     SubmissionVersion,
     User,
 )
-from app.services import audit
+from app.services import audit, bulk_insert
 from app.services.entities import lists
 from app.services.entities.lists import Source
 from forms import safe_xml
@@ -377,3 +381,183 @@ def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
         details={"applied": applied, "held": len(held)},
     )
     return applied
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """A submission version just stored by a batch, with what its entity blocks need."""
+
+    form_version_id: int
+    form_version_sha256: str
+    root: Element
+    submission_id: int
+    submission_version_id: int
+
+
+def apply_many(session: Session, *, actor: Actor | None, project_id: int, stored: list[StoredVersion]) -> int:
+    """``apply_submission`` for a batch: plain creates of new entities go in as multi-row INSERTs (one
+    revision bump per list); anything else (updates, an id seen twice, lists waiting for approval)
+    takes the one-by-one path, after the creates, in batch order."""
+    datasets: dict[str, Dataset] = {}
+    pending: list[tuple[EntityOp, Source]] = []
+    for item in stored:
+        declared = form_entities(session, item.form_version_id, item.form_version_sha256)
+        if declared is None:
+            continue
+        source = Source("submission", item.submission_id, item.submission_version_id)
+        try:
+            ops = entity_ops(declared, item.root)
+        except EntityBlockError as err:
+            _error(session, actor, project_id, None, source, str(err))
+            continue
+        for op in ops:
+            if op.dataset not in datasets:
+                datasets[op.dataset] = lists.ensure_dataset(
+                    session, project_id=project_id, name=op.dataset, properties=list(op.data), actor=actor
+                )
+            elif any(p not in datasets[op.dataset].properties for p in op.data):
+                lists.ensure_dataset(
+                    session, project_id=project_id, name=op.dataset, properties=list(op.data)
+                )
+            pending.append((op, source))
+    creates, rest = _plain_creates(session, datasets, pending)
+    done = _insert_creates(session, actor, creates)
+    for op, source in rest:
+        dataset = datasets[op.dataset]
+        if dataset.approval_required:
+            continue
+        try:
+            apply_op(session, dataset=dataset, op=op, actor=actor, source=source)
+            done += 1
+        except RutaError as err:
+            _error(session, actor, project_id, op, source, err.message)
+    return done
+
+
+def _plain_creates(
+    session: Session, datasets: dict[str, Dataset], pending: list[tuple[EntityOp, Source]]
+) -> tuple[list[tuple[Dataset, str, EntityOp, Source]], list[tuple[EntityOp, Source]]]:
+    """Split ops into new entities created once in this batch, and everything else."""
+    seen: dict[tuple[int, str], int] = {}
+    keyed: list[tuple[Dataset, str | None, EntityOp, Source]] = []
+    for op, source in pending:
+        dataset = datasets[op.dataset]
+        try:
+            uuid: str | None = lists.normalise_uuid(op.uuid)
+        except RutaError:
+            uuid = None  # the one-by-one path reports it
+        if uuid is not None and op.create and not dataset.approval_required and op.label:
+            seen[(dataset.id, uuid)] = seen.get((dataset.id, uuid), 0) + 1
+        keyed.append((dataset, uuid, op, source))
+    existing: set[tuple[int, str]] = set()
+    by_dataset: dict[int, list[str]] = {}
+    for dataset_id, uuid in seen:
+        by_dataset.setdefault(dataset_id, []).append(uuid)
+    for dataset_id, uuids in by_dataset.items():
+        for start in range(0, len(uuids), 1000):
+            rows = session.scalars(
+                sa.select(Entity.uuid).where(
+                    Entity.dataset_id == dataset_id, Entity.uuid.in_(uuids[start : start + 1000])
+                )
+            )
+            existing.update((dataset_id, u) for u in rows)
+    creates, rest = [], []
+    for dataset, uuid, op, source in keyed:
+        key = (dataset.id, uuid or "")
+        if uuid is not None and seen.get(key) == 1 and key not in existing:
+            try:
+                clean = lists.clean_data(dataset, op.data)
+            except RutaError:
+                rest.append((op, source))
+                continue
+            creates.append((dataset, uuid, EntityOp(**{**op.__dict__, "data": clean}), source))
+        else:
+            rest.append((op, source))
+    return creates, rest
+
+
+_ENTITIES = cast(sa.Table, Entity.__table__)
+_VERSIONS = cast(sa.Table, EntityVersion.__table__)
+
+
+def _insert_creates(
+    session: Session, actor: Actor | None, creates: list[tuple[Dataset, str, EntityOp, Source]]
+) -> int:
+    if not creates:
+        return 0
+    session.flush()
+    now = utcnow()
+    user_id, app_user_id = (actor.user_id, actor.app_user_id) if actor else (None, None)
+    entity_rows = [
+        {
+            "dataset_id": dataset.id,
+            "uuid": uuid,
+            "label": op.label or "",
+            "current_version": 1,
+            "data": dict(op.data),
+            "deleted": False,
+            "conflict": None,
+            "creator_user_id": user_id,
+            "creator_app_user_id": app_user_id,
+            "created_at": now,
+        }
+        for dataset, uuid, op, _source in creates
+    ]
+    ids = bulk_insert.insert_returning_ids(session, _ENTITIES, entity_rows)
+    version_rows = [
+        {
+            "entity_id": entity_id,
+            "version": 1,
+            "trunk_version": op.trunk_version,
+            "branch_id": op.branch_id,
+            "label": op.label or "",
+            "data": dict(op.data),
+            "changed": list(op.data),
+            "source": "submission",
+            "submission_id": source.submission_id,
+            "submission_version_id": source.submission_version_id,
+            "created_by_user_id": user_id,
+            "created_by_app_user_id": app_user_id,
+            "created_at": now,
+        }
+        for entity_id, (_dataset, _uuid, op, source) in zip(ids, creates, strict=True)
+    ]
+    bulk_insert.insert_rows(session, _VERSIONS, version_rows)
+    bulk_insert.insert_rows(
+        session,
+        cast(sa.Table, AuditEvent.__table__),
+        [
+            audit.event_row(
+                actor=actor,
+                action="entity.create",
+                project_id=dataset.project_id,
+                subject_type="entity",
+                subject_id=uuid,
+                details={"dataset": dataset.name, "submission_id": source.submission_id, "version": 1},
+                created_at=now,
+            )
+            for dataset, uuid, _op, source in creates
+        ],
+    )
+    for dataset in {d.id: d for d, _u, _o, _s in creates}.values():
+        lists.bump(session, dataset)
+        created = [u for d, u, _o, _s in creates if d.id == dataset.id]
+        _release_created(session, actor, dataset, created)
+    return len(creates)
+
+
+def _release_created(session: Session, actor: Actor | None, dataset: Dataset, uuids: list[str]) -> None:
+    """Offline updates that arrived before the entity they update: apply them now, in branch order."""
+    for start in range(0, len(uuids), 1000):
+        waiting = session.scalars(
+            sa.select(EntityBacklog.entity_uuid)
+            .where(
+                EntityBacklog.dataset_id == dataset.id,
+                EntityBacklog.entity_uuid.in_(uuids[start : start + 1000]),
+            )
+            .distinct()
+        ).all()
+        for uuid in waiting:
+            entity = _existing(session, dataset, uuid)
+            if entity is not None:
+                _release(session, dataset, entity, branch_id=None, next_base=1, actor=actor)
