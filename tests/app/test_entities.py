@@ -345,3 +345,30 @@ def test_a_batch_creates_entities_in_bulk_and_applies_the_rest_one_by_one(world:
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         errors = [e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "entity.error"))]
     assert len(errors) == 1 and "already exists" in errors[0]["message"]
+
+
+def test_an_unusable_entity_block_is_recorded_and_the_submission_still_stored(world: World) -> None:
+    publish_xlsform(world, registration_xlsform())
+    publish_xlsform(world, update_xlsform())
+    phone = device(world)
+    send(world, phone, registration_xml("reg-1", UUID, "Rumichaca", 120))
+    too_long = update_xml("upd-long", UUID, 150, base=1, trunk=1, branch="b" * 65)
+    send(world, phone, too_long)  # stored (201): the device's data is never refused for its entity block
+    unknown = update_xml("upd-unknown", "99999999-0000-4000-8000-000000000000", 1, base=1)
+    send(world, phone, unknown)
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        messages = [
+            e.details["message"]
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "entity.error"))
+        ]
+    assert len(messages) == 2
+    assert "branchId" in messages[0] and "at most 64" in messages[0]
+    assert "does not exist" in messages[1]
+    (entity,) = _entities(world)
+    assert entity["currentVersion"]["version"] == 1
+    bad = world.client.post(
+        f"/v1/projects/{world.project_id}/datasets/shelters/entities",
+        json={"label": "x", "data": {"capacity": "a\u0000b"}},
+        headers=world.headers("manager"),
+    )
+    assert bad.status_code == 400

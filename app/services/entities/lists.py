@@ -26,10 +26,11 @@ from app.errors import (
 )
 from app.models import Dataset, Entity, EntityVersion
 from app.services import audit
+from sync import limits
 
-MAX_UUID = 64
-MAX_LABEL = 1024
-MAX_NAME = 255
+MAX_UUID = limits.MAX_LENGTHS["entityId"]
+MAX_LABEL = limits.MAX_LENGTHS["entityLabel"]
+MAX_NAME = limits.MAX_LENGTHS["entityList"]  # lists and property names alike
 
 
 def _check_name(kind: str, value: str) -> None:
@@ -135,6 +136,11 @@ def clean_data(dataset: Dataset, data: dict[str, Any]) -> dict[str, str]:
     for key, value in data.items():
         if not isinstance(value, str):
             raise InvalidValueError(f"The property {key!r} must be a string (got {type(value).__name__}).")
+        if "\x00" in value:
+            # PostgreSQL cannot store NUL in JSON text; SQLite must refuse it too.
+            raise InvalidValueError(
+                f"The value of property {key!r} contains a NUL character; send it without."
+            )
         cleaned[key] = value
     return cleaned
 
