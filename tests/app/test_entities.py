@@ -372,3 +372,19 @@ def test_an_unusable_entity_block_is_recorded_and_the_submission_still_stored(wo
         headers=world.headers("manager"),
     )
     assert bad.status_code == 400
+
+
+def test_updates_that_arrive_before_the_create_wait_for_it_and_none_is_lost(world: World) -> None:
+    publish_xlsform(world, registration_xlsform())
+    publish_xlsform(world, update_xlsform())
+    a, b = device(world, "Phone A"), device(world, "Phone B")
+    send(world, a, update_xml("a-2", UUID, 150, base=1, trunk=1, branch="branch-a"))
+    send(world, b, update_xml("b-2", UUID, 90, base=1, trunk=1, branch="branch-b"))
+    assert _entities(world) == []
+    send(world, a, registration_xml("reg-1", UUID, "Rumichaca", 120))
+    versions = _versions(world)
+    assert [(v["version"], v["data"]["capacity"], v["conflict"]) for v in versions] == [
+        (1, "120", None),
+        (2, "150", None),
+        (3, "90", "hard"),
+    ]

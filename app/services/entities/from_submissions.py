@@ -322,11 +322,15 @@ def _release(
         EntityBacklog.base_version == next_base,
     )
     if branch_id is not None:
-        query = query.where(EntityBacklog.branch_id == branch_id)
-    held = session.scalars(query.order_by(EntityBacklog.id).limit(1)).first()
-    if held is None:
+        held = session.scalars(
+            query.where(EntityBacklog.branch_id == branch_id).order_by(EntityBacklog.id)
+        ).first()
+        if held is not None:
+            apply_held(session, held=held, dataset=dataset)
         return
-    apply_held(session, held=held, dataset=dataset)
+    # After a create: every device's first offline update of the new entity, in arrival order.
+    for held in list(session.scalars(query.order_by(EntityBacklog.id))):
+        apply_held(session, held=held, dataset=dataset)
 
 
 def apply_held(

@@ -35,7 +35,7 @@ def entity_lists_page(project_id: int) -> str:
         (s.dataset, e)
         for s in summaries
         if s.conflicts
-        for e in reads.entities(db, actor=actor, dataset=s.dataset, conflicts_only=True)
+        for e in reads.entities(db, actor=actor, dataset=s.dataset, conflicts_only=True, limit=PAGE)
     ]
     return render_template(
         "admin/entity_lists.html",
