@@ -388,3 +388,30 @@ def test_updates_that_arrive_before_the_create_wait_for_it_and_none_is_lost(worl
         (2, "150", None),
         (3, "90", "hard"),
     ]
+
+
+def test_a_new_property_or_owner_only_setting_changes_the_lists_hash(world: World) -> None:
+    publish_xlsform(world, registration_xlsform())
+    publish_xlsform(world, update_xlsform())
+    phone = device(world)
+    first = _list_file(_manifest(world, phone))[1]
+    manager = world.headers("manager")
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/datasets/shelters/properties",
+        json={"name": "status"},
+        headers=manager,
+    )
+    assert res.status_code == 200
+    second = _list_file(_manifest(world, phone))[1]
+    assert second != first
+    res = world.client.patch(
+        f"/v1/projects/{world.project_id}/datasets/shelters", json={"ownerOnly": True}, headers=manager
+    )
+    assert res.status_code == 200
+    third = _list_file(_manifest(world, phone))[1]
+    assert third not in (first, second)
+    # Setting it to what it already is changes nothing.
+    world.client.patch(
+        f"/v1/projects/{world.project_id}/datasets/shelters", json={"ownerOnly": True}, headers=manager
+    )
+    assert _list_file(_manifest(world, phone))[1] == third

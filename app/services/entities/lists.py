@@ -69,6 +69,8 @@ def ensure_dataset(
     if created or added:
         dataset.updated_at = utcnow()
         session.flush()
+        if added and not created:
+            bump(session, dataset)  # the CSV gains a column: devices must download it again
         audit.record(
             session,
             actor=actor,

@@ -145,8 +145,9 @@ def update_dataset(project_id: int, dataset_name: str) -> Response:
     session = get_session()
     if approval is not None:
         d.approval_required = approval
-    if owner_only is not None:
+    if owner_only is not None and owner_only != d.owner_only:
         d.owner_only = owner_only
+        entity_lists.bump(session, d)  # what each device is served changes
     audit.record(
         session,
         actor=actor,
