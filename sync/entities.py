@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 
 from forms.entities import EntityDeclaration, FormEntities
 from forms.safe_xml import local_name
+from sync import limits
 
 _TRUE = ("1", "true", "true()")
 
@@ -107,8 +108,19 @@ def _op(declaration: EntityDeclaration, scope: Element, entity: Element) -> Enti
             f"The entity for list {declaration.dataset!r} has no id; the form must set one "
             "(pyxform sets a uuid() for new entities)."
         )
+    dataset = entity.get("dataset") or declaration.dataset
+    branch = (entity.get("branchId") or "").strip() or None
+    for field_name, value in (
+        ("entityList", dataset),
+        ("entityId", uuid),
+        ("branchId", branch),
+        ("entityLabel", label),
+    ):
+        problem = limits.problem(field_name, value)
+        if problem is not None:
+            raise EntityBlockError(problem)
     return EntityOp(
-        dataset=entity.get("dataset") or declaration.dataset,
+        dataset=dataset,
         uuid=uuid,
         create=create,
         update=update,
@@ -116,7 +128,7 @@ def _op(declaration: EntityDeclaration, scope: Element, entity: Element) -> Enti
         data=data,
         base_version=_int_attr(entity, "baseVersion"),
         trunk_version=_int_attr(entity, "trunkVersion"),
-        branch_id=(entity.get("branchId") or "").strip() or None,
+        branch_id=branch,
     )
 
 

@@ -45,6 +45,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # managers and IM officers import and edit it.
     "site.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
     "site.manage": frozenset({MANAGER, ANALYST}),
+    # Entity lists (issue 19): read like submissions, written by reviewers, set up by managers.
+    "entity.list": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "entity.write": frozenset({MANAGER, SUPERVISOR}),
+    "entity.resolve": frozenset({MANAGER, SUPERVISOR}),
+    "dataset.manage": frozenset({MANAGER}),
 }
 
 

@@ -176,6 +176,9 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/sites", ALL),
     Endpoint("GET", "/v1/projects/{pid}/sites.csv", ALL),
     Endpoint("PUT", "/v1/projects/{pid}/sites", MANAGERS | {"analyst"}, lambda w, r: _site_file(r)),
+    # Entity lists (issue 19); the per-list endpoints: tests/app/test_entities_access.py.
+    Endpoint("GET", "/v1/projects/{pid}/datasets", READERS),
+    Endpoint("POST", "/v1/projects/{pid}/datasets", MANAGERS, lambda w, r: {"json": {"name": f"list_{r}"}}),
 ]
 
 
@@ -313,4 +316,20 @@ COVERED_ELSEWHERE = {
     "api.export_geojson",
     # tests/app/test_exports_sensitive.py walks the sensitive-data grant with each role.
     "api.set_sensitive_grant",
+    # tests/app/test_entities_access.py walks one entity list's endpoints with each role.
+    "api.get_dataset",
+    "api.update_dataset",
+    "api.add_property",
+    "api.list_entities",
+    "api.get_entity",
+    "api.entity_versions",
+    "api.create_entities",
+    "api.update_entity",
+    "api.delete_entity",
+    "api.restore_entity",
+    "api.resolve_entity",
+    "api.entities_csv",
+    "odata.entity_service",
+    "odata.entity_metadata",
+    "odata.entity_table",
 }

@@ -18,6 +18,7 @@ writes an audit event. Services flush; the caller commits.
 """
 
 from app.services.entities.lists import (
+    bump,
     create_entity,
     delete_entity,
     ensure_dataset,
@@ -31,6 +32,7 @@ from app.services.entities.lists import (
 )
 
 __all__ = [
+    "bump",
     "create_entity",
     "delete_entity",
     "ensure_dataset",

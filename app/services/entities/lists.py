@@ -18,13 +18,19 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.db import utcnow
-from app.errors import AlreadyExistsError, EntityVersionMismatchError, InvalidValueError, NotFoundError
+from app.errors import (
+    AlreadyExistsError,
+    EntityVersionMismatchError,
+    InvalidValueError,
+    NotFoundError,
+)
 from app.models import Dataset, Entity, EntityVersion
 from app.services import audit
+from sync import limits
 
-MAX_UUID = 64
-MAX_LABEL = 1024
-MAX_NAME = 255
+MAX_UUID = limits.MAX_LENGTHS["entityId"]
+MAX_LABEL = limits.MAX_LENGTHS["entityLabel"]
+MAX_NAME = limits.MAX_LENGTHS["entityList"]  # lists and property names alike
 
 
 def _check_name(kind: str, value: str) -> None:
@@ -63,6 +69,8 @@ def ensure_dataset(
     if created or added:
         dataset.updated_at = utcnow()
         session.flush()
+        if added and not created:
+            bump(session, dataset)  # the CSV gains a column: devices must download it again
         audit.record(
             session,
             actor=actor,
@@ -97,7 +105,7 @@ def list_hash(dataset: Dataset) -> str:
     return hashlib.md5(f"entity-list:{dataset.id}:{dataset.revision}".encode()).hexdigest()
 
 
-def _bump(session: Session, dataset: Dataset) -> None:
+def bump(session: Session, dataset: Dataset) -> None:
     # One UPDATE, so two app servers writing the same list never lose an increment.
     session.execute(
         sa.update(Dataset)
@@ -119,7 +127,7 @@ def normalise_uuid(value: str) -> str:
     return text
 
 
-def _clean_data(dataset: Dataset, data: dict[str, Any]) -> dict[str, str]:
+def clean_data(dataset: Dataset, data: dict[str, Any]) -> dict[str, str]:
     unknown = [k for k in data if k not in (dataset.properties or [])]
     if unknown:
         raise InvalidValueError(
@@ -130,6 +138,11 @@ def _clean_data(dataset: Dataset, data: dict[str, Any]) -> dict[str, str]:
     for key, value in data.items():
         if not isinstance(value, str):
             raise InvalidValueError(f"The property {key!r} must be a string (got {type(value).__name__}).")
+        if "\x00" in value:
+            # PostgreSQL cannot store NUL in JSON text; SQLite must refuse it too.
+            raise InvalidValueError(
+                f"The value of property {key!r} contains a NUL character; send it without."
+            )
         cleaned[key] = value
     return cleaned
 
@@ -165,7 +178,7 @@ def create_entity(
 ) -> Entity:
     """A new entity, version 1. ``uuid`` defaults to a random one; an existing uuid is refused."""
     _check_label(label)
-    clean = _clean_data(dataset, data or {})
+    clean = clean_data(dataset, data or {})
     entity_uuid = normalise_uuid(uuid) if uuid else str(uuidlib.uuid4())
     exists = session.scalar(
         sa.select(Entity.id).where(Entity.dataset_id == dataset.id, Entity.uuid == entity_uuid)
@@ -189,7 +202,7 @@ def create_entity(
     )
     session.add(entity)
     session.flush()
-    _bump(session, dataset)
+    bump(session, dataset)
     _audit(session, actor, "entity.create", dataset, entity, source, version=1)
     return entity
 
@@ -293,7 +306,7 @@ def update_entity(
     older base is applied anyway and flagged as a conflict, as Central does.
     """
     _check_label(label)
-    clean = _clean_data(dataset, data or {})
+    clean = clean_data(dataset, data or {})
     entity = find_entity(session, dataset=dataset, uuid=normalise_uuid(uuid), for_update=True)
     current = _version_row(session, entity, entity.current_version)
     assert current is not None
@@ -336,7 +349,7 @@ def update_entity(
     if conflict is not None and entity.conflict != "hard":
         entity.conflict = conflict
     session.flush()
-    _bump(session, dataset)
+    bump(session, dataset)
     _audit(session, actor, "entity.update", dataset, entity, source, version=number, conflict=conflict)
     return entity
 
@@ -355,7 +368,7 @@ def upsert_entity(
     existing = session.scalar(sa.select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == key))
     if existing is None:
         return create_entity(session, dataset=dataset, uuid=key, label=label, data=data, actor=actor)
-    clean = _clean_data(dataset, data or {})
+    clean = clean_data(dataset, data or {})
     if existing.label == label and all(existing.data.get(k) == v for k, v in clean.items()):
         if existing.deleted:
             restore_entity(session, dataset=dataset, uuid=key, actor=actor)
@@ -379,7 +392,7 @@ def delete_entity(session: Session, *, dataset: Dataset, uuid: str, actor: Actor
     entity.deleted = True
     entity.deleted_at = utcnow()
     session.flush()
-    _bump(session, dataset)
+    bump(session, dataset)
     _audit(session, actor, "entity.delete", dataset, entity, CODE if actor is None else Source("api"))
     return entity
 
@@ -391,7 +404,7 @@ def restore_entity(session: Session, *, dataset: Dataset, uuid: str, actor: Acto
     entity.deleted = False
     entity.deleted_at = None
     session.flush()
-    _bump(session, dataset)
+    bump(session, dataset)
     _audit(session, actor, "entity.restore", dataset, entity, CODE if actor is None else Source("api"))
     return entity
 

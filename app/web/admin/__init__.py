@@ -13,6 +13,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
     auth,
     devices,
+    entities,
     forms,
     hubs,
     indicators,

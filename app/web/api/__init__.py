@@ -8,6 +8,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     app_users,
     background,
     batch,
+    entities,
     exports,
     forms,
     hubs,
