@@ -20,8 +20,11 @@ def test_pyodk_lists_creates_updates_and_deletes_entities(world: World, live: st
     send(world, device(world), registration_xml("reg-1", UUID, "Rumichaca", 120))
     client = _pyodk_client(world, live, tmp_path, "manager")
 
-    (listed,) = client.entity_lists.list()
-    assert listed.name == "shelters" and listed.approvalRequired is False
+    # Every project also has its site registry, the list named "sites" (issue 19 item 4).
+    lists = {found.name: found for found in client.entity_lists.list()}
+    assert set(lists) == {"shelters", "sites"}
+    listed = lists["shelters"]
+    assert listed.approvalRequired is False
     shelters = client.entity_lists.get(entity_list_name="shelters")
     assert [p.name for p in shelters.properties] == ["shelter", "capacity"]
 
