@@ -439,10 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--project", type=int, help="only this project (default: every project)")
     r.set_defaults(func=cmd_indicators_refresh)
 
-    from app import cli_blobs, cli_hub
+    from app import cli_blobs, cli_hub, cli_sites
 
     cli_hub.add_parser(sub)
     cli_blobs.add_parser(sub)
+    cli_sites.add_parser(sub)
     return parser
 
 

@@ -345,3 +345,30 @@ class InsufficientStorageError(RutaError):
 class ExportGoneError(RutaError):
     code, status = "410.1", 410
     default_message = "This export file has expired and was deleted; ask for a new export."
+
+
+# --- Entity lists (issue 19) ---
+
+
+class EntityVersionMismatchError(ConflictError):
+    """An update through the API named a base version that is not the entity's current version."""
+
+    code = "409.41"
+    default_message = (
+        "The entity has changed since the version you started from. Nothing was changed. Fetch the "
+        "entity, apply your change to its current version and send it with that baseVersion, or add "
+        "force=true to overwrite."
+    )
+
+
+# --- Site registry (issue 19 item 4) ---
+
+
+class SiteImportError(RutaError):
+    """A registry import with rows in error; ``details`` is the row-by-row report. Nothing was stored."""
+
+    code, status = "422.19", 422
+    default_message = (
+        "Some rows of the site file have errors, so no site was imported. Fix the rows listed in "
+        "details.issues and send the file again, or add goodRows=true to import only the rows without errors."
+    )

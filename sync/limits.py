@@ -22,6 +22,11 @@ MAX_LENGTHS: dict[str, int] = {
     "deviceID": 255,  # submissions.device_id, submission_versions.device_id
     "userAgent": 512,  # submissions.user_agent, submission_versions.user_agent
     "fileName": 255,  # submission_attachments.name, form_attachments.name
+    # Entity lists (issue 19): what a form's <entity> block or the entities API names.
+    "entityList": 255,  # datasets.name
+    "entityId": 64,  # entities.uuid, entity_backlog.entity_uuid
+    "branchId": 64,  # entity_versions.branch_id, entity_backlog.branch_id
+    "entityLabel": 1024,  # entities.label, entity_versions.label
 }
 
 # Which stored columns each limit guards: the test above reads this to compare with the models.
@@ -35,6 +40,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "deviceID": ("submissions.device_id", "submission_versions.device_id"),
     "userAgent": ("submissions.user_agent", "submission_versions.user_agent"),
     "fileName": ("submission_attachments.name", "form_attachments.name", "form_versions.xlsform_name"),
+    "entityList": ("datasets.name",),
+    "entityId": ("entities.uuid", "entity_backlog.entity_uuid"),
+    "branchId": ("entity_versions.branch_id", "entity_backlog.branch_id"),
+    "entityLabel": ("entities.label", "entity_versions.label"),
 }
 
 

@@ -73,6 +73,10 @@ class ManifestFile:
     filename: str
     md5_hex: str
     download_url: str
+    # An entity list is announced as type="entityList" with the URL Collect asks which of its
+    # entities were deleted (ODK Central's manifest shape).
+    media_type: str | None = None
+    integrity_url: str | None = None
 
     def __post_init__(self) -> None:
         _md5_field(self.md5_hex)
@@ -103,12 +107,26 @@ def manifest(files: Iterable[ManifestFile]) -> bytes:
     """The ``<manifest>`` document answering a form's ``manifestUrl``."""
     parts = [_XML_DECLARATION, f"<manifest xmlns={_attr(XFORMS_MANIFEST_NS)}>\n"]
     for media in files:
-        parts.append("<mediaFile>")
+        parts.append(f"<mediaFile type={_attr(media.media_type)}>" if media.media_type else "<mediaFile>")
         parts.append(f"<filename>{_text(media.filename)}</filename>")
         parts.append(f"<hash>{_md5_field(media.md5_hex)}</hash>")
         parts.append(f"<downloadUrl>{_text(media.download_url)}</downloadUrl>")
+        if media.integrity_url:
+            parts.append(f"<integrityUrl>{_text(media.integrity_url)}</integrityUrl>")
         parts.append("</mediaFile>\n")
     parts.append("</manifest>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def entity_integrity(states: Iterable[tuple[str, bool]]) -> bytes:
+    """The document answering an entity list's ``integrityUrl``: which of the asked entities are
+    deleted, so Collect drops them from its offline copy (ODK Central's shape)."""
+    parts = [_XML_DECLARATION, "<data>\n<entities>\n"]
+    for uuid, deleted in states:
+        parts.append(
+            f"<entity id={_attr(uuid)}><deleted>{'true' if deleted else 'false'}</deleted></entity>\n"
+        )
+    parts.append("</entities>\n</data>\n")
     return "".join(parts).encode("utf-8")
 
 

@@ -46,6 +46,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.manage": frozenset({MANAGER, ANALYST}),
     "response.read": frozenset({MANAGER, SUPERVISOR, ANALYST}),
     "webhook.manage": frozenset({MANAGER}),
+    # The site registry (issue 19): everyone in the project reads it (forms pick their site from it);
+    # managers and IM officers import and edit it.
+    "site.read": frozenset({MANAGER, SUPERVISOR, ANALYST, ENUMERATOR}),
+    "site.manage": frozenset({MANAGER, ANALYST}),
+    # Entity lists (issue 19): read like submissions, written by reviewers, set up by managers.
+    "entity.list": frozenset({MANAGER, SUPERVISOR, ANALYST}),
+    "entity.write": frozenset({MANAGER, SUPERVISOR}),
+    "entity.resolve": frozenset({MANAGER, SUPERVISOR}),
+    "dataset.manage": frozenset({MANAGER}),
 }
 
 

@@ -35,6 +35,16 @@ DEFAULT = "default"
 FIRST_RANKED = {"needs.priority_needs": "needs.priority_need_first"}
 
 
+SITE_KEY = "location.site_code"
+# What a registry site fills in a record: its country and admin P-codes (location fields of the catalogue).
+SITE_ROLLUP = ("location.country_iso3", "location.adm1_pcode", "location.adm2_pcode")
+
+
+def site_rollup(code: str, adm0: str, adm1: str, adm2: str) -> dict[str, str]:
+    """One registry site as :func:`normalise` reads it (``registry`` maps site code -> this)."""
+    return {SITE_KEY: code, SITE_ROLLUP[0]: adm0, SITE_ROLLUP[1]: adm1, SITE_ROLLUP[2]: adm2}
+
+
 @dataclass(frozen=True)
 class UnmappedValue:
     """An answer that did not fit: ``field`` is the canonical key, ``person`` the roster index."""
@@ -85,14 +95,20 @@ def normalise(
     *,
     submission_meta: Mapping[str, Any],
     via_tables: Mapping[str, Mapping[str, Any]] | None = None,
+    registry: Mapping[str, Mapping[str, str]] | None = None,
 ) -> NormalisedResult:
     """The canonical record and persons of one submission (see the module docstring).
 
     ``submission_meta`` carries what the server knows (``submission_id``, ``form_id``, ``form_version``,
     ``org_code``, ``collected_at`` ...): each key naming a ``submission.*`` field fills it when the form
     did not. ``via_tables`` holds the lookup tables named by rules' ``via`` (answer -> canonical value).
+    ``registry`` is the project's site registry (:func:`site_rollup`): a submission's site, once the
+    mapping's ``sites`` recoding has turned the partner's code into a registry code, takes its country and
+    admin-1/admin-2 P-codes from the registry, so indicators roll up by the site's P-codes.
     """
-    return Normaliser(schema, mapping, catalog, via_tables=via_tables).normalise(values, submission_meta)
+    return Normaliser(schema, mapping, catalog, via_tables=via_tables, registry=registry).normalise(
+        values, submission_meta
+    )
 
 
 class Normaliser:
@@ -106,9 +122,10 @@ class Normaliser:
         catalog: Catalog,
         *,
         via_tables: Mapping[str, Mapping[str, Any]] | None = None,
+        registry: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         doc = mapping if isinstance(mapping, MappingDocument) else MappingDocument.from_dict(mapping)
-        self._prepared = _Normaliser(schema, doc, catalog, via_tables or {})
+        self._prepared = _Normaliser(schema, doc, catalog, via_tables or {}, registry or {})
 
     def normalise(self, values: Mapping[str, Any], submission_meta: Mapping[str, Any]) -> NormalisedResult:
         return self._prepared.run(values, submission_meta)
@@ -137,9 +154,16 @@ class _Normaliser:
     """Reads the mapped answers of one submission into the record and the roster persons."""
 
     def __init__(
-        self, schema: FormSchema, doc: MappingDocument, catalog: Catalog, via: Mapping[str, Mapping[str, Any]]
+        self,
+        schema: FormSchema,
+        doc: MappingDocument,
+        catalog: Catalog,
+        via: Mapping[str, Mapping[str, Any]],
+        registry: Mapping[str, Mapping[str, str]],
     ):
         self.doc = doc
+        self.registry = {code.casefold(): site for code, site in registry.items()}
+        self.site_recodes = {own.casefold(): code for own, code in doc.sites.items()}
         self.catalog = catalog
         self.via = via
         self.index = QuestionIndex(schema)
@@ -174,6 +198,7 @@ class _Normaliser:
         for key, ranks in self.ranked.items():
             ordered = [ranks[r] for r in sorted(ranks)]
             self.record[key] = list(dict.fromkeys(ordered + self.record[key]))
+        self.apply_sites()
         self.apply_defaults()
         self.apply_meta(meta)
         if self.roster is not None and not self.doc.roster_includes_respondent:
@@ -418,6 +443,25 @@ class _Normaliser:
                         walk(values, steps(question.path)),
                         None,
                     )
+
+    def apply_sites(self) -> None:
+        """The partner's site code becomes the registry's; a registry site gives its P-codes (they win over
+        the form's own answers, so one site always rolls up to one admin-1/admin-2)."""
+        code = self.record.get(SITE_KEY)
+        if not isinstance(code, str) or not code.strip():
+            return
+        recoded = self.site_recodes.get(code.strip().casefold())
+        if recoded is not None:
+            self.record[SITE_KEY] = recoded
+            self.sources[SITE_KEY] = f"sites:{code}"
+        site = self.registry.get(str(self.record[SITE_KEY]).casefold())
+        if site is None:
+            return
+        self.record[SITE_KEY] = site.get(SITE_KEY, self.record[SITE_KEY])
+        for key in SITE_ROLLUP:
+            if site.get(key) and key in self.record:
+                self.record[key] = site[key]
+                self.sources[key] = f"registry:{self.record[SITE_KEY]}"
 
     def apply_defaults(self) -> None:
         for name, value in self.doc.defaults.items():

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.blob import Blob
+from app.models.entity import Dataset, Entity, EntityBacklog, EntityVersion
 from app.models.form import Form, FormAttachment, FormVersion
 from app.models.hub import Hub, HubLink
 from app.models.indicators import (
@@ -30,6 +31,10 @@ __all__ = [
     "CanonicalPerson",
     "CanonicalRecord",
     "Comment",
+    "Dataset",
+    "Entity",
+    "EntityBacklog",
+    "EntityVersion",
     "ExportRun",
     "Form",
     "FormAttachment",

@@ -42,6 +42,7 @@ from app.models import (
 )
 from app.services import bulk_insert, jobs, quality, row_access
 from app.services import submissions as submission_service
+from app.services.entities import from_submissions as entity_submissions
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
 from sync.batch import BatchItem
@@ -327,7 +328,36 @@ def _bulk_insert(
     if flat:
         bulk_insert.copy_rows(session, _table(SubmissionAttachment), flat)
     bulk_insert.copy_rows(session, _table(AuditEvent), list(_audit_rows(actor, project, work, results, now)))
+    _apply_entities(session, actor=actor, project=project, work=work, ver_ids=ver_ids)
     return results
+
+
+def _apply_entities(
+    session: Session, *, actor: Actor, project: Project, work: list[_Work], ver_ids: list[int]
+) -> None:
+    """The entity blocks of the new records, in batch order (as if each had been sent alone)."""
+    with_entities = [
+        (w, vid)
+        for w, vid in zip(work, ver_ids, strict=True)
+        if w.version is not None
+        and entity_submissions.form_entities(session, w.version.id, w.version.sha256) is not None
+    ]
+    if not with_entities:
+        return
+    ids = [vid for _w, vid in with_entities]
+    rows = session.execute(
+        select(SubmissionVersion.id, SubmissionVersion.submission_id).where(SubmissionVersion.id.in_(ids))
+    )
+    record_of = {vid: sid for vid, sid in rows}
+    stored = []
+    for w, vid in with_entities:
+        assert w.version is not None
+        stored.append(
+            entity_submissions.StoredVersion(
+                w.version.id, w.version.sha256, w.parsed.root, record_of[vid], vid
+            )
+        )
+    entity_submissions.apply_many(session, actor=actor, project_id=project.id, stored=stored)
 
 
 def _table(model: Any) -> sa.Table:

@@ -14,7 +14,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.models import AppUser, Blob, Form, FormAttachment, FormVersion
+from app.services import entities as entity_lists
 from app.services.app_users import forms_usable_by
+from app.services.entities import serve as entity_serve
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class ListedForm:
 class MediaFile:
     name: str
     md5: str
+    # The project's entity list this file serves (``<list>.csv``), else None (an uploaded file).
+    dataset: str | None = None
 
 
 def fillable_forms(
@@ -54,12 +58,21 @@ def fillable_forms(
     ]
 
 
-def media_files(session: Session, *, version_id: int) -> list[MediaFile]:
-    """The uploaded media of a form version with the md5 a manifest announces, by name."""
+def media_files(session: Session, *, version_id: int, project_id: int) -> list[MediaFile]:
+    """The media of a form version with the md5 a manifest announces, by name: uploaded files, and the
+    project's entity lists for the ``<list>.csv`` names the form uses (a list wins over an upload)."""
     rows = session.execute(
         select(FormAttachment.name, Blob.md5)
-        .join(Blob, Blob.sha256 == FormAttachment.blob_sha256)
+        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
         .where(FormAttachment.form_version_id == version_id)
         .order_by(FormAttachment.name)
-    )
-    return [MediaFile(name, md5) for name, md5 in rows]
+    ).all()
+    lists = entity_serve.datasets_for_attachments(session, project_id=project_id, names=[n for n, _ in rows])
+    files = []
+    for name, md5 in rows:
+        dataset = lists.get(name)
+        if dataset is not None:
+            files.append(MediaFile(name, entity_lists.list_hash(dataset), dataset.name))
+        elif md5 is not None:
+            files.append(MediaFile(name, md5))
+    return files

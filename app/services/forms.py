@@ -38,7 +38,9 @@ from app.errors import (
 from app.models import Form, FormAttachment, FormVersion, Project, ProjectKey
 from app.models.form import FORM_STATES
 from app.services import audit
+from app.services import entities as entity_lists
 from app.services.blobs import check_file_name, store_bytes
+from app.services.entities import from_submissions as entity_submissions
 from forms import rewrite
 from forms.schema import FormSchema
 from sync import limits
@@ -389,7 +391,23 @@ def publish_draft(session: Session, *, actor: Actor | None, form: Form, version:
         subject_id=form.xml_form_id,
         details={"version": draft.version},
     )
+    _declare_entity_lists(session, actor=actor, form=form, version=draft)
     return draft
+
+
+def _declare_entity_lists(session: Session, *, actor: Actor | None, form: Form, version: FormVersion) -> None:
+    """Publishing a form that writes entities creates its lists and properties (as Central does), so a
+    follow-up form can use them before the first submission arrives."""
+    declared = entity_submissions.form_entities(session, version.id, version.sha256)
+    for declaration in declared.declarations if declared else ():
+        if declaration.dataset:
+            entity_lists.ensure_dataset(
+                session,
+                project_id=form.project_id,
+                name=declaration.dataset,
+                properties=[prop for prop, _path in declaration.properties],
+                actor=actor,
+            )
 
 
 def set_state(session: Session, *, actor: Actor, form: Form, state: str) -> Form:

@@ -43,7 +43,7 @@ from app.models import (
     SubmissionVersion,
     UnmappedValue,
 )
-from app.services import indicator_mappings, jobs, quality, record_scope
+from app.services import indicator_mappings, jobs, quality, record_scope, sites
 from forms.schema import FormSchema
 
 CHUNK = 500
@@ -321,9 +321,10 @@ def _renormalise(
                 form_version = session.get(FormVersion, version.form_version_id)
                 assert form_version is not None
                 schema = FormSchema.from_dict(form_version.schema)
+                registry = sites.registry_lookup(session, project_id=project.id)
                 prepared = normalisers[version.form_version_id] = (
                     schema,
-                    Normaliser(schema, mapping.document, catalog),
+                    Normaliser(schema, mapping.document, catalog, registry=registry),
                 )
             schema, normaliser = prepared
             meta = {

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project
-from app.services import audit
+from app.services import audit, sites
 
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -100,6 +100,8 @@ def create_project(
     )
     session.add(project)
     session.flush()
+    # Every project ships with its site registry, an entity list forms can pick their site from.
+    sites.ensure_list(session, project_id=project.id, actor=actor)
     audit.record(
         session,
         actor=actor,

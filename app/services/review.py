@@ -10,6 +10,7 @@ from app.errors import InvalidValueError
 from app.models import Comment, Project, ReviewEvent, Submission
 from app.models.submission import REVIEW_STATES
 from app.services import audit, jobs
+from app.services.entities import from_submissions as entity_submissions
 
 SETTABLE_STATES = ("hasIssues", "edited", "approved", "rejected", "received")
 
@@ -51,6 +52,10 @@ def set_review_state(
         details={"from": old, "to": state, "comment": bool(comment)},
     )
     jobs.after_submission_change(session, project.id)
+    if state == "approved" and old != "approved":
+        entity_submissions.apply_on_approval(
+            session, actor=actor, project_id=project.id, submission=submission
+        )
     return submission
 
 

@@ -54,6 +54,7 @@ from app.models import (
 )
 from app.services import audit, jobs, quality, row_access
 from app.services.blobs import check_file_name, store_bytes
+from app.services.entities import from_submissions as entity_submissions
 from forms.schema import FormSchema
 from sync import chain, limits
 from sync.submission import BAD_IDENTIFIER, ParsedSubmission, SubmissionError, parse_submission
@@ -334,8 +335,22 @@ def ingest(
         organisation_id=row_access.collecting_organisation(session, actor=actor, project=project),
     )
     if parsed.deprecated_id is None and not dest.in_a_chain:
-        return _create_record(session, actor=actor, project=project, new=new, files=files, store=store)
-    return _create(session, actor=actor, project=project, new=new, files=files, store=store)
+        result = _create_record(session, actor=actor, project=project, new=new, files=files, store=store)
+    else:
+        result = _create(session, actor=actor, project=project, new=new, files=files, store=store)
+    if parsed.deprecated_id is None and parsed.envelope is None:
+        # A record's first version writes its entities (an edit does not write them again).
+        entity_submissions.apply_submission(
+            session,
+            actor=actor,
+            project_id=project.id,
+            form_version_id=new.version_id,
+            form_version_sha256=new.version_sha256,
+            root=parsed.root,
+            submission_id=result.submission_id,
+            submission_version_id=result.version_id,
+        )
+    return result
 
 
 @dataclass(frozen=True)

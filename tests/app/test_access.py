@@ -184,7 +184,18 @@ ENDPOINTS = [
         for table in ("reach", "gaps")
         for suffix in ("", ".csv", ".xlsx")
     ),
+    Endpoint("GET", "/v1/projects/{pid}/sites", ALL),
+    Endpoint("GET", "/v1/projects/{pid}/sites.csv", ALL),
+    Endpoint("PUT", "/v1/projects/{pid}/sites", MANAGERS | {"analyst"}, lambda w, r: _site_file(r)),
+    # Entity lists (issue 19); the per-list endpoints: tests/app/test_entities_access.py.
+    Endpoint("GET", "/v1/projects/{pid}/datasets", READERS),
+    Endpoint("POST", "/v1/projects/{pid}/datasets", MANAGERS, lambda w, r: {"json": {"name": f"list_{r}"}}),
 ]
+
+
+def _site_file(role: str) -> dict[str, Any]:
+    csv = f"code,name_es,site_type,adm0_pcode,adm1_pcode\nS-{role},Sitio,shelter,COL,CO54\n"
+    return {"data": csv.encode(), "content_type": "text/csv"}
 
 
 @pytest.fixture
@@ -323,4 +334,20 @@ COVERED_ELSEWHERE = {
     "api.delete_submission",
     "api.restore_submission",
     "api.disclosure_risk",
+    # tests/app/test_entities_access.py walks one entity list's endpoints with each role.
+    "api.get_dataset",
+    "api.update_dataset",
+    "api.add_property",
+    "api.list_entities",
+    "api.get_entity",
+    "api.entity_versions",
+    "api.create_entities",
+    "api.update_entity",
+    "api.delete_entity",
+    "api.restore_entity",
+    "api.resolve_entity",
+    "api.entities_csv",
+    "odata.entity_service",
+    "odata.entity_metadata",
+    "odata.entity_table",
 }

@@ -147,6 +147,17 @@ def _seed(world: World) -> dict[str, Any]:
     hub = world.client.post(
         f"/v1/projects/{world.project_id}/hubs", json={"name": "Hub"}, headers=world.headers("admin")
     ).json
+    # An entity list with one entity (issue 19), for the /datasets/<dataset_name>/… paths.
+    admin = world.headers("admin")
+    world.client.post(f"/v1/projects/{world.project_id}/datasets", json={"name": "walk"}, headers=admin)
+    world.client.post(
+        f"/v1/projects/{world.project_id}/datasets/walk/properties", json={"name": "p"}, headers=admin
+    )
+    entity = world.client.post(
+        f"/v1/projects/{world.project_id}/datasets/walk/entities",
+        json={"label": "Walk", "data": {"p": "x"}},
+        headers=admin,
+    ).json
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         sha = s.scalar(select(FormVersion.sha256))
         app_user_id = s.scalar(select(AppUser.id))
@@ -180,6 +191,9 @@ def _seed(world: World) -> dict[str, Any]:
         "job_id": 1,
         "delivery_id": 1,
         "organisation_id": world.other_org_id,
+        "dataset_name": "walk",
+        "uuid": entity["uuid"],
+        "table": "Entities",
     }
 
 

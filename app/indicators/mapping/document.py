@@ -28,6 +28,8 @@ Shape (YAML or JSON, INDICATORS.md §5.2)::
         labels: ["0_4", "5_11", "12_17", "18_59", "60_plus"]
       rcsi: {items: [FS_D2_Q1, FS_D2_Q2, FS_D2_Q3, FS_D2_Q4, FS_D2_Q5], weights: [1, 2, 1, 3, 1]}
     drop: [/data/phone]
+    sites:                                    # the partner's own site codes -> site registry codes
+      RUMICHACA-1: ECU-RUM
     unmapped:                                 # what a suggestion could not place (for review)
       - {kind: question, path: /data/q12, reason: no HXL tag or known label}
 
@@ -35,6 +37,10 @@ A rule may also be the bare canonical key (``/data/q: respondent.age_years``) an
 ``{to: code, confidence: 0.9, reason: ...}`` when it comes from a suggestion. A rule's ``to`` may list
 several canonical fields (one question, several fields); a recoding's ``fields`` gives the code for a
 field whose code list differs from the first one's.
+
+``sites`` recodes the site a submission names (``location.site_code``, after its rule and choice recoding)
+from the partner's own code to the project's site registry code, so two partners' codes for one border
+point count as one site; the registry then gives the site's admin-0/1/2 P-codes (see ``normalise``).
 
 ``roster_includes_respondent`` says whether the roster lists the respondent too (Kobo/JNA household
 rosters) or only the other persons (DTM's FMS roster); persons are the roster, or the respondent plus the
@@ -53,6 +59,7 @@ from forms.schema import GROUP, REPEAT, Field, FormSchema
 
 TRANSFORMS = frozenset({"date", "upper", "lower", "strip", "split", "months_to_years"})
 DERIVATIONS = frozenset({"age_band", "disability_wg", "fcs", "rcsi"})
+MAX_SITE_CODE = 64
 
 
 class MappingFormatError(ValueError):
@@ -138,6 +145,7 @@ class MappingDocument:
     derived: Mapping[str, DerivedRule] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
     unmapped: tuple[Unmapped, ...] = ()
+    sites: Mapping[str, str] = field(default_factory=dict)  # partner's site code -> registry code
 
     def rules(self) -> list[FieldRule]:
         """The rules that fill a canonical field, one per target (a rule listing several fields gives
@@ -186,6 +194,7 @@ class MappingDocument:
             unmapped=tuple(
                 _unmapped(i, item) for i, item in enumerate(_list(data.get("unmapped"), "unmapped"))
             ),
+            sites=_sites(data.get("sites")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,6 +218,8 @@ class MappingDocument:
             out["derived"] = {name: dict(rule.params) for name, rule in self.derived.items()}
         if self.drop:
             out["drop"] = list(self.drop)
+        if self.sites:
+            out["sites"] = dict(self.sites)
         if self.unmapped:
             out["unmapped"] = [{k: v for k, v in vars(u).items() if v is not None} for u in self.unmapped]
         return out
@@ -325,6 +336,18 @@ def _count_rule(question: str, body: Any) -> CountRule:
         raise MappingFormatError(where, "a count is {sex: f|m|x|u, age_band: <band>} (age_band optional)")
     band = body.get("age_band")
     return CountRule(question, str(body["sex"]), None if band is None else str(band))
+
+
+def _sites(value: Any) -> dict[str, str]:
+    recodes: dict[str, str] = {}
+    for own, registry_code in _mapping(value, "sites").items():
+        text = str(registry_code).strip() if isinstance(registry_code, str | int) else ""
+        if not text or len(text) > MAX_SITE_CODE:
+            raise MappingFormatError(
+                f"sites.{own}", f"names a site registry code (1 to {MAX_SITE_CODE} characters)"
+            )
+        recodes[str(own).strip()] = text
+    return recodes
 
 
 def _unmapped(index: int, item: Any) -> Unmapped:

@@ -14,6 +14,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     audit_log,
     auth,
     devices,
+    entities,
     exports,
     forms,
     hubs,
@@ -23,6 +24,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     navigation,
     quality,
     review,
+    sites,
     submissions,
     trash,
 )

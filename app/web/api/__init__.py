@@ -9,6 +9,7 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     audits,
     background,
     batch,
+    entities,
     exports,
     forms,
     hubs,
@@ -21,5 +22,6 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     retention,
     sensitive_grants,
     sessions,
+    sites,
     submissions,
 )

@@ -17,4 +17,4 @@ def _odata_headers(response: Response) -> Response:
     return response
 
 
-from app.web.odata import views  # noqa: E402,F401  (views register themselves on bp)
+from app.web.odata import entities, views  # noqa: E402,F401  (views register themselves on bp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, current_app, request
 from sqlalchemy import select
@@ -13,11 +14,19 @@ from app.auth import probe_cache
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import MissingSubmissionPartError, NotFoundError, PayloadTooLargeError, RutaError
-from app.models import Blob, Form, FormAttachment, Project
+from app.errors import (
+    BadRequestError,
+    MissingSubmissionPartError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RutaError,
+)
+from app.models import Blob, Dataset, Form, FormAttachment, Project
 from app.services import app_users, device_forms
+from app.services import entities as entity_lists
 from app.services import submissions as submission_service
 from app.services.blobs import check_file_name
+from app.services.entities import serve as entity_serve
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
 from app.web.openrosa import bp, multipart
@@ -29,6 +38,8 @@ from sync.submission import ParsedSubmission
 TOKEN_ROOT = "/v1/key/<token>/projects/<int:project_id>"
 ACCOUNT_ROOT = "/v1/projects/<int:project_id>"
 XML_PART = "xml_submission_file"
+# Collect asks about the entities it holds; a list of this many ids is far past any real device.
+MAX_INTEGRITY_IDS = 100_000
 
 
 def device_route(
@@ -120,9 +131,13 @@ def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Res
     root = _root_url(token, project_id)
     files = [
         openrosa.ManifestFile(
-            filename=f.name, md5_hex=f.md5, download_url=f"{root}/formList/{xml_form_id}/media/{f.name}"
+            filename=f.name,
+            md5_hex=f.md5,
+            download_url=f"{root}/formList/{xml_form_id}/media/{f.name}",
+            media_type="entityList" if f.dataset is not None else None,
+            integrity_url=f"{root}/datasets/{quote(f.dataset, safe='')}/integrity" if f.dataset else None,
         )
-        for f in device_forms.media_files(get_session(), version_id=version.id)
+        for f in device_forms.media_files(get_session(), version_id=version.id, project_id=project.id)
     ]
     commit()
     return xml_response(openrosa.manifest(files))
@@ -140,6 +155,10 @@ def media(project_id: int, xml_form_id: str, name: str, token: str | None = None
             FormAttachment.form_version_id == version.id, FormAttachment.name == name
         )
     )
+    if attachment is not None:
+        listed = entity_serve.datasets_for_attachments(session, project_id=project.id, names=[name])
+        if name in listed:
+            return _entity_list_response(actor, listed[name], name)
     if attachment is None or attachment.blob_sha256 is None:
         raise NotFoundError(f"The form has no file named {name!r}.")
     blob = session.get(Blob, attachment.blob_sha256)
@@ -307,3 +326,37 @@ def submission_post(project_id: int, token: str | None = None) -> Response:
         else ""
     )
     return message_response(f"Recibido, gracias. / Received, thank you.{missing}", 201)
+
+
+def _entity_list_response(actor: Actor, dataset: Dataset, name: str) -> Response:
+    """The list as CSV; the ETag is the manifest's hash, so an unchanged list costs a 304 and no query
+    of its entities."""
+    etag = entity_lists.list_hash(dataset)
+    if request.if_none_match.contains(etag):
+        commit()
+        response = Response(status=304)
+        response.set_etag(etag)
+        return with_openrosa_headers(response)
+    body = entity_serve.device_csv(get_session(), actor=actor, dataset=dataset)
+    commit()
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = content_disposition(name)
+    response.set_etag(etag)
+    return with_openrosa_headers(response)
+
+
+@device_route("/datasets/<dataset_name>/integrity", ["GET"])
+def entity_integrity(project_id: int, dataset_name: str, token: str | None = None) -> Response:
+    """Which of the entities a device holds are deleted (``?id=a,b`` or repeated ``id``)."""
+    actor = _actor(token, project_id)
+    project = _project(actor, project_id, "form.read")
+    session = get_session()
+    dataset = entity_lists.find_dataset(session, project_id=project.id, name=dataset_name)
+    ids = [part.strip() for raw in request.args.getlist("id") for part in raw.split(",") if part.strip()]
+    if len(ids) > MAX_INTEGRITY_IDS:
+        raise BadRequestError(
+            f"Ask about at most {MAX_INTEGRITY_IDS} entities at a time; this request names {len(ids)}."
+        )
+    states = entity_serve.integrity(session, actor=actor, dataset=dataset, ids=ids)
+    commit()
+    return xml_response(openrosa.entity_integrity(states))

@@ -1,0 +1,102 @@
+"""Entity lists as devices and clients read them: form attachments, the CSV, integrity, and who sees what.
+
+A form names a list by using ``<name>.csv`` (``select_one_from_file``, ``instance src="jr://file-csv/…"``);
+when the project has a list of that name the attachment *is* the list. Its md5 is ``lists.list_hash``,
+which follows ``Dataset.revision``: the hash and the ETag change when the list changes, and only then.
+
+Fail closed: an app user of a list marked ``owner_only`` gets only the entities it created; an
+enumerator gets only those they created; anything else that is not a project role sees nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.auth.actor import Actor
+from app.models import Dataset, Entity
+
+CSV_SUFFIX = ".csv"
+
+
+def datasets_for_attachments(
+    session: Session, *, project_id: int, names: Iterable[str]
+) -> dict[str, Dataset]:
+    """Attachment name -> the project's entity list it serves (for names ``<list>.csv``)."""
+    wanted = {n[: -len(CSV_SUFFIX)]: n for n in names if n.endswith(CSV_SUFFIX)}
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        sa.select(Dataset).where(Dataset.project_id == project_id, Dataset.name.in_(list(wanted)))
+    )
+    return {wanted[d.name]: d for d in rows}
+
+
+def visibility(session: Session, actor: Actor, dataset: Dataset) -> sa.ColumnElement[bool]:
+    """The SQL condition limiting ``entities`` rows to those ``actor`` may read from ``dataset``."""
+    if actor.is_admin:
+        return sa.true()
+    if actor.app_user is not None:
+        if actor.app_user.project_id != dataset.project_id:
+            return sa.false()
+        if dataset.owner_only:
+            return Entity.creator_app_user_id == actor.app_user.id
+        return sa.true()
+    if actor.user is not None:
+        role = actor.role_in(session, dataset.project_id)
+        if role is None:
+            return sa.false()
+        if role == "enumerator" and dataset.owner_only:
+            return Entity.creator_user_id == actor.user.id
+        return sa.true()
+    return sa.false()
+
+
+def _rows(
+    session: Session, dataset: Dataset, where: sa.ColumnElement[bool], *, batch: int = 5000
+) -> Iterator[tuple[str, str, int, dict[str, str]]]:
+    last = 0
+    while True:
+        chunk = session.execute(
+            sa.select(Entity.id, Entity.uuid, Entity.label, Entity.current_version, Entity.data)
+            .where(Entity.dataset_id == dataset.id, Entity.deleted.is_(False), Entity.id > last, where)
+            .order_by(Entity.id)
+            .limit(batch)
+        ).all()
+        if not chunk:
+            return
+        for row in chunk:
+            yield row.uuid, row.label, row.current_version, row.data or {}
+        last = chunk[-1].id
+
+
+def device_csv(session: Session, *, actor: Actor, dataset: Dataset) -> bytes:
+    """The list as a form attachment: ``name,label,__version`` then the properties (Central's columns)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    props = list(dataset.properties or [])
+    writer.writerow(["name", "label", "__version", *props])
+    for uuid, label, version, data in _rows(session, dataset, visibility(session, actor, dataset)):
+        writer.writerow([uuid, label, version, *(data.get(p, "") for p in props)])
+    return out.getvalue().encode("utf-8")
+
+
+def integrity(session: Session, *, actor: Actor, dataset: Dataset, ids: list[str]) -> list[tuple[str, bool]]:
+    """For the asked entity ids the actor may see: (uuid, deleted), in the order asked."""
+    if not ids:
+        return []
+    found: dict[str, bool] = {}
+    for start in range(0, len(ids), 1000):  # bounded IN lists: SQLite caps the parameters of a statement
+        rows = session.execute(
+            sa.select(Entity.uuid, Entity.deleted).where(
+                Entity.dataset_id == dataset.id,
+                Entity.uuid.in_(ids[start : start + 1000]),
+                visibility(session, actor, dataset),
+            )
+        )
+        found.update((uuid, deleted) for uuid, deleted in rows)
+    return [(u, found[u]) for u in dict.fromkeys(ids) if u in found]

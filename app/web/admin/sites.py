@@ -1,0 +1,137 @@
+"""The site registry of a project: the sites with their P-codes and coordinates, an import with its
+row-by-row report, and an edit form for one site. Same services and access rules (``site.read``,
+``site.manage``) as the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from app.db import commit, get_session
+from app.errors import InvalidValueError, SiteImportError
+from app.models import Project
+from app.services import audit
+from app.services import sites as site_service
+from app.sites import places, registry
+from app.web import query
+from app.web.admin import bp
+from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
+
+add_project_menu_item("admin.sites", "Site registry")
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class EditArgs(query.QuerySchema):
+    code = query.Text(max_length=64)
+
+
+def _page(
+    p: Project, *, report: dict[str, Any] | None = None, error: str = "", status: int = 200
+) -> tuple[str, int]:
+    session = get_session()
+    rows = site_service.list_sites(session, project_id=p.id)
+    gazetteer = places.shipped()
+    for row in rows:
+        for level in ("adm1", "adm2"):
+            unit = gazetteer.unit(str(row[f"{level}_pcode"])) if row[f"{level}_pcode"] else None
+            row[f"{level}_name"] = unit.name if unit else ""
+    html = render_template(
+        "admin/sites.html",
+        project=p,
+        sites=rows,
+        report=report,
+        error=error,
+        may_manage=current_actor().can(session, "site.manage", p.id),
+        site_types=registry.SITE_TYPES,
+        project_menu=project_menu(p, "admin.sites"),
+    )
+    return html, status
+
+
+@bp.get("/projects/<int:project_id>/sites")
+def sites(project_id: int) -> tuple[str, int]:
+    actor = current_actor()
+    p = project_for(actor, project_id, "site.read")
+    audit.record(
+        get_session(),
+        actor=actor,
+        action="sites.read",
+        project_id=p.id,
+        subject_type="dataset",
+        subject_id="sites",
+    )
+    commit()
+    return _page(p)
+
+
+@bp.post("/projects/<int:project_id>/sites/import")
+def import_sites(project_id: int) -> tuple[str, int] | Response:
+    actor = current_actor()
+    p = project_for(actor, project_id, "site.manage")
+    upload = request.files.get("file")
+    data = upload.stream.read(MAX_UPLOAD + 1) if upload else b""
+    if len(data) > MAX_UPLOAD:
+        return _page(p, error=gettext("The file is larger than 20 MB; split it."), status=413)
+    try:
+        result = site_service.import_sites(
+            get_session(),
+            project_id=p.id,
+            data=data,
+            good_rows=request.form.get("goodRows") == "true",
+            actor=actor,
+        )
+    except SiteImportError as err:
+        return _page(p, report=err.details, status=422)
+    except InvalidValueError as err:
+        return _page(p, error=err.message, status=400)
+    commit()
+    report = result.as_dict()
+    flash(
+        gettext(
+            "%(created)s sites added, %(updated)s updated, %(unchanged)s unchanged.",
+            created=len(result.created),
+            updated=len(result.updated),
+            unchanged=len(result.unchanged),
+        ),
+        "ok",
+    )
+    if report["issues"]:
+        return _page(p, report=report)
+    return redirect(url_for("admin.sites", project_id=p.id), code=303)  # type: ignore[return-value]
+
+
+@bp.get("/projects/<int:project_id>/sites/edit")
+def edit_site(project_id: int) -> str:
+    p = project_for(current_actor(), project_id, "site.manage")
+    code = query.parse(EditArgs()).get("code")
+    values = site_service.find_site(get_session(), project_id=p.id, code=code) if code else {}
+    return _edit_page(p, values, [], existing=bool(code))
+
+
+@bp.post("/projects/<int:project_id>/sites/edit")
+def save_site(project_id: int) -> tuple[str, int] | Response:
+    actor = current_actor()
+    p = project_for(actor, project_id, "site.manage")
+    values = {c: request.form.get(c, "").strip() for c in registry.COLUMNS}
+    site, issues = site_service.save_site(get_session(), project_id=p.id, values=values, actor=actor)
+    if site is None:
+        return _edit_page(p, values, issues, existing=request.form.get("existing") == "1"), 422
+    commit()
+    flash(gettext("Site %(code)s saved.", code=site.code), "ok")
+    return redirect(url_for("admin.sites", project_id=p.id), code=303)  # type: ignore[return-value]
+
+
+def _edit_page(p: Project, values: dict[str, Any], issues: list[registry.Issue], *, existing: bool) -> str:
+    return render_template(
+        "admin/site_edit.html",
+        project=p,
+        values=values,
+        issues=issues,
+        existing=existing,
+        columns=registry.COLUMNS,
+        site_types=registry.SITE_TYPES,
+        statuses=registry.STATUSES,
+        project_menu=project_menu(p, "admin.sites"),
+    )
