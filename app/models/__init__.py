@@ -14,7 +14,7 @@ from app.models.indicators import (
 )
 from app.models.job import ExportRun, Job, Webhook, WebhookDelivery
 from app.models.org import Organisation, Project, ProjectKey
-from app.models.response import ActivityReport, ActivityUpload, PlanFigure
+from app.models.response import ActivityReport, ActivityUpload, FlowFact, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
 from app.models.user import ApiSession, AppUser, AppUserForm, LoginFailure, ProjectRole, User
@@ -31,6 +31,7 @@ __all__ = [
     "CanonicalRecord",
     "Comment",
     "ExportRun",
+    "FlowFact",
     "Form",
     "FormAttachment",
     "FormVersion",
