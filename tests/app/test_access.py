@@ -170,9 +170,10 @@ ENDPOINTS = [
     ),
     *(
         Endpoint("GET", f"/v1/projects/{{pid}}/{table}{suffix}", READERS)
-        for table in ("reach", "gaps")
+        for table in ("reach", "gaps", "flows")
         for suffix in ("", ".csv", ".xlsx")
     ),
+    Endpoint("GET", "/v1/projects/{pid}/transit", READERS),
 ]
 
 

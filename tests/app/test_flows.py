@@ -313,3 +313,39 @@ def test_a_5w_form_row_that_breaks_a_rule_is_held_not_lost(world: World) -> None
     (held,) = _reports(world)
     assert held.status == "error" and held.source == "form"
     assert any(f["severity"] == "error" for f in held.findings)
+
+
+# --- the response dashboard ---------------------------------------------------------------------------
+
+
+def test_response_dashboard_for_a_manager_with_downloads_that_take_the_session(counted: World) -> None:
+    from tests.app.admin_helpers import login
+
+    client = login(counted, "manager")
+    page = client.get(f"/admin/projects/{counted.project_id}/response?year=2026")
+    assert page.status_code == 200
+    html = page.data.decode()
+    # A, March: 11 movements on 2 days (5.5 a day); C, March: 2 movements, below 5, hidden.
+    row = html.split(f'data-site="{A}" data-period="2026-03">')[1].split("</tr>")[0]
+    assert "<td class=\"num\">11</td>" in row and "5.5" in row
+    row = html.split(f'data-site="{C}" data-period="2026-03">')[1].split("</tr>")[0]
+    assert '<td class="num">*</td>' in row and ">2<" not in row
+    links = html.split('id="response-downloads">')[1].split("</p>")[0]
+    hrefs = [h.split('"')[0].replace("&amp;", "&") for h in links.split('href="')[1:]]
+    assert len(hrefs) == 6
+    for href in hrefs:
+        res = client.get(href)
+        assert res.status_code == 200, (href, res.data[:300])
+    flows_csv = next(h for h in hrefs if "flows.csv" in h)
+    lines = list(csv.reader(io.StringIO(client.get(flows_csv).data.decode())))
+    assert [line[:3] for line in lines[2:]] == [
+        [A, "2026-02", ""], [A, "2026-03", "11"], [B, "2026-03", "6"], [C, "2026-03", ""],
+    ]  # fmt: skip
+    assert client.get(f"/admin/projects/{counted.project_id}/response?year=1900").status_code == 400
+
+
+def test_response_dashboard_is_refused_to_an_enumerator(counted: World) -> None:
+    from tests.app.admin_helpers import login
+
+    client = login(counted, "enumerator")
+    assert client.get(f"/admin/projects/{counted.project_id}/response").status_code == 403

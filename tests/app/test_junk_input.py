@@ -167,6 +167,7 @@ def _seed(world: World) -> dict[str, Any]:
         "version": "2",
         "sha256": sha,
         "fmt": "png",
+        "table": "flows",
         "submission_id": submission_id,
         "subpath": "Submissions",
         "hub_token": hub["token"],

@@ -256,6 +256,11 @@ class TransitRow:
     def ratio(self) -> float | None:
         return round(self.reached_in_transit / self.movements, 4) if self.movements else None
 
+    @property
+    def small(self) -> bool:
+        """Whether a count is below K (INDICATORS.md §6): hidden, with the ratio, when shared."""
+        return 0 < self.reached_in_transit < K or 0 < self.movements < K
+
 
 def transit_reach(session: Session, *, project: Project, year: int) -> list[TransitRow]:
     """People reached in transit (5W ``in_transit`` new beneficiaries of rows that name a site) against

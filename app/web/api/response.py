@@ -248,6 +248,14 @@ def _row_json(row: Row) -> dict[str, Any]:
     }
 
 
+def download(project_id: int, table: str, fmt: str) -> Response:
+    """A reach, gaps or flows table as CSV or XLSX for whoever is logged in (an API token or the admin's
+    session): the admin's response page links here through its own route."""
+    if table == "flows":
+        return _flows(project_id, fmt)
+    return _table(project_id, table, fmt)
+
+
 def _table(project_id: int, kind: str, fmt: str | None) -> Response:
     actor = logged_in_actor()
     project: Project = project_for(actor, project_id, "response.read")
@@ -401,6 +409,7 @@ def get_transit(project_id: int) -> Response:
     session = get_session()
     year = query.parse(TableArgs()).get("year", date.today().year)
     rows = flows.transit_reach(session, project=project, year=year)
+    hide = flag("suppress")
     audit.record(
         session,
         actor=actor,
@@ -419,9 +428,10 @@ def get_transit(project_id: int) -> Response:
                     "site": r.site,
                     "month": r.month,
                     "places": r.admin,
-                    "reachedInTransit": r.reached_in_transit,
-                    "movements": r.movements,
-                    "ratio": r.ratio,
+                    "reachedInTransit": None if hide and r.small else r.reached_in_transit,
+                    "movements": None if hide and r.small else r.movements,
+                    "ratio": None if hide and r.small else r.ratio,
+                    "suppressed": hide and r.small,
                 }
                 for r in rows
             ],
