@@ -353,8 +353,7 @@ def _renormalise(
             facts.extend(common | row for row in record_facts(result, catalog))
             flow = flow_fact(result.record, result.counts)
             if flow is not None:
-                del common["mapping_version"]
-                flows.append(common | flow)
+                flows.append({k: v for k, v in common.items() if k != "mapping_version"} | flow)
     _insert(session, CanonicalPerson, persons)
     _insert(session, UnmappedValue, unmapped)
     _insert(session, IndicatorFact, facts)

@@ -3976,11 +3976,20 @@ def household_needs() -> Form:
 # --------------------------------------------------------------------------------------------------
 
 GROUP_TYPE: Choices = [
-    ("alone", ("Viaja solo/a", "Travelling alone", "Viaja sozinho/a", "Voyage seul(e)", "Vwayaje pou kont li")),
+    (
+        "alone",
+        ("Viaja solo/a", "Travelling alone", "Viaja sozinho/a", "Voyage seul(e)", "Vwayaje pou kont li"),
+    ),
     ("family", ("Grupo familiar", "Family group", "Grupo familiar", "Groupe familial", "Gwoup fanmi")),
     (
         "non_family",
-        ("Grupo no familiar", "Non-family group", "Grupo não familiar", "Groupe non familial", "Gwoup ki pa fanmi"),
+        (
+            "Grupo no familiar",
+            "Non-family group",
+            "Grupo não familiar",
+            "Groupe non familial",
+            "Gwoup ki pa fanmi",
+        ),
     ),
 ]
 SITE_CODE_RULE = "regex(., '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')"
@@ -4016,20 +4025,38 @@ def flow_count() -> Form:
     add_metadata(form)
     form.group(
         "point",
-        ("Punto y ventana de observación", "Point and observation window", "Ponto e janela de observação", "Point et fenêtre d'observation", "Pwen ak moman obsèvasyon"),
+        (
+            "Punto y ventana de observación",
+            "Point and observation window",
+            "Ponto e janela de observação",
+            "Point et fenêtre d'observation",
+            "Pwen ak moman obsèvasyon",
+        ),
         relevant=None,
     )
     form.add(
         "select_one country_operation",
         "country_iso3",
-        ("País del punto de monitoreo", "Country of the monitoring point", "País do ponto de monitoramento", "Pays du point de suivi", "Peyi pwen siveyans lan"),
+        (
+            "País del punto de monitoreo",
+            "Country of the monitoring point",
+            "País do ponto de monitoramento",
+            "Pays du point de suivi",
+            "Peyi pwen siveyans lan",
+        ),
         required="yes",
         hxl="#x_location+country_iso3",
     )
     form.add(
         "text",
         "site_code",
-        ("Código del punto de monitoreo", "Monitoring point code", "Código do ponto de monitoramento", "Code du point de suivi", "Kòd pwen siveyans lan"),
+        (
+            "Código del punto de monitoreo",
+            "Monitoring point code",
+            "Código do ponto de monitoramento",
+            "Code du point de suivi",
+            "Kòd pwen siveyans lan",
+        ),
         hint=(
             "El código del registro de sitios (por ejemplo COL-FMP-001).",
             "The code from the site registry (for example COL-FMP-001).",
@@ -4045,7 +4072,13 @@ def flow_count() -> Form:
     form.add(
         "decimal",
         "observed_hours",
-        ("Horas de observación de esta ventana", "Hours observed in this window", "Horas de observação desta janela", "Heures d'observation de cette fenêtre", "Kantite èdtan obsèvasyon nan moman sa a"),
+        (
+            "Horas de observación de esta ventana",
+            "Hours observed in this window",
+            "Horas de observação desta janela",
+            "Heures d'observation de cette fenêtre",
+            "Kantite èdtan obsèvasyon nan moman sa a",
+        ),
         required="yes",
         constraint=". > 0 and . <= 24",
         constraint_message=MSG_HOURS,
@@ -4060,14 +4093,26 @@ def flow_count() -> Form:
     form.add(
         "select_one direction",
         "direction",
-        ("Dirección del movimiento", "Direction of movement", "Direção do movimento", "Sens du mouvement", "Ki direksyon gwoup la prale"),
+        (
+            "Dirección del movimiento",
+            "Direction of movement",
+            "Direção do movimento",
+            "Sens du mouvement",
+            "Ki direksyon gwoup la prale",
+        ),
         required="yes",
         hxl="#x_context+direction",
     )
     form.add(
         "select_one country",
         "nationality_iso3",
-        ("Nacionalidad del grupo", "Nationality of the group", "Nacionalidade do grupo", "Nationalité du groupe", "Nasyonalite gwoup la"),
+        (
+            "Nacionalidad del grupo",
+            "Nationality of the group",
+            "Nacionalidade do grupo",
+            "Nationalité du groupe",
+            "Nasyonalite gwoup la",
+        ),
         required="yes",
         appearance="minimal",
         hxl="#x_respondent+nationality_iso3",
@@ -4083,21 +4128,39 @@ def flow_count() -> Form:
     form.add(
         "select_multiple transport_mode",
         "transport_modes",
-        ("Medio de transporte", "Means of transport", "Meio de transporte", "Moyen de transport", "Mwayen transpò"),
+        (
+            "Medio de transporte",
+            "Means of transport",
+            "Meio de transporte",
+            "Moyen de transport",
+            "Mwayen transpò",
+        ),
         required="yes",
         hxl="#x_context+transport_modes",
     )
     form.add(
         "select_one country_place",
         "country_intended_dest_iso3",
-        ("País de destino final", "Final destination country", "País de destino final", "Pays de destination finale", "Peyi kote y ap rive finalman"),
+        (
+            "País de destino final",
+            "Final destination country",
+            "País de destino final",
+            "Pays de destination finale",
+            "Peyi kote y ap rive finalman",
+        ),
         appearance="minimal",
         hxl="#x_context+country_intended_dest_iso3",
     )
     form.add(
         "integer",
         "group_size",
-        ("Personas en el grupo", "People in the group", "Pessoas no grupo", "Personnes dans le groupe", "Kantite moun nan gwoup la"),
+        (
+            "Personas en el grupo",
+            "People in the group",
+            "Pessoas no grupo",
+            "Personnes dans le groupe",
+            "Kantite moun nan gwoup la",
+        ),
         required="yes",
         constraint=". >= 1 and . <= 50",
         constraint_message=MSG_GROUP_SIZE,
@@ -4145,25 +4208,115 @@ def flow_count() -> Form:
 # The R4V sectors of app/response/reference.yaml (the QA rules check sector x indicator against it).
 SECTOR: Choices = [
     ("education", ("Educación", "Education", "Educação", "Éducation", "Edikasyon")),
-    ("food_security", ("Seguridad alimentaria", "Food security", "Segurança alimentar", "Sécurité alimentaire", "Sekirite alimantè")),
+    (
+        "food_security",
+        (
+            "Seguridad alimentaria",
+            "Food security",
+            "Segurança alimentar",
+            "Sécurité alimentaire",
+            "Sekirite alimantè",
+        ),
+    ),
     ("health", ("Salud", "Health", "Saúde", "Santé", "Sante")),
-    ("humanitarian_transportation", ("Transporte humanitario", "Humanitarian transportation", "Transporte humanitário", "Transport humanitaire", "Transpò imanitè")),
+    (
+        "humanitarian_transportation",
+        (
+            "Transporte humanitario",
+            "Humanitarian transportation",
+            "Transporte humanitário",
+            "Transport humanitaire",
+            "Transpò imanitè",
+        ),
+    ),
     ("integration", ("Integración", "Integration", "Integração", "Intégration", "Entegrasyon")),
     ("nutrition", ("Nutrición", "Nutrition", "Nutrição", "Nutrition", "Nitrisyon")),
     ("protection", ("Protección", "Protection", "Proteção", "Protection", "Pwoteksyon")),
-    ("child_protection", ("Protección de la niñez", "Child protection", "Proteção da criança", "Protection de l'enfance", "Pwoteksyon timoun")),
-    ("gbv", ("Violencia basada en género", "Gender-based violence", "Violência baseada em gênero", "Violences basées sur le genre", "Vyolans ki baze sou sèks")),
-    ("human_trafficking_smuggling", ("Trata y tráfico de personas", "Human trafficking and smuggling", "Tráfico de pessoas e contrabando de migrantes", "Traite et trafic de personnes", "Trafik moun")),
+    (
+        "child_protection",
+        (
+            "Protección de la niñez",
+            "Child protection",
+            "Proteção da criança",
+            "Protection de l'enfance",
+            "Pwoteksyon timoun",
+        ),
+    ),
+    (
+        "gbv",
+        (
+            "Violencia basada en género",
+            "Gender-based violence",
+            "Violência baseada em gênero",
+            "Violences basées sur le genre",
+            "Vyolans ki baze sou sèks",
+        ),
+    ),
+    (
+        "human_trafficking_smuggling",
+        (
+            "Trata y tráfico de personas",
+            "Human trafficking and smuggling",
+            "Tráfico de pessoas e contrabando de migrantes",
+            "Traite et trafic de personnes",
+            "Trafik moun",
+        ),
+    ),
     ("shelter", ("Alojamiento", "Shelter", "Abrigo", "Abri", "Abri")),
-    ("wash", ("Agua, saneamiento e higiene", "Water, sanitation and hygiene", "Água, saneamento e higiene", "Eau, assainissement et hygiène", "Dlo, sanitasyon ak ijyèn")),
-    ("multipurpose_cash", ("Transferencias multipropósito", "Multipurpose cash", "Transferências multipropósito", "Transferts monétaires à usages multiples", "Lajan kach pou plizyè bezwen")),
-    ("common_services", ("Servicios comunes", "Common services", "Serviços comuns", "Services communs", "Sèvis komen")),
+    (
+        "wash",
+        (
+            "Agua, saneamiento e higiene",
+            "Water, sanitation and hygiene",
+            "Água, saneamento e higiene",
+            "Eau, assainissement et hygiène",
+            "Dlo, sanitasyon ak ijyèn",
+        ),
+    ),
+    (
+        "multipurpose_cash",
+        (
+            "Transferencias multipropósito",
+            "Multipurpose cash",
+            "Transferências multipropósito",
+            "Transferts monétaires à usages multiples",
+            "Lajan kach pou plizyè bezwen",
+        ),
+    ),
+    (
+        "common_services",
+        ("Servicios comunes", "Common services", "Serviços comuns", "Services communs", "Sèvis komen"),
+    ),
 ]
 DELIVERY_MECHANISM: Choices = [
-    ("cash_in_hand", ("Efectivo en mano", "Cash in hand", "Dinheiro em mãos", "Espèces en main propre", "Lajan kach nan men")),
-    ("bank_transfer", ("Transferencia bancaria", "Bank transfer", "Transferência bancária", "Virement bancaire", "Transfè labank")),
-    ("mobile_money", ("Dinero móvil", "Mobile money", "Dinheiro móvel", "Argent mobile", "Lajan sou telefòn")),
-    ("prepaid_card", ("Tarjeta prepagada", "Prepaid card", "Cartão pré-pago", "Carte prépayée", "Kat prepeye")),
+    (
+        "cash_in_hand",
+        (
+            "Efectivo en mano",
+            "Cash in hand",
+            "Dinheiro em mãos",
+            "Espèces en main propre",
+            "Lajan kach nan men",
+        ),
+    ),
+    (
+        "bank_transfer",
+        (
+            "Transferencia bancaria",
+            "Bank transfer",
+            "Transferência bancária",
+            "Virement bancaire",
+            "Transfè labank",
+        ),
+    ),
+    (
+        "mobile_money",
+        ("Dinero móvil", "Mobile money", "Dinheiro móvel", "Argent mobile", "Lajan sou telefòn"),
+    ),
+    (
+        "prepaid_card",
+        ("Tarjeta prepagada", "Prepaid card", "Cartão pré-pago", "Carte prépayée", "Kat prepeye"),
+    ),
     ("voucher", ("Cupón", "Voucher", "Vale", "Coupon", "Koupon")),
     ("other", ("Otro", "Other", "Outro", "Autre", "Lòt")),
 ]
@@ -4184,17 +4337,107 @@ MSG_NEW_LE_TOTAL: Text = (
 CVA_YES = "${cva} = 'yes'"
 # (name, label) of the count questions, in the order of app/response/columns.py.
 ACTIVITY_COUNTS: list[tuple[str, Text]] = [
-    ("in_destination", ("Refugiados y migrantes en destino", "Refugees and migrants in destination", "Refugiados e migrantes no destino", "Réfugiés et migrants à destination", "Refijye ak migran ki rive")),
-    ("in_transit", ("Refugiados y migrantes en tránsito", "Refugees and migrants in transit", "Refugiados e migrantes em trânsito", "Réfugiés et migrants en transit", "Refijye ak migran k ap travèse")),
-    ("host_community", ("Comunidad de acogida", "Host community", "Comunidade de acolhida", "Communauté d'accueil", "Kominote ki resevwa yo")),
+    (
+        "in_destination",
+        (
+            "Refugiados y migrantes en destino",
+            "Refugees and migrants in destination",
+            "Refugiados e migrantes no destino",
+            "Réfugiés et migrants à destination",
+            "Refijye ak migran ki rive",
+        ),
+    ),
+    (
+        "in_transit",
+        (
+            "Refugiados y migrantes en tránsito",
+            "Refugees and migrants in transit",
+            "Refugiados e migrantes em trânsito",
+            "Réfugiés et migrants en transit",
+            "Refijye ak migran k ap travèse",
+        ),
+    ),
+    (
+        "host_community",
+        (
+            "Comunidad de acogida",
+            "Host community",
+            "Comunidade de acolhida",
+            "Communauté d'accueil",
+            "Kominote ki resevwa yo",
+        ),
+    ),
     ("pendular", ("Pendulares", "Pendular", "Pendulares", "Pendulaires", "Pandil")),
-    ("colombian_returnees", ("Colombianos retornados", "Colombian returnees", "Colombianos retornados", "Colombiens de retour", "Kolonbyen ki retounen")),
-    ("girls", ("Niñas (menores de 18)", "Girls (under 18)", "Meninas (menores de 18)", "Filles (moins de 18 ans)", "Tifi (mwens pase 18 an)")),
-    ("boys", ("Niños (menores de 18)", "Boys (under 18)", "Meninos (menores de 18)", "Garçons (moins de 18 ans)", "Tigason (mwens pase 18 an)")),
-    ("women", ("Mujeres (18 o más)", "Women (18 and over)", "Mulheres (18 ou mais)", "Femmes (18 ans et plus)", "Fanm (18 an oswa plis)")),
-    ("men", ("Hombres (18 o más)", "Men (18 and over)", "Homens (18 ou mais)", "Hommes (18 ans et plus)", "Gason (18 an oswa plis)")),
-    ("other_under_18", ("Otra identidad (menores de 18)", "Other identity (under 18)", "Outra identidade (menores de 18)", "Autre identité (moins de 18 ans)", "Lòt idantite (mwens pase 18 an)")),
-    ("other_over_18", ("Otra identidad (18 o más)", "Other identity (18 and over)", "Outra identidade (18 ou mais)", "Autre identité (18 ans et plus)", "Lòt idantite (18 an oswa plis)")),
+    (
+        "colombian_returnees",
+        (
+            "Colombianos retornados",
+            "Colombian returnees",
+            "Colombianos retornados",
+            "Colombiens de retour",
+            "Kolonbyen ki retounen",
+        ),
+    ),
+    (
+        "girls",
+        (
+            "Niñas (menores de 18)",
+            "Girls (under 18)",
+            "Meninas (menores de 18)",
+            "Filles (moins de 18 ans)",
+            "Tifi (mwens pase 18 an)",
+        ),
+    ),
+    (
+        "boys",
+        (
+            "Niños (menores de 18)",
+            "Boys (under 18)",
+            "Meninos (menores de 18)",
+            "Garçons (moins de 18 ans)",
+            "Tigason (mwens pase 18 an)",
+        ),
+    ),
+    (
+        "women",
+        (
+            "Mujeres (18 o más)",
+            "Women (18 and over)",
+            "Mulheres (18 ou mais)",
+            "Femmes (18 ans et plus)",
+            "Fanm (18 an oswa plis)",
+        ),
+    ),
+    (
+        "men",
+        (
+            "Hombres (18 o más)",
+            "Men (18 and over)",
+            "Homens (18 ou mais)",
+            "Hommes (18 ans et plus)",
+            "Gason (18 an oswa plis)",
+        ),
+    ),
+    (
+        "other_under_18",
+        (
+            "Otra identidad (menores de 18)",
+            "Other identity (under 18)",
+            "Outra identidade (menores de 18)",
+            "Autre identité (moins de 18 ans)",
+            "Lòt idantite (mwens pase 18 an)",
+        ),
+    ),
+    (
+        "other_over_18",
+        (
+            "Otra identidad (18 o más)",
+            "Other identity (18 and over)",
+            "Outra identidade (18 ou mais)",
+            "Autre identité (18 ans et plus)",
+            "Lòt idantite (18 an oswa plis)",
+        ),
+    ),
 ]
 
 
@@ -4213,31 +4456,204 @@ def activity_report() -> Form:
     )
     add_metadata(form)
     form.group("who", ("Quién", "Who", "Quem", "Qui", "Kiyès"), relevant=None)
-    form.add("text", "organisation", ("Organización líder (que hace el llamamiento)", "Appealing organisation", "Organização líder (que faz o apelo)", "Organisation requérante", "Òganizasyon ki fè apèl la"), required="yes")
-    form.add("text", "implementing_partner", ("Socio implementador (vacío si implementa directamente)", "Implementing partner (empty when implementing directly)", "Parceiro implementador (vazio se implementa diretamente)", "Partenaire de mise en œuvre (vide si mise en œuvre directe)", "Patnè k ap aplike (vid si se li menm k ap fè l)"))
+    form.add(
+        "text",
+        "organisation",
+        (
+            "Organización líder (que hace el llamamiento)",
+            "Appealing organisation",
+            "Organização líder (que faz o apelo)",
+            "Organisation requérante",
+            "Òganizasyon ki fè apèl la",
+        ),
+        required="yes",
+    )
+    form.add(
+        "text",
+        "implementing_partner",
+        (
+            "Socio implementador (vacío si implementa directamente)",
+            "Implementing partner (empty when implementing directly)",
+            "Parceiro implementador (vazio se implementa diretamente)",
+            "Partenaire de mise en œuvre (vide si mise en œuvre directe)",
+            "Patnè k ap aplike (vid si se li menm k ap fè l)",
+        ),
+    )
     form.end_group()
-    form.group("when_where", ("Cuándo y dónde", "When and where", "Quando e onde", "Quand et où", "Kilè ak ki kote"), relevant=None)
-    form.add("date", "month", ("Mes del reporte", "Reporting month", "Mês do relatório", "Mois du rapport", "Mwa rapò a"), required="yes", appearance="month-year")
-    form.add("select_one country_operation", "country", ("País", "Country", "País", "Pays", "Peyi"), required="yes")
-    form.add("text", "admin1", ("Código P de admin 1", "Admin 1 P-code", "Código P de admin 1", "Code P admin 1", "Kòd P admin 1"), constraint="regex(., '^[A-Za-z]{2}[0-9]{1,6}$')", constraint_message=MSG_CODE)
-    form.add("text", "admin2", ("Código P de admin 2", "Admin 2 P-code", "Código P de admin 2", "Code P admin 2", "Kòd P admin 2"), constraint="regex(., '^[A-Za-z]{2}[0-9]{1,9}$')", constraint_message=MSG_CODE)
-    form.add("text", "site", ("Código del sitio (si aplica)", "Site code (if any)", "Código do local (se houver)", "Code du site (le cas échéant)", "Kòd sit la (si genyen)"), constraint=SITE_CODE_RULE, constraint_message=MSG_CODE)
+    form.group(
+        "when_where",
+        ("Cuándo y dónde", "When and where", "Quando e onde", "Quand et où", "Kilè ak ki kote"),
+        relevant=None,
+    )
+    form.add(
+        "date",
+        "month",
+        ("Mes del reporte", "Reporting month", "Mês do relatório", "Mois du rapport", "Mwa rapò a"),
+        required="yes",
+        appearance="month-year",
+    )
+    form.add(
+        "select_one country_operation", "country", ("País", "Country", "País", "Pays", "Peyi"), required="yes"
+    )
+    form.add(
+        "text",
+        "admin1",
+        ("Código P de admin 1", "Admin 1 P-code", "Código P de admin 1", "Code P admin 1", "Kòd P admin 1"),
+        constraint="regex(., '^[A-Za-z]{2}[0-9]{1,6}$')",
+        constraint_message=MSG_CODE,
+    )
+    form.add(
+        "text",
+        "admin2",
+        ("Código P de admin 2", "Admin 2 P-code", "Código P de admin 2", "Code P admin 2", "Kòd P admin 2"),
+        constraint="regex(., '^[A-Za-z]{2}[0-9]{1,9}$')",
+        constraint_message=MSG_CODE,
+    )
+    form.add(
+        "text",
+        "site",
+        (
+            "Código del sitio (si aplica)",
+            "Site code (if any)",
+            "Código do local (se houver)",
+            "Code du site (le cas échéant)",
+            "Kòd sit la (si genyen)",
+        ),
+        constraint=SITE_CODE_RULE,
+        constraint_message=MSG_CODE,
+    )
     form.end_group()
     form.group("what", ("Qué", "What", "O quê", "Quoi", "Kisa"), relevant=None)
-    form.add("select_one sector", "sector", ("Sector", "Sector", "Setor", "Secteur", "Sektè"), required="yes", choices=_choice_rows(SECTOR))
-    form.add("text", "indicator", ("Código del indicador", "Indicator code", "Código do indicador", "Code de l'indicateur", "Kòd endikatè a"), required="yes", constraint="regex(., '^[A-Za-z]{2,5}-[0-9]{2}$')", constraint_message=MSG_CODE)
-    form.add("text", "activity", ("Actividad", "Activity", "Atividade", "Activité", "Aktivite"), sensitive="yes")
-    form.add("select_one yes_no", "direct_assistance", ("¿Asistencia directa?", "Direct assistance?", "Assistência direta?", "Assistance directe ?", "Asistans dirèk?"), required="yes")
-    form.add("select_one yes_no", "cva", ("¿Transferencia monetaria (CVA)?", "Cash and voucher assistance (CVA)?", "Transferência monetária (CVA)?", "Transfert monétaire (CVA) ?", "Transfè lajan (CVA)?"), required="yes")
-    form.add("decimal", "cva_value_usd", ("Valor transferido en USD", "Value transferred in USD", "Valor transferido em USD", "Valeur transférée en USD", "Valè transfere an USD"), required="yes", relevant=CVA_YES, constraint=". > 0", constraint_message=MSG_PEOPLE)
-    form.add("select_one delivery_mechanism", "delivery_mechanism", ("Mecanismo de entrega", "Delivery mechanism", "Mecanismo de entrega", "Mécanisme de distribution", "Fason yo bay lajan an"), required="yes", relevant=CVA_YES, choices=_choice_rows(DELIVERY_MECHANISM))
-    form.add("integer", "output_quantity", ("Cantidad de producción", "Quantity of output", "Quantidade de produção", "Quantité produite", "Kantite pwodiksyon"), constraint=". >= 0", constraint_message=MSG_PEOPLE)
+    form.add(
+        "select_one sector",
+        "sector",
+        ("Sector", "Sector", "Setor", "Secteur", "Sektè"),
+        required="yes",
+        choices=_choice_rows(SECTOR),
+    )
+    form.add(
+        "text",
+        "indicator",
+        (
+            "Código del indicador",
+            "Indicator code",
+            "Código do indicador",
+            "Code de l'indicateur",
+            "Kòd endikatè a",
+        ),
+        required="yes",
+        constraint="regex(., '^[A-Za-z]{2,5}-[0-9]{2}$')",
+        constraint_message=MSG_CODE,
+    )
+    form.add(
+        "text", "activity", ("Actividad", "Activity", "Atividade", "Activité", "Aktivite"), sensitive="yes"
+    )
+    form.add(
+        "select_one yes_no",
+        "direct_assistance",
+        (
+            "¿Asistencia directa?",
+            "Direct assistance?",
+            "Assistência direta?",
+            "Assistance directe ?",
+            "Asistans dirèk?",
+        ),
+        required="yes",
+    )
+    form.add(
+        "select_one yes_no",
+        "cva",
+        (
+            "¿Transferencia monetaria (CVA)?",
+            "Cash and voucher assistance (CVA)?",
+            "Transferência monetária (CVA)?",
+            "Transfert monétaire (CVA) ?",
+            "Transfè lajan (CVA)?",
+        ),
+        required="yes",
+    )
+    form.add(
+        "decimal",
+        "cva_value_usd",
+        (
+            "Valor transferido en USD",
+            "Value transferred in USD",
+            "Valor transferido em USD",
+            "Valeur transférée en USD",
+            "Valè transfere an USD",
+        ),
+        required="yes",
+        relevant=CVA_YES,
+        constraint=". > 0",
+        constraint_message=MSG_PEOPLE,
+    )
+    form.add(
+        "select_one delivery_mechanism",
+        "delivery_mechanism",
+        (
+            "Mecanismo de entrega",
+            "Delivery mechanism",
+            "Mecanismo de entrega",
+            "Mécanisme de distribution",
+            "Fason yo bay lajan an",
+        ),
+        required="yes",
+        relevant=CVA_YES,
+        choices=_choice_rows(DELIVERY_MECHANISM),
+    )
+    form.add(
+        "integer",
+        "output_quantity",
+        (
+            "Cantidad de producción",
+            "Quantity of output",
+            "Quantidade de produção",
+            "Quantité produite",
+            "Kantite pwodiksyon",
+        ),
+        constraint=". >= 0",
+        constraint_message=MSG_PEOPLE,
+    )
     form.end_group()
     form.group("whom", ("Para quién", "For whom", "Para quem", "Pour qui", "Pou kiyès"), relevant=None)
-    form.add("integer", "total_beneficiaries", ("Total de beneficiarios del mes", "Total monthly beneficiaries", "Total mensal de beneficiários", "Total des bénéficiaires du mois", "Total benefisyè nan mwa a"), required="yes", constraint=". >= 0", constraint_message=MSG_PEOPLE)
-    form.add("integer", "new_beneficiaries", ("Nuevos beneficiarios del mes", "New beneficiaries of the month", "Novos beneficiários do mês", "Nouveaux bénéficiaires du mois", "Nouvo benefisyè nan mwa a"), required="yes", constraint=". >= 0 and . <= ${total_beneficiaries}", constraint_message=MSG_NEW_LE_TOTAL)
+    form.add(
+        "integer",
+        "total_beneficiaries",
+        (
+            "Total de beneficiarios del mes",
+            "Total monthly beneficiaries",
+            "Total mensal de beneficiários",
+            "Total des bénéficiaires du mois",
+            "Total benefisyè nan mwa a",
+        ),
+        required="yes",
+        constraint=". >= 0",
+        constraint_message=MSG_PEOPLE,
+    )
+    form.add(
+        "integer",
+        "new_beneficiaries",
+        (
+            "Nuevos beneficiarios del mes",
+            "New beneficiaries of the month",
+            "Novos beneficiários do mês",
+            "Nouveaux bénéficiaires du mois",
+            "Nouvo benefisyè nan mwa a",
+        ),
+        required="yes",
+        constraint=". >= 0 and . <= ${total_beneficiaries}",
+        constraint_message=MSG_NEW_LE_TOTAL,
+    )
     for name, label in ACTIVITY_COUNTS:
-        form.add("integer", name, label, required="yes", default="0", constraint=". >= 0", constraint_message=MSG_PEOPLE)
+        form.add(
+            "integer",
+            name,
+            label,
+            required="yes",
+            default="0",
+            constraint=". >= 0",
+            constraint_message=MSG_PEOPLE,
+        )
     form.end_group()
     return form
 

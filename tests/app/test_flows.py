@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import get_database
-from app.models import ActivityReport, FlowFact
+from app.models import ActivityReport, FlowFact, Project
 from app.response import columns
 from forms.library import read_bundled
 from tests.app.conftest import World
@@ -41,7 +41,9 @@ GROUPS: list[tuple[str, str, str, str, str, str, dict[str, int]]] = [
 CELLS = [f"{s}_{b}" for s in "fm" for b in ("0_4", "5_11", "12_17", "18_59", "60_plus")] + ["x"]
 
 
-def flow_xml(version: str, uid: str, day: str, site: str, direction: str, nat: str, kind: str, n: dict[str, int]) -> str:  # fmt: skip
+def flow_xml(
+    version: str, uid: str, day: str, site: str, direction: str, nat: str, kind: str, n: dict[str, int]
+) -> str:
     counts = "".join(f"<n_{c}>{n.get(c, 0)}</n_{c}>" for c in CELLS)
     return (
         f'<data {JR} id="{FLOW}" version="{version}">'
@@ -70,6 +72,12 @@ def publish(world: World, form_id: str) -> str:
 
 @pytest.fixture
 def counted(world: World) -> World:
+    # Received submissions count, as they do for FLW-01/02 when the project says so.
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        project = s.get(Project, world.project_id)
+        assert project is not None
+        project.indicators_include_received = True
+        s.commit()
     version = publish(world, FLOW)
     for uid, *rest in GROUPS:
         res = world.client.post(
@@ -147,7 +155,9 @@ def test_weeks_cross_sites_and_days_count_site_days(counted: World) -> None:
         ("2026-W10",): (18, 4, 5.0),
         ("2026-W11",): (1, 1, round(-17 / 18, 4)),
     }
-    days = _by(_flows(counted, by="period", period="day", **{"from": "2026-03-02", "to": "2026-03-03"}), "period")
+    days = _by(
+        _flows(counted, by="period", period="day", **{"from": "2026-03-02", "to": "2026-03-03"}), "period"
+    )
     assert {k: r["movements"] for k, r in days.items()} == {("2026-03-02",): 10, ("2026-03-03",): 6}
 
 
@@ -175,6 +185,34 @@ def test_direction_split_and_its_suppression(counted: World) -> None:
     assert all(v == 0 for c, v in cells.items() if v is not None)
 
 
+def test_flw_01_and_02_equal_the_flow_tables_and_follow_the_review_rule(counted: World) -> None:
+    res = counted.client.get(
+        f"/v1/projects/{counted.project_id}/indicators?indicator=FLW-01,FLW-02&by=country",
+        headers=counted.headers("analyst"),
+    )
+    assert res.status_code == 200, res.json
+    found = {
+        v["indicator"]: v["numerator"]
+        for v in res.json["values"]
+        if v["breakdown"] is None and v["dimensions"].get("country") == "COL"
+    }
+    # Seven groups (c2 rejected) of 4 + 1 + 6 + 3 + 5 + 1 + 2 = 22 people.
+    assert found == {"FLW-01": 22, "FLW-02": 7}
+    (row,) = _flows(counted, by="country")
+    assert (row["movements"], row["groups"]) == (22, 7)
+    # Approved only: a1 alone once it is approved.
+    assert _flows(counted, includeReceived="false") == []
+    res = counted.client.patch(
+        f"/v1/projects/{counted.project_id}/forms/{FLOW}/submissions/uuid:a1",
+        json={"reviewState": "approved"},
+        headers=counted.headers("supervisor"),
+    )
+    assert res.status_code == 200
+    run_jobs(counted.app)
+    (row,) = _flows(counted, by="site", includeReceived="false")
+    assert (row["dimensions"], row["movements"], row["groups"]) == ({"site": A}, 4, 1)
+
+
 def test_flows_csv_and_xlsx_carry_hxl(counted: World) -> None:
     base = f"/v1/projects/{counted.project_id}/flows"
     res = counted.client.get(f"{base}.csv?by=site,period", headers=counted.headers("analyst"))
@@ -194,7 +232,13 @@ def test_flows_csv_and_xlsx_carry_hxl(counted: World) -> None:
 
 def test_flow_queries_refuse_what_they_cannot_answer(counted: World) -> None:
     base = f"/v1/projects/{counted.project_id}/flows"
-    for args in ("by=sector", "period=year", "by=site,site", "from=2026-13-01", "from=2026-03-02&to=2026-03-01"):
+    for args in (
+        "by=sector",
+        "period=year",
+        "by=site,site",
+        "from=2026-13-01",
+        "from=2026-03-02&to=2026-03-01",
+    ):
         res = counted.client.get(f"{base}?{args}", headers=counted.headers("analyst"))
         assert res.status_code == 400, (args, res.json)
     assert counted.client.get(base, headers=counted.headers("enumerator")).status_code == 403
@@ -327,7 +371,7 @@ def test_response_dashboard_for_a_manager_with_downloads_that_take_the_session(c
     html = page.data.decode()
     # A, March: 11 movements on 2 days (5.5 a day); C, March: 2 movements, below 5, hidden.
     row = html.split(f'data-site="{A}" data-period="2026-03">')[1].split("</tr>")[0]
-    assert "<td class=\"num\">11</td>" in row and "5.5" in row
+    assert '<td class="num">11</td>' in row and "5.5" in row
     row = html.split(f'data-site="{C}" data-period="2026-03">')[1].split("</tr>")[0]
     assert '<td class="num">*</td>' in row and ">2<" not in row
     links = html.split('id="response-downloads">')[1].split("</p>")[0]

@@ -9,9 +9,10 @@ groups (FLW-02, travel groups) per site and period (day, ISO week, month), with 
 - change on the previous period: when ``period`` is in ``by``, (movements − previous) ÷ previous, for the
   same other dimensions, None when the previous period has no count.
 
-Only submissions not rejected count (received, approved, has issues: a flow count is not withheld while it
-waits for review, as DTM publishes registry counts daily). SQL groups the facts by the asked dimensions;
-the derived figures are computed over the (few) output rows.
+The submissions that count are those FLW-01/02 count: approved ones, and received ones too when the project
+says so (``indicators_include_received``) or the query asks (``include_received``), so the flow tables and
+the two indicators always agree. SQL groups the facts by the asked dimensions; the derived figures are
+computed over the (few) output rows.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidValueError
 from app.models import ActivityReport, FlowFact, Project
 from app.models.response import FLOW_CELLS
+from app.services.indicator_values import APPROVED, WITH_RECEIVED
 
 PERIODS = ("day", "week", "month")
 DIMENSIONS = (
@@ -39,7 +41,6 @@ DIMENSIONS = (
     "transport",
     "destination",
 )
-COUNTED_STATES = ("received", "approved", "hasIssues", "edited")
 MAX_DIMENSIONS = 4
 K = 5  # the small-count threshold of INDICATORS.md §6
 
@@ -50,6 +51,7 @@ class FlowQuery:
     period: str = "month"
     start: dt.date | None = None
     end: dt.date | None = None  # inclusive
+    include_received: bool | None = None  # None: the project's setting, as for the indicators
 
     def check(self) -> None:
         unknown = [d for d in self.by if d not in DIMENSIONS]
@@ -104,9 +106,15 @@ def _period_column(period: str) -> Any:
     return {"day": FlowFact.day, "week": FlowFact.week, "month": FlowFact.month}[period]
 
 
+def counted_states(project: Project, include_received: bool | None) -> tuple[str, ...]:
+    include = project.indicators_include_received if include_received is None else include_received
+    return WITH_RECEIVED if include else APPROVED
+
+
 def _conditions(project: Project, query: FlowQuery) -> list[sa.ColumnElement[bool]]:
     f = FlowFact
-    conds: list[sa.ColumnElement[bool]] = [f.project_id == project.id, f.review_state.in_(COUNTED_STATES)]
+    states = counted_states(project, query.include_received)
+    conds: list[sa.ColumnElement[bool]] = [f.project_id == project.id, f.review_state.in_(states)]
     if query.start:
         conds.append(f.day >= query.start)
     if query.end:
@@ -147,6 +155,8 @@ def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowR
         values = tuple(record)
         key = _key(values[:width])
         people, groups, children, *cells = (int(v or 0) for v in values[width:])
+        if not groups:  # the one row of an ungrouped query over no facts
+            continue
         rows.append(
             FlowRow(
                 key=dict(zip(query.by, key, strict=True)),
@@ -187,8 +197,8 @@ def previous_period(value: str, period: str) -> str:
     if period == "day":
         return (dt.date.fromisoformat(value) - dt.timedelta(days=1)).isoformat()
     if period == "week":
-        year, week = value.split("-W")
-        monday = dt.date.fromisocalendar(int(year), int(week), 1) - dt.timedelta(days=7)
+        iso_year, iso_week = value.split("-W")
+        monday = dt.date.fromisocalendar(int(iso_year), int(iso_week), 1) - dt.timedelta(days=7)
         iso = monday.isocalendar()
         return f"{iso[0]}-W{iso[1]:02d}"
     year, month = (int(p) for p in value.split("-"))
@@ -230,11 +240,9 @@ def suppress(rows: list[FlowRow]) -> list[FlowRow]:
         for members in split.values():
             lone = [r for r in members if id(r) in small]
             if len(lone) == 1:
-                rest = sorted(
-                    (r for r in members if id(r) not in small and r.movements), key=lambda r: r.movements or 0
-                )
-                if rest:
-                    small.add(id(rest[0]))
+                others = [r for r in members if id(r) not in small and r.movements]
+                if others:
+                    small.add(id(min(others, key=lambda r: r.movements or 0)))
     for row in rows:
         if id(row) in small:
             row.movements = row.groups = row.children = None
@@ -262,7 +270,9 @@ class TransitRow:
         return 0 < self.reached_in_transit < K or 0 < self.movements < K
 
 
-def transit_reach(session: Session, *, project: Project, year: int) -> list[TransitRow]:
+def transit_reach(
+    session: Session, *, project: Project, year: int, include_received: bool | None = None
+) -> list[TransitRow]:
     """People reached in transit (5W ``in_transit`` new beneficiaries of rows that name a site) against
     the movements counted at that site, per site and month: a ratio with its denominator, never a share of
     people (one person passing twice is two movements, and a person reached is counted once a year).
@@ -282,12 +292,12 @@ def transit_reach(session: Session, *, project: Project, year: int) -> list[Tran
     ).all()
     moved = session.execute(
         sa.select(f.site, f.month, sa.func.sum(f.people))
-        .where(*_conditions(project, FlowQuery(start=start, end=end)))
+        .where(*_conditions(project, FlowQuery(start=start, end=end, include_received=include_received)))
         .group_by(f.site, f.month)
     ).all()
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for site, month, n in reached:
-        cells[(str(site), month.isoformat()[:7])][0] += int(n or 0)
+    for site, first_day, n in reached:
+        cells[(str(site), first_day.isoformat()[:7])][0] += int(n or 0)
     for site, month, n in moved:
         cells[(str(site), str(month))][1] += int(n or 0)
     places = site_places(session, project=project, sites={s for s, _ in cells})

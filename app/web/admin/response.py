@@ -16,9 +16,9 @@ from app.services import audit
 from app.services.response import flows, suppression
 from app.services.response.reach import ReachQuery, gaps
 from app.web import query
-from app.web.api import response as api_response
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
+from app.web.api import response as api_response
 
 add_project_menu_item("admin.response", "Response")
 

@@ -336,7 +336,11 @@ def flow_query() -> flows.FlowQuery:
     args = query.parse(FlowArgs())
     by = tuple(v.strip() for raw in request.args.getlist("by") for v in raw.split(",") if v.strip())
     return flows.FlowQuery(
-        by=by, period=args.get("period", "month"), start=args.get("start"), end=args.get("end")
+        by=by,
+        period=args.get("period", "month"),
+        start=args.get("start"),
+        end=args.get("end"),
+        include_received=flag("includeReceived") if "includeReceived" in request.args else None,
     )
 
 
@@ -387,16 +391,19 @@ def _flows(project_id: int, fmt: str | None) -> Response:
 
 @bp.get(f"{BASE}/flows")
 def get_flows(project_id: int) -> Response:
+    """Flow counts (movements, groups, daily averages, splits) by site, period and direction."""
     return _flows(project_id, None)
 
 
 @bp.get(f"{BASE}/flows.csv")
 def get_flows_csv(project_id: int) -> Response:
+    """Flow counts as CSV with an HXL row."""
     return _flows(project_id, "csv")
 
 
 @bp.get(f"{BASE}/flows.xlsx")
 def get_flows_xlsx(project_id: int) -> Response:
+    """Flow counts as XLSX with an HXL row."""
     return _flows(project_id, "xlsx")
 
 
@@ -408,7 +415,8 @@ def get_transit(project_id: int) -> Response:
     project: Project = project_for(actor, project_id, "response.read")
     session = get_session()
     year = query.parse(TableArgs()).get("year", date.today().year)
-    rows = flows.transit_reach(session, project=project, year=year)
+    include = flag("includeReceived") if "includeReceived" in request.args else None
+    rows = flows.transit_reach(session, project=project, year=year, include_received=include)
     hide = flag("suppress")
     audit.record(
         session,
