@@ -101,3 +101,62 @@ def to_xlsx(headers: list[str], tags: list[str], rows: list[list[Any]], *, sheet
     ws.freeze_panes(2, 0)
     book.close()
     return buffer.getvalue()
+
+
+FLOW_KEY_COLUMNS: dict[str, tuple[str, str]] = {
+    "site": ("site", "#loc+code"),
+    "country": ("country", "#country+code"),
+    "period": ("period", "#date"),
+    "direction": ("direction", "#x_direction+code"),
+    "nationality": ("nationality", "#country+nationality+code"),
+    "group_type": ("group_type", "#group+type+code"),
+    "transport": ("transport", "#x_transport+code"),
+    "destination": ("destination", "#country+dest+code"),
+}
+FLOW_CELL_TAGS = {
+    "f_0_4": "+f+infants",
+    "f_5_11": "+f+children+age5_11",
+    "f_12_17": "+f+children+age12_17",
+    "f_18_59": "+f+adults",
+    "f_60_plus": "+f+elderly",
+    "m_0_4": "+m+infants",
+    "m_5_11": "+m+children+age5_11",
+    "m_12_17": "+m+children+age12_17",
+    "m_18_59": "+m+adults",
+    "m_60_plus": "+m+elderly",
+    "x": "+x_other",
+}
+
+
+def flow_table(rows: Sequence[Any], *, by: Sequence[str]) -> tuple[list[str], list[str], list[list[Any]]]:
+    """Headers, hashtags and cells of a flow table of ``flows.FlowRow``s: movements are ``#affected``
+    (people counted passing, FLW-01), groups ``#affected+groups`` (FLW-02)."""
+    columns = [
+        *(FLOW_KEY_COLUMNS[d] for d in by),
+        ("movements", "#affected+x_movements"),
+        ("groups", "#affected+x_groups"),
+        ("observed_days", "#x_days+observed"),
+        ("daily_average", "#affected+x_movements+x_daily"),
+        ("children", "#affected+children"),
+        ("children_share", "#affected+children+pct"),
+        ("direction_share", "#affected+x_movements+pct+x_direction"),
+        ("change", "#affected+x_movements+pct+x_change"),
+        *((f"people_{c}", f"#affected{tag}") for c, tag in FLOW_CELL_TAGS.items()),
+        ("suppressed", "#meta+suppressed"),
+    ]
+    out = []
+    for row in rows:
+        cells: dict[str, Any] = dict(row.key) | {
+            "movements": row.movements,
+            "groups": row.groups,
+            "observed_days": row.observed_days,
+            "daily_average": row.daily_average,
+            "children": row.children,
+            "children_share": row.children_share,
+            "direction_share": row.direction_share,
+            "change": row.change,
+            "suppressed": "true" if row.suppressed else "false",
+        }
+        cells |= {f"people_{c}": v for c, v in row.cells.items()}
+        out.append(["" if cells.get(name) is None else cells.get(name) for name, _ in columns])
+    return [c for c, _ in columns], [t for _, t in columns], out

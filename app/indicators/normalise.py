@@ -68,6 +68,8 @@ class NormalisedResult:
     mapping_version: str
     has_roster: bool
     warnings: list[str] = field(default_factory=list)
+    # The answers of the mapping's ``counts`` questions (people by sex and age band); flow facts keep them.
+    counts: list[tuple[CountRule, int | None]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready copy (dates as ISO 8601 strings)."""
@@ -212,6 +214,7 @@ class _Normaliser:
             ]
         for index, person in enumerate(persons):
             person["is_respondent"] = index == 0 and not self.doc.roster_includes_respondent
+        counts = self.read_counts(values)
         warnings = DerivedFields(
             self.catalog,
             self.doc,
@@ -220,7 +223,7 @@ class _Normaliser:
             persons,
             person_sources,
             self.roster is not None,
-            self.read_counts(values),
+            counts,
         ).run()
         return NormalisedResult(
             record=self.record,
@@ -231,6 +234,7 @@ class _Normaliser:
             mapping_version=self.doc.mapping_version,
             has_roster=self.roster is not None,
             warnings=warnings,
+            counts=counts,
         )
 
     def read_roster(self, values: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:

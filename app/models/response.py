@@ -106,3 +106,63 @@ class PlanFigure(Base):
     age_gender: Mapped[str] = mapped_column(sa.String(32))
     people_in_need: Mapped[int] = mapped_column(default=0)
     target: Mapped[int] = mapped_column(default=0)
+
+
+# The sex × age-band cells of a flow count (forms' ``counts``: n_<sex>_<band>); ``x`` is any age.
+FLOW_CELLS = (
+    "f_0_4",
+    "f_5_11",
+    "f_12_17",
+    "f_18_59",
+    "f_60_plus",
+    "m_0_4",
+    "m_5_11",
+    "m_12_17",
+    "m_18_59",
+    "m_60_plus",
+    "x",
+)
+
+
+class FlowFact(Base):
+    """One travel group counted passing a flow monitoring point (one flow-registry submission), at the
+    grain of INDICATORS.md §9: site × day × direction × nationality × group type × transport, with the
+    people by sex and age band. Written by the indicator refresh from the same normalised record as the
+    indicator facts, so FLW-01/02 and the flow outputs never disagree; the site is the registry code, its
+    P-codes are resolved when read (``app.services.response.flows.site_places``)."""
+
+    __tablename__ = "flow_facts"
+    __table_args__ = (
+        sa.Index("ix_flow_facts_project_day", "project_id", "day"),
+        sa.Index("ix_flow_facts_submission", "submission_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id", ondelete="CASCADE"))
+    review_state: Mapped[str] = mapped_column(sa.String(16))
+    site: Mapped[str] = mapped_column(sa.String(64))
+    country: Mapped[str] = mapped_column(sa.String(64))
+    day: Mapped[date] = mapped_column(sa.Date)
+    week: Mapped[str] = mapped_column(sa.String(8))  # ISO week, 2026-W49
+    month: Mapped[str] = mapped_column(sa.String(7))  # 2026-12
+    direction: Mapped[str] = mapped_column(sa.String(64))
+    nationality: Mapped[str] = mapped_column(sa.String(64))
+    group_type: Mapped[str] = mapped_column(sa.String(64))
+    transport: Mapped[str] = mapped_column(sa.String(64))
+    destination: Mapped[str] = mapped_column(sa.String(64))
+    observed_hours: Mapped[float | None] = mapped_column(sa.Float)
+    people: Mapped[int] = mapped_column(default=0)
+    children: Mapped[int] = mapped_column(default=0)
+    f_0_4: Mapped[int] = mapped_column(default=0)
+    f_5_11: Mapped[int] = mapped_column(default=0)
+    f_12_17: Mapped[int] = mapped_column(default=0)
+    f_18_59: Mapped[int] = mapped_column(default=0)
+    f_60_plus: Mapped[int] = mapped_column(default=0)
+    m_0_4: Mapped[int] = mapped_column(default=0)
+    m_5_11: Mapped[int] = mapped_column(default=0)
+    m_12_17: Mapped[int] = mapped_column(default=0)
+    m_18_59: Mapped[int] = mapped_column(default=0)
+    m_60_plus: Mapped[int] = mapped_column(default=0)
+    x: Mapped[int] = mapped_column(default=0)

@@ -28,10 +28,12 @@ from sqlalchemy.orm import Session
 
 from app.indicators.catalog import Catalog, load_catalog
 from app.indicators.facts import record_facts
+from app.indicators.flow_facts import flow_fact
 from app.indicators.normalise import NormalisedResult, Normaliser
 from app.models import (
     CanonicalPerson,
     CanonicalRecord,
+    FlowFact,
     Form,
     FormVersion,
     IndicatorFact,
@@ -282,12 +284,13 @@ def _update_states(session: Session, restate: dict[str, list[int]]) -> int:
                 .values(review_state=state)
                 .execution_options(synchronize_session=False)
             )
-            session.execute(
-                update(IndicatorFact)
-                .where(IndicatorFact.submission_id.in_(chunk))
-                .values(review_state=state)
-                .execution_options(synchronize_session=False)
-            )
+            for facts in (IndicatorFact, FlowFact):
+                session.execute(
+                    update(facts)
+                    .where(facts.submission_id.in_(chunk))
+                    .values(review_state=state)
+                    .execution_options(synchronize_session=False)
+                )
             count += len(chunk)
     return count
 
@@ -344,6 +347,7 @@ def _renormalise(
     persons: list[dict[str, Any]] = []
     unmapped: list[dict[str, Any]] = []
     facts: list[dict[str, Any]] = []
+    flows: list[dict[str, Any]] = []
     for record, result, submission in records:
         if result is None:
             continue
@@ -375,9 +379,13 @@ def _renormalise(
                 "mapping_version": label,
             }
             facts.extend(common | row for row in record_facts(result, catalog))
+            flow = flow_fact(result.record, result.counts)
+            if flow is not None:
+                flows.append({k: v for k, v in common.items() if k != "mapping_version"} | flow)
     _insert(session, CanonicalPerson, persons)
     _insert(session, UnmappedValue, unmapped)
     _insert(session, IndicatorFact, facts)
+    _insert(session, FlowFact, flows)
     return len(records)
 
 
@@ -419,11 +427,12 @@ def delete_rows(session: Session, submission_ids: Sequence[int]) -> None:
         session.execute(
             delete(model).where(model.record_id.in_(record_ids)).execution_options(synchronize_session=False)
         )
-    session.execute(
-        delete(IndicatorFact)
-        .where(IndicatorFact.submission_id.in_(submission_ids))
-        .execution_options(synchronize_session=False)
-    )
+    for facts in (IndicatorFact, FlowFact):
+        session.execute(
+            delete(facts)
+            .where(facts.submission_id.in_(submission_ids))
+            .execution_options(synchronize_session=False)
+        )
     session.execute(
         delete(CanonicalRecord)
         .where(CanonicalRecord.submission_id.in_(submission_ids))

@@ -55,6 +55,7 @@ from app.models import (
 from app.services import audit, jobs, quality, row_access
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
+from app.services.response import activities
 from forms.schema import FormSchema
 from sync import chain, limits
 from sync.submission import BAD_IDENTIFIER, ParsedSubmission, SubmissionError, parse_submission
@@ -336,6 +337,15 @@ def ingest(
     )
     if parsed.deprecated_id is None and not dest.in_a_chain:
         result = _create_record(session, actor=actor, project=project, new=new, files=files, store=store)
+        if form.xml_form_id == activities.ACTIVITY_FORM_ID and parsed.envelope is None:
+            # The bundled 5W form: each new submission is also a row of the activity reports.
+            activities.import_submission(
+                session,
+                actor=actor,
+                project=project,
+                values=new.extracted.values,
+                instance_id=parsed.instance_id,
+            )
     else:
         result = _create(session, actor=actor, project=project, new=new, files=files, store=store)
     if parsed.deprecated_id is None and parsed.envelope is None:

@@ -18,11 +18,13 @@ _HERE = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class BundledForm:
-    """One shipped XLSForm: its ``form_id`` (as in its settings sheet), an English title, its file name."""
+    """One shipped XLSForm: its ``form_id`` (as in its settings sheet), an English title, its file name,
+    and what its submissions feed (``kind``)."""
 
     form_id: str
     title: str
     filename: str
+    kind: str = "survey"  # survey (normalised into the indicators) | activity_report (5W rows)
 
 
 # Titles are the English ones; the forms themselves default to Spanish (settings ``default_language``).
@@ -36,6 +38,18 @@ _FORMS = (
         form_id="ruta_household_needs",
         title="Household needs assessment in destination",
         filename="ruta_household_needs.xlsx",
+    ),
+    BundledForm(
+        form_id="ruta_flow_count",
+        title="Flow count at a monitoring point (one travel group per submission)",
+        filename="ruta_flow_count.xlsx",
+    ),
+    # Not a survey: each submission is one 5W row and goes to the activity reports, not the indicators.
+    BundledForm(
+        form_id="ruta_activity_report",
+        title="5W activity report (one row per submission)",
+        filename="ruta_activity_report.xlsx",
+        kind="activity_report",
     ),
 )
 

@@ -181,7 +181,7 @@ ENDPOINTS = [
     ),
     *(
         Endpoint("GET", f"/v1/projects/{{pid}}/{table}{suffix}", READERS)
-        for table in ("reach", "gaps")
+        for table in ("reach", "gaps", "flows")
         for suffix in ("", ".csv", ".xlsx")
     ),
     Endpoint("GET", "/v1/projects/{pid}/sites", ALL),
@@ -190,6 +190,7 @@ ENDPOINTS = [
     # Entity lists (issue 19); the per-list endpoints: tests/app/test_entities_access.py.
     Endpoint("GET", "/v1/projects/{pid}/datasets", READERS),
     Endpoint("POST", "/v1/projects/{pid}/datasets", MANAGERS, lambda w, r: {"json": {"name": f"list_{r}"}}),
+    Endpoint("GET", "/v1/projects/{pid}/transit", READERS),
 ]
 
 

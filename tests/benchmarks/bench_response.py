@@ -6,7 +6,13 @@ age/gender cell, inserted directly (the import path is not what is measured). Th
 the gap table by admin-2 (every place, ``max_cell`` de-duplication across sectors) and the reach table by
 admin-1 × sector × month. Prints the median of ``--runs`` runs.
 
-    python -m tests.benchmarks response [--db postgresql|sqlite] [--rows 100000] [--places 300] [--runs 5]
+Flow facts: ``--flows`` travel groups (a region's month by default: 1 million) over ``--sites`` sites and
+31 days, inserted directly like the 5W rows (normalisation is the indicator refresh's cost, measured by the
+indicators benchmark), all pointing at one submission. Then the flow tables through the API: by site and
+month, by site × day × direction with suppression (the largest output), and the transit ratio.
+
+    python -m tests.benchmarks response [--db postgresql|sqlite] [--rows 100000] [--places 300]
+        [--flows 1000000] [--sites 60] [--runs 5]
 """
 
 from __future__ import annotations
@@ -119,11 +125,79 @@ def _load(engine: sa.Engine, project_id: int, rows: int, places: int) -> None:
             conn.execute(sa.insert(PlanFigure), plan[start : start + 5000])
 
 
+FLOW_CELLS = (
+    "f_0_4", "f_5_11", "f_12_17", "f_18_59", "f_60_plus",
+    "m_0_4", "m_5_11", "m_12_17", "m_18_59", "m_60_plus", "x",
+)  # fmt: skip
+DIRECTIONS = ("in", "out", "through")
+NATIONALITIES = ("VEN", "VEN", "VEN", "COL", "HTI", "ECU", "CUB", "XXX")
+
+
+def _load_flows(
+    engine: sa.Engine, project_id: int, form_id: int, submission_id: int, n: int, sites: int
+) -> None:
+    from app.models import FlowFact
+
+    rng = random.Random(11)
+    batch = []
+    table = FlowFact.__table__
+    with engine.begin() as conn:
+        for i in range(n):
+            day = date(2026, 3, 1 + i % 31)
+            cells = dict.fromkeys(FLOW_CELLS, 0)
+            size = rng.choice((1, 1, 2, 3, 4, 5, 6))
+            for _ in range(size):
+                cells[FLOW_CELLS[rng.randrange(10)]] += 1
+            year, week, _ = day.isocalendar()
+            batch.append(
+                {
+                    "project_id": project_id,
+                    "form_id": form_id,
+                    "submission_id": submission_id,
+                    "review_state": "received",
+                    "site": f"FMP-{i % sites:03d}",
+                    "country": "COL",
+                    "day": day,
+                    "week": f"{year}-W{week:02d}",
+                    "month": "2026-03",
+                    "direction": DIRECTIONS[i % 3],
+                    "nationality": NATIONALITIES[i % len(NATIONALITIES)],
+                    "group_type": ("alone", "family", "non_family")[i % 3],
+                    "transport": "bus_formal",
+                    "destination": "PER",
+                    "observed_hours": 8.0,
+                    "people": size,
+                    "children": sum(cells[c] for c in FLOW_CELLS if c[2:] in ("0_4", "5_11", "12_17")),
+                    **cells,
+                }
+            )
+            if len(batch) == 10_000:
+                conn.execute(sa.insert(table), batch)
+                batch = []
+        if batch:
+            conn.execute(sa.insert(table), batch)
+
+
+def _timed(
+    client: object, path: str, query: dict[str, str], headers: dict[str, str], runs: int, name: str
+) -> None:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        res = client.get(path, query_string=query, headers=headers)  # type: ignore[attr-defined]
+        times.append(time.perf_counter() - t0)
+        assert res.status_code == 200, res.json
+    rows = len(res.json["rows"])
+    print(f"{name}: median {statistics.median(times) * 1000:.0f} ms over {runs} runs ({rows} rows)")
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks response")
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--places", type=int, default=300)
+    parser.add_argument("--flows", type=int, default=1_000_000)
+    parser.add_argument("--sites", type=int, default=60)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     from app.db import get_database
@@ -154,5 +228,39 @@ def main(argv: Sequence[str]) -> int:
             print(
                 f"{name}: median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs ({rows} rows)"
             )
+        if args.flows:
+            from app.models import Form, Submission
+
+            xml = b'<data id="simple"><meta><instanceID>uuid:bench</instanceID></meta><name>x</name></data>'
+            res = client.post(
+                f"/v1/projects/{pid}/forms/simple/submissions",
+                data=xml,
+                content_type="application/xml",
+                headers=headers,
+            )
+            assert res.status_code == 200, res.json
+            with app.app_context(), get_database(app).session_scope() as s:
+                form_id = s.scalar(sa.select(Form.id).where(Form.project_id == pid))
+                submission_id = s.scalar(sa.select(Submission.id))
+            assert form_id is not None and submission_id is not None
+            started = time.perf_counter()
+            _load_flows(get_database(app).engine, pid, form_id, submission_id, args.flows, args.sites)
+            with get_database(app).engine.begin() as conn:
+                if args.db == "postgresql":
+                    conn.execute(sa.text("ANALYZE flow_facts"))
+            print(f"loaded {args.flows} flow facts in {time.perf_counter() - started:.1f} s ({args.db})")
+            base = f"/v1/projects/{pid}"
+            # The facts are received (not yet approved): counted as a project that includes them would.
+            by_month = {"by": "site,period", "period": "month", "includeReceived": "true"}
+            by_day = {
+                "by": "site,period,direction",
+                "period": "day",
+                "suppress": "true",
+                "includeReceived": "true",
+            }
+            _timed(client, f"{base}/flows", by_month, headers, args.runs, "flows by site x month")
+            _timed(client, f"{base}/flows", by_day, headers, args.runs, "flows by site x day x direction")
+            transit = {"year": "2026", "includeReceived": "true"}
+            _timed(client, f"{base}/transit", transit, headers, args.runs, "transit vs movements")
         get_database(app).dispose()
     return 0

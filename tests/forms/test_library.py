@@ -22,7 +22,11 @@ from tests.clients.engine import fill_xform
 
 FMS = "ruta_border_fms"
 HH = "ruta_household_needs"
-FORM_IDS = [FMS, HH]
+FLOW = "ruta_flow_count"
+ACTIVITY = "ruta_activity_report"
+# The surveys feed the indicators (tags, sensitivity, canonical codes); the 5W form feeds activity rows.
+FORM_IDS = [FMS, HH, FLOW]
+ALL_FORM_IDS = [*FORM_IDS, ACTIVITY]
 LANGUAGES = ("Español (es)", "English (en)", "Português (pt)", "Français (fr)", "Kreyòl (ht)")
 XF = "{http://www.w3.org/2002/xforms}"
 JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
@@ -172,6 +176,7 @@ for _domain in WG:
 CANONICAL_FIELDS = {
     *FIELD_VOCABULARY,
     "submission.collected_at",
+    "submission.observed_hours",
     "location.lat_round",
     "context.unit_of_analysis",
     "context.group_size",
@@ -191,6 +196,7 @@ CANONICAL_FIELDS = {
     # Extensions: FLW-01's direction, FMR-style group counts, legal status (§2 says "its own field").
     "context.direction",
     "context.group_count",
+    "context.group_type",
 }
 TAG = re.compile(
     r"^#x_(submission|location|context|respondent|members|needs|protection|assistance)(\+[a-z][a-z0-9_]*)+$"
@@ -291,6 +297,24 @@ EXPECTED_TAGS = {
         "/data/needs/legal_help_received": "#x_needs+legal_help_received",
         "/data/follow_up/gps": "#x_location+lat_round+lon_round",
     },
+    FLOW: {
+        "/data/end": "#x_submission+collected_at",
+        "/data/point/country_iso3": "#x_location+country_iso3",
+        "/data/point/site_code": "#x_location+site_code",
+        "/data/point/observed_hours": "#x_submission+observed_hours",
+        "/data/flow/direction": "#x_context+direction",
+        "/data/flow/nationality_iso3": "#x_respondent+nationality_iso3",
+        "/data/flow/group_type": "#x_context+group_type",
+        "/data/flow/transport_modes": "#x_context+transport_modes",
+        "/data/flow/country_intended_dest_iso3": "#x_context+country_intended_dest_iso3",
+        "/data/flow/group_size": "#x_context+group_size",
+        **{
+            f"/data/flow/n_{sex}_{band}": f"#x_context+group_count+{sex}+age{band}"
+            for sex in ("f", "m")
+            for band in ("0_4", "5_11", "12_17", "18_59", "60_plus")
+        },
+        "/data/flow/n_x": "#x_context+group_count+x",
+    },
 }
 EXPECTED_SENSITIVE = {
     FMS: {
@@ -311,6 +335,8 @@ EXPECTED_SENSITIVE = {
         "/data/follow_up/phone_number",
         "/data/follow_up/gps",
     },
+    # A count of people passing a point asks nothing that could identify anyone.
+    FLOW: set(),
 }
 
 
@@ -377,9 +403,10 @@ def xforms() -> dict[str, bytes]:
 # --- the library module --------------------------------------------------------------------------------
 
 
-def test_bundled_forms_list_the_two_shipped_surveys_with_their_settings_form_id() -> None:
+def test_bundled_forms_list_the_shipped_forms_with_their_settings_form_id() -> None:
     forms = bundled_forms()
-    assert [form.form_id for form in forms] == FORM_IDS
+    assert [form.form_id for form in forms] == ALL_FORM_IDS
+    assert [form.form_id for form in forms if form.kind == "survey"] == FORM_IDS
     assert all(isinstance(form, BundledForm) for form in forms)
     for form in forms:
         data = read_bundled(form.form_id)
@@ -409,7 +436,7 @@ def test_committed_workbooks_are_what_build_py_writes(tmp_path: Path) -> None:
 # --- conversion and validation -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("form_id", FORM_IDS)
+@pytest.mark.parametrize("form_id", ALL_FORM_IDS)
 def test_form_converts_without_warnings_and_passes_odk_validate(form_id: str) -> None:
     warnings: list[str] = []
     result = xls2xform.convert(
@@ -420,7 +447,7 @@ def test_form_converts_without_warnings_and_passes_odk_validate(form_id: str) ->
     assert f'version="{build.VERSION}"' in result.xform
 
 
-@pytest.mark.parametrize("form_id", FORM_IDS)
+@pytest.mark.parametrize("form_id", ALL_FORM_IDS)
 def test_ruta_converter_keeps_the_form_identity_with_no_warnings(form_id: str) -> None:
     conversion = convert(read_bundled(form_id), filename=f"{form_id}.xlsx")
     assert (conversion.form_id, conversion.version, conversion.warnings) == (form_id, build.VERSION, [])
@@ -449,7 +476,7 @@ def test_identifiers_and_free_text_are_marked_sensitive(form_id: str, xforms: di
     assert text_names - {"site_code"} <= {path.rsplit("/", 1)[-1] for path in sensitive}
 
 
-@pytest.mark.parametrize("form_id", FORM_IDS)
+@pytest.mark.parametrize("form_id", ALL_FORM_IDS)
 def test_every_question_and_choice_is_labelled_in_all_five_languages(
     form_id: str, xforms: dict[str, bytes]
 ) -> None:
@@ -501,6 +528,10 @@ def test_selects_feeding_canonical_fields_store_the_canonical_codes(form_id: str
             bad = sorted(set(values) - vocabulary)
         assert not bad, f"{row['name']} ({section}.{field}) offers non-canonical values {bad}"
         checked += 1
+    if form_id == FLOW:
+        # A tally sheet asks few coded questions; each §2-defined one was checked above.
+        assert checked == 4
+        return
     assert checked >= 30
     # The §2 lists these forms use are complete, not just canonical.
     assert set(choices["sex_gender"]) == SEX_GENDER

@@ -13,7 +13,7 @@ from forms.xform import parse_xform
 from forms.xlsform import convert
 
 
-@pytest.mark.parametrize("form_id", [b.form_id for b in bundled_forms()])
+@pytest.mark.parametrize("form_id", [b.form_id for b in bundled_forms() if b.kind == "survey"])
 def test_bundled_form_ships_a_valid_mapping(form_id: str, catalog: Catalog) -> None:
     document = bundled_document(form_id)
     assert document is not None and document["form"]["id"] == form_id

@@ -8,7 +8,7 @@ person fixes them (the QA runs again) or accepts them with a reason."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +26,8 @@ from app.services.response.workbooks import read_sheet
 
 REQUIRED_HEADERS = ("organisation", "month", "sector", "indicator", "new_beneficiaries")
 MAX_JSON_ROWS = 10_000
+# The bundled 5W form (forms/library): its question names are the 5W column names.
+ACTIVITY_FORM_ID = "ruta_activity_report"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,38 @@ def rows_from_json(items: object) -> list[tuple[int, dict[str, Any]]]:
             )
         out.append((number, item))
     return out
+
+
+def row_from_submission(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw 5W row of a submission of the 5W form: its answers by question name (groups flattened),
+    only the 5W columns. The row then takes the same path as a workbook's (``import_rows``)."""
+    found: dict[str, Any] = {}
+
+    def walk(node: Mapping[str, Any]) -> None:
+        for name, value in node.items():
+            if isinstance(value, Mapping):
+                walk(value)
+            elif name in columns.BY_NAME and not isinstance(value, list):
+                found[name] = value
+
+    walk(values)
+    return found
+
+
+def import_submission(
+    session: Session, *, actor: Actor, project: Project, values: Mapping[str, Any], instance_id: str
+) -> UploadResult:
+    """A 5W form submission as one activity row. A phone cannot be asked to fix and resend, so the row
+    is kept held (status error) when it breaks a QA rule, to be fixed or accepted like an imported one."""
+    return import_rows(
+        session,
+        actor=actor,
+        project=project,
+        rows=[(1, row_from_submission(values))],
+        source="form",
+        filename=instance_id[:255],
+        good_rows=True,
+    )
 
 
 def _checked(raw: dict[str, Any], language: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

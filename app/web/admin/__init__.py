@@ -23,6 +23,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     mappings,
     navigation,
     quality,
+    response,
     review,
     sites,
     submissions,

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
+from marshmallow import fields
 
 from app.db import commit, get_session
 from app.errors import InvalidValueError
@@ -15,7 +16,7 @@ from app.exports import response as export
 from app.models import ActivityReport, Project
 from app.response import columns
 from app.services import audit
-from app.services.response import activities, plans, suppression
+from app.services.response import activities, flows, plans, suppression
 from app.services.response.reach import ReachQuery, Row, gaps, reach
 from app.web import query
 from app.web.api import bp
@@ -247,6 +248,14 @@ def _row_json(row: Row) -> dict[str, Any]:
     }
 
 
+def download(project_id: int, table: str, fmt: str) -> Response:
+    """A reach, gaps or flows table as CSV or XLSX for whoever is logged in (an API token or the admin's
+    session): the admin's response page links here through its own route."""
+    if table == "flows":
+        return _flows(project_id, fmt)
+    return _table(project_id, table, fmt)
+
+
 def _table(project_id: int, kind: str, fmt: str | None) -> Response:
     actor = logged_in_actor()
     project: Project = project_for(actor, project_id, "response.read")
@@ -313,3 +322,126 @@ def get_gaps_csv(project_id: int) -> Response:
 @bp.get(f"{BASE}/gaps.xlsx")
 def get_gaps_xlsx(project_id: int) -> Response:
     return _table(project_id, "gaps", "xlsx")
+
+
+class FlowArgs(query.QuerySchema):
+    period = query.Text(max_length=8)
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")
+    suppress = query.Text(max_length=8)
+
+
+def flow_query() -> flows.FlowQuery:
+    """The flow query of this request's arguments (also read by the admin's response page)."""
+    args = query.parse(FlowArgs())
+    by = tuple(v.strip() for raw in request.args.getlist("by") for v in raw.split(",") if v.strip())
+    return flows.FlowQuery(
+        by=by,
+        period=args.get("period", "month"),
+        start=args.get("start"),
+        end=args.get("end"),
+        include_received=flag("includeReceived") if "includeReceived" in request.args else None,
+    )
+
+
+def _flow_json(row: flows.FlowRow) -> dict[str, Any]:
+    return {
+        "dimensions": row.key,
+        "movements": row.movements,
+        "groups": row.groups,
+        "observedDays": row.observed_days,
+        "dailyAverage": row.daily_average,
+        "children": row.children,
+        "childrenShare": row.children_share,
+        "directionShare": row.direction_share,
+        "change": row.change,
+        "peopleBySexAge": row.cells,
+        "suppressed": row.suppressed,
+    }
+
+
+def _flows(project_id: int, fmt: str | None) -> Response:
+    actor = logged_in_actor()
+    project: Project = project_for(actor, project_id, "response.read")
+    session = get_session()
+    q = flow_query()
+    rows = flows.flows(session, project=project, query=q)
+    if flag("suppress"):
+        rows = flows.suppress(rows)
+    audit.record(
+        session,
+        actor=actor,
+        action="flows.read",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"format": fmt or "json", "query": request.args.to_dict(flat=False)},
+    )
+    commit()
+    if fmt is None:
+        return jsonify({"by": list(q.by), "period": q.period, "rows": [_flow_json(r) for r in rows]})
+    headers, tags, cells = export.flow_table(rows, by=q.by)
+    if fmt == "csv":
+        response = Response(export.to_csv(headers, tags, cells), mimetype="text/csv")
+    else:
+        response = Response(export.to_xlsx(headers, tags, cells, sheet="flows"), mimetype=XLSX)
+    response.headers["Content-Disposition"] = content_disposition(f"flows-project-{project.id}.{fmt}")
+    return response
+
+
+@bp.get(f"{BASE}/flows")
+def get_flows(project_id: int) -> Response:
+    """Flow counts (movements, groups, daily averages, splits) by site, period and direction."""
+    return _flows(project_id, None)
+
+
+@bp.get(f"{BASE}/flows.csv")
+def get_flows_csv(project_id: int) -> Response:
+    """Flow counts as CSV with an HXL row."""
+    return _flows(project_id, "csv")
+
+
+@bp.get(f"{BASE}/flows.xlsx")
+def get_flows_xlsx(project_id: int) -> Response:
+    """Flow counts as XLSX with an HXL row."""
+    return _flows(project_id, "xlsx")
+
+
+@bp.get(f"{BASE}/transit")
+def get_transit(project_id: int) -> Response:
+    """People reached in transit against the movements counted, per site and month (a ratio with its
+    denominator)."""
+    actor = logged_in_actor()
+    project: Project = project_for(actor, project_id, "response.read")
+    session = get_session()
+    year = query.parse(TableArgs()).get("year", date.today().year)
+    include = flag("includeReceived") if "includeReceived" in request.args else None
+    rows = flows.transit_reach(session, project=project, year=year, include_received=include)
+    hide = flag("suppress")
+    audit.record(
+        session,
+        actor=actor,
+        action="transit.read",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={"year": year},
+    )
+    commit()
+    return jsonify(
+        {
+            "year": year,
+            "rows": [
+                {
+                    "site": r.site,
+                    "month": r.month,
+                    "places": r.admin,
+                    "reachedInTransit": None if hide and r.small else r.reached_in_transit,
+                    "movements": None if hide and r.small else r.movements,
+                    "ratio": None if hide and r.small else r.ratio,
+                    "suppressed": hide and r.small,
+                }
+                for r in rows
+            ],
+        }
+    )

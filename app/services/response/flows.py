@@ -1,0 +1,307 @@
+"""Flow outputs from the flow facts (INDICATORS.md §9): movements (FLW-01, people counted passing) and
+groups (FLW-02, travel groups) per site and period (day, ISO week, month), with the derived figures:
+
+- observed days: the distinct days the key's sites were counted on; daily average = movements ÷ observed
+  days (a day with no count is not a day with no movement);
+- share of children = children ÷ movements;
+- direction split: when ``direction`` is in ``by``, each row's share of the movements of the same key
+  without direction;
+- change on the previous period: when ``period`` is in ``by``, (movements − previous) ÷ previous, for the
+  same other dimensions, None when the previous period has no count.
+
+The submissions that count are those FLW-01/02 count: approved ones, and received ones too when the project
+says so (``indicators_include_received``) or the query asks (``include_received``), so the flow tables and
+the two indicators always agree. SQL groups the facts by the asked dimensions; the derived figures are
+computed over the (few) output rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidValueError
+from app.models import ActivityReport, FlowFact, Project
+from app.models.response import FLOW_CELLS
+from app.services.indicator_values import APPROVED, WITH_RECEIVED
+
+PERIODS = ("day", "week", "month")
+DIMENSIONS = (
+    "site",
+    "country",
+    "period",
+    "direction",
+    "nationality",
+    "group_type",
+    "transport",
+    "destination",
+)
+MAX_DIMENSIONS = 4
+K = 5  # the small-count threshold of INDICATORS.md §6
+
+
+@dataclass(frozen=True)
+class FlowQuery:
+    by: tuple[str, ...] = ()
+    period: str = "month"
+    start: dt.date | None = None
+    end: dt.date | None = None  # inclusive
+    include_received: bool | None = None  # None: the project's setting, as for the indicators
+
+    def check(self) -> None:
+        unknown = [d for d in self.by if d not in DIMENSIONS]
+        if unknown:
+            raise InvalidValueError(
+                f"Cannot break flows down by {', '.join(unknown)}; use {', '.join(DIMENSIONS)}.",
+                details={"by": unknown},
+            )
+        if len(set(self.by)) != len(self.by):
+            raise InvalidValueError("Name each dimension in by once.", details={"by": list(self.by)})
+        if len(self.by) > MAX_DIMENSIONS:
+            raise InvalidValueError(f"Cross at most {MAX_DIMENSIONS} dimensions at once.")
+        if self.period not in PERIODS:
+            raise InvalidValueError(f"period must be one of {', '.join(PERIODS)}.")
+        if self.start and self.end and self.start > self.end:
+            raise InvalidValueError("from must not be after to.")
+
+
+@dataclass
+class FlowRow:
+    key: dict[str, str]
+    movements: int | None
+    groups: int | None
+    children: int | None
+    observed_days: int
+    cells: dict[str, int | None] = field(default_factory=dict)
+    direction_share: float | None = None
+    change: float | None = None
+    suppressed: bool = False
+
+    @property
+    def daily_average(self) -> float | None:
+        if self.movements is None or not self.observed_days:
+            return None
+        return round(self.movements / self.observed_days, 2)
+
+    @property
+    def children_share(self) -> float | None:
+        if self.movements is None or self.children is None or not self.movements:
+            return None
+        return round(self.children / self.movements, 4)
+
+
+def site_places(session: Session, *, project: Project, sites: set[str]) -> dict[str, dict[str, str]]:
+    """The site codes' admin-1/admin-2 P-codes, keyed by site code. The only place a flow's site is
+    resolved to its place: until the site registry is joined here, a site is known by its code alone and
+    every site maps to no P-codes."""
+    return {site: {} for site in sites}
+
+
+def _period_column(period: str) -> Any:
+    return {"day": FlowFact.day, "week": FlowFact.week, "month": FlowFact.month}[period]
+
+
+def counted_states(project: Project, include_received: bool | None) -> tuple[str, ...]:
+    include = project.indicators_include_received if include_received is None else include_received
+    return WITH_RECEIVED if include else APPROVED
+
+
+def _conditions(project: Project, query: FlowQuery) -> list[sa.ColumnElement[bool]]:
+    f = FlowFact
+    states = counted_states(project, query.include_received)
+    conds: list[sa.ColumnElement[bool]] = [f.project_id == project.id, f.review_state.in_(states)]
+    if query.start:
+        conds.append(f.day >= query.start)
+    if query.end:
+        conds.append(f.day <= query.end)
+    return conds
+
+
+def _columns(query: FlowQuery) -> list[Any]:
+    return [
+        (_period_column(query.period) if d == "period" else getattr(FlowFact, d)).label(d) for d in query.by
+    ]
+
+
+def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowRow]:
+    """One row per key of ``query.by`` (module docstring), sorted by key."""
+    query.check()
+    f = FlowFact
+    dims = _columns(query)
+    conds = _conditions(project, query)
+    sums = [
+        sa.func.sum(f.people),
+        sa.func.count(),
+        sa.func.sum(f.children),
+        *(sa.func.sum(getattr(f, c)) for c in FLOW_CELLS),
+    ]
+    totals = session.execute(sa.select(*dims, *sums).where(*conds).group_by(*dims)).all()
+    # Observed days: distinct (site, day) pairs per key, so two sites counted on one day are two
+    # site-days; grouped in SQL by key and day, counted here.
+    day_keys = session.execute(
+        sa.select(*dims, f.site, f.day).where(*conds).group_by(*dims, f.site, f.day)
+    ).all()
+    width = len(dims)
+    days: dict[tuple[str, ...], int] = defaultdict(int)
+    for record in day_keys:
+        days[_key(tuple(record)[:width])] += 1
+    rows = []
+    for record in totals:
+        values = tuple(record)
+        key = _key(values[:width])
+        people, groups, children, *cells = (int(v or 0) for v in values[width:])
+        if not groups:  # the one row of an ungrouped query over no facts
+            continue
+        rows.append(
+            FlowRow(
+                key=dict(zip(query.by, key, strict=True)),
+                movements=people,
+                groups=groups,
+                children=children,
+                observed_days=days[key],
+                cells=dict(zip(FLOW_CELLS, cells, strict=True)),
+            )
+        )
+    rows.sort(key=lambda r: tuple(r.key.values()))
+    _direction_shares(rows, query)
+    _changes(rows, query)
+    return rows
+
+
+def _key(values: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(v.isoformat() if isinstance(v, dt.date) else str(v) for v in values)
+
+
+def _direction_shares(rows: list[FlowRow], query: FlowQuery) -> None:
+    if "direction" not in query.by:
+        return
+    others: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+    for row in rows:
+        others[_without(row.key, "direction")] += row.movements or 0
+    for row in rows:
+        whole = others[_without(row.key, "direction")]
+        row.direction_share = round((row.movements or 0) / whole, 4) if whole else None
+
+
+def _without(key: dict[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    return tuple((k, v) for k, v in key.items() if k != name)
+
+
+def previous_period(value: str, period: str) -> str:
+    """The period before ``value`` (a day 2026-12-07, a week 2026-W49, a month 2026-12)."""
+    if period == "day":
+        return (dt.date.fromisoformat(value) - dt.timedelta(days=1)).isoformat()
+    if period == "week":
+        iso_year, iso_week = value.split("-W")
+        monday = dt.date.fromisocalendar(int(iso_year), int(iso_week), 1) - dt.timedelta(days=7)
+        iso = monday.isocalendar()
+        return f"{iso[0]}-W{iso[1]:02d}"
+    year, month = (int(p) for p in value.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def _changes(rows: list[FlowRow], query: FlowQuery) -> None:
+    if "period" not in query.by:
+        return
+    index = {tuple(sorted(r.key.items())): r for r in rows}
+    for row in rows:
+        before = dict(row.key) | {"period": previous_period(row.key["period"], query.period)}
+        prev = index.get(tuple(sorted(before.items())))
+        if prev is not None and prev.movements:
+            row.change = round(((row.movements or 0) - prev.movements) / prev.movements, 4)
+
+
+def suppress(rows: list[FlowRow]) -> list[FlowRow]:
+    """Small-cell suppression for flows shared beyond the organisation (INDICATORS.md §6): a row counting
+    fewer than K people (1 to K−1) is hidden with its groups, children and cells; the sex × age cells below
+    K are hidden, and when one cell alone is hidden the smallest other non-zero cell goes with it (the
+    movements are their sum). In a direction split, a lone hidden direction takes the smallest other one
+    with it, so it cannot be recovered from a total. A hidden count hides what is derived from it."""
+    for row in rows:
+        row.suppressed = False
+        hidden = {name for name, value in row.cells.items() if value is not None and 0 < value < K}
+        if len(hidden) == 1:
+            rest = sorted((v, n) for n, v in row.cells.items() if n not in hidden and v)
+            if rest:
+                hidden.add(rest[0][1])
+        for name in hidden:
+            row.cells[name] = None
+        row.suppressed = bool(hidden)
+    small = {id(r) for r in rows if r.movements is not None and 0 < r.movements < K}
+    if any("direction" in r.key for r in rows):
+        split: dict[tuple[tuple[str, str], ...], list[FlowRow]] = defaultdict(list)
+        for row in rows:
+            split[_without(row.key, "direction")].append(row)
+        for members in split.values():
+            lone = [r for r in members if id(r) in small]
+            if len(lone) == 1:
+                others = [r for r in members if id(r) not in small and r.movements]
+                if others:
+                    small.add(id(min(others, key=lambda r: r.movements or 0)))
+    for row in rows:
+        if id(row) in small:
+            row.movements = row.groups = row.children = None
+            row.cells = dict.fromkeys(row.cells)
+            row.direction_share = row.change = None
+            row.suppressed = True
+    return rows
+
+
+@dataclass
+class TransitRow:
+    site: str
+    month: str
+    reached_in_transit: int
+    movements: int
+    admin: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.reached_in_transit / self.movements, 4) if self.movements else None
+
+    @property
+    def small(self) -> bool:
+        """Whether a count is below K (INDICATORS.md §6): hidden, with the ratio, when shared."""
+        return 0 < self.reached_in_transit < K or 0 < self.movements < K
+
+
+def transit_reach(
+    session: Session, *, project: Project, year: int, include_received: bool | None = None
+) -> list[TransitRow]:
+    """People reached in transit (5W ``in_transit`` new beneficiaries of rows that name a site) against
+    the movements counted at that site, per site and month: a ratio with its denominator, never a share of
+    people (one person passing twice is two movements, and a person reached is counted once a year).
+    Only 5W rows that passed QA or were accepted count, as in the reach tables."""
+    a, f = ActivityReport, FlowFact
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    reached = session.execute(
+        sa.select(a.site, a.month, sa.func.sum(a.in_transit))
+        .where(
+            a.project_id == project.id,
+            a.status.in_(("valid", "accepted")),
+            a.site.is_not(None),
+            a.month >= start,
+            a.month <= end,
+        )
+        .group_by(a.site, a.month)
+    ).all()
+    moved = session.execute(
+        sa.select(f.site, f.month, sa.func.sum(f.people))
+        .where(*_conditions(project, FlowQuery(start=start, end=end, include_received=include_received)))
+        .group_by(f.site, f.month)
+    ).all()
+    cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for site, first_day, n in reached:
+        cells[(str(site), first_day.isoformat()[:7])][0] += int(n or 0)
+    for site, month, n in moved:
+        cells[(str(site), str(month))][1] += int(n or 0)
+    places = site_places(session, project=project, sites={s for s, _ in cells})
+    return [
+        TransitRow(site, month, got, count, places.get(site, {}))
+        for (site, month), (got, count) in sorted(cells.items())
+    ]
