@@ -263,6 +263,22 @@ def test_reached_in_transit_against_movements_counted_at_the_site(counted: World
     assert (rows[(B, "2026-03")]["reachedInTransit"], rows[(B, "2026-03")]["movements"]) == (3, 6)
     assert rows[(B, "2026-03")]["ratio"] == 0.5
     assert (rows[(A, "2026-03")]["reachedInTransit"], rows[(A, "2026-03")]["ratio"]) == (0, 0.0)
+    assert rows[(B, "2026-03")]["places"] == {}  # no registry site yet: known by its code alone
+    # Once B is in the site registry (issue 19), its row carries the registry's P-codes.
+    registry = (
+        "code,name_es,name_en,site_type,adm0_pcode,adm1_pcode,adm2_pcode,latitude,longitude,capacity\n"
+        f"{B},Rumichaca,Rumichaca,border_crossing,ECU,EC04,EC0401,0.81,-77.66,\n"
+    )
+    put = counted.client.put(
+        f"/v1/projects/{counted.project_id}/sites", data=registry.encode(), headers=counted.headers("manager")
+    )
+    assert put.status_code == 200, put.json
+    res = counted.client.get(
+        f"/v1/projects/{counted.project_id}/transit?year=2026", headers=counted.headers("analyst")
+    )
+    rows = {(r["site"], r["month"]): r for r in res.json["rows"]}
+    assert rows[(B, "2026-03")]["places"] == {"country": "ECU", "adm1": "EC04", "adm2": "EC0401"}
+    assert rows[(A, "2026-03")]["places"] == {}
 
 
 # --- the 5W form --------------------------------------------------------------------------------------

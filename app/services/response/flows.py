@@ -26,8 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidValueError
+from app.indicators.normalise import SITE_ROLLUP
 from app.models import ActivityReport, FlowFact, Project
 from app.models.response import FLOW_CELLS
+from app.services import sites as site_service
 from app.services.indicator_values import APPROVED, WITH_RECEIVED
 
 PERIODS = ("day", "week", "month")
@@ -96,10 +98,16 @@ class FlowRow:
 
 
 def site_places(session: Session, *, project: Project, sites: set[str]) -> dict[str, dict[str, str]]:
-    """The site codes' admin-1/admin-2 P-codes, keyed by site code. The only place a flow's site is
-    resolved to its place: until the site registry is joined here, a site is known by its code alone and
-    every site maps to no P-codes."""
-    return {site: {} for site in sites}
+    """The site codes' country and admin-1/admin-2 P-codes from the project's site registry (an entity
+    list, issue 19), keyed by site code. The only place a flow's site is resolved to its place; a code the
+    registry does not know maps to no P-codes."""
+    registry = site_service.registry_lookup(session, project_id=project.id)
+    places: dict[str, dict[str, str]] = {}
+    for site in sites:
+        known = registry.get(site, {})
+        country, adm1, adm2 = (known.get(key, "") for key in SITE_ROLLUP)
+        places[site] = {k: v for k, v in (("country", country), ("adm1", adm1), ("adm2", adm2)) if v}
+    return places
 
 
 def _period_column(period: str) -> Any:
