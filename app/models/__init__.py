@@ -17,7 +17,16 @@ from app.models.org import Organisation, Project, ProjectKey
 from app.models.response import ActivityReport, ActivityUpload, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
-from app.models.user import ApiSession, AppUser, AppUserForm, LoginFailure, ProjectRole, User
+from app.models.user import (
+    ApiSession,
+    AppUser,
+    AppUserForm,
+    LoginFailure,
+    PasswordReset,
+    ProjectRole,
+    RecoveryCode,
+    User,
+)
 
 __all__ = [
     "ActivityReport",
@@ -42,10 +51,12 @@ __all__ = [
     "Job",
     "LoginFailure",
     "Organisation",
+    "PasswordReset",
     "PlanFigure",
     "Project",
     "ProjectKey",
     "ProjectRole",
+    "RecoveryCode",
     "ReviewEvent",
     "Submission",
     "SubmissionAttachment",

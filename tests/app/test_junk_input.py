@@ -162,6 +162,7 @@ def _seed(world: World) -> dict[str, Any]:
         "app_user_id": app_user_id,
         "hub_id": hub_id,
         "user_id": world.user_ids["manager"],
+        "organisation_id": world.org_id,
         "role": "manager",
         "role_id": "app-user",
         "version": "2",

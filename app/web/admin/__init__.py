@@ -11,6 +11,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
+    account,
     auth,
     devices,
     forms,
@@ -18,8 +19,11 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     indicators,
     jobs,
     mappings,
+    menu,
     navigation,
+    people,
     quality,
     review,
+    structure,
     submissions,
 )
