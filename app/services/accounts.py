@@ -315,7 +315,7 @@ def update_user(
     actor: Actor,
     user: User,
     display_name: str | None = None,
-    organisation_id: int | None | object = ...,
+    organisation_id: int | None,
     is_admin: bool | None = None,
     is_active: bool | None = None,
 ) -> list[str]:
@@ -326,10 +326,8 @@ def update_user(
     if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
         user.display_name = display_name.strip()[:255]
         changed.append("display_name")
-    if organisation_id is not ... and organisation_id != user.organisation_id:
-        if organisation_id is not None and (
-            not isinstance(organisation_id, int) or session.get(Organisation, organisation_id) is None
-        ):
+    if organisation_id != user.organisation_id:
+        if organisation_id is not None and session.get(Organisation, organisation_id) is None:
             raise InvalidValueError("organisationId must name an existing organisation.")
         elsewhere = session.scalar(
             select(ProjectRole.id)
@@ -341,7 +339,7 @@ def update_user(
             raise InvalidValueError(
                 "This person has roles in projects of another organisation: revoke them first."
             )
-        user.organisation_id = organisation_id  # type: ignore[assignment]
+        user.organisation_id = organisation_id
         changed.append("organisation_id")
     is_self = actor.user_id == user.id
     if is_admin is not None and is_admin != user.is_admin:

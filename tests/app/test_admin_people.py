@@ -74,7 +74,9 @@ def test_an_admin_builds_an_organisation_project_and_person_who_sees_only_their_
     project_id = int(res.headers["Location"].split("/")[-2])
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         project = s.get(Project, project_id)
-        assert project is not None and project.organisation_id == org_id and project.countries == ["COL", "VEN"]
+        assert (
+            project is not None and project.organisation_id == org_id and project.countries == ["COL", "VEN"]
+        )
     res = post(
         admin,
         "/admin/people",
@@ -96,7 +98,11 @@ def test_an_admin_builds_an_organisation_project_and_person_who_sees_only_their_
     person = world.app.test_client()
     res = person.post(
         "/admin/login",
-        data={"email": "luz@example.org", "password": "a long new password", "csrf_token": csrf_token(person)},
+        data={
+            "email": "luz@example.org",
+            "password": "a long new password",
+            "csrf_token": csrf_token(person),
+        },
     )
     assert res.status_code == 303
     index = person.get("/admin/").text
@@ -104,7 +110,9 @@ def test_an_admin_builds_an_organisation_project_and_person_who_sees_only_their_
     assert person.get(f"/admin/projects/{world.project_id}").status_code == 404
     # A supervisor: no People, no Organisations, no jobs in the menus; no Settings in the project's.
     assert _menu(person) == ["/admin/", "/admin/account"]
-    assert f"/admin/projects/{project_id}/people" not in _project_menu(person, f"/admin/projects/{project_id}")
+    assert f"/admin/projects/{project_id}/people" not in _project_menu(
+        person, f"/admin/projects/{project_id}"
+    )
     assert person.get("/admin/organisations").status_code == 403
 
     # Revoked: the project is gone from their list.
@@ -128,7 +136,9 @@ def test_each_role_sees_only_the_menus_it_may_use(world: World) -> None:
         project_menu = _project_menu(client, f"/admin/projects/{pid}")
         assert (f"/admin/projects/{pid}/people" in project_menu) == (who in {"admin", "manager"}), who
         assert (f"/admin/projects/{pid}/settings" in project_menu) == (who in {"admin", "manager"}), who
-        assert (f"/admin/projects/{pid}/devices" in project_menu) == (who != "analyst" and who != "enumerator")
+        assert (f"/admin/projects/{pid}/devices" in project_menu) == (
+            who != "analyst" and who != "enumerator"
+        )
         assert (f"/admin/projects/{pid}/hubs" in project_menu) == (who in {"admin", "manager"}), who
         # Every link a menu shows opens.
         for link in menu + project_menu:
@@ -144,16 +154,36 @@ def test_a_manager_gives_roles_only_to_people_of_their_organisation(world: World
     pid = world.project_id
     page = manager.get(f"/admin/projects/{pid}/people").text
     assert "outsider@example.org" not in page and "analyst@example.org" in page
-    res = post(manager, f"/admin/projects/{pid}/people", {"user_id": str(world.user_ids["outsider"]), "role": "analyst"})
+    res = post(
+        manager,
+        f"/admin/projects/{pid}/people",
+        {"user_id": str(world.user_ids["outsider"]), "role": "analyst"},
+    )
     assert res.status_code == 404
-    res = post(manager, f"/admin/projects/{pid}/people", {"user_id": str(world.user_ids["analyst"]), "role": "boss"})
+    res = post(
+        manager, f"/admin/projects/{pid}/people", {"user_id": str(world.user_ids["analyst"]), "role": "boss"}
+    )
     assert res.status_code == 303
-    res = post(manager, f"/admin/projects/{pid}/people", {"user_id": str(world.user_ids["analyst"]), "role": "supervisor"})
+    res = post(
+        manager,
+        f"/admin/projects/{pid}/people",
+        {"user_id": str(world.user_ids["analyst"]), "role": "supervisor"},
+    )
     assert res.status_code == 303
-    assert _count(world, ProjectRole, ProjectRole.user_id == world.user_ids["analyst"], ProjectRole.role == "supervisor") == 1
+    assert (
+        _count(
+            world,
+            ProjectRole,
+            ProjectRole.user_id == world.user_ids["analyst"],
+            ProjectRole.role == "supervisor",
+        )
+        == 1
+    )
     # Another organisation's project does not exist for them.
     assert manager.get(f"/admin/projects/{world.other_project_id}/people").status_code == 404
-    res = post(manager, f"/admin/projects/{world.other_project_id}/people/{world.user_ids['outsider']}/revoke")
+    res = post(
+        manager, f"/admin/projects/{world.other_project_id}/people/{world.user_ids['outsider']}/revoke"
+    )
     assert res.status_code == 404
     # The people list: their organisation only, and no one to edit.
     people = manager.get("/admin/people").text
@@ -170,13 +200,23 @@ def test_a_person_changes_their_password_and_their_other_sessions_end(world: Wor
     res = post(
         here,
         "/admin/account/password",
-        {"current_password": "wrong", "new_password": "a new password!", "new_password_confirm": "a new password!"},
+        {
+            "current_password": "wrong",
+            "new_password": "a new password!",
+            "new_password_confirm": "a new password!",
+        },
     )
-    assert res.status_code == 303 and "not correct" in here.get("/admin/account").text
+    assert (
+        res.status_code == 303 and "La contraseña actual no es correcta." in here.get("/admin/account").text
+    )
     res = post(
         here,
         "/admin/account/password",
-        {"current_password": world.passwords["analyst"], "new_password": "short", "new_password_confirm": "short"},
+        {
+            "current_password": world.passwords["analyst"],
+            "new_password": "short",
+            "new_password_confirm": "short",
+        },
     )
     assert res.status_code == 303
     res = post(
@@ -207,12 +247,14 @@ def test_a_reset_code_sets_a_password_once(world: World) -> None:
     anonymous = world.app.test_client()
     form = {"new_password": "reset password 1", "new_password_confirm": "reset password 1"}
     res = anonymous.post(
-        "/admin/reset", data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": code.group(1).lower(), **form}
+        "/admin/reset",
+        data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": code.group(1).lower(), **form},
     )
     assert res.status_code == 303 and res.headers["Location"].endswith("/admin/login")
     assert victim.get("/admin/").status_code == 302  # the person's sessions ended
     again = anonymous.post(
-        "/admin/reset", data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": code.group(1), **form}
+        "/admin/reset",
+        data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": code.group(1), **form},
     )
     assert again.status_code == 401
     world.passwords["supervisor"] = "reset password 1"
@@ -249,7 +291,8 @@ def test_wrong_reset_codes_count_against_the_login_limit(world: World) -> None:
     form = {"new_password": "reset password 3", "new_password_confirm": "reset password 3"}
     statuses = [
         anonymous.post(
-            "/admin/reset", data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": "AAAA-BBBB-CCCC-DDDD", **form}
+            "/admin/reset",
+            data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": "AAAA-BBBB-CCCC-DDDD", **form},
         ).status_code
         for _ in range(4)
     ]
@@ -264,17 +307,22 @@ def test_an_account_made_without_a_password_gets_a_code(world: World) -> None:
     assert code
     anonymous = world.app.test_client()
     form = {"new_password": "my first password", "new_password_confirm": "my first password"}
-    res = anonymous.post("/admin/reset", data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": code.group(1), **form})
+    res = anonymous.post(
+        "/admin/reset",
+        data={"csrf_token": csrf_token(anonymous, "/admin/reset"), "code": code.group(1), **form},
+    )
     assert res.status_code == 303
     assert post(admin, "/admin/people", {"email": "new@example.org"}).status_code == 303  # taken: a message
-    assert "already has an account" in admin.get("/admin/people").text
+    assert "Alguien con este correo electrónico ya tiene una cuenta." in admin.get("/admin/people").text
 
 
 def test_an_admin_edits_and_deactivates_a_person_whose_sessions_end(world: World) -> None:
     admin = login(world, "admin")
     analyst = login(world, "analyst")
     uid = world.user_ids["analyst"]
-    res = post(admin, f"/admin/people/{uid}", {"display_name": "Ana Analista", "organisation_id": str(world.org_id)})
+    res = post(
+        admin, f"/admin/people/{uid}", {"display_name": "Ana Analista", "organisation_id": str(world.org_id)}
+    )
     assert res.status_code == 303
     assert _user(world, "analyst@example.org").is_active is False
     assert _count(world, ApiSession, ApiSession.user_id == uid) == 0
@@ -310,7 +358,11 @@ def totp_user(world: World) -> Iterator[tuple[FlaskClient, str, list[str]]]:
 def _password_step(world: World, client: FlaskClient) -> Any:
     return client.post(
         "/admin/login",
-        data={"email": world.emails["manager"], "password": world.passwords["manager"], "csrf_token": csrf_token(client)},
+        data={
+            "email": world.emails["manager"],
+            "password": world.passwords["manager"],
+            "csrf_token": csrf_token(client),
+        },
     )
 
 
@@ -324,7 +376,9 @@ def test_two_factor_login_asks_for_a_code_that_works_once(world: World, totp_use
     assert res.status_code == 303 and res.headers["Location"].endswith("/admin/login/two-factor")
     assert client.get("/admin/").status_code == 302  # not logged in yet
     page = "/admin/login/two-factor"
-    assert client.post(page, data={"csrf_token": csrf_token(client, page), "code": "123456"}).status_code == 401
+    assert (
+        client.post(page, data={"csrf_token": csrf_token(client, page), "code": "123456"}).status_code == 401
+    )
     # The code used at enrolment was spent: the next time step's code logs in, once.
     totp = pyotp.TOTP(secret)
     code = totp.at(utcnow() + timedelta(seconds=30))
@@ -346,7 +400,12 @@ def test_two_factor_is_turned_off_with_the_password_or_by_an_admin(world: World,
     client, _, _ = totp_user
     post(client, "/admin/account/two-factor/off", {"password": "wrong"}, page="/admin/account")
     assert _user(world, "manager@example.org").totp_secret is not None
-    post(client, "/admin/account/two-factor/off", {"password": world.passwords["manager"]}, page="/admin/account")
+    post(
+        client,
+        "/admin/account/two-factor/off",
+        {"password": world.passwords["manager"]},
+        page="/admin/account",
+    )
     assert _user(world, "manager@example.org").totp_secret is None
     assert _count(world, RecoveryCode) == 0
     assert _password_step(world, world.app.test_client()).headers["Location"].endswith("/admin/")
@@ -354,7 +413,12 @@ def test_two_factor_is_turned_off_with_the_password_or_by_an_admin(world: World,
     page = client.get("/admin/account/two-factor")
     secret = SECRET.search(page.text)
     assert secret
-    post(client, "/admin/account/two-factor", {"code": pyotp.TOTP(secret.group(1)).now()}, page="/admin/account")
+    post(
+        client,
+        "/admin/account/two-factor",
+        {"code": pyotp.TOTP(secret.group(1)).now()},
+        page="/admin/account",
+    )
     admin = login(world, "admin")
     uid = world.user_ids["manager"]
     assert post(admin, f"/admin/people/{uid}/two-factor/off").status_code == 303

@@ -274,7 +274,12 @@ def _admin_get_pages(world: World) -> list[str]:
     """Every GET page of the admin blueprint, with real values for its path arguments."""
     publish(world, MULTILINGUAL_FORM)
     for i, nationality in enumerate(["VEN", "COL"]):
-        ingest(world, multilingual_instance(f"uuid:n{i}", name=f"Familia número {i} con un nombre largo", nationality=nationality))
+        ingest(
+            world,
+            multilingual_instance(
+                f"uuid:n{i}", name=f"Familia número {i} con un nombre largo", nationality=nationality
+            ),
+        )
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         submission_id = s.scalar(select(Submission.id))
     seeds = {
@@ -297,27 +302,38 @@ def _admin_get_pages(world: World) -> list[str]:
     return sorted(pages)
 
 
+def _check_width(pg: Page, url: str, too_wide: dict[str, float], folder: str) -> None:
+    """Load ``url``; note it in ``too_wide`` when the document, or a menu link, is wider than the screen."""
+    pg.goto(url)
+    width = pg.evaluate("document.documentElement.scrollWidth")
+    viewport = pg.evaluate("window.innerWidth")
+    assert viewport == 390
+    path = url.split("/", 3)[-1]
+    if width > viewport:
+        too_wide[path] = width
+        shot(pg, folder, re.sub(r"\W+", "_", path))
+    rights = pg.locator("nav.main-menu a, nav.project-menu a").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().right)"
+    )
+    if any(right > viewport for right in rights):  # a menu item off screen cannot be reached
+        too_wide[f"{path} (menu)"] = max(rights)
+
+
 @pytest.mark.parametrize("who", ["admin", "supervisor"])
-def test_every_admin_page_fits_a_phone(world: World, live: str, browser: Browser, lang: str, who: str) -> None:
+def test_every_admin_page_fits_a_phone(
+    world: World, live: str, browser: Browser, lang: str, who: str
+) -> None:
     pages = _admin_get_pages(world)
     assert len(pages) >= 20 and {"/admin/people", "/admin/account", "/admin/organisations"} <= set(pages)
     t = TEXT[lang]
-    for pg in _page(browser, lang, width=390, height=844):
-        log_in(pg, live, t, world.emails[who], world.passwords[who])
-        expect(pg.get_by_role("heading", name=t["projects"])).to_be_visible()
-        too_wide = {}
-        for path in pages + ["/admin/login?anonymous"]:
-            pg.goto(f"{live}{path}")
-            width = pg.evaluate("document.documentElement.scrollWidth")
-            viewport = pg.evaluate("window.innerWidth")
-            assert viewport == 390
-            if width > viewport:
-                too_wide[path] = width
-                shot(pg, f"narrow-{who}-{lang}", re.sub(r"\W+", "_", path))
-            # The menus are reachable: every menu link is inside the screen.
-            rights = pg.locator("nav.main-menu a, nav.project-menu a").evaluate_all(
-                "els => els.map(e => e.getBoundingClientRect().right)"
-            )
-            if any(right > viewport for right in rights):
-                too_wide[f"{path} (menu)"] = max(rights)
-        assert not too_wide, too_wide
+    folder = f"narrow-{who}-{lang}"
+    too_wide: dict[str, float] = {}
+    pg = next(phone := _page(browser, lang, width=390, height=844))
+    for path in ("/", "/admin/login", "/admin/reset"):  # before logging in
+        _check_width(pg, f"{live}{path}", too_wide, folder)
+    log_in(pg, live, t, world.emails[who], world.passwords[who])
+    expect(pg.get_by_role("heading", name=t["projects"])).to_be_visible()
+    for path in pages:
+        _check_width(pg, f"{live}{path}", too_wide, folder)
+    next(phone, None)  # closes the browser context (and checks no script dialog appeared)
+    assert not too_wide, too_wide

@@ -29,8 +29,8 @@ PENDING_SECONDS = 300
 ENROLLING = "totp_enrolling"
 
 
-def _back(endpoint: str) -> Response:
-    return redirect(url_for(endpoint), code=303)  # type: ignore[return-value]
+def _back(url: str) -> Response:
+    return redirect(url, code=303)  # type: ignore[return-value]
 
 
 @bp.get("/account")
@@ -67,9 +67,9 @@ def change_password() -> Response:
     reason = strong_enough(new, request.form.get("new_password_confirm", ""))
     if reason:
         flash(reason, "error")
-        return _back("admin.account")
+        return _back(url_for("admin.account"))
     if not _check_own_password(user):
-        return _back("admin.account")
+        return _back(url_for("admin.account"))
     user = get_session().get(User, user.id)  # a refused attempt rolled the request's session back
     assert user is not None
     ended = accounts.change_password(
@@ -85,7 +85,7 @@ def change_password() -> Response:
         gettext("Password changed. Other sessions ended: %(n)d.", n=ended),
         "ok",
     )
-    return _back("admin.account")
+    return _back(url_for("admin.account"))
 
 
 def _qr_data_uri(uri: str) -> str:
@@ -97,7 +97,7 @@ def two_factor_setup() -> str | Response:
     actor = current_actor()
     assert actor.user is not None
     if two_factor.is_enabled(actor.user):
-        return _back("admin.account")
+        return _back(url_for("admin.account"))
     secret = session.get(ENROLLING)
     if not isinstance(secret, str) or len(secret) != 32:
         secret = two_factor.new_secret()
@@ -112,13 +112,13 @@ def two_factor_enable() -> str | Response:
     assert actor.user is not None
     secret = session.get(ENROLLING)
     if two_factor.is_enabled(actor.user) or not isinstance(secret, str):
-        return _back("admin.two_factor_setup")
+        return _back(url_for("admin.two_factor_setup"))
     codes = two_factor.enable(
         get_session(), actor=actor, user=actor.user, secret=secret, code=request.form.get("code", "")
     )
     if codes is None:
         flash(gettext("That code is not right. Check the phone's clock and type the current code."), "error")
-        return _back("admin.two_factor_setup")
+        return _back(url_for("admin.two_factor_setup"))
     session.pop(ENROLLING, None)
     commit()
     return render_template("admin/recovery_codes.html", codes=codes, enabled_now=True)
@@ -129,13 +129,13 @@ def two_factor_off() -> Response:
     actor = current_actor()
     assert actor.user is not None
     if not two_factor.is_enabled(actor.user) or not _check_own_password(actor.user, "password"):
-        return _back("admin.account")
+        return _back(url_for("admin.account"))
     user = get_session().get(User, actor.user.id)
     assert user is not None
     two_factor.disable(get_session(), actor=actor, user=user)
     commit()
     flash(gettext("Two-factor login is off."), "ok")
-    return _back("admin.account")
+    return _back(url_for("admin.account"))
 
 
 @bp.post("/account/two-factor/recovery-codes")
@@ -143,7 +143,7 @@ def two_factor_new_codes() -> str | Response:
     actor = current_actor()
     assert actor.user is not None
     if not two_factor.is_enabled(actor.user) or not _check_own_password(actor.user, "password"):
-        return _back("admin.account")
+        return _back(url_for("admin.account"))
     user = get_session().get(User, actor.user.id)
     assert user is not None
     codes = two_factor.regenerate_recovery_codes(get_session(), actor=actor, user=user)
@@ -164,7 +164,7 @@ def start_second_step(user: User, next_url: str) -> Response:
         current["locale"] = locale
     current[PENDING] = {"user": user.id, "at": int(time.time()), "next": next_url[:500]}
     commit()
-    return _back("admin.login_two_factor")
+    return _back(url_for("admin.login_two_factor"))
 
 
 def _pending() -> dict[str, object] | None:
@@ -185,7 +185,7 @@ def login_two_factor() -> Response | str:
     if pending is None:
         if request.method == "POST":
             flash(gettext("The login took too long. Start again."), "error")
-        return _back("admin.login")
+        return _back(url_for("admin.login"))
     if request.method == "GET":
         return render_template("admin/login_two_factor.html", error=None)
     db = get_session()
@@ -213,7 +213,9 @@ def login_two_factor() -> Response | str:
 def reset_password() -> Response | str:
     """Set a new password with a one-time code from an administrator (no login needed)."""
     if request.method == "GET":
-        return render_template("admin/reset_password.html", code=request.args.get("code", "")[:64], error=None)
+        return render_template(
+            "admin/reset_password.html", code=request.args.get("code", "")[:64], error=None
+        )
     code = request.form.get("code", "")[:64]
     new = request.form.get("new_password", "")
     reason = strong_enough(new, request.form.get("new_password_confirm", ""))
@@ -235,4 +237,4 @@ def reset_password() -> Response | str:
         )
     commit()
     flash(gettext("Your new password is set. Log in with it."), "ok")
-    return _back("admin.login")
+    return _back(url_for("admin.login"))

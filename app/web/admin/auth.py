@@ -13,9 +13,9 @@ from flask import Response, g, redirect, render_template, request, session, url_
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
+from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.errors import AuthenticationFailedError
-from app.auth.actor import Actor
 from app.models import User
 from app.services import accounts, two_factor
 from app.services import audit as audit_service
@@ -73,7 +73,11 @@ def finish_login(user: User, next_url: str | None) -> Response:
     generate_csrf()
     admin_sessions.log_in(current, user_id=user.id, data=dict(current))
     audit_service.record(
-        get_session(), actor=Actor(user=user), action="user.login.web", subject_type="user", subject_id=user.id
+        get_session(),
+        actor=Actor(user=user),
+        action="user.login.web",
+        subject_type="user",
+        subject_id=user.id,
     )
     commit()
     return redirect(_safe_next(next_url), code=303)  # type: ignore[return-value]

@@ -64,8 +64,8 @@ def may_see_people(actor: Actor) -> bool:
     return actor.is_admin or bool(managed_project_ids(actor))
 
 
-def _back(endpoint: str, **values: object) -> Response:
-    return redirect(url_for(endpoint, **values), code=303)  # type: ignore[return-value]
+def _back(url: str) -> Response:
+    return redirect(url, code=303)  # type: ignore[return-value]
 
 
 def _form_flag(name: str) -> bool:
@@ -85,9 +85,7 @@ def strong_enough(password: str, confirm: str) -> str | None:
     if password != confirm:
         return gettext("The two new passwords are not the same.")
     if len(password) < passwords.MIN_PASSWORD_LENGTH:
-        return gettext(
-            "The password must have at least %(n)d characters.", n=passwords.MIN_PASSWORD_LENGTH
-        )
+        return gettext("The password must have at least %(n)d characters.", n=passwords.MIN_PASSWORD_LENGTH)
     return None
 
 
@@ -123,7 +121,7 @@ def create_person() -> Response | str:
         reason = strong_enough(password, request.form.get("password_confirm", ""))
         if reason:
             flash(reason, "error")
-            return _back("admin.people")
+            return _back(url_for("admin.people"))
     try:
         user = accounts.create_user(
             db,
@@ -137,15 +135,15 @@ def create_person() -> Response | str:
         )
     except ConflictError:
         flash(gettext("Someone with this email address already has an account."), "error")
-        return _back("admin.people")
+        return _back(url_for("admin.people"))
     except InvalidValueError as error:
         email_error = error.details.get("field") == "email" if error.details else False
         flash(gettext("That is not an email address.") if email_error else refusal(error), "error")
-        return _back("admin.people")
+        return _back(url_for("admin.people"))
     if password:
         commit()
         flash(gettext("Account created for %(email)s.", email=user.email), "ok")
-        return _back("admin.person", user_id=user.id)
+        return _back(url_for("admin.person", user_id=user.id))
     # No password given: the person sets their own with a one-time code.
     code = password_resets.issue(db, actor=actor, user=user)
     commit()
@@ -193,10 +191,10 @@ def update_person(user_id: int) -> Response:
         )
     except InvalidValueError as error:
         flash(refusal(error), "error")
-        return _back("admin.person", user_id=user.id)
+        return _back(url_for("admin.person", user_id=user.id))
     commit()
     flash(gettext("Saved.") if changed else gettext("Nothing changed."), "ok")
-    return _back("admin.person", user_id=user.id)
+    return _back(url_for("admin.person", user_id=user.id))
 
 
 def _reset_page(user: User, code: str, *, created: bool = False) -> str:
@@ -245,7 +243,7 @@ def person_two_factor_off(user_id: int) -> Response:
         two_factor.disable(get_session(), actor=actor, user=user)
         commit()
         flash(gettext("Two-factor login is off for %(email)s.", email=user.email), "ok")
-    return _back("admin.person", user_id=user.id)
+    return _back(url_for("admin.person", user_id=user.id))
 
 
 @bp.get("/projects/<int:project_id>/people")
@@ -286,18 +284,16 @@ def assign_role(project_id: int) -> Response:
     role = request.form.get("role", "")
     if role not in ROLES:
         flash(gettext("Choose a role from the list."), "error")
-        return _back("admin.project_people", project_id=p.id)
+        return _back(url_for("admin.project_people", project_id=p.id))
     user = _target(actor, p, int(raw) if raw.isdigit() else None)
     try:
         accounts.assign_role(get_session(), actor=actor, project=p, user=user, role=role)
     except InvalidValueError as error:
         flash(refusal(error), "error")
-        return _back("admin.project_people", project_id=p.id)
+        return _back(url_for("admin.project_people", project_id=p.id))
     commit()
-    flash(
-        gettext("%(who)s is now %(role)s in this project.", who=user.email, role=ROLE_LABELS[role]), "ok"
-    )
-    return _back("admin.project_people", project_id=p.id)
+    flash(gettext("%(who)s is now %(role)s in this project.", who=user.email, role=ROLE_LABELS[role]), "ok")
+    return _back(url_for("admin.project_people", project_id=p.id))
 
 
 @bp.post("/projects/<int:project_id>/people/<int:user_id>/revoke")
@@ -311,4 +307,4 @@ def revoke_role(project_id: int, user_id: int) -> Response:
     accounts.assign_role(db, actor=actor, project=p, user=user, role=None)
     commit()
     flash(gettext("%(who)s no longer has a role in this project.", who=user.email), "ok")
-    return _back("admin.project_people", project_id=p.id)
+    return _back(url_for("admin.project_people", project_id=p.id))

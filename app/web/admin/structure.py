@@ -19,8 +19,8 @@ add_project_menu_item("admin.project_settings", "Settings", action="project.upda
 NAME_MAX = 255
 
 
-def _back(endpoint: str, **values: object) -> Response:
-    return redirect(url_for(endpoint, **values), code=303)  # type: ignore[return-value]
+def _back(url: str) -> Response:
+    return redirect(url, code=303)  # type: ignore[return-value]
 
 
 def _name(raw: str | None) -> str | None:
@@ -56,21 +56,21 @@ def create_organisation() -> Response:
     name = _name(request.form.get("name") or code)
     if name is None:
         flash(gettext("An organisation needs a name of at most %(n)d characters.", n=NAME_MAX), "error")
-        return _back("admin.organisations")
+        return _back(url_for("admin.organisations"))
     try:
         org = project_service.create_organisation(get_session(), actor=actor, code=code, name=name)
     except ConflictError:
         flash(gettext("An organisation with this code already exists."), "error")
-        return _back("admin.organisations")
+        return _back(url_for("admin.organisations"))
     except InvalidValueError:
         flash(
             gettext("An organisation code is 1-64 letters, digits, '.', '_' or '-', e.g. 'ACNUR-ECU'."),
             "error",
         )
-        return _back("admin.organisations")
+        return _back(url_for("admin.organisations"))
     commit()
     flash(gettext("Organisation %(name)s created.", name=org.name), "ok")
-    return _back("admin.organisation", organisation_id=org.id)
+    return _back(url_for("admin.organisation", organisation_id=org.id))
 
 
 def _organisation(organisation_id: int) -> Organisation:
@@ -88,7 +88,9 @@ def organisation(organisation_id: int) -> str:
     return render_template(
         "admin/organisation.html",
         org=org,
-        projects=list(db.scalars(select(Project).where(Project.organisation_id == org.id).order_by(Project.name))),
+        projects=list(
+            db.scalars(select(Project).where(Project.organisation_id == org.id).order_by(Project.name))
+        ),
         people=list(db.scalars(select(User).where(User.organisation_id == org.id).order_by(User.email))),
     )
 
@@ -99,11 +101,11 @@ def update_organisation(organisation_id: int) -> Response:
     name = _name(request.form.get("name"))
     if name is None:
         flash(gettext("An organisation needs a name of at most %(n)d characters.", n=NAME_MAX), "error")
-        return _back("admin.organisation", organisation_id=org.id)
+        return _back(url_for("admin.organisation", organisation_id=org.id))
     project_service.update_organisation(get_session(), actor=current_actor(), organisation=org, name=name)
     commit()
     flash(gettext("Saved."), "ok")
-    return _back("admin.organisation", organisation_id=org.id)
+    return _back(url_for("admin.organisation", organisation_id=org.id))
 
 
 def _countries(raw: str | None) -> list[str] | None:
@@ -121,10 +123,10 @@ def create_project(organisation_id: int) -> Response:
     countries = _countries(request.form.get("countries"))
     if name is None:
         flash(gettext("A project needs a name of at most %(n)d characters.", n=NAME_MAX), "error")
-        return _back("admin.organisation", organisation_id=org.id)
+        return _back(url_for("admin.organisation", organisation_id=org.id))
     if countries is None:
         flash(gettext("Countries are ISO 3166-1 alpha-3 codes separated by commas, e.g. COL, ECU."), "error")
-        return _back("admin.organisation", organisation_id=org.id)
+        return _back(url_for("admin.organisation", organisation_id=org.id))
     p = project_service.create_project(
         get_session(),
         actor=current_actor(),
@@ -135,7 +137,7 @@ def create_project(organisation_id: int) -> Response:
     )
     commit()
     flash(gettext("Project %(name)s created. Give people roles in it here.", name=p.name), "ok")
-    return _back("admin.project_people", project_id=p.id)
+    return _back(url_for("admin.project_people", project_id=p.id))
 
 
 @bp.get("/projects/<int:project_id>/settings")
@@ -155,10 +157,10 @@ def update_project_settings(project_id: int) -> Response:
     countries = _countries(request.form.get("countries"))
     if name is None:
         flash(gettext("A project needs a name of at most %(n)d characters.", n=NAME_MAX), "error")
-        return _back("admin.project_settings", project_id=p.id)
+        return _back(url_for("admin.project_settings", project_id=p.id))
     if countries is None:
         flash(gettext("Countries are ISO 3166-1 alpha-3 codes separated by commas, e.g. COL, ECU."), "error")
-        return _back("admin.project_settings", project_id=p.id)
+        return _back(url_for("admin.project_settings", project_id=p.id))
     project_service.update_project(
         get_session(),
         actor=actor,
@@ -173,4 +175,4 @@ def update_project_settings(project_id: int) -> Response:
     )
     commit()
     flash(gettext("Saved."), "ok")
-    return _back("admin.project_settings", project_id=p.id)
+    return _back(url_for("admin.project_settings", project_id=p.id))
