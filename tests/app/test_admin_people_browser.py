@@ -309,9 +309,9 @@ def _check_width(pg: Page, url: str, too_wide: dict[str, float], folder: str) ->
     viewport = pg.evaluate("window.innerWidth")
     assert viewport == 390
     path = url.split("/", 3)[-1]
+    shot(pg, folder, re.sub(r"\W+", "_", path) or "root")
     if width > viewport:
         too_wide[path] = width
-        shot(pg, folder, re.sub(r"\W+", "_", path))
     rights = pg.locator("nav.main-menu a, nav.project-menu a").evaluate_all(
         "els => els.map(e => e.getBoundingClientRect().right)"
     )
