@@ -323,8 +323,10 @@ def update_user(
     Nobody removes their own administrator right or deactivates themselves (there would be no one left
     to undo it); a person with roles in an organisation's projects cannot be moved out of it."""
     changed: list[str] = []
+    if display_name is not None and len(display_name.strip()) > 255:
+        raise InvalidValueError("A name has at most 255 characters.", details={"field": "displayName"})
     if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
-        user.display_name = display_name.strip()[:255]
+        user.display_name = display_name.strip()
         changed.append("display_name")
     if organisation_id != user.organisation_id:
         if organisation_id is not None and session.get(Organisation, organisation_id) is None:

@@ -162,10 +162,12 @@ def list_projects(session: Session, *, actor: Actor) -> list[Project]:
 
 def update_organisation(session: Session, *, actor: Actor, organisation: Organisation, name: str) -> None:
     name = (name or "").strip()
-    if not name:
-        raise InvalidValueError("An organisation needs a name.", details={"field": "name"})
+    if not name or len(name) > 255:
+        raise InvalidValueError(
+            "An organisation needs a name of 1-255 characters.", details={"field": "name"}
+        )
     if name != organisation.name:
-        organisation.name = name[:255]
+        organisation.name = name
         session.flush()
         audit.record(
             session,

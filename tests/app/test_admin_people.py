@@ -482,3 +482,29 @@ def test_a_reset_link_is_also_mailed_when_smtp_is_configured(
     world.app.config.update(SMTP_PORT=1)
     page = post(admin, f"/admin/people/{world.user_ids['analyst']}/password-reset")
     assert CODE.search(page.text) and 'class="error"' in page.text
+
+
+def test_junk_in_the_forms_is_refused_and_nothing_is_written(world: World) -> None:
+    admin = login(world, "admin")
+    before = _count(world, User)
+    res = post(admin, "/admin/people", {"email": "nul@example.org", "display_name": "a\x00b"})
+    assert res.status_code == 400 and "NUL" in res.text
+    res = post(admin, "/admin/people", {"email": "long@example.org", "display_name": "x" * 256})
+    assert res.status_code == 303
+    res = post(admin, "/admin/organisations", {"code": "NUL", "name": "\x00"})
+    assert res.status_code == 400
+    res = post(admin, f"/admin/projects/{world.project_id}/settings", {"name": "ok", "description": "\x00"})
+    assert res.status_code == 400
+    res = post(admin, f"/admin/projects/{world.project_id}/settings", {"name": "ok", "countries": "Ecuador"})
+    assert res.status_code == 303
+    res = post(
+        admin, f"/admin/people/{world.user_ids['analyst']}", {"display_name": "y" * 256, "is_active": "on"}
+    )
+    assert res.status_code == 303
+    assert _count(world, User) == before
+    assert _user(world, "analyst@example.org").display_name == "analyst"
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        project = s.get(Project, world.project_id)
+        assert project is not None and project.name == "Rumichaca" and project.countries == ["COL", "ECU"]
+    res = post(admin, f"/admin/projects/{world.project_id}/people", {"user_id": "abc", "role": "analyst"})
+    assert res.status_code == 404

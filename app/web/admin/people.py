@@ -27,6 +27,7 @@ from app.web.admin.context import add_project_menu_item, current_actor, project_
 
 add_project_menu_item("admin.project_people", "People", action="project.roles")
 
+NAME_MAX = 255  # users.display_name
 ROLE_LABELS = {
     "manager": _l("Manager"),
     "supervisor": _l("Supervisor"),
@@ -50,6 +51,14 @@ _REFUSALS = {
 
 def refusal(error: InvalidValueError) -> str:
     return str(_REFUSALS.get(error.message, error.message))
+
+
+@bp.before_request
+def _refuse_nul_in_forms() -> None:
+    """No admin form field may hold NUL: PostgreSQL cannot store it in text (the request would fail
+    with a 500), so it is refused on both databases, with a 400 that says why."""
+    if request.method == "POST" and any("\x00" in value for value in request.form.values()):
+        raise InvalidValueError(gettext("A field contains a NUL character; remove it and send again."))
 
 
 def managed_project_ids(actor: Actor) -> list[int] | None:
@@ -116,6 +125,10 @@ def create_person() -> Response | str:
     actor = current_actor()
     actor.require_admin()
     db = get_session()
+    display_name = request.form.get("display_name", "").strip()
+    if len(display_name) > NAME_MAX:
+        flash(gettext("A name has at most %(n)d characters.", n=NAME_MAX), "error")
+        return _back(url_for("admin.people"))
     password = request.form.get("password", "")
     if password:
         reason = strong_enough(password, request.form.get("password_confirm", ""))
@@ -129,7 +142,7 @@ def create_person() -> Response | str:
             email=request.form.get("email", ""),
             password=password or None,
             realm=current_app.config["DIGEST_REALM"],
-            display_name=request.form.get("display_name", "").strip()[:255],
+            display_name=display_name,
             organisation_id=_organisation_id(request.form.get("organisation_id")),
             is_admin=_form_flag("is_admin"),
         )
@@ -179,6 +192,9 @@ def person(user_id: int) -> str:
 def update_person(user_id: int) -> Response:
     actor = current_actor()
     user = _person_for(actor, user_id)
+    if len(request.form.get("display_name", "").strip()) > NAME_MAX:
+        flash(gettext("A name has at most %(n)d characters.", n=NAME_MAX), "error")
+        return _back(url_for("admin.person", user_id=user.id))
     try:
         changed = accounts.update_user(
             get_session(),
