@@ -56,6 +56,14 @@ DEFAULTS: dict[str, Any] = {
     "EXPORT_TTL_HOURS": 24,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "SERVE_WORKER": True,
+    # Outgoing e-mail (password reset links), optional: without SMTP_HOST nothing is sent and the
+    # admin shows the one-time code instead.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_FROM": None,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
 }
 
 # Variables that are not plain strings.
@@ -69,8 +77,9 @@ _INT_KEYS = {
     "JOB_LEASE_SECONDS",
     "EXPORT_TTL_HOURS",
     "WEBHOOK_TIMEOUT_SECONDS",
+    "SMTP_PORT",
 }
-_BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE", "SERVE_WORKER"}
+_BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE", "SERVE_WORKER", "SMTP_STARTTLS"}
 
 
 def _parse_bool(value: str) -> bool:

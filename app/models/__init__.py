@@ -18,7 +18,16 @@ from app.models.org import Organisation, Project, ProjectKey, ProjectPartner
 from app.models.response import ActivityReport, ActivityUpload, FlowFact, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
-from app.models.user import ApiSession, AppUser, AppUserForm, LoginFailure, ProjectRole, User
+from app.models.user import (
+    ApiSession,
+    AppUser,
+    AppUserForm,
+    LoginFailure,
+    PasswordReset,
+    ProjectRole,
+    RecoveryCode,
+    User,
+)
 
 __all__ = [
     "ActivityReport",
@@ -48,11 +57,13 @@ __all__ = [
     "Job",
     "LoginFailure",
     "Organisation",
+    "PasswordReset",
     "PlanFigure",
     "Project",
     "ProjectKey",
     "ProjectPartner",
     "ProjectRole",
+    "RecoveryCode",
     "ReviewEvent",
     "Submission",
     "SubmissionAttachment",

@@ -32,6 +32,11 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optional two-factor login (RFC 6238 TOTP): the base32 secret once enrolment is confirmed, and the
+    # last time step a code was accepted for, so one code cannot log in twice (migration 0019).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     roles: Mapped[list[ProjectRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -131,3 +136,32 @@ class AppUserForm(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     app_user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_users.id", ondelete="CASCADE"))
     form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+
+
+class RecoveryCode(Base):
+    """A one-use code that logs a person with two-factor login in when their phone is lost. Only its
+    argon2 hash is kept; the codes are shown once, at enrolment."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordReset(Base):
+    """A one-time code an administrator issues so a person can set a new password without e-mail.
+    Only the code's sha256 is kept (it is random, like a session token); it works once, until
+    ``expires_at``."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

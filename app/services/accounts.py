@@ -318,3 +318,73 @@ def set_locale(session: Session, *, actor: Actor, user: User, locale: str) -> Us
             details={"locale": locale},
         )
     return user
+
+
+def update_user(
+    session: Session,
+    *,
+    actor: Actor,
+    user: User,
+    display_name: str | None = None,
+    organisation_id: int | None,
+    is_admin: bool | None = None,
+    is_active: bool | None = None,
+) -> list[str]:
+    """An administrator edits a person; the fields changed. Deactivating ends all the person's sessions.
+    Nobody removes their own administrator right or deactivates themselves (there would be no one left
+    to undo it); a person with roles in an organisation's projects cannot be moved out of it."""
+    changed: list[str] = []
+    if display_name is not None and len(display_name.strip()) > 255:
+        raise InvalidValueError("A name has at most 255 characters.", details={"field": "displayName"})
+    if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
+        user.display_name = display_name.strip()
+        changed.append("display_name")
+    if organisation_id != user.organisation_id:
+        if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+            raise InvalidValueError("organisationId must name an existing organisation.")
+        elsewhere = session.scalar(
+            select(ProjectRole.id)
+            .join(Project, Project.id == ProjectRole.project_id)
+            .where(ProjectRole.user_id == user.id, Project.organisation_id != organisation_id)
+            .limit(1)
+        )
+        if organisation_id is not None and elsewhere is not None:
+            raise InvalidValueError(
+                "This person has roles in projects of another organisation: revoke them first."
+            )
+        user.organisation_id = organisation_id
+        changed.append("organisation_id")
+    is_self = actor.user_id == user.id
+    if is_admin is not None and is_admin != user.is_admin:
+        if is_self:
+            raise InvalidValueError("You cannot remove your own administrator right.")
+        user.is_admin = is_admin
+        changed.append("is_admin")
+    if is_active is not None and is_active != user.is_active:
+        if is_self:
+            raise InvalidValueError("You cannot deactivate your own account.")
+        user.is_active = is_active
+        changed.append("is_active")
+        if not is_active:
+            session.execute(delete(ApiSession).where(ApiSession.user_id == user.id))
+    if changed:
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="user.update",
+            subject_type="user",
+            subject_id=user.id,
+            details={"fields": changed},
+        )
+    return changed
+
+
+def roles_of_user(session: Session, *, user: User) -> list[tuple[ProjectRole, Project]]:
+    rows = session.execute(
+        select(ProjectRole, Project)
+        .join(Project, Project.id == ProjectRole.project_id)
+        .where(ProjectRole.user_id == user.id)
+        .order_by(Project.name)
+    )
+    return [(role, project) for role, project in rows]

@@ -160,3 +160,22 @@ def list_projects(session: Session, *, actor: Actor) -> list[Project]:
     if ids is not None:
         query = query.where(Project.id.in_(ids))
     return list(session.scalars(query))
+
+
+def update_organisation(session: Session, *, actor: Actor, organisation: Organisation, name: str) -> None:
+    name = (name or "").strip()
+    if not name or len(name) > 255:
+        raise InvalidValueError(
+            "An organisation needs a name of 1-255 characters.", details={"field": "name"}
+        )
+    if name != organisation.name:
+        organisation.name = name
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="organisation.update",
+            subject_type="organisation",
+            subject_id=organisation.id,
+            details={"fields": ["name"]},
+        )

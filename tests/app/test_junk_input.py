@@ -173,6 +173,7 @@ def _seed(world: World) -> dict[str, Any]:
         "app_user_id": app_user_id,
         "hub_id": hub_id,
         "user_id": world.user_ids["manager"],
+        "organisation_id": world.org_id,
         "role": "manager",
         "role_id": "app-user",
         "version": "2",
@@ -191,7 +192,7 @@ def _seed(world: World) -> dict[str, Any]:
         "version_id": "uuid:walk",
         "job_id": 1,
         "delivery_id": 1,
-        "organisation_id": world.other_org_id,
+        "partner_organisation_id": world.other_org_id,
         "dataset_name": "walk",
         "uuid": entity["uuid"],
     }
@@ -225,8 +226,12 @@ def test_no_junk_gives_a_5xx(walk: dict[str, Any], world: World, path: str, meth
     if "/hub/" in path or path.endswith("/hub"):
         credentials = {"Authorization": f"Hub {walk['hub_token']}"}
     anonymous = app.test_client()
-    # <table> names a response table (flows) in the admin, and an entity list's OData table.
-    url = _url(rule, {**walk, "table": "Entities"} if ".svc/" in path else walk)
+    # <table> names a response table (flows) in the admin, and an entity list's OData table;
+    # <organisation_id> an organisation to edit in the admin, and a partner of the project in the API.
+    values = {**walk, "table": "Entities"} if ".svc/" in path else dict(walk)
+    if "/partners/" in path:
+        values["organisation_id"] = walk["partner_organisation_id"]
+    url = _url(rule, values)
 
     # What does this route read from the query string?
     _read.clear()

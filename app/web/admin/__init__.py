@@ -11,6 +11,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
+    account,
     audit_log,
     auth,
     devices,
@@ -21,11 +22,14 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     indicators,
     jobs,
     mappings,
+    menu,
     navigation,
+    people,
     quality,
     response,
     review,
     sites,
+    structure,
     submissions,
     trash,
 )

@@ -13,9 +13,11 @@ from flask import Response, g, redirect, render_template, request, session, url_
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
+from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.errors import AuthenticationFailedError
-from app.services import accounts
+from app.models import User
+from app.services import accounts, two_factor
 from app.services import audit as audit_service
 from app.web.admin import bp
 from app.web.admin import sessions as admin_sessions
@@ -53,6 +55,15 @@ def login() -> Response | str:
             ),
             status=401,
         )
+    if two_factor.is_enabled(user):
+        from app.web.admin.account import start_second_step
+
+        return start_second_step(user, request.form.get("next", ""))
+    return finish_login(user, request.form.get("next"))
+
+
+def finish_login(user: User, next_url: str | None) -> Response:
+    """Start the person's server-side session (after the password, and the second step if they have one)."""
     current = admin_sessions.current()
     if current.token is not None:  # logged in already (as someone else, perhaps): that session ends
         admin_sessions.log_out(current)
@@ -61,13 +72,15 @@ def login() -> Response | str:
     current.permanent = True
     generate_csrf()
     admin_sessions.log_in(current, user_id=user.id, data=dict(current))
-    from app.auth.actor import Actor
-
     audit_service.record(
-        db, actor=Actor(user=user), action="user.login.web", subject_type="user", subject_id=user.id
+        get_session(),
+        actor=Actor(user=user),
+        action="user.login.web",
+        subject_type="user",
+        subject_id=user.id,
     )
     commit()
-    return redirect(_safe_next(request.form.get("next")), code=303)  # type: ignore[return-value]
+    return redirect(_safe_next(next_url), code=303)  # type: ignore[return-value]
 
 
 @bp.post("/logout")

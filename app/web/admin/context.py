@@ -136,27 +136,35 @@ def _unexpected(exc: Exception) -> Response:
 
 
 # The project menu. Other features (indicators, hubs) add their page with ``add_project_menu_item``;
-# an item whose endpoint is not registered in this app is left out.
-_PROJECT_MENU: list[tuple[str, str]] = []
+# an item whose endpoint is not registered in this app is left out, and so is one the person's role
+# does not allow (``action``, a policy action): a role never sees menus it cannot use.
+_PROJECT_MENU: list[tuple[str, str, str]] = []
+_MENU_ACTIONS = {"admin.hubs": "hub.manage", "admin.indicators": "indicator.read"}
 
 
-def add_project_menu_item(endpoint: str, label: str) -> None:
+def add_project_menu_item(endpoint: str, label: str, action: str | None = None) -> None:
     """Add a page to every project's menu; ``endpoint`` takes a ``project_id`` argument."""
-    if (endpoint, label) not in _PROJECT_MENU:
-        _PROJECT_MENU.append((endpoint, label))
+    action = action or _MENU_ACTIONS.get(endpoint, "project.read")
+    if all(item[0] != endpoint for item in _PROJECT_MENU):
+        _PROJECT_MENU.append((endpoint, label, action))
 
 
 def project_menu(project: Project, active: str) -> list[dict[str, object]]:
     from flask import current_app
     from flask_babel import gettext
 
-    items = [("admin.project", gettext("Forms")), ("admin.devices", gettext("Devices and enumerators"))]
-    items += [(endpoint, gettext(label)) for endpoint, label in _PROJECT_MENU]
+    items = [
+        ("admin.project", gettext("Forms"), "form.list"),
+        ("admin.devices", gettext("Devices and enumerators"), "app_user.list"),
+    ]
+    items += [(endpoint, gettext(label), action) for endpoint, label, action in _PROJECT_MENU]
     known = {rule.endpoint for rule in current_app.url_map.iter_rules()}
+    actor = api_actor()
+    db = get_session()
     return [
         {"url": url_for(endpoint, project_id=project.id), "label": label, "active": endpoint == active}
-        for endpoint, label in items
-        if endpoint in known
+        for endpoint, label, action in items
+        if endpoint in known and actor.can(db, action, project.id)
     ]
 
 

@@ -6,7 +6,7 @@ must stay CSRF-free), so ``WTF_CSRF_CHECK_DEFAULT`` is off and the blueprint cal
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, redirect, request, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -37,3 +37,9 @@ def init_app(app: Flask) -> None:
     from app.web.admin import bp
 
     app.register_blueprint(bp)
+    # A person who types the server's address lands in the admin (the login page if not logged in).
+    app.add_url_rule("/", endpoint="root", view_func=_to_admin)
+
+
+def _to_admin() -> Response:
+    return redirect(url_for("admin.index"))  # type: ignore[return-value]
