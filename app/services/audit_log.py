@@ -1,6 +1,7 @@
 """Reading the audit trail: events filtered by person, action, project and date, newest first, limited
-to what the reader may see (an administrator every event; a project manager the events of their
-projects). Reading it for a CSV export is itself an audited export."""
+to what the reader may see (``audit_query.visible_events``, the same rule as ``GET /v1/audits``: an
+administrator every event; a project manager the events of their projects, only their own people's
+when their organisation is a partner). Reading it for a CSV export is itself an audited export."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.models import AuditEvent, Project, User
-from app.services import audit
+from app.services import audit, audit_query
 
 PAGE_SIZE = 100
 CSV_PAGE = 1000
@@ -50,10 +51,7 @@ def readable_project_ids(session: Session, actor: Actor) -> list[int] | None:
 
 
 def _where(session: Session, actor: Actor, f: AuditFilter) -> list[Any]:
-    clauses: list[Any] = []
-    allowed = readable_project_ids(session, actor)
-    if allowed is not None:
-        clauses.append(AuditEvent.project_id.in_(allowed))
+    clauses: list[Any] = [audit_query.visible_events(session, actor)]
     if f.person is not None:
         clauses.append(AuditEvent.actor_user_id == f.person)
     if f.action:

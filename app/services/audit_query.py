@@ -42,7 +42,8 @@ class AuditFilter:
     offset: int = 0
 
 
-def _visible(session: Session, actor: Actor) -> ColumnElement[bool]:
+def visible_events(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """The audit events ``actor`` may read (module docstring): the one rule for the API and the admin."""
     if actor.is_admin:
         return sa.true()
     if actor.user is None:
@@ -67,7 +68,7 @@ def _visible(session: Session, actor: Actor) -> ColumnElement[bool]:
 def list_events(session: Session, *, actor: Actor, f: AuditFilter) -> list[AuditEvent]:
     """Newest first."""
     actor.require_login()
-    query = sa.select(AuditEvent).where(_visible(session, actor))
+    query = sa.select(AuditEvent).where(visible_events(session, actor))
     if f.action == "read":
         query = query.where(AuditEvent.action.in_(READ_ACTIONS))
     elif f.action is not None and f.action.endswith("."):

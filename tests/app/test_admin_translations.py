@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.db import get_database
 from app.models import ExportRun, Submission
+from app.services.sites import site_uuid
 from tests.app.admin_helpers import (
     MULTILINGUAL_FORM,
     csrf_token,
@@ -70,9 +71,18 @@ def _seed(world: World) -> dict[str, Any]:
     publish(world, MULTILINGUAL_FORM)
     ingest(world, multilingual_instance("uuid:t1", name="uno"), review_state="approved")
     ingest(world, multilingual_instance("uuid:t2", name="dos"), **flag("short_interview", "short"))
+    # A registry site (an entity of the project's sites list) for the sites and entity pages.
+    site = (
+        "code,name_es,name_en,site_type,adm0_pcode,adm1_pcode,adm2_pcode,latitude,longitude,capacity\n"
+        "COL-ALB,Albergue Cúcuta,Cúcuta shelter,shelter,COL,CO54,CO54001,7.89,-72.50,120\n"
+    )
+    res = world.client.put(
+        f"/v1/projects/{world.project_id}/sites", data=site.encode(), headers=world.headers("manager")
+    )
+    assert res.status_code == 200, res.json
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         submission_id = s.scalar(select(Submission.id).order_by(Submission.id))
-    return {"submission_id": submission_id}
+    return {"submission_id": submission_id, "site_uuid": site_uuid("COL-ALB")}
 
 
 def _pages(world: World, seeded: dict[str, Any], client: FlaskClient) -> dict[str, str]:
@@ -100,6 +110,25 @@ def _pages(world: World, seeded: dict[str, Any], client: FlaskClient) -> dict[st
         "admin.submission": f"/admin/submissions/{seeded['submission_id']}",
         # No such file: its error page is what is rendered.
         "admin.submission_file": f"/admin/submissions/{seeded['submission_id']}/files/none.jpg",
+        "admin.trash": f"{base}/trash",
+        "admin.account": "/admin/account",
+        "admin.two_factor_setup": "/admin/account/two-factor",
+        "admin.login_two_factor": "/admin/login/two-factor",  # no login half-done: sent on
+        "admin.reset_password": "/admin/reset",
+        "admin.people": "/admin/people",
+        "admin.person": f"/admin/people/{world.user_ids['manager']}",
+        "admin.project_people": f"/admin/projects/{pid}/people",
+        "admin.project_settings": f"/admin/projects/{pid}/settings",
+        "admin.organisations": "/admin/organisations",
+        "admin.organisation": f"/admin/organisations/{world.org_id}",
+        "admin.response": f"/admin/projects/{pid}/response",
+        "admin.response_download": f"/admin/projects/{pid}/response/flows.csv",
+        "admin.sites": f"/admin/projects/{pid}/sites",
+        "admin.edit_site": f"/admin/projects/{pid}/sites/edit?code=COL-ALB",
+        "admin.entity_lists_page": f"/admin/projects/{pid}/entities",
+        "admin.entity_list": f"/admin/projects/{pid}/entities/sites",
+        "admin.entity_list_csv": f"/admin/projects/{pid}/entities/sites.csv",
+        "admin.entity_detail": f"/admin/projects/{pid}/entities/sites/{seeded['site_uuid']}",
     }
 
 
