@@ -13,11 +13,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
     auth,
     devices,
+    form_versions,
     forms,
     hubs,
     indicators,
     jobs,
     mappings,
+    maps,
     navigation,
     quality,
     review,
