@@ -7,13 +7,12 @@ import base64
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-
 from sqlalchemy import select
 
 from app.db import commit, get_session
 from app.models import AppUser
-from app.services import forms as form_service
 from app.services import app_users, submission_counts
+from app.services import forms as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from sync.qr import collect_settings, encode_settings, qr_png
