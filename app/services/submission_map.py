@@ -93,7 +93,8 @@ def feature_collection(
             Submission.instance_id,
             Submission.review_state,
             Submission.created_at,
-            SubmissionVersion.values,
+            # Only the point travels from the database (a JSON path on both databases), not the answers.
+            SubmissionVersion.values[tuple(steps)],
         )
         .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
         .where(*conditions(flt))
@@ -102,8 +103,8 @@ def feature_collection(
     )
     features = []
     without = 0
-    for sid, name, instance_id, state, received, values in rows:
-        point = _point(values, steps)
+    for sid, name, instance_id, state, received, value in rows:
+        point = _point(value, [])
         if point is None:
             without += 1
             continue

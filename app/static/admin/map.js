@@ -36,7 +36,8 @@
     if (!el || typeof L === "undefined") { return; }
     var summary = document.getElementById("map-summary");
     var labels = JSON.parse(el.dataset.stateLabels || "{}");
-    var map = L.map(el, { preferCanvas: true, worldCopyJump: true });
+    // The cluster plugin needs a maxZoom, which a map without a tile layer does not otherwise have.
+    var map = L.map(el, { preferCanvas: true, worldCopyJump: true, maxZoom: 18 });
     map.setView([0, -70], 3);
     if (el.dataset.tiles) {
       L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution }).addTo(map);
