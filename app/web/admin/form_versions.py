@@ -70,8 +70,9 @@ def form_diff(project_id: int, xml_form_id: str) -> str:
     if "old" in args:
         old = form_service.version_by_id(db, form=f, version_id=args["old"])
     else:
-        older = [v for v in choices if v.id != new.id and (v.published_at is not None)]
-        later = [v for v in older if new.published_at is None or v.published_at <= new.published_at]
+        older = [v for v in choices if v.id != new.id and v.published_at is not None]
+        cut = new.published_at
+        later = [v for v in older if cut is None or (v.published_at is not None and v.published_at <= cut)]
         old = (later or older or [new])[0]
     old_schema, new_schema = FormSchema.from_dict(old.schema), FormSchema.from_dict(new.schema)
     language = submission_view.pick_language(
