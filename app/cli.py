@@ -319,7 +319,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
                     ignore_warnings=True,
                     run_validate=app.config["ODK_VALIDATE"],
                 )
-            version = form_service.publish_draft(session, actor=None, form=form, version=args.version)
+            version = form_service.publish_draft(
+                session, actor=None, form=form, version=args.version, override_reason=args.override_reason
+            )
         except RutaError as err:
             print(f"error [{err.code}]: {err.message}", file=sys.stderr)
             for warning in err.details.get("warnings_list", []):
@@ -431,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--project", type=int, required=True)
     p.add_argument("--version")
+    p.add_argument(
+        "--override-reason",
+        help="publish although ODK Validate failed or media are missing; the reason is audited",
+    )
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("indicators", help="shared indicators: refresh canonical rows ahead of reads")

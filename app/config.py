@@ -35,6 +35,11 @@ DEFAULTS: dict[str, Any] = {
     # Largest form upload (XLSForm, XForm or form media).
     "MAX_FORM_BYTES": 20 * 1024 * 1024,
     "SESSION_TTL_HOURS": 24,
+    # The admin map's base layer: a tile URL template such as https://tile.example.org/{z}/{x}/{y}.png,
+    # with MAP_TILE_ATTRIBUTION shown under it. Unset: the map draws the country outlines Ruta ships and
+    # no browser asks a third party for tiles (tile requests reveal where the submissions are).
+    "MAP_TILE_URL": None,
+    "MAP_TILE_ATTRIBUTION": "",
     # Collect sends Basic credentials only over https; over plain http Ruta answers with Digest only
     # unless the deployment terminates TLS at a proxy it trusts (then set this).
     "TRUST_PROXY": False,

@@ -189,6 +189,17 @@ class FormVersionExistsError(ConflictError):
     default_message = "A published version of this form with that version string already exists."
 
 
+class PublishBlockedError(ConflictError):
+    """A draft that failed ODK Validate or lacks expected media; a manager may publish it anyway with a
+    stated reason (``overrideReason``), which the audit log keeps."""
+
+    code = "409.30"
+    default_message = (
+        "This draft cannot be published yet: fix the form or upload its media files, or publish anyway "
+        "with a reason."
+    )
+
+
 class PayloadTooLargeError(RutaError):
     code, status = "413.1", 413
     default_message = "The upload is larger than the server accepts."

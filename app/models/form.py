@@ -45,6 +45,8 @@ class Form(Base):
     retention_days: Mapped[int | None] = mapped_column()
     # The form's microdata class; fields may be classed higher in settings["fieldClasses"].
     sensitivity: Mapped[str] = mapped_column(sa.String(24), default="restricted", server_default="restricted")
+    # Archived: kept with its submissions, but offered to no device and listed apart (migration 0020).
+    is_archived: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -93,6 +95,7 @@ class FormVersion(Base):
     type_changes: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
     key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("project_keys.id"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -91,6 +91,24 @@ def set_app_user_forms(
         )
 
 
+def allow_all_forms(session: Session, *, actor: Actor, app_user: AppUser) -> None:
+    """Let the device fill in every form of its project again (audited like a form list change)."""
+    if app_user.all_forms:
+        return
+    app_user.forms.clear()
+    app_user.all_forms = True
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="app_user.forms",
+        project_id=app_user.project_id,
+        subject_type="app_user",
+        subject_id=app_user.id,
+        details={"forms": "all"},
+    )
+
+
 def revoke_app_user(session: Session, *, actor: Actor, app_user: AppUser) -> AppUser:
     if app_user.revoked_at is None:
         app_user.revoked_at = utcnow()

@@ -35,9 +35,9 @@ from app.errors import (
     XFormError,
     XLSFormError,
 )
-from app.models import Form, FormAttachment, FormVersion, Project, ProjectKey
+from app.models import Form, FormAttachment, FormVersion, Project, ProjectKey, User
 from app.models.form import FORM_STATES
-from app.services import audit
+from app.services import audit, publish_gate
 from app.services import entities as entity_lists
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
@@ -247,6 +247,7 @@ def create_form(
     publish: bool = False,
     ignore_warnings: bool = False,
     run_validate: bool = True,
+    override_reason: str | None = None,
 ) -> UploadResult:
     """``POST /v1/projects/{pid}/forms``: a new form with a draft, published at once if asked."""
     key = project_key(session, project)
@@ -286,7 +287,7 @@ def create_form(
         details=_version_details(version),
     )
     if publish:
-        publish_draft(session, actor=actor, form=form, version=None)
+        publish_draft(session, actor=actor, form=form, version=None, override_reason=override_reason)
     session.flush()
     return UploadResult(form, version, True)
 
@@ -348,10 +349,20 @@ def create_draft(
     return version
 
 
-def publish_draft(session: Session, *, actor: Actor | None, form: Form, version: str | None) -> FormVersion:
+def publish_draft(
+    session: Session,
+    *,
+    actor: Actor | None,
+    form: Form,
+    version: str | None,
+    override_reason: str | None = None,
+) -> FormVersion:
+    """Publish the draft, unless :mod:`app.services.publish_gate` holds it back and no reason to
+    publish anyway was given."""
     draft = form.draft_version
     if draft is None:
         raise NotFoundError("This form has no draft to publish.")
+    overridden = publish_gate.check(draft, override_reason=override_reason)
     if version is not None and version != draft.version:
         try:
             xml = rewrite.set_version(draft.xml, version)
@@ -376,6 +387,7 @@ def publish_draft(session: Session, *, actor: Actor | None, form: Form, version:
         )
     now = utcnow()
     draft.published_at = now
+    draft.published_by_id = actor.user_id if actor else None
     form.current_version = draft
     form.draft_version = None
     form.name = draft.schema.get("title") or form.name
@@ -391,6 +403,20 @@ def publish_draft(session: Session, *, actor: Actor | None, form: Form, version:
         subject_id=form.xml_form_id,
         details={"version": draft.version},
     )
+    if overridden:
+        audit.record(
+            session,
+            actor=actor,
+            action="form.publish_override",
+            project_id=form.project_id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+            details={
+                "version": draft.version,
+                "reason": publish_gate.clean_reason(override_reason),
+                "problems": [p.to_dict() for p in overridden],
+            },
+        )
     _declare_entity_lists(session, actor=actor, form=form, version=draft)
     return draft
 
@@ -414,6 +440,11 @@ def set_state(session: Session, *, actor: Actor, form: Form, state: str) -> Form
     if state not in FORM_STATES:
         raise InvalidValueError(
             f"A form's state is one of {', '.join(FORM_STATES)}.", details={"field": "state"}
+        )
+    if form.is_archived and state != form.state:
+        raise InvalidValueError(
+            "This form is archived. Bring it back from the archive first, then change its state.",
+            details={"field": "state"},
         )
     if state != form.state:
         old, form.state, form.updated_at = form.state, state, utcnow()
@@ -496,6 +527,47 @@ def get_version(session: Session, *, form: Form, version: str) -> FormVersion:
     if row is None:
         raise NotFoundError(f"Form {form.xml_form_id!r} has no published version {version!r}.")
     return row
+
+
+def version_by_id(session: Session, *, form: Form, version_id: int) -> FormVersion:
+    """A published version of ``form``, or its current draft, by row id (the admin's links)."""
+    row = session.get(FormVersion, version_id)
+    if (
+        row is None
+        or row.form_id != form.id
+        or (row.published_at is None and row.id != form.draft_version_id)
+    ):
+        raise NotFoundError(f"Form {form.xml_form_id!r} has no such version.")
+    return row
+
+
+def user_names(session: Session, user_ids: set[int | None]) -> dict[int, str]:
+    """Display names (or e-mails) of the people who uploaded or published versions."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.email).where(User.id.in_(wanted)))
+    return {uid: name or email for uid, name, email in rows}
+
+
+def set_archived(session: Session, *, actor: Actor, form: Form, archived: bool) -> Form:
+    """Archive a form (closed, offered to no device, listed apart; submissions kept) or bring it back
+    (still closed: a manager reopens it deliberately)."""
+    if archived != form.is_archived:
+        form.is_archived = archived
+        if archived:
+            form.state = "closed"
+        form.updated_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="form.archive" if archived else "form.unarchive",
+            project_id=form.project_id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+        )
+    return form
 
 
 def _version_details(version: FormVersion) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from app.services import forms as form_service
 from app.services.blobs import store_bytes
 from sync.hub_client import OutgoingInstance
 
+CENTRAL_PUBLISHED = "Published on the central server; the hub copies its versions as they are."
 LATE_FILE = timedelta(seconds=1)  # files stored with their XML are written within the same request
 
 
@@ -397,7 +398,10 @@ def mirror_forms(
             draft = form.draft_version
             assert draft is not None
             report.media_fetched += _attach_media(session, draft, version["attachments"], fetch_media, store)
-            form_service.publish_draft(session, actor=None, form=form, version=None)
+            # The central server already decided to publish this version (with a reason if it had to).
+            form_service.publish_draft(
+                session, actor=None, form=form, version=None, override_reason=CENTRAL_PUBLISHED
+            )
             report.versions_added.append(f"{form_id}@{version['version']}")
         if form is None:
             continue

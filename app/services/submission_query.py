@@ -268,3 +268,8 @@ def filter_choices(session: Session, *, project_id: int, form_id: int) -> dict[s
         )
     ]
     return {"versions": versions, "submitters": sorted(submitters, key=lambda p: p[1].lower())}
+
+
+def conditions(f: SubmissionFilter) -> list[ColumnElement[bool]]:
+    """The filter's WHERE conditions, for other views of the same rows (the map)."""
+    return _conditions(f)

@@ -91,7 +91,11 @@ def test_warnings_block_unless_ignored(world: World) -> None:
     assert res.json["code"] == "400.16"
     assert any("ODK Validate" in w for w in res.json["details"]["warnings"]["xlsFormWarnings"])
     assert _counts(world)[0] == 0
+    # Ignoring the warnings keeps the draft, but publishing a failed form needs a stated reason.
     res = _upload(world, data, query="publish=true&ignoreWarnings=true")
+    assert res.status_code == 409 and res.json["code"] == "409.30"
+    assert _counts(world)[0] == 0
+    res = _upload(world, data, query="publish=true&ignoreWarnings=true&overrideReason=field+test")
     assert res.status_code == 200
     assert res.json["validation"]["status"] == "failed"
 
@@ -157,7 +161,13 @@ def test_media_expected_by_a_form_are_listed_and_uploadable_on_a_draft(world: Wo
         world.client.post(f"{base}/draft/publish?version=v1", headers=world.headers("analyst")).status_code
         == 403
     )
-    assert world.client.post(f"{base}/draft/publish?version=v1", headers=manager).status_code == 200
+    # goodtwo.mp3 is still missing: held back until a manager states why it may go out without it.
+    held = world.client.post(f"{base}/draft/publish?version=v1", headers=manager)
+    assert held.status_code == 409 and held.json["code"] == "409.30"
+    assert {"code": "media_missing", "detail": "goodtwo.mp3"} in held.json["details"]["problems"]
+    reason = "audio+comes+next+week"
+    published = world.client.post(f"{base}/draft/publish?version=v1&overrideReason={reason}", headers=manager)
+    assert published.status_code == 200
     got = world.client.get(f"{base}/attachments/goodone.csv", headers=manager)
     assert got.data == b"name\nx\n"
     version = world.client.get(f"{base}/versions/v1", headers=world.headers("analyst")).json

@@ -7,9 +7,12 @@ import base64
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from sqlalchemy import select
 
 from app.db import commit, get_session
+from app.models import AppUser
 from app.services import app_users, row_access, submission_counts
+from app.services import forms as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from sync.qr import collect_settings, encode_settings, qr_png
@@ -23,14 +26,37 @@ def devices(project_id: int) -> str:
     activity = submission_counts.project_activity(
         db, project_id=p.id, rows=row_access.visible_rows(db, actor, p)
     )
+    scopes = {
+        a.id: (a.all_forms, {link.form_id for link in a.forms})
+        for a in db.scalars(select(AppUser).where(AppUser.project_id == p.id))
+    }
     return render_template(
         "admin/devices.html",
         project=p,
+        project_forms=[f for f in form_service.list_forms(db, project=p) if not f.is_archived],
+        scopes=scopes,
+        may_manage=actor.can(db, "app_user.manage", p.id),
         credentials=activity.credentials,
         people=activity.people,
         phones=activity.phones,
         project_menu=project_menu(p, "admin.devices"),
     )
+
+
+@bp.post("/projects/<int:project_id>/devices/<int:app_user_id>/forms")
+def device_forms(project_id: int, app_user_id: int) -> Response:
+    """Which forms a device may download and fill in: all of the project's, or the ones ticked."""
+    actor = current_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    db = get_session()
+    a = app_users.get_app_user(db, project=p, app_user_id=app_user_id)
+    if request.form.get("scope") == "all":
+        app_users.allow_all_forms(db, actor=actor, app_user=a)
+    else:
+        app_users.set_app_user_forms(db, actor=actor, app_user=a, xml_form_ids=request.form.getlist("forms"))
+    commit()
+    flash(gettext("Forms of device %(name)s saved.", name=a.display_name), "ok")
+    return redirect(url_for("admin.devices", project_id=p.id), code=303)  # type: ignore[return-value]
 
 
 @bp.post("/projects/<int:project_id>/devices/<int:app_user_id>/revoke")

@@ -8,10 +8,10 @@ from flask_babel import gettext
 
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import InvalidValueError, PayloadTooLargeError
+from app.errors import InvalidValueError, PayloadTooLargeError, PublishBlockedError
 from app.models import Form
 from app.services import forms as form_service
-from app.services import row_access, submission_counts
+from app.services import publish_gate, row_access, submission_counts
 from app.services.quality import fields_for as quality_fields
 from app.services.quality import settings as quality_settings
 from app.web.admin import bp
@@ -74,13 +74,19 @@ def form(project_id: int, xml_form_id: str) -> str:
     p = project_for(actor, project_id, "form.read")
     db = get_session()
     f = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
+    versions = form_service.list_versions(db, form=f)
+    people = {v.published_by_id for v in versions} | {v.created_by_id for v in versions}
+    if f.draft_version is not None:
+        people.add(f.draft_version.created_by_id)
     return render_template(
         "admin/form.html",
         project=p,
         form=f,
         draft=f.draft_version,
         current=f.current_version,
-        versions=form_service.list_versions(db, form=f),
+        versions=versions,
+        people=form_service.user_names(db, people),
+        problems=publish_gate.problems(f.draft_version) if f.draft_version else [],
         counts=submission_counts.counts_by_form(
             db, project_ids=[p.id], rows=row_access.visible_rows(db, actor, p)
         ).get(f.id),
@@ -102,7 +108,20 @@ def publish_form(project_id: int, xml_form_id: str) -> Response:
     db = get_session()
     f = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     version = (request.form.get("version") or "").strip() or None
-    published = form_service.publish_draft(db, actor=actor, form=f, version=version)
+    try:
+        published = form_service.publish_draft(
+            db, actor=actor, form=f, version=version, override_reason=request.form.get("override_reason")
+        )
+    except PublishBlockedError:
+        # Nothing was written; the draft's section lists the problems and asks for a reason.
+        flash(
+            gettext(
+                "Not published: this draft failed ODK Validate or lacks media files. Fix it, or give a "
+                "reason to publish anyway."
+            ),
+            "error",
+        )
+        return redirect(_form_url(f) + "#draft", code=303)  # type: ignore[return-value]
     commit()
     flash(gettext("Version %(v)s published: phones get it on their next update.", v=published.version), "ok")
     return redirect(_form_url(f), code=303)  # type: ignore[return-value]

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import itertools
 
-from flask import Response, render_template, request
-from flask_babel import get_locale
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
 
 from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
-from app.services import audit, review, row_access, sensitive, submission_query, submission_view
+from app.services import (
+    audit,
+    review,
+    row_access,
+    sensitive,
+    submission_query,
+    submission_view,
+    table_columns,
+)
 from app.services import forms as form_service
 from app.web import query
 from app.web.admin import bp
@@ -75,11 +83,33 @@ def submissions(project_id: int, xml_form_id: str) -> str:
         db, flt, page=paging.get("page", 1), per_page=paging.get("per_page", 50)
     )
     args = filter_args(request.args)
+    schema = FormSchema.from_dict(form.current_version.schema) if form.current_version else None
+    cols: list[table_columns.Column] = []
+    cells: dict[int, list[str | None]] = {}
+    language = None
+    if schema is not None:
+        language = submission_view.pick_language(
+            schema.languages, schema.default_language, None, str(get_locale() or "es")
+        )
+        see_sensitive = sensitive.may_see_sensitive(db, actor, p)
+        hidden = frozenset() if see_sensitive else sensitive.sensitive_paths(schema, p)
+        cols = table_columns.columns(schema, table_columns.saved(form), language=language, hidden=hidden)
+        cells = table_columns.cells(db, schema, cols, page.ids, language=language)
     return render_template(
         "admin/submissions.html",
         project=p,
         form=form,
         page=page,
+        answer_columns=cols,
+        cells=cells,
+        column_choices=[
+            (f.path, submission_view.label_in(f.labels, language, f.name))
+            for f in table_columns.available(schema)
+        ]
+        if schema is not None
+        else [],
+        chosen_paths=set(table_columns.saved(form)),
+        may_map=schema is not None and any(f.type == "geopoint" for f in schema.fields),
         flt=flt,
         args=args,
         choices=submission_query.filter_choices(db, project_id=p.id, form_id=form.id),
@@ -88,6 +118,24 @@ def submissions(project_id: int, xml_form_id: str) -> str:
         may_delete=actor.can(db, "submission.delete", p.id),
         project_menu=project_menu(p, "admin.project"),
     )
+
+
+@bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/columns")
+def submission_columns(project_id: int, xml_form_id: str) -> Response:
+    """Save the form's answer columns (for everyone who reviews it) and go back to the same table."""
+    actor = current_actor()
+    p = project_for(actor, project_id, "submission.review")
+    db = get_session()
+    form = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
+    if form.current_version is None:
+        raise NotFoundError(gettext("This form has no published version yet."))
+    schema = FormSchema.from_dict(form.current_version.schema)
+    table_columns.save(db, actor=actor, form=form, schema=schema, paths=request.form.getlist("columns"))
+    commit()
+    flash(gettext("Columns saved for everyone who reviews this form."), "ok")
+    back = url_for("admin.submissions", project_id=p.id, xml_form_id=form.xml_form_id)
+    args = filter_args(request.form)
+    return redirect(back + (f"?{query_string(args)}" if args else ""), code=303)  # type: ignore[return-value]
 
 
 @bp.get("/submissions/<int:submission_id>")

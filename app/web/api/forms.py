@@ -78,6 +78,7 @@ def create_form(project_id: int) -> Response:
         publish=flag("publish", False),
         ignore_warnings=flag("ignoreWarnings", False),
         run_validate=current_app.config["ODK_VALIDATE"],
+        override_reason=request.args.get("overrideReason"),
     )
     commit()
     return jsonify(form(result.form, result.version))
@@ -279,7 +280,13 @@ def publish_draft(project_id: int, xml_form_id: str) -> Response:
     p = project_for(actor, project_id, "form.manage")
     f = _form(p, xml_form_id)
     version = request.args.get("version")
-    form_service.publish_draft(get_session(), actor=actor, form=f, version=version)
+    form_service.publish_draft(
+        get_session(),
+        actor=actor,
+        form=f,
+        version=version,
+        override_reason=request.args.get("overrideReason"),
+    )
     commit()
     return jsonify({"success": True, **form(f)})
 
