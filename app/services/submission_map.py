@@ -142,7 +142,9 @@ def feature_collection(
 
 
 def _describe(flt: SubmissionFilter) -> dict[str, Any]:
-    out = {k: v for k, v in vars(flt).items() if v is not None and k not in ("form_id", "sort", "descending")}
+    # The row filter is an SQL condition, not a filter the person chose: the audit records their choices.
+    skip = ("form_id", "sort", "descending", "rows")
+    out = {k: v for k, v in vars(flt).items() if v is not None and k not in skip}
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in out.items()}
 
 

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.db import get_database
-from app.models import ExportRun, Submission
+from app.models import ExportRun, FormVersion, Submission
 from app.services.sites import site_uuid
 from tests.app.admin_helpers import (
     MULTILINGUAL_FORM,
@@ -90,6 +90,7 @@ def _pages(world: World, seeded: dict[str, Any], client: FlaskClient) -> dict[st
     base = f"/admin/projects/{pid}/forms/{form}"
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         export_id = s.scalar(select(ExportRun.id))
+        version_id = s.scalar(select(FormVersion.id).order_by(FormVersion.id))
     return {
         "admin.index": "/admin/",
         "admin.login": "/admin/login",  # a logged-in person is sent on; the form is read below
@@ -111,6 +112,12 @@ def _pages(world: World, seeded: dict[str, Any], client: FlaskClient) -> dict[st
         # No such file: its error page is what is rendered.
         "admin.submission_file": f"/admin/submissions/{seeded['submission_id']}/files/none.jpg",
         "admin.trash": f"{base}/trash",
+        "admin.form_diff": f"{base}/diff",
+        "admin.version_xform": f"{base}/versions/{version_id}.xml",
+        "admin.version_xlsform": f"{base}/versions/{version_id}.xlsx",
+        "admin.submissions_map": f"{base}/map",
+        "admin.submissions_map_data": f"{base}/map.geojson",
+        "admin.map_outlines": "/admin/map/outlines.geojson",
         "admin.account": "/admin/account",
         "admin.two_factor_setup": "/admin/account/two-factor",
         "admin.login_two_factor": "/admin/login/two-factor",  # no login half-done: sent on
