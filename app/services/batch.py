@@ -43,6 +43,7 @@ from app.models import (
 from app.services import bulk_insert, jobs, quality, row_access
 from app.services import submissions as submission_service
 from app.services.entities import from_submissions as entity_submissions
+from app.services.response import activities
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
 from sync.batch import BatchItem
@@ -248,6 +249,7 @@ def _bulk_insert(
     blob_rows: dict[str, dict[str, Any]] = {}
     results: dict[int, ItemResult] = {}
     to_assess: list[quality.NewRow] = []
+    activity_rows: list[tuple[_Work, dict[str, Any]]] = []
     # Every file of the bulk items is written first and made durable together (before the commit).
     contents = {(w.index, n): f.read() for w in work for n, f in enumerate(w.item.files)}
     keys = list(contents)
@@ -257,6 +259,8 @@ def _bulk_insert(
     for w in work:
         assert w.form is not None and w.version is not None and w.item.xml is not None
         extracted = extract_values(w.parsed.root, _compiled(w.version))
+        if w.form.xml_form_id == activities.ACTIVITY_FORM_ID and w.parsed.envelope is None:
+            activity_rows.append((w, extracted.values))
         expected = list(dict.fromkeys(extracted.attachment_names))
         attachments: dict[str, dict[str, Any]] = {
             n: {"name": n, "is_expected": True, "blob_sha256": None, "received_at": None} for n in expected
@@ -329,6 +333,11 @@ def _bulk_insert(
         bulk_insert.copy_rows(session, _table(SubmissionAttachment), flat)
     bulk_insert.copy_rows(session, _table(AuditEvent), list(_audit_rows(actor, project, work, results, now)))
     _apply_entities(session, actor=actor, project=project, work=work, ver_ids=ver_ids)
+    for w, values in activity_rows:
+        # The bundled 5W form: each new record is also a row of the activity reports, as in ingest.
+        activities.import_submission(
+            session, actor=actor, project=project, values=values, instance_id=w.parsed.instance_id
+        )
     return results
 
 

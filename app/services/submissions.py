@@ -348,6 +348,16 @@ def ingest(
             )
     else:
         result = _create(session, actor=actor, project=project, new=new, files=files, store=store)
+        edited = session.get(Submission, result.submission_id)
+        if form.xml_form_id == activities.ACTIVITY_FORM_ID and parsed.envelope is None and edited is not None:
+            # An edit of a 5W submission replaces its activity row: the record counts once, as edited.
+            activities.replace_submission(
+                session,
+                actor=actor,
+                project=project,
+                values=new.extracted.values,
+                instance_id=edited.instance_id,
+            )
     if parsed.deprecated_id is None and parsed.envelope is None:
         # A record's first version writes its entities (an edit does not write them again).
         entity_submissions.apply_submission(

@@ -16,6 +16,7 @@ from app.db import get_database
 from app.models import ActivityReport, FlowFact, Project
 from app.response import columns
 from forms.library import read_bundled
+from tests.app.batch_helpers import make_zip
 from tests.app.conftest import World
 from tests.app.job_helpers import run_jobs
 from tests.app.openrosa_helpers import device_token, post_submission, root
@@ -320,7 +321,7 @@ GROUPS_5W = {
 }  # fmt: skip
 
 
-def activity_xml(version: str, uid: str, values: dict[str, str]) -> bytes:
+def activity_xml(version: str, uid: str, values: dict[str, str], deprecated: str | None = None) -> bytes:
     def leaf(name: str) -> str:
         return f"<{name}>{values.get(name, '')}</{name}>"
 
@@ -329,7 +330,9 @@ def activity_xml(version: str, uid: str, values: dict[str, str]) -> bytes:
     whom = "".join(leaf(n) for n in values if n not in placed)
     return (
         f'<data {JR} id="{ACTIVITY}" version="{version}"><start/><end/><today/><deviceid/>'
-        f"{body}<whom>{whom}</whom><meta><instanceID>uuid:{uid}</instanceID></meta></data>"
+        f"{body}<whom>{whom}</whom><meta><instanceID>uuid:{uid}</instanceID>"
+        + (f"<deprecatedID>uuid:{deprecated}</deprecatedID>" if deprecated else "")
+        + "</meta></data>"
     ).encode()
 
 
@@ -373,6 +376,45 @@ def test_a_5w_form_row_that_breaks_a_rule_is_held_not_lost(world: World) -> None
     (held,) = _reports(world)
     assert held.status == "error" and held.source == "form"
     assert any(f["severity"] == "error" for f in held.findings)
+
+
+def test_an_edited_5w_submission_replaces_its_activity_row(world: World) -> None:
+    version = publish(world, ACTIVITY)
+    base = root(world, device_token(world)["token"])
+    assert post_submission(world, base, activity_xml(version, "w5-e", FORM_ROW)).status_code == 201
+    edited = FORM_ROW | {"output_quantity": "45", "men": "9"}  # now held: the cells sum to 39
+    res = post_submission(world, base, activity_xml(version, "w5-e2", edited, deprecated="w5-e"))
+    assert res.status_code == 201, res.data
+    (row,) = _reports(world)  # one record, one row: the edit's
+    assert row.output_quantity == 45 and row.status == "error" and row.source == "form"
+    fixed = edited | {"men": "10"}
+    assert (
+        post_submission(world, base, activity_xml(version, "w5-e3", fixed, deprecated="w5-e2")).status_code
+        == 201
+    )
+    (row,) = _reports(world)
+    assert (row.output_quantity, row.men, row.status) == (45, 10, "valid")
+
+
+def test_5w_submissions_in_a_batch_land_as_activity_rows(world: World) -> None:
+    """A hub or a batch client stores new records through the bulk path: each 5W record is a row too."""
+    version = publish(world, ACTIVITY)
+    batch = make_zip(
+        {
+            "one": {"one.xml": activity_xml(version, "w5-b1", FORM_ROW)},
+            "two": {"two.xml": activity_xml(version, "w5-b2", FORM_ROW | {"activity": "Kits"})},
+        }
+    )
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/submissions/batch",
+        data=batch,
+        content_type="application/zip",
+        headers=world.headers("manager"),
+    )
+    assert res.status_code == 200, res.json
+    rows = _reports(world)
+    assert sorted(r.activity for r in rows) == ["Kits", "Orientación legal"]
+    assert {r.status for r in rows} == {"valid"} and {r.source for r in rows} == {"form"}
 
 
 # --- the response dashboard ---------------------------------------------------------------------------

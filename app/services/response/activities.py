@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -93,6 +94,24 @@ def import_submission(
         filename=instance_id[:255],
         good_rows=True,
     )
+
+
+def replace_submission(
+    session: Session, *, actor: Actor, project: Project, values: Mapping[str, Any], instance_id: str
+) -> UploadResult:
+    """An edit of a 5W form submission (``instance_id``: the record's first instanceID): its activity row
+    is replaced by the edited one, so the outputs count the record once, as it now reads."""
+    for upload in session.scalars(
+        sa.select(ActivityUpload).where(
+            ActivityUpload.project_id == project.id,
+            ActivityUpload.source == "form",
+            ActivityUpload.filename == instance_id[:255],
+        )
+    ):
+        session.execute(sa.delete(ActivityReport).where(ActivityReport.upload_id == upload.id))
+        session.delete(upload)
+    session.flush()
+    return import_submission(session, actor=actor, project=project, values=values, instance_id=instance_id)
 
 
 def _checked(raw: dict[str, Any], language: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
