@@ -46,6 +46,7 @@ from app.models import (
     UnmappedValue,
 )
 from app.services import indicator_mappings, jobs, quality, record_scope, sites
+from forms.library import bundled_forms
 from forms.schema import FormSchema
 
 CHUNK = 500
@@ -200,11 +201,17 @@ def _lock_marks(session: Session, project: Project) -> IndicatorRefreshMark:
     return marks
 
 
+# Bundled forms whose submissions are not survey answers (the 5W activity report).
+_NOT_SURVEYS = frozenset(f.form_id for f in bundled_forms() if f.kind != "survey")
+
+
 def _mapped_forms(
     session: Session, project: Project, result: RefreshResult
 ) -> list[tuple[Form, IndicatorMapping]]:
     found = []
     for form in session.scalars(select(Form).where(Form.project_id == project.id).order_by(Form.id)).all():
+        if form.xml_form_id in _NOT_SURVEYS:
+            continue  # its submissions feed the 5W rows, not the indicators: nothing to map
         mapping = indicator_mappings.current_mapping(session, form=form)
         if mapping is None:
             result.unmapped_forms.append(form.xml_form_id)

@@ -124,8 +124,15 @@ def test_an_admin_builds_an_organisation_project_and_person_who_sees_only_their_
 def test_each_role_sees_only_the_menus_it_may_use(world: World) -> None:
     pid = world.project_id
     expected_main = {
-        "admin": ["/admin/", "/admin/people", "/admin/organisations", "/admin/jobs", "/admin/account"],
-        "manager": ["/admin/", "/admin/people", "/admin/account"],
+        "admin": [
+            "/admin/",
+            "/admin/people",
+            "/admin/organisations",
+            "/admin/jobs",
+            "/admin/audit",
+            "/admin/account",
+        ],
+        "manager": ["/admin/", "/admin/people", "/admin/audit", "/admin/account"],
         "supervisor": ["/admin/", "/admin/account"],
         "analyst": ["/admin/", "/admin/account"],
         "enumerator": ["/admin/", "/admin/account"],

@@ -303,7 +303,10 @@ def _admin_get_pages(world: World) -> list[str]:
 
 
 def _check_width(pg: Page, url: str, too_wide: dict[str, float], folder: str) -> None:
-    """Load ``url``; note it in ``too_wide`` when the document, or a menu link, is wider than the screen."""
+    """Load ``url``; note it in ``too_wide`` when the document, or a menu link, is wider than the screen.
+    Downloads (CSV, XLSX, GeoJSON, XForms) are not pages: asked first with the page's cookies, skipped."""
+    if "text/html" not in pg.request.get(url).headers.get("content-type", ""):
+        return
     pg.goto(url)
     width = pg.evaluate("document.documentElement.scrollWidth")
     viewport = pg.evaluate("window.innerWidth")

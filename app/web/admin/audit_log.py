@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, render_template, request
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 
 from app.db import commit, get_session
 from app.errors import ForbiddenError, InvalidValueError
@@ -26,15 +25,7 @@ from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor
 from app.web.admin.filters import query_string
-from app.web.admin.menu import add_main_menu_item
 from app.web.downloads import content_disposition
-
-# In the main menu for whoever may read some project's events (administrators, project managers).
-add_main_menu_item(
-    "admin.audit_page",
-    _l("Audit log"),
-    lambda actor: audit_log.readable_project_ids(get_session(), actor) != [],
-)
 
 FILTER_KEYS = ("person", "action", "project", "from", "to")
 CSV_HEADERS = ("id", "time_utc", "action", "action_name", "person", "email", "project", "subject", "details")

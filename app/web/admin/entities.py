@@ -15,7 +15,7 @@ from app.web.admin.context import add_project_menu_item, current_actor, project_
 from app.web.downloads import content_disposition
 from app.web.query import Count, QuerySchema, parse
 
-add_project_menu_item("admin.entity_lists", "Entity lists")
+add_project_menu_item("admin.entity_lists", "Entity lists", action="entity.list")
 
 PAGE = 200
 LIST = "/projects/<int:project_id>/entities/<dataset_name>"

@@ -34,10 +34,19 @@ def _people(actor: Actor) -> bool:
     return may_see_people(actor)
 
 
+def _audit(actor: Actor) -> bool:
+    """Whoever may read some project's events (administrators, project managers)."""
+    from app.db import get_session
+    from app.services.audit_log import readable_project_ids
+
+    return readable_project_ids(get_session(), actor) != []
+
+
 add_main_menu_item("admin.index", _l("Projects"), _logged_in)
 add_main_menu_item("admin.people", _l("People"), _people)
 add_main_menu_item("admin.organisations", _l("Organisations"), _admin)
 add_main_menu_item("admin.jobs", _l("Background jobs"), _admin)
+add_main_menu_item("admin.audit_page", _l("Audit log"), _audit)
 add_main_menu_item("admin.account", _l("My account"), _logged_in)
 
 

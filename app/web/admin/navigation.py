@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.db import get_session
 from app.models import Organisation
-from app.services import audit_log, row_access, submission_counts
 from app.services import forms as form_service
 from app.services import projects as project_service
+from app.services import row_access, submission_counts
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 
@@ -27,8 +27,7 @@ def index() -> str:
         db.scalars(select(Organisation).where(Organisation.id.in_(org_ids)).order_by(Organisation.name))
     )
     by_org = {o.id: [p for p in visible if p.organisation_id == o.id and not p.is_archived] for o in orgs}
-    may_audit = audit_log.readable_project_ids(db, actor) != []
-    return render_template("admin/index.html", orgs=orgs, by_org=by_org, counts=counts, may_audit=may_audit)
+    return render_template("admin/index.html", orgs=orgs, by_org=by_org, counts=counts)
 
 
 @bp.get("/projects/<int:project_id>")

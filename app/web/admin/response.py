@@ -20,7 +20,7 @@ from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 from app.web.api import response as api_response
 
-add_project_menu_item("admin.response", "Response")
+add_project_menu_item("admin.response", "Response", action="response.read")
 
 
 class DashboardArgs(query.QuerySchema):

@@ -19,7 +19,7 @@ from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 
-add_project_menu_item("admin.sites", "Site registry")
+add_project_menu_item("admin.sites", "Site registry", action="site.read")
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
