@@ -41,6 +41,7 @@ from app.services import audit, publish_gate
 from app.services import entities as entity_lists
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
+from app.services.entities import serve as entity_serve
 from forms import rewrite
 from forms.schema import FormSchema
 from sync import limits
@@ -349,6 +350,12 @@ def create_draft(
     return version
 
 
+def served_media(session: Session, form: Form, version: FormVersion) -> set[str]:
+    """The version's attachments the server fills itself: ``<list>.csv`` of the project's entity lists."""
+    names = [a.name for a in version.attachments if a.blob_sha256 is None]
+    return set(entity_serve.datasets_for_attachments(session, project_id=form.project_id, names=names))
+
+
 def publish_draft(
     session: Session,
     *,
@@ -362,7 +369,9 @@ def publish_draft(
     draft = form.draft_version
     if draft is None:
         raise NotFoundError("This form has no draft to publish.")
-    overridden = publish_gate.check(draft, override_reason=override_reason)
+    overridden = publish_gate.check(
+        draft, override_reason=override_reason, served=served_media(session, form, draft)
+    )
     if version is not None and version != draft.version:
         try:
             xml = rewrite.set_version(draft.xml, version)

@@ -9,6 +9,7 @@ the reason and the problems it overrode are kept in the audit trail with the pub
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from app.errors import InvalidValueError, PublishBlockedError
@@ -27,13 +28,19 @@ class Problem:
         return {"code": self.code, "detail": self.detail}
 
 
-def problems(version: FormVersion) -> list[Problem]:
-    """What stands in the way of publishing ``version``, in a stable order (validation first)."""
+def problems(version: FormVersion, served: Collection[str] = ()) -> list[Problem]:
+    """What stands in the way of publishing ``version``, in a stable order (validation first).
+    ``served``: attachment names the server fills itself (an entity list's ``<list>.csv``), never
+    missing."""
     found: list[Problem] = []
     if version.validation_status == "failed":
         messages = list(version.validation_messages or []) or ["ODK Validate failed."]
         found += [Problem("validate_failed", m) for m in messages]
-    found += [Problem("media_missing", a.name) for a in version.attachments if a.blob_sha256 is None]
+    found += [
+        Problem("media_missing", a.name)
+        for a in version.attachments
+        if a.blob_sha256 is None and a.name not in served
+    ]
     return found
 
 
@@ -50,10 +57,12 @@ def clean_reason(reason: str | None) -> str | None:
     return text
 
 
-def check(version: FormVersion, *, override_reason: str | None) -> list[Problem]:
+def check(
+    version: FormVersion, *, override_reason: str | None, served: Collection[str] = ()
+) -> list[Problem]:
     """The problems a publication overrides (empty when there are none); raises when there are some
     and no reason was given."""
-    found = problems(version)
+    found = problems(version, served)
     if found and clean_reason(override_reason) is None:
         missing = [p.detail for p in found if p.code == "media_missing"]
         failed = any(p.code == "validate_failed" for p in found)

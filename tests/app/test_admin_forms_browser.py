@@ -135,6 +135,7 @@ def _thousand_points(world: World) -> None:
                 instance_id=iid,
                 instance_name=f"Punto {i}",
                 created_at=now - timedelta(minutes=i),
+                organisation_id=world.org_id,  # collected for the project's own organisation
             )
             session.add(sub)
             session.flush()

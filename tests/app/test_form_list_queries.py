@@ -13,7 +13,7 @@ from tests.app.test_openrosa_hot_path import counted_statements
 
 def _publish(world: World, headers: dict[str, str], xml: bytes, *, publish: bool = True) -> None:
     res = world.client.post(
-        f"/v1/projects/{world.project_id}/forms?publish={str(publish).lower()}&ignoreWarnings=true",
+        f"/v1/projects/{world.project_id}/forms?publish={str(publish).lower()}&ignoreWarnings=true&overrideReason=fixture",
         data=xml,
         content_type="application/xml",
         headers=headers,

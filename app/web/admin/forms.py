@@ -86,7 +86,11 @@ def form(project_id: int, xml_form_id: str) -> str:
         current=f.current_version,
         versions=versions,
         people=form_service.user_names(db, people),
-        problems=publish_gate.problems(f.draft_version) if f.draft_version else [],
+        problems=(
+            publish_gate.problems(f.draft_version, form_service.served_media(db, f, f.draft_version))
+            if f.draft_version
+            else []
+        ),
         counts=submission_counts.counts_by_form(
             db, project_ids=[p.id], rows=row_access.visible_rows(db, actor, p)
         ).get(f.id),
