@@ -111,6 +111,7 @@ FLOW_KEY_COLUMNS: dict[str, tuple[str, str]] = {
     "nationality": ("nationality", "#country+nationality+code"),
     "group_type": ("group_type", "#group+type+code"),
     "transport": ("transport", "#x_transport+code"),
+    "next_destination": ("next_destination", "#country+next+code"),
     "destination": ("destination", "#country+dest+code"),
 }
 FLOW_CELL_TAGS = {

@@ -1,6 +1,6 @@
 """The flow fact of one normalised flow-registry record (INDICATORS.md §9): a travel group counted at a
-monitoring point, at the grain site × day × direction × nationality × group type × transport, with the
-people by sex and age band.
+monitoring point, at the grain site × day × direction × nationality × group type × transport × next and
+final destination, with the people by sex and age band.
 
 It is read from the same :class:`~app.indicators.normalise.NormalisedResult` as the indicator facts, so
 FLW-01 (people) and FLW-02 (groups) equal the flow outputs' movements and groups. Only FMR records are
@@ -51,6 +51,7 @@ def flow_fact(
         "nationality": _code(record.get("respondent.nationality_iso3")),
         "group_type": _code(record.get("context.group_type")),
         "transport": _code(record.get("context.transport_modes")),
+        "next_destination": _code(record.get("context.country_next_dest_iso3")),
         "destination": _code(record.get("context.country_intended_dest_iso3")),
         "observed_hours": float(hours) if isinstance(hours, int | float) and hours >= 0 else None,
         "people": people,

@@ -126,10 +126,10 @@ FLOW_CELLS = (
 
 class FlowFact(Base):
     """One travel group counted passing a flow monitoring point (one flow-registry submission), at the
-    grain of INDICATORS.md §9: site × day × direction × nationality × group type × transport, with the
-    people by sex and age band. Written by the indicator refresh from the same normalised record as the
-    indicator facts, so FLW-01/02 and the flow outputs never disagree; the site is the registry code, its
-    P-codes are resolved when read (``app.services.response.flows.site_places``)."""
+    grain of INDICATORS.md §9: site × day × direction × nationality × group type × transport × next and
+    final destination, with the people by sex and age band. Written by the indicator refresh from the same
+    normalised record as the indicator facts, so FLW-01/02 and the flow outputs never disagree; the site is
+    the registry code, its P-codes are resolved when read (``app.services.response.flows.site_places``)."""
 
     __tablename__ = "flow_facts"
     __table_args__ = (
@@ -151,7 +151,8 @@ class FlowFact(Base):
     nationality: Mapped[str] = mapped_column(sa.String(64))
     group_type: Mapped[str] = mapped_column(sa.String(64))
     transport: Mapped[str] = mapped_column(sa.String(64))
-    destination: Mapped[str] = mapped_column(sa.String(64))
+    next_destination: Mapped[str] = mapped_column(sa.String(64))  # the next country on the route
+    destination: Mapped[str] = mapped_column(sa.String(64))  # the final destination
     observed_hours: Mapped[float | None] = mapped_column(sa.Float)
     people: Mapped[int] = mapped_column(default=0)
     children: Mapped[int] = mapped_column(default=0)

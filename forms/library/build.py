@@ -4140,6 +4140,19 @@ def flow_count() -> Form:
     )
     form.add(
         "select_one country_place",
+        "country_next_dest_iso3",
+        (
+            "Próximo país en la ruta",
+            "Next country on the route",
+            "Próximo país na rota",
+            "Prochain pays sur l'itinéraire",
+            "Pwochen peyi sou wout la",
+        ),
+        appearance="minimal",
+        hxl="#x_context+country_next_dest_iso3",
+    )
+    form.add(
+        "select_one country_place",
         "country_intended_dest_iso3",
         (
             "País de destino final",

@@ -1,8 +1,8 @@
 """flow_facts: travel groups counted at flow monitoring points (issue 20, item 1)
 
 One row per flow-registry submission, written by the indicator refresh beside the indicator facts: the
-site code, day/week/month, direction, nationality, group type, transport, destination, hours observed and
-the people by sex and age band. The flow outputs (movements, groups, daily averages, splits) are sums
+site code, day/week/month, direction, nationality, group type, transport, next and final destination,
+hours observed and the people by sex and age band. The flow outputs (movements, groups, daily averages, splits) are sums
 over it.
 
 Revision ID: 0016
@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("nationality", sa.String(64), nullable=False),
         sa.Column("group_type", sa.String(64), nullable=False),
         sa.Column("transport", sa.String(64), nullable=False),
+        sa.Column("next_destination", sa.String(64), nullable=False),
         sa.Column("destination", sa.String(64), nullable=False),
         sa.Column("observed_hours", sa.Float(), nullable=True),
         sa.Column("people", sa.Integer(), nullable=False),

@@ -28,22 +28,41 @@ ACTIVITY = "ruta_activity_report"
 JR = 'xmlns:jr="http://openrosa.org/javarosa"'
 A, B, C = "COL-FMP-001", "ECU-FMP-002", "PER-FMP-003"
 
-# (uid, day, site, direction, nationality, group type, {cell: n}); children are the 0-17 cells.
-GROUPS: list[tuple[str, str, str, str, str, str, dict[str, int]]] = [
-    ("a1", "2026-03-02", A, "in", "VEN", "family", {"f_18_59": 1, "m_18_59": 1, "f_0_4": 1, "m_5_11": 1}),
-    ("a2", "2026-03-02", A, "out", "VEN", "alone", {"m_18_59": 1}),
-    ("a3", "2026-03-03", A, "in", "COL", "non_family", {"f_18_59": 3, "m_18_59": 3}),
-    ("a4", "2026-02-27", A, "in", "VEN", "family", {"f_18_59": 1, "f_5_11": 2}),
-    ("b1", "2026-03-02", B, "through", "VEN", "family", {"f_18_59": 2, "m_18_59": 1, "m_0_4": 2}),
-    ("b2", "2026-03-10", B, "through", "VEN", "alone", {"f_60_plus": 1}),
-    ("c1", "2026-03-05", C, "in", "HTI", "family", {"f_18_59": 1, "x": 1}),
-    ("c2", "2026-03-05", C, "in", "VEN", "non_family", {"m_18_59": 10}),  # rejected below: never counts
+# (uid, day, site, direction, nationality, group type, next country, {cell: n}); children are the 0-17
+# cells; every group's final destination is PER; "" is a next country left unanswered.
+GROUPS: list[tuple[str, str, str, str, str, str, str, dict[str, int]]] = [
+    (
+        "a1",
+        "2026-03-02",
+        A,
+        "in",
+        "VEN",
+        "family",
+        "ECU",
+        {"f_18_59": 1, "m_18_59": 1, "f_0_4": 1, "m_5_11": 1},
+    ),
+    ("a2", "2026-03-02", A, "out", "VEN", "alone", "VEN", {"m_18_59": 1}),
+    ("a3", "2026-03-03", A, "in", "COL", "non_family", "ECU", {"f_18_59": 3, "m_18_59": 3}),
+    ("a4", "2026-02-27", A, "in", "VEN", "family", "ECU", {"f_18_59": 1, "f_5_11": 2}),
+    ("b1", "2026-03-02", B, "through", "VEN", "family", "PER", {"f_18_59": 2, "m_18_59": 1, "m_0_4": 2}),
+    ("b2", "2026-03-10", B, "through", "VEN", "alone", "PER", {"f_60_plus": 1}),
+    ("c1", "2026-03-05", C, "in", "HTI", "family", "", {"f_18_59": 1, "x": 1}),
+    # rejected below: never counts
+    ("c2", "2026-03-05", C, "in", "VEN", "non_family", "ECU", {"m_18_59": 10}),
 ]
 CELLS = [f"{s}_{b}" for s in "fm" for b in ("0_4", "5_11", "12_17", "18_59", "60_plus")] + ["x"]
 
 
 def flow_xml(
-    version: str, uid: str, day: str, site: str, direction: str, nat: str, kind: str, n: dict[str, int]
+    version: str,
+    uid: str,
+    day: str,
+    site: str,
+    direction: str,
+    nat: str,
+    kind: str,
+    next_country: str,
+    n: dict[str, int],
 ) -> str:
     counts = "".join(f"<n_{c}>{n.get(c, 0)}</n_{c}>" for c in CELLS)
     return (
@@ -54,6 +73,7 @@ def flow_xml(
         f"<observed_hours>8</observed_hours></point>"
         f"<flow><direction>{direction}</direction><nationality_iso3>{nat}</nationality_iso3>"
         f"<group_type>{kind}</group_type><transport_modes>bus_formal walk</transport_modes>"
+        f"<country_next_dest_iso3>{next_country}</country_next_dest_iso3>"
         f"<country_intended_dest_iso3>PER</country_intended_dest_iso3>"
         f"<group_size>{sum(n.values())}</group_size>{counts}</flow>"
         f"<meta><instanceID>uuid:{uid}</instanceID></meta></data>"
@@ -115,9 +135,12 @@ def test_each_group_is_one_flow_fact_with_its_cells(counted: World) -> None:
         facts = {f.submission_id: f for f in s.scalars(select(FlowFact))}
         assert len(facts) == len(GROUPS)
         b1 = next(f for f in facts.values() if f.site == B and f.day == date(2026, 3, 2))
-        assert (b1.direction, b1.nationality, b1.group_type, b1.transport, b1.destination) == (
-            "through", "VEN", "family", "bus_formal", "PER",
+        assert (b1.direction, b1.nationality, b1.group_type, b1.transport) == (
+            "through", "VEN", "family", "bus_formal",
         )  # fmt: skip
+        assert (b1.next_destination, b1.destination) == ("PER", "PER")
+        c1 = next(f for f in facts.values() if f.site == C and f.review_state != "rejected")
+        assert (c1.next_destination, c1.destination) == ("unknown", "PER")  # next country unanswered
         assert (b1.people, b1.children, b1.f_18_59, b1.m_18_59, b1.m_0_4, b1.week, b1.month) == (
             5, 2, 2, 1, 2, "2026-W10", "2026-03",
         )  # fmt: skip
@@ -184,6 +207,49 @@ def test_direction_split_and_its_suppression(counted: World) -> None:
     cells = hidden[(B, "through")]["peopleBySexAge"]
     assert {c for c, v in cells.items() if v is None} == {"f_18_59", "m_18_59", "m_0_4", "f_60_plus"}
     assert all(v == 0 for c, v in cells.items() if v is not None)
+
+
+def test_next_destination_split(counted: World) -> None:
+    rows = _by(_flows(counted, by="next_destination"), "next_destination")
+    # ECU: a1 4 (2 children) + a3 6 + a4 3 (2 children) = 13 people in 3 groups, on site-days
+    # (A, 03-02) (A, 03-03) (A, 02-27); PER: b1 5 (2 children) + b2 1 = 6 in 2 groups on (B, 03-02)
+    # (B, 03-10); VEN: a2 1; unknown (left unanswered): c1 2. c2 (ECU, 10) is rejected. 13 + 6 + 1 + 2 = 22.
+    assert {k: (r["movements"], r["groups"], r["observedDays"], r["children"]) for k, r in rows.items()} == {
+        ("ECU",): (13, 3, 3, 4),
+        ("PER",): (6, 2, 2, 2),
+        ("VEN",): (1, 1, 1, 0),
+        ("unknown",): (2, 1, 1, 0),
+    }
+    assert rows[("ECU",)]["dailyAverage"] == round(13 / 3, 2)
+    # Crossed with the final destination (PER for all) and the direction: A's incoming groups go on to
+    # ECU (4 + 6 + 3), its outgoing one back to VEN; the direction split is within each next country.
+    crossed = _by(
+        _flows(counted, by="next_destination,destination,direction"),
+        "next_destination",
+        "destination",
+        "direction",
+    )
+    assert {k: (r["movements"], r["directionShare"]) for k, r in crossed.items()} == {
+        ("ECU", "PER", "in"): (13, 1.0),
+        ("PER", "PER", "through"): (6, 1.0),
+        ("VEN", "PER", "out"): (1, 1.0),
+        ("unknown", "PER", "in"): (2, 1.0),
+    }
+    lines = list(
+        csv.reader(
+            io.StringIO(
+                counted.client.get(
+                    f"/v1/projects/{counted.project_id}/flows.csv?by=next_destination",
+                    headers=counted.headers("analyst"),
+                ).data.decode()
+            )
+        )
+    )
+    assert (lines[0][:3], lines[1][:3]) == (
+        ["next_destination", "movements", "groups"],
+        ["#country+next+code", "#affected+x_movements", "#affected+x_groups"],
+    )
+    assert [line[:2] for line in lines[2:]] == [["ECU", "13"], ["PER", "6"], ["VEN", "1"], ["unknown", "2"]]
 
 
 def test_flw_01_and_02_equal_the_flow_tables_and_follow_the_review_rule(counted: World) -> None:

@@ -164,6 +164,7 @@ def _load_flows(
                     "nationality": NATIONALITIES[i % len(NATIONALITIES)],
                     "group_type": ("alone", "family", "non_family")[i % 3],
                     "transport": "bus_formal",
+                    "next_destination": ("ECU", "PER")[i % 2],
                     "destination": "PER",
                     "observed_hours": 8.0,
                     "people": size,

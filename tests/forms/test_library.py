@@ -132,6 +132,7 @@ FIELD_VOCABULARY: dict[str, frozenset[str] | re.Pattern[str]] = {
     "context.country_origin_iso3": ISO3,
     "context.country_residence_prev_iso3": ISO3,
     "context.country_intended_dest_iso3": ISO3,
+    "context.country_next_dest_iso3": ISO3,
     "context.countries_transited": ISO3,
     "context.transport_modes": TRANSPORT_MODE,
     "context.used_guide_smuggler": YNR,
@@ -306,6 +307,7 @@ EXPECTED_TAGS = {
         "/data/flow/nationality_iso3": "#x_respondent+nationality_iso3",
         "/data/flow/group_type": "#x_context+group_type",
         "/data/flow/transport_modes": "#x_context+transport_modes",
+        "/data/flow/country_next_dest_iso3": "#x_context+country_next_dest_iso3",
         "/data/flow/country_intended_dest_iso3": "#x_context+country_intended_dest_iso3",
         "/data/flow/group_size": "#x_context+group_size",
         **{
@@ -530,7 +532,7 @@ def test_selects_feeding_canonical_fields_store_the_canonical_codes(form_id: str
         checked += 1
     if form_id == FLOW:
         # A tally sheet asks few coded questions; each §2-defined one was checked above.
-        assert checked == 4
+        assert checked == 5
         return
     assert checked >= 30
     # The §2 lists these forms use are complete, not just canonical.

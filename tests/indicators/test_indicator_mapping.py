@@ -155,6 +155,36 @@ def test_spanish_labels_and_answers(catalog: Catalog) -> None:
     assert recodes(doc, "sino") == {"1": "y", "0": "n", "8": "dk", "9": "refused"}
 
 
+def test_the_next_country_on_the_route_is_told_from_the_final_destination(catalog: Catalog) -> None:
+    countries = {"pais": options(("1", "Ecuador"), ("2", "Perú"), lang="es")}
+    by_label = schema(
+        [
+            question("/data/p", "select1", "¿Cuál es su próximo país de destino?", choices="pais", lang="es"),
+            question("/data/f", "select1", "¿Cuál es su país de destino final?", choices="pais", lang="es"),
+        ],
+        countries,
+    )
+    # "próximo país de destino" (four words) is longer than the final destination's "país de destino".
+    assert targets(suggest_mapping(by_label, catalog)) == {
+        "/data/p": "context.country_next_dest_iso3",
+        "/data/f": "context.country_intended_dest_iso3",
+    }
+    by_tag = schema(
+        [
+            question("/data/a", "select1", "P1", choices="pais", hxl="#country+next+code"),
+            question("/data/b", "select1", "P2", choices="pais", hxl="#country+dest"),
+        ],
+        countries,
+    )
+    assert targets(suggest_mapping(by_tag, catalog)) == {
+        "/data/a": "context.country_next_dest_iso3",
+        "/data/b": "context.country_intended_dest_iso3",
+    }
+    # A partner tagging the next country #country+dest+next does not get the final destination.
+    both = schema([question("/data/c", "select1", "P3", choices="pais", hxl="#country+dest+next")], countries)
+    assert targets(suggest_mapping(both, catalog)) == {"/data/c": "context.country_next_dest_iso3"}
+
+
 def test_french_and_kreyol_labels_in_a_multilingual_form(catalog: Catalog) -> None:
     form = schema(
         [

@@ -41,6 +41,7 @@ DIMENSIONS = (
     "nationality",
     "group_type",
     "transport",
+    "next_destination",
     "destination",
 )
 MAX_DIMENSIONS = 4
