@@ -29,7 +29,7 @@ from app.db import get_database
 from app.errors import RutaError
 from app.models import HubLink, Project
 from app.services import hub_link
-from sync.hub_client import HubClient, HubClientError, RateMeter, UploadProgress, encode_body
+from sync.hub_client import HubClient, HubClientError, RateMeter, UploadProgress, encode_body, encode_smallest
 
 MIN_BATCH_BYTES = 32 * 1024
 
@@ -121,20 +121,36 @@ class Syncer:
         return int(min(self.opts.max_bytes, max(MIN_BATCH_BYTES, wire / ratio)))
 
     def _upload(
-        self, client: HubClient, items: list[hub_link.Pending], phase: str
+        self, client: HubClient, items: list[hub_link.Pending], phase: str, *, held: bool = False
     ) -> tuple[dict[str, Any], int, int]:
-        """Compress and upload one batch; returns the answer, its raw and its compressed size."""
-        instances = [hub_link.outgoing(p, self.store) for p in items]  # blob reads: no transaction open
+        """Compress and upload one batch; returns the answer, its raw and its compressed size. With
+        ``held`` (files of versions whose XML the central side acknowledged) the XML is not sent again;
+        an item the central side answers with an error (it lacks that XML, or predates files sent this
+        way) goes once more with its XML, so no file is acknowledged without having been taken."""
+        make = hub_link.outgoing_files if held else hub_link.outgoing
+        instances = [make(p, self.store) for p in items]  # blob reads: no transaction open
         raw = sum(len(i.xml) + sum(len(d) for _, d in i.files) for i in instances)
-        body = encode_body(instances)
+        body, encoding = encode_smallest(instances) if held else (encode_body(instances), "bzip2")
 
         def shown(p: UploadProgress) -> None:
             self.progress.line(phase, p.sent)
 
-        answer = client.upload(body, on_progress=shown)
+        answer = client.upload(body, on_progress=shown, encoding=encoding)
         self.progress.sent += len(body)
+        sent = len(body)
+        results = answer.get("results", [])
+        refused = {r.get("key") for r in results if r.get("status") == "error"} if held else set()
+        again = [p for p in items if f"v{p.id}" in refused]
+        if again:
+            whole = [hub_link.outgoing(p, self.store) for p in again]
+            body = encode_body(whole)
+            retry = client.upload(body, on_progress=shown)
+            self.progress.sent += len(body)
+            sent += len(body)
+            results = [r for r in results if r.get("key") not in refused] + retry.get("results", [])
+            answer = {"results": results}
         self.tally.add(answer)
-        return answer, raw, len(body)
+        return answer, raw, sent
 
     def run(self) -> tuple[bool, dict[str, Any]]:
         try:
@@ -238,7 +254,7 @@ class Syncer:
                         )
                         session.commit()
                     return
-            answer, _, sent = self._upload(client, items, "files")
+            answer, _, sent = self._upload(client, items, "files", held=True)
             with self._tx() as (session, link):
                 hub_link.acknowledge(
                     session, link=link, upto=upto, pushed=0, answer=answer, files_upto=upto,
@@ -254,7 +270,7 @@ class Syncer:
         with self._tx() as (session, link):
             late = [hub_link.pending(v) for v in hub_link.refreshed_versions(session, link=link, upto=upto)]
         for start in range(0, len(late), max(1, self.opts.batch_size)):
-            self._upload(client, late[start : start + self.opts.batch_size], "late files")
+            self._upload(client, late[start : start + self.opts.batch_size], "late files", held=True)
 
     def _pull(self, client: HubClient) -> dict[str, Any]:
         catalogue = client.forms()

@@ -32,6 +32,10 @@ from sync.submission import is_plain_file_name
 
 XML_PART = "xml_submission_file"
 META_FILE = "batch.json"
+# batch.json may name, for a folder with files but no XML, an instance XML the receiver already holds:
+# {"<folder>": {"heldXml": {"instanceId": ..., "sha256": <of the XML>}}}. A hub sending
+# the photos of instances whose XML it already delivered sends them this way, not the XML again.
+HELD_XML = "heldXml"
 
 # Whole-batch refusal codes; the app maps them to 400 or 413.
 NOT_A_ZIP = "not_a_zip"
@@ -131,7 +135,9 @@ def group_entries(entries: Iterable[_Entry], meta: dict[str, Any] | None = None)
         by_name = dict(named)
         item = BatchItem(key=folder, meta=dict((meta or {}).get(folder) or {}))
         xml_name = _pick_xml(folder, list(by_name))
-        if xml_name is None:
+        if xml_name is None and isinstance(item.meta.get(HELD_XML), dict):
+            item.files = [BatchFile(n, e.size, e.read, e.content_type) for n, e in by_name.items()]
+        elif xml_name is None:
             item.error = (
                 f"The folder {folder!r} has no instance XML: name it {folder}.xml (or submission.xml)."
             )

@@ -46,7 +46,7 @@ from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
 from app.services.submissions import IncomingFile, Origin
 from forms.schema import FormSchema
-from sync.batch import BatchItem
+from sync.batch import HELD_XML, BatchItem
 from sync.submission import ParsedSubmission, is_safe_file_name
 from sync.values import compile_schema, extract_values
 
@@ -112,6 +112,7 @@ def ingest_batch(
     actor.require(session, "submission.create", project)
     results: dict[int, ItemResult] = {}
     work: list[_Work] = []
+    _fill_held_xml(session, project=project, items=items)
     for index, item in enumerate(items):
         if item.error is not None or item.xml is None:
             results[index] = ItemResult(item.key, "error", 400, None, "400.20", item.error)
@@ -143,6 +144,41 @@ def ingest_batch(
     if work:
         jobs.after_submission_change(session, project.id)
     return [results[i] for i in range(len(items))]
+
+
+def _fill_held_xml(session: Session, *, project: Project, items: list[BatchItem]) -> None:
+    """Give an item that names an XML this project already holds (files sent without their XML, see
+    ``sync.batch.HELD_XML``) that XML, so it is ingested as the duplicate it is and only its files are
+    added. The sender must name the XML's sha256: it proves it has the XML, so it can do no more than
+    by sending it. An XML not held here, or held with other bytes, answers the item with an error (the
+    sender then sends the XML with its files)."""
+    for item in items:
+        held = item.meta.get(HELD_XML) if item.xml is None and item.error is None else None
+        if held is None:
+            continue
+        names = [held.get(k) for k in ("instanceId", "sha256")] if isinstance(held, dict) else []
+        xml = None
+        if len(names) == 2 and all(isinstance(n, str) and 0 < len(n) <= 255 for n in names):
+            instance_id, sha = cast(list[str], names)
+            xml = next(
+                (
+                    x
+                    for x in session.scalars(
+                        select(SubmissionVersion.xml)
+                        .join(Form, Form.id == SubmissionVersion.form_id)
+                        .where(Form.project_id == project.id, SubmissionVersion.instance_id == instance_id)
+                    )
+                    if hashlib.sha256(x).hexdigest() == sha
+                ),
+                None,
+            )
+        if xml is None:
+            item.error = (
+                f"The folder {item.key!r} names an instance XML that is not held here (or not with "
+                "those bytes); send the XML with its files."
+            )
+        else:
+            item.xml = xml
 
 
 def _classify(

@@ -12,6 +12,7 @@ then their files (``pending_files``, cursor ``files_cursor``): on a slow link th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from app.models import SubmissionVersion as SV
 from app.services import audit
 from app.services import forms as form_service
 from app.services.blobs import store_bytes
+from sync.batch import HELD_XML
 from sync.hub_client import OutgoingInstance
 
 CENTRAL_PUBLISHED = "Published on the central server; the hub copies its versions as they are."
@@ -216,6 +218,7 @@ class Pending:
     xml: bytes
     files: list[tuple[str, str]]  # (name, blob sha256)
     meta: dict[str, Any]
+    instance_id: str = ""
 
 
 def pending(version: SV, *, with_files: bool = True) -> Pending:
@@ -225,13 +228,22 @@ def pending(version: SV, *, with_files: bool = True) -> Pending:
         if a.blob_sha256 is not None and (with_files or a.name == ENCRYPTED_DATA)
     ]
     meta = {k: v for k, v in {"deviceId": version.device_id, "userAgent": version.user_agent}.items() if v}
-    return Pending(version.id, version.xml, files, meta)
+    return Pending(version.id, version.xml, files, meta, version.instance_id)
 
 
 def outgoing(version: SV | Pending, store: BlobStore) -> OutgoingInstance:
     p = version if isinstance(version, Pending) else pending(version)
     files = [(name, store.read(sha)) for name, sha in p.files]
     return OutgoingInstance(key=f"v{p.id}", xml=p.xml, files=files, meta=p.meta)
+
+
+def outgoing_files(p: Pending, store: BlobStore) -> OutgoingInstance:
+    """The files of a version whose XML the central side already acknowledged, without the XML: the
+    batch names it by instanceID and sha256 (``sync.batch.HELD_XML``), which saves resending ~1 KB of
+    compressed XML with every photo."""
+    held = {HELD_XML: {"instanceId": p.instance_id, "sha256": hashlib.sha256(p.xml).hexdigest()}}
+    files = [(name, store.read(sha)) for name, sha in p.files]
+    return OutgoingInstance(key=f"v{p.id}", xml=b"", files=files, meta=p.meta | held)
 
 
 @dataclass

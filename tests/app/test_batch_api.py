@@ -3,7 +3,9 @@ hostile archives refused as a whole with a clear 4xx, and resends that change no
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import zipfile
 from typing import Any
 
@@ -267,3 +269,47 @@ def test_bulk_items_that_lost_a_race_go_through_the_full_rules(world: World, mon
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         fresh = s.scalars(select(Submission).where(Submission.instance_id == "uuid:fresh")).one()
         assert fresh.current_version_id is not None and fresh.attachments_present == 1
+
+
+def test_files_name_an_xml_already_held_instead_of_resending_it(world: World) -> None:
+    """A hub sends the photos of instances whose XML the central side acknowledged without that XML:
+    batch.json names it by instanceID and sha256. Only an XML held in this project with exactly those
+    bytes is taken; anything else is an error on its item and writes nothing."""
+    publish_xml(world, SIMPLE_FORM)
+    headers = world.headers("manager")
+    xml = instance("uuid:held")
+    first = _post_zip(world, make_zip({"first": {"first.xml": xml, "a.jpg": b"early"}}), headers)
+    assert first.json["results"][0]["filesAdded"] == ["a.jpg"]
+    xml2 = instance("uuid:held2")
+    assert _post_zip(world, make_zip({"x": {"x.xml": xml2}}), headers).json["counts"] == {"created": 1}
+    sha = hashlib.sha256(xml2).hexdigest()
+    meta = {
+        "late": {"heldXml": {"instanceId": "uuid:held2", "sha256": sha}},
+        "wrong": {"heldXml": {"instanceId": "uuid:held", "sha256": sha}},
+        "absent": {"heldXml": {"instanceId": "uuid:nope", "sha256": sha}},
+        "junk": {"heldXml": {"instanceId": 5, "sha256": sha}},
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("batch.json", json.dumps(meta))
+        for key in meta:
+            zf.writestr(f"instances/{key}/a.jpg", f"photo of {key}".encode())
+    res = _post_zip(world, buf.getvalue(), headers)
+    assert res.status_code == 200, res.json
+    by_key = {r["key"]: r for r in res.json["results"]}
+    assert by_key["late"]["status"] == "duplicate" and by_key["late"]["filesAdded"] == ["a.jpg"]
+    for key in ("wrong", "absent", "junk"):
+        assert by_key[key]["status"] == "error" and "not held here" in by_key[key]["message"], key
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        files = dict(
+            s.execute(
+                select(SubmissionVersion.instance_id, SubmissionAttachment.blob_sha256).join(
+                    SubmissionVersion, SubmissionVersion.id == SubmissionAttachment.submission_version_id
+                )
+            ).all()
+        )
+    assert files == {
+        "uuid:held": hashlib.sha256(b"early").hexdigest(),  # untouched by the item that named it wrongly
+        "uuid:held2": hashlib.sha256(b"photo of late").hexdigest(),
+    }
+    assert _count(world, SubmissionVersion) == 2

@@ -33,9 +33,9 @@ def test_body_is_one_bzip2_stream_of_a_stored_zip_read_like_any_batch() -> None:
 
 def test_meter_follows_the_link_and_bounds_chunks() -> None:
     meter = RateMeter()
-    assert meter.chunk_size() == 60_000  # 10 s at the assumed 2G rate
+    assert meter.chunk_size() == 180_000  # 30 s at the assumed 2G rate (6,000 B/s)
     meter.add(80_000, 10.0)
-    assert meter.rate == 8000 and meter.chunk_size() == 80_000
+    assert meter.rate == 8000 and meter.chunk_size() == 240_000
     meter.add(1000, 10.0)  # the link slows: the estimate follows, smoothed
     assert 4000 < meter.estimate < 8000
     meter.rate = 10.0
