@@ -129,9 +129,12 @@ FLOW_CELL_TAGS = {
 }
 
 
-def flow_table(rows: Sequence[Any], *, by: Sequence[str]) -> tuple[list[str], list[str], list[list[Any]]]:
+def flow_table(
+    rows: Sequence[Any], *, by: Sequence[str], additive: bool = True
+) -> tuple[list[str], list[str], list[list[Any]]]:
     """Headers, hashtags and cells of a flow table of ``flows.FlowRow``s: movements are ``#affected``
-    (people counted passing, FLW-01), groups ``#affected+groups`` (FLW-02)."""
+    (people counted passing, FLW-01), groups ``#affected+groups`` (FLW-02). ``sums_to_total`` is false on
+    every row of a transport split (a group counts under each of its modes)."""
     columns = [
         *(FLOW_KEY_COLUMNS[d] for d in by),
         ("movements", "#affected+x_movements"),
@@ -141,9 +144,15 @@ def flow_table(rows: Sequence[Any], *, by: Sequence[str]) -> tuple[list[str], li
         ("children", "#affected+children"),
         ("children_share", "#affected+children+pct"),
         ("direction_share", "#affected+x_movements+pct+x_direction"),
+        ("nationality_share", "#affected+x_movements+pct+x_nationality"),
+        ("next_destination_share", "#affected+x_movements+pct+x_next_destination"),
+        ("destination_share", "#affected+x_movements+pct+x_destination"),
+        ("observed_hours", "#x_hours+observed"),
+        ("movements_per_hour", "#affected+x_movements+x_hourly"),
         ("change", "#affected+x_movements+pct+x_change"),
         *((f"people_{c}", f"#affected{tag}") for c, tag in FLOW_CELL_TAGS.items()),
         ("suppressed", "#meta+suppressed"),
+        ("sums_to_total", "#meta+x_additive"),
     ]
     out = []
     for row in rows:
@@ -154,9 +163,15 @@ def flow_table(rows: Sequence[Any], *, by: Sequence[str]) -> tuple[list[str], li
             "daily_average": row.daily_average,
             "children": row.children,
             "children_share": row.children_share,
-            "direction_share": row.direction_share,
+            "direction_share": row.shares.get("direction"),
+            "nationality_share": row.shares.get("nationality"),
+            "next_destination_share": row.shares.get("next_destination"),
+            "destination_share": row.shares.get("destination"),
+            "observed_hours": row.observed_hours,
+            "movements_per_hour": row.per_hour,
             "change": row.change,
             "suppressed": "true" if row.suppressed else "false",
+            "sums_to_total": "true" if additive else "false",
         }
         cells |= {f"people_{c}": v for c, v in row.cells.items()}
         out.append(["" if cells.get(name) is None else cells.get(name) for name, _ in columns])

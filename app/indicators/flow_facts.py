@@ -25,7 +25,8 @@ def flow_fact(
     record: Mapping[str, Any], counts: Sequence[tuple[CountRule, int | None]]
 ) -> dict[str, Any] | None:
     """The flow fact row (without project/form/submission columns), or None for a record that is not a
-    flow count or has no date."""
+    flow count or has no date. ``transports`` lists every mode of the group (the question is multi-select;
+    ``transport`` keeps the first), for the fact's ``flow_fact_transports`` rows."""
     if record.get("submission.instrument") != FLOW_INSTRUMENT:
         return None
     day = record.get("submission.collected_at")
@@ -51,6 +52,7 @@ def flow_fact(
         "nationality": _code(record.get("respondent.nationality_iso3")),
         "group_type": _code(record.get("context.group_type")),
         "transport": _code(record.get("context.transport_modes")),
+        "transports": _codes(record.get("context.transport_modes")),
         "next_destination": _code(record.get("context.country_next_dest_iso3")),
         "destination": _code(record.get("context.country_intended_dest_iso3")),
         "observed_hours": float(hours) if isinstance(hours, int | float) and hours >= 0 else None,
@@ -58,6 +60,13 @@ def flow_fact(
         "children": children if isinstance(children, int) and not isinstance(children, bool) else 0,
         **cells,
     }
+
+
+def _codes(value: Any) -> list[str]:
+    """Every code of a multi-valued answer, once each in the order given; ``unknown`` when none."""
+    values = value if isinstance(value, list | tuple) else [value]
+    codes = list(dict.fromkeys(str(v)[:MAX_CODE] for v in values if v is not None and v != ""))
+    return codes or [UNKNOWN]
 
 
 def _code(value: Any) -> str:

@@ -15,7 +15,7 @@ from app.models.indicators import (
 )
 from app.models.job import ExportRun, Job, Webhook, WebhookDelivery
 from app.models.org import Organisation, Project, ProjectKey, ProjectPartner
-from app.models.response import ActivityReport, ActivityUpload, FlowFact, PlanFigure
+from app.models.response import ActivityReport, ActivityUpload, FlowFact, FlowFactTransport, PlanFigure
 from app.models.review import Comment, ReviewEvent
 from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
 from app.models.user import (
@@ -46,6 +46,7 @@ __all__ = [
     "EntityVersion",
     "ExportRun",
     "FlowFact",
+    "FlowFactTransport",
     "Form",
     "FormAttachment",
     "FormVersion",

@@ -34,6 +34,7 @@ from app.models import (
     CanonicalPerson,
     CanonicalRecord,
     FlowFact,
+    FlowFactTransport,
     Form,
     FormVersion,
     IndicatorFact,
@@ -392,7 +393,7 @@ def _renormalise(
     _insert(session, CanonicalPerson, persons)
     _insert(session, UnmappedValue, unmapped)
     _insert(session, IndicatorFact, facts)
-    _insert(session, FlowFact, flows)
+    _insert_flows(session, flows)
     return len(records)
 
 
@@ -434,6 +435,12 @@ def delete_rows(session: Session, submission_ids: Sequence[int]) -> None:
         session.execute(
             delete(model).where(model.record_id.in_(record_ids)).execution_options(synchronize_session=False)
         )
+    flow_ids = select(FlowFact.id).where(FlowFact.submission_id.in_(submission_ids))
+    session.execute(
+        delete(FlowFactTransport)
+        .where(FlowFactTransport.fact_id.in_(flow_ids))
+        .execution_options(synchronize_session=False)
+    )
     for facts in (IndicatorFact, FlowFact):
         session.execute(
             delete(facts)
@@ -445,6 +452,23 @@ def delete_rows(session: Session, submission_ids: Sequence[int]) -> None:
         .where(CanonicalRecord.submission_id.in_(submission_ids))
         .execution_options(synchronize_session=False)
     )
+
+
+def _insert_flows(session: Session, flows: list[dict[str, Any]]) -> None:
+    """The flow facts and a ``flow_fact_transports`` row per mode of each (the ids come back in the
+    facts' order, so each fact's modes go to its own id)."""
+    for start in range(0, len(flows), 5000):
+        batch = flows[start : start + 5000]
+        ids = session.scalars(
+            insert(FlowFact).returning(FlowFact.id, sort_by_parameter_order=True),
+            [{k: v for k, v in row.items() if k != "transports"} for row in batch],
+        ).all()
+        modes = [
+            {"fact_id": fact_id, "transport": mode}
+            for fact_id, row in zip(ids, batch, strict=True)
+            for mode in row["transports"]
+        ]
+        session.execute(insert(FlowFactTransport), modes)
 
 
 def _insert(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:

@@ -63,6 +63,10 @@ def flow_xml(
     kind: str,
     next_country: str,
     n: dict[str, int],
+    *,
+    transport: str = "bus_formal walk",
+    hours: str = "8",
+    destination: str = "PER",
 ) -> str:
     counts = "".join(f"<n_{c}>{n.get(c, 0)}</n_{c}>" for c in CELLS)
     return (
@@ -70,11 +74,11 @@ def flow_xml(
         f"<start>{day}T08:00:00.000-05:00</start><end>{day}T10:00:00.000-05:00</end>"
         f"<today>{day}</today><deviceid>collect:x</deviceid>"
         f"<point><country_iso3>COL</country_iso3><site_code>{site}</site_code>"
-        f"<observed_hours>8</observed_hours></point>"
+        f"<observed_hours>{hours}</observed_hours></point>"
         f"<flow><direction>{direction}</direction><nationality_iso3>{nat}</nationality_iso3>"
-        f"<group_type>{kind}</group_type><transport_modes>bus_formal walk</transport_modes>"
+        f"<group_type>{kind}</group_type><transport_modes>{transport}</transport_modes>"
         f"<country_next_dest_iso3>{next_country}</country_next_dest_iso3>"
-        f"<country_intended_dest_iso3>PER</country_intended_dest_iso3>"
+        f"<country_intended_dest_iso3>{destination}</country_intended_dest_iso3>"
         f"<group_size>{sum(n.values())}</group_size>{counts}</flow>"
         f"<meta><instanceID>uuid:{uid}</instanceID></meta></data>"
     )

@@ -3,11 +3,18 @@ groups (FLW-02, travel groups) per site and period (day, ISO week, month), with 
 
 - observed days: the distinct days the key's sites were counted on; daily average = movements ÷ observed
   days (a day with no count is not a day with no movement);
+- hours observed: each site-day's hours (the largest any of its groups reports: every group of a window
+  repeats the window's hours), summed over the key's site-days; movements per observed hour = the
+  movements of the site-days with hours ÷ those hours (a site-day without hours adds to neither);
 - share of children = children ÷ movements;
-- direction split: when ``direction`` is in ``by``, each row's share of the movements of the same key
-  without direction;
+- split shares: when ``direction``, ``nationality``, ``next_destination`` or ``destination`` is in ``by``,
+  each row's share of the movements of the same key without that dimension (within each site/period);
 - change on the previous period: when ``period`` is in ``by``, (movements − previous) ÷ previous, for the
   same other dimensions, None when the previous period has no count.
+
+A group's transport is multi-select: ``by=transport`` counts a group under each mode it used (a bus and a
+walk: once under each), so that split does not sum to the total (``FlowQuery.additive`` is false and the
+outputs say so); without ``transport`` in ``by`` every group counts once.
 
 The submissions that count are those FLW-01/02 count: approved ones, and received ones too when the project
 says so (``indicators_include_received``) or the query asks (``include_received``), so the flow tables and
@@ -27,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidValueError
 from app.indicators.normalise import SITE_ROLLUP
-from app.models import ActivityReport, FlowFact, Project
+from app.models import ActivityReport, FlowFact, FlowFactTransport, Project
 from app.models.response import FLOW_CELLS
 from app.services import sites as site_service
 from app.services.indicator_values import APPROVED, WITH_RECEIVED
@@ -45,6 +52,11 @@ DIMENSIONS = (
     "destination",
 )
 MAX_DIMENSIONS = 4
+NOT_ADDITIVE = (
+    "A group is counted under each transport mode it used: the rows of this split do not sum to the total."
+)
+# The splits that carry a share column: each row's part of the same key without the dimension.
+SPLITS = ("direction", "nationality", "next_destination", "destination")
 K = 5  # the small-count threshold of INDICATORS.md §6
 
 
@@ -55,6 +67,11 @@ class FlowQuery:
     start: dt.date | None = None
     end: dt.date | None = None  # inclusive
     include_received: bool | None = None  # None: the project's setting, as for the indicators
+
+    @property
+    def additive(self) -> bool:
+        """Whether the rows sum to the total: not when a group counts under each of its transport modes."""
+        return "transport" not in self.by
 
     def check(self) -> None:
         unknown = [d for d in self.by if d not in DIMENSIONS]
@@ -81,9 +98,18 @@ class FlowRow:
     children: int | None
     observed_days: int
     cells: dict[str, int | None] = field(default_factory=dict)
-    direction_share: float | None = None
+    shares: dict[str, float | None] = field(default_factory=dict)  # per SPLITS dimension in the key
     change: float | None = None
     suppressed: bool = False
+    observed_hours: float = 0.0
+    movements_in_hours: int | None = 0  # the movements of the site-days with hours observed
+
+    @property
+    def per_hour(self) -> float | None:
+        """Movements per observed hour, over the site-days that report their hours."""
+        if self.movements_in_hours is None or not self.observed_hours:
+            return None
+        return round(self.movements_in_hours / self.observed_hours, 4)
 
     @property
     def daily_average(self) -> float | None:
@@ -132,9 +158,19 @@ def _conditions(project: Project, query: FlowQuery) -> list[sa.ColumnElement[boo
 
 
 def _columns(query: FlowQuery) -> list[Any]:
-    return [
-        (_period_column(query.period) if d == "period" else getattr(FlowFact, d)).label(d) for d in query.by
-    ]
+    def column(d: str) -> Any:
+        if d == "period":
+            return _period_column(query.period)
+        return FlowFactTransport.transport if d == "transport" else getattr(FlowFact, d)
+
+    return [column(d).label(d) for d in query.by]
+
+
+def _from(select: sa.Select[Any], query: FlowQuery) -> sa.Select[Any]:
+    """The facts, once per transport mode when the query splits by it (and once each otherwise)."""
+    if query.additive:
+        return select
+    return select.join(FlowFactTransport, FlowFactTransport.fact_id == FlowFact.id)
 
 
 def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowRow]:
@@ -149,16 +185,33 @@ def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowR
         sa.func.sum(f.children),
         *(sa.func.sum(getattr(f, c)) for c in FLOW_CELLS),
     ]
-    totals = session.execute(sa.select(*dims, *sums).where(*conds).group_by(*dims)).all()
+    totals = session.execute(_from(sa.select(*dims, *sums), query).where(*conds).group_by(*dims)).all()
     # Observed days: distinct (site, day) pairs per key, so two sites counted on one day are two
-    # site-days; grouped in SQL by key and day, counted here.
+    # site-days; grouped in SQL by key and day with their movements, counted here with each site-day's
+    # hours (the largest its groups report, from every counted group of the site-day).
+    hours_of = {
+        (site, day): hours
+        for site, day, hours in session.execute(
+            sa.select(f.site, f.day, sa.func.max(f.observed_hours)).where(*conds).group_by(f.site, f.day)
+        )
+    }
     day_keys = session.execute(
-        sa.select(*dims, f.site, f.day).where(*conds).group_by(*dims, f.site, f.day)
+        _from(sa.select(*dims, f.site, f.day, sa.func.sum(f.people)), query)
+        .where(*conds)
+        .group_by(*dims, f.site, f.day)
     ).all()
     width = len(dims)
     days: dict[tuple[str, ...], int] = defaultdict(int)
+    hours: dict[tuple[str, ...], float] = defaultdict(float)
+    in_hours: dict[tuple[str, ...], int] = defaultdict(int)
     for record in day_keys:
-        days[_key(tuple(record)[:width])] += 1
+        values = tuple(record)
+        key = _key(values[:width])
+        days[key] += 1
+        site_hours = hours_of.get((values[width], values[width + 1]))
+        if site_hours:
+            hours[key] += float(site_hours)
+            in_hours[key] += int(values[width + 2] or 0)
     rows = []
     for record in totals:
         values = tuple(record)
@@ -174,10 +227,12 @@ def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowR
                 children=children,
                 observed_days=days[key],
                 cells=dict(zip(FLOW_CELLS, cells, strict=True)),
+                observed_hours=round(hours[key], 4),
+                movements_in_hours=in_hours[key],
             )
         )
     rows.sort(key=lambda r: tuple(r.key.values()))
-    _direction_shares(rows, query)
+    _shares(rows, query)
     _changes(rows, query)
     return rows
 
@@ -186,15 +241,14 @@ def _key(values: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(v.isoformat() if isinstance(v, dt.date) else str(v) for v in values)
 
 
-def _direction_shares(rows: list[FlowRow], query: FlowQuery) -> None:
-    if "direction" not in query.by:
-        return
-    others: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
-    for row in rows:
-        others[_without(row.key, "direction")] += row.movements or 0
-    for row in rows:
-        whole = others[_without(row.key, "direction")]
-        row.direction_share = round((row.movements or 0) / whole, 4) if whole else None
+def _shares(rows: list[FlowRow], query: FlowQuery) -> None:
+    for split in (d for d in SPLITS if d in query.by):
+        others: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        for row in rows:
+            others[_without(row.key, split)] += row.movements or 0
+        for row in rows:
+            whole = others[_without(row.key, split)]
+            row.shares[split] = round((row.movements or 0) / whole, 4) if whole else None
 
 
 def _without(key: dict[str, str], name: str) -> tuple[tuple[str, str], ...]:
@@ -227,10 +281,12 @@ def _changes(rows: list[FlowRow], query: FlowQuery) -> None:
 
 def suppress(rows: list[FlowRow]) -> list[FlowRow]:
     """Small-cell suppression for flows shared beyond the organisation (INDICATORS.md §6): a row counting
-    fewer than K people (1 to K−1) is hidden with its groups, children and cells; the sex × age cells below
-    K are hidden, and when one cell alone is hidden the smallest other non-zero cell goes with it (the
-    movements are their sum). In a direction split, a lone hidden direction takes the smallest other one
-    with it, so it cannot be recovered from a total. A hidden count hides what is derived from it."""
+    fewer than K people (1 to K−1) is hidden with its groups, children, cells, shares and rate per hour;
+    the sex × age cells below K are hidden, and when one cell alone is hidden the smallest other non-zero
+    cell goes with it (the movements are their sum). In a split (direction, nationality, next or final
+    destination), a lone hidden member takes the smallest other one with it, so it cannot be recovered
+    from a total. A hidden count hides what is derived from it; the hours observed (not a count of
+    people) stay."""
     for row in rows:
         row.suppressed = False
         hidden = {name for name, value in row.cells.items() if value is not None and 0 < value < K}
@@ -242,21 +298,28 @@ def suppress(rows: list[FlowRow]) -> list[FlowRow]:
             row.cells[name] = None
         row.suppressed = bool(hidden)
     small = {id(r) for r in rows if r.movements is not None and 0 < r.movements < K}
-    if any("direction" in r.key for r in rows):
-        split: dict[tuple[tuple[str, str], ...], list[FlowRow]] = defaultdict(list)
-        for row in rows:
-            split[_without(row.key, "direction")].append(row)
-        for members in split.values():
-            lone = [r for r in members if id(r) in small]
-            if len(lone) == 1:
-                others = [r for r in members if id(r) not in small and r.movements]
-                if others:
-                    small.add(id(min(others, key=lambda r: r.movements or 0)))
+    # Transport is left out: a group counts under each of its modes, so no mode is a total minus the rest.
+    splits = [d for d in SPLITS if any(d in r.key for r in rows)]
+    changed = True
+    while changed:  # a complementary cell hidden in one split can leave another split's cell alone
+        changed = False
+        for split in splits:
+            groups: dict[tuple[tuple[str, str], ...], list[FlowRow]] = defaultdict(list)
+            for row in rows:
+                groups[_without(row.key, split)].append(row)
+            for members in groups.values():
+                lone = [r for r in members if id(r) in small]
+                if len(lone) == 1:
+                    others = [r for r in members if id(r) not in small and r.movements]
+                    if others:
+                        small.add(id(min(others, key=lambda r: r.movements or 0)))
+                        changed = True
     for row in rows:
         if id(row) in small:
-            row.movements = row.groups = row.children = None
+            row.movements = row.groups = row.children = row.movements_in_hours = None
             row.cells = dict.fromkeys(row.cells)
-            row.direction_share = row.change = None
+            row.shares = dict.fromkeys(row.shares)
+            row.change = None
             row.suppressed = True
     return rows
 

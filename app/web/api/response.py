@@ -353,7 +353,12 @@ def _flow_json(row: flows.FlowRow) -> dict[str, Any]:
         "dailyAverage": row.daily_average,
         "children": row.children,
         "childrenShare": row.children_share,
-        "directionShare": row.direction_share,
+        "directionShare": row.shares.get("direction"),
+        "nationalityShare": row.shares.get("nationality"),
+        "nextDestinationShare": row.shares.get("next_destination"),
+        "destinationShare": row.shares.get("destination"),
+        "observedHours": row.observed_hours,
+        "movementsPerHour": row.per_hour,
         "change": row.change,
         "peopleBySexAge": row.cells,
         "suppressed": row.suppressed,
@@ -379,8 +384,16 @@ def _flows(project_id: int, fmt: str | None) -> Response:
     )
     commit()
     if fmt is None:
-        return jsonify({"by": list(q.by), "period": q.period, "rows": [_flow_json(r) for r in rows]})
-    headers, tags, cells = export.flow_table(rows, by=q.by)
+        return jsonify(
+            {
+                "by": list(q.by),
+                "period": q.period,
+                "sumsToTotal": q.additive,
+                **({} if q.additive else {"note": flows.NOT_ADDITIVE}),
+                "rows": [_flow_json(r) for r in rows],
+            }
+        )
+    headers, tags, cells = export.flow_table(rows, by=q.by, additive=q.additive)
     if fmt == "csv":
         response = Response(export.to_csv(headers, tags, cells), mimetype="text/csv")
     else:
