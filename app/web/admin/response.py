@@ -1,6 +1,7 @@
 """The response dashboard of a project (issue 20): for a year, people reached against people in need per
 place and per population type (the gap), flows counted per site and month, and reached in transit against
-the movements counted at each site. Figures come from the services behind the API, suppressed as the API's
+the movements counted at each site, each table with its chart beside it (``charts``: inline SVG, suppressed
+values never drawn). Figures come from the services behind the API, suppressed as the API's
 ``suppress=true`` output is (this page is read by people beyond the reporting organisations); the
 download links are the API's CSV/XLSX, which accept the admin session."""
 
@@ -16,7 +17,7 @@ from app.services import audit
 from app.services.response import flows, suppression
 from app.services.response.reach import ReachQuery, gaps
 from app.web import query
-from app.web.admin import bp
+from app.web.admin import bp, charts
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 from app.web.api import response as api_response
 
@@ -65,6 +66,10 @@ def response(project_id: int) -> str:
         by_population=by_population,
         flow_rows=flow_rows,
         transit=transit,
+        place_chart=charts.gap_chart(by_place, key=lambda r: r.key.get("admin1") or "—"),
+        population_chart=charts.gap_chart(by_population, key=lambda r: r.split or "—"),
+        flow_chart=charts.flow_chart(flow_rows, year),
+        chart_width=charts.WIDTH,
         project_menu=project_menu(p, "admin.response"),
     )
 
