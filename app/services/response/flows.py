@@ -187,16 +187,12 @@ def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowR
     ]
     totals = session.execute(_from(sa.select(*dims, *sums), query).where(*conds).group_by(*dims)).all()
     # Observed days: distinct (site, day) pairs per key, so two sites counted on one day are two
-    # site-days; grouped in SQL by key and day with their movements, counted here with each site-day's
-    # hours (the largest its groups report, from every counted group of the site-day).
-    hours_of = {
-        (site, day): hours
-        for site, day, hours in session.execute(
-            sa.select(f.site, f.day, sa.func.max(f.observed_hours)).where(*conds).group_by(f.site, f.day)
-        )
-    }
+    # site-days; grouped in SQL by key, site and day with their movements and the site-day's hours (the
+    # largest any of its counted groups reports, over every key: a window over the grouped rows, so the
+    # facts are read once), counted here.
+    site_day_hours = sa.func.max(sa.func.max(f.observed_hours)).over(partition_by=(f.site, f.day))
     day_keys = session.execute(
-        _from(sa.select(*dims, f.site, f.day, sa.func.sum(f.people)), query)
+        _from(sa.select(*dims, sa.func.sum(f.people), site_day_hours), query)
         .where(*conds)
         .group_by(*dims, f.site, f.day)
     ).all()
@@ -208,10 +204,10 @@ def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowR
         values = tuple(record)
         key = _key(values[:width])
         days[key] += 1
-        site_hours = hours_of.get((values[width], values[width + 1]))
+        people, site_hours = values[width:]
         if site_hours:
             hours[key] += float(site_hours)
-            in_hours[key] += int(values[width + 2] or 0)
+            in_hours[key] += int(people or 0)
     rows = []
     for record in totals:
         values = tuple(record)
