@@ -270,3 +270,86 @@ def test_a_trashed_group_takes_its_transport_modes_with_it(split: World) -> None
         ("unknown",): 6,
         ("walk",): 6 + 7 + 4,
     }
+
+
+def test_libhxl_reads_the_flow_outputs_and_filters_them_by_tag(split: World) -> None:
+    import hxl
+
+    res = split.client.get(
+        f"/v1/projects/{split.project_id}/flows.csv?by=site,nationality", headers=split.headers("analyst")
+    )
+    assert res.status_code == 200 and res.mimetype == "text/csv"
+    ven = list(hxl.data(io.BytesIO(res.data)).with_rows("#country+nationality+code=VEN"))
+    # S1 VEN 14 of 21 over 12 hours (14 on site-days with hours); S2 VEN 9 of 13, its only site-day
+    # (03-02) without hours: 0 hours and no rate.
+    assert [
+        (
+            row.get("#loc+code"),
+            row.get("#affected+x_movements"),
+            row.get("#affected+x_movements+pct+x_nationality"),
+            row.get("#x_hours+observed"),
+            row.get("#affected+x_movements+x_hourly"),
+        )
+        for row in ven
+    ] == [
+        (S1, "14", str(round(14 / 21, 4)), "12.0", str(round(14 / 12, 4))),
+        (S2, "9", "0.6923", "0.0", None),
+    ]
+
+
+def test_plan_5w_and_flows_together_give_gap_coverage_and_transit(split: World) -> None:
+    """People in need, 5W rows and flow counts in one project: the gap per place and population type,
+    and the reached in transit at a site against the movements counted there, by hand."""
+    plan = (
+        "year,sector,country,admin1,admin2,population_type,age_gender,people_in_need,target\n"
+        "2026,health,COL,CO54,,in_transit,women,40,20\n"
+        "2026,health,COL,CO54,,in_transit,men,20,10\n"
+        "2026,health,COL,CO54,,in_destination,women,50,25\n"
+    )
+    res = split.client.put(
+        f"/v1/projects/{split.project_id}/needs",
+        data=plan.encode(),
+        content_type="text/csv",
+        headers=split.headers("manager"),
+    )
+    assert res.status_code == 200, res.json
+    base = {
+        "country": "COL", "admin1": "CO54", "admin2": "CO54001", "organisation": "OIM", "cva": False,
+        "sector": "health", "indicator": "HEA-01",
+    }  # fmt: skip
+    rows = [
+        # At S1 in March: 7 reached in transit (4 women, 3 men), 2 in destination.
+        base | {"site": S1, "month": "2026-03", "total_beneficiaries": 9, "new_beneficiaries": 9,
+                "in_transit": 7, "in_destination": 2, "women": 6, "men": 3},
+        # At S2 in March: 5 in transit.
+        base | {"site": S2, "month": "2026-03", "total_beneficiaries": 5, "new_beneficiaries": 5,
+                "in_transit": 5, "women": 5},
+    ]  # fmt: skip
+    res = split.client.post(
+        f"/v1/projects/{split.project_id}/activities", json=rows, headers=split.headers("analyst")
+    )
+    assert res.status_code == 200, res.json
+    res = split.client.get(
+        f"/v1/projects/{split.project_id}/gaps",
+        query_string={"year": "2026", "by": "admin1,population_type"},
+        headers=split.headers("analyst"),
+    )
+    got = {
+        (r["dimensions"]["admin1"], r["category"]): (r["peopleInNeed"], r["reached"], r["gap"], r["coverage"])
+        for r in res.json["rows"]
+        if r["peopleInNeed"]
+    }
+    # In transit: 40 + 20 = 60 in need, 7 + 5 = 12 reached, gap 48, coverage 0.2. In destination: 50, 2,
+    # 48, 0.04.
+    assert got == {("CO54", "in_transit"): (60, 12, 48, 0.2), ("CO54", "in_destination"): (50, 2, 48, 0.04)}
+    res = split.client.get(
+        f"/v1/projects/{split.project_id}/transit?year=2026", headers=split.headers("analyst")
+    )
+    transit = {
+        (r["site"], r["month"]): (r["reachedInTransit"], r["movements"], r["ratio"]) for r in res.json["rows"]
+    }
+    # S1 in March: 7 against 21 movements (1/3); S2: 5 against 13.
+    assert transit == {
+        (S1, "2026-03"): (7, 21, round(7 / 21, 4)),
+        (S2, "2026-03"): (5, 13, round(5 / 13, 4)),
+    }
