@@ -404,7 +404,7 @@ def _flows(project_id: int, fmt: str | None) -> Response:
 
 @bp.get(f"{BASE}/flows")
 def get_flows(project_id: int) -> Response:
-    """Flow counts (movements, groups, daily averages, splits) by site, period and direction."""
+    """Flow counts (movements, groups, daily averages, hours observed, split shares) by site, period, …"""
     return _flows(project_id, None)
 
 
