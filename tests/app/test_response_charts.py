@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
+import pytest
+
 from app.web.admin import charts
 from tests.app.admin_helpers import login
 from tests.app.conftest import World
@@ -163,3 +165,35 @@ def test_dashboard_without_figures_draws_no_chart(world: World) -> None:
         f"/admin/projects/{world.project_id}/response?year=2026", headers={"Accept-Language": "en"}
     ).data.decode()
     assert "<svg" not in html and "No flow counts for this year." in html
+
+
+@pytest.mark.slow
+def test_dashboard_with_charts_fits_a_phone_and_fetches_nothing_elsewhere(
+    counted: World,  # noqa: F811
+    reported: World,  # noqa: F811
+    live: str,
+) -> None:
+    """At 390 × 844 in Chromium the page with all three charts scrolls no wider than the screen, each
+    chart is drawn inside it, and every request goes to Ruta itself (no CDN, no third party)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.app.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.app.test_admin_forms_browser import log_in
+
+    elsewhere: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.on("request", lambda r: None if r.url.startswith(live) else elsewhere.append(r.url))
+        log_in(page, live, counted, "manager")
+        page.goto(f"{live}/admin/projects/{counted.project_id}/response?year=2026")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for chart in ("chart-gaps-by-place", "chart-gaps-by-population", "chart-flows"):
+            box = page.locator(f"#{chart}").bounding_box()
+            assert box is not None and box["width"] > 200 and box["x"] + box["width"] <= 390, (chart, box)
+        title = page.locator("#chart-flows-title").text_content() or ""
+        assert title == "Movimentos contados por local e mês em 2026"
+        context.close()
+        browser.close()
+    assert elsewhere == []
