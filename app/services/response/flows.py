@@ -179,42 +179,39 @@ def flows(session: Session, *, project: Project, query: FlowQuery) -> list[FlowR
     f = FlowFact
     dims = _columns(query)
     conds = _conditions(project, query)
+    # One pass over the facts, grouped by key, site and day: the key's sums are added up here, its
+    # observed days are its distinct (site, day) pairs (two sites counted on one day are two site-days),
+    # and each site-day carries its hours (the largest any of its counted groups reports, over every key:
+    # a window over the grouped rows). A key has at most as many of these rows as site-days.
+    site_day_hours = sa.func.max(sa.func.max(f.observed_hours)).over(partition_by=(f.site, f.day))
     sums = [
         sa.func.sum(f.people),
         sa.func.count(),
         sa.func.sum(f.children),
         *(sa.func.sum(getattr(f, c)) for c in FLOW_CELLS),
     ]
-    totals = session.execute(_from(sa.select(*dims, *sums), query).where(*conds).group_by(*dims)).all()
-    # Observed days: distinct (site, day) pairs per key, so two sites counted on one day are two
-    # site-days; grouped in SQL by key, site and day with their movements and the site-day's hours (the
-    # largest any of its counted groups reports, over every key: a window over the grouped rows, so the
-    # facts are read once), counted here.
-    site_day_hours = sa.func.max(sa.func.max(f.observed_hours)).over(partition_by=(f.site, f.day))
-    day_keys = session.execute(
-        _from(sa.select(*dims, sa.func.sum(f.people), site_day_hours), query)
-        .where(*conds)
-        .group_by(*dims, f.site, f.day)
+    site_days = session.execute(
+        _from(sa.select(*dims, site_day_hours, *sums), query).where(*conds).group_by(*dims, f.site, f.day)
     ).all()
     width = len(dims)
+    totals: dict[tuple[str, ...], list[int]] = {}
     days: dict[tuple[str, ...], int] = defaultdict(int)
     hours: dict[tuple[str, ...], float] = defaultdict(float)
     in_hours: dict[tuple[str, ...], int] = defaultdict(int)
-    for record in day_keys:
+    for record in site_days:
         values = tuple(record)
         key = _key(values[:width])
+        site_hours = values[width]
+        counts = [int(v or 0) for v in values[width + 1 :]]
+        total = totals.setdefault(key, [0] * len(counts))
+        for i, n in enumerate(counts):
+            total[i] += n
         days[key] += 1
-        people, site_hours = values[width:]
         if site_hours:
             hours[key] += float(site_hours)
-            in_hours[key] += int(people or 0)
+            in_hours[key] += counts[0]
     rows = []
-    for record in totals:
-        values = tuple(record)
-        key = _key(values[:width])
-        people, groups, children, *cells = (int(v or 0) for v in values[width:])
-        if not groups:  # the one row of an ungrouped query over no facts
-            continue
+    for key, (people, groups, children, *cells) in totals.items():
         rows.append(
             FlowRow(
                 key=dict(zip(query.by, key, strict=True)),
