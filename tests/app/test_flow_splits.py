@@ -353,3 +353,32 @@ def test_plan_5w_and_flows_together_give_gap_coverage_and_transit(split: World) 
         (S1, "2026-03"): (7, 21, round(7 / 21, 4)),
         (S2, "2026-03"): (5, 13, round(5 / 13, 4)),
     }
+
+
+def test_migration_0026_gives_existing_facts_their_one_known_mode(split: World, database_url: str) -> None:
+    """Facts written before 0026 knew only their first mode: the migration gives each that one row."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from app.migrate import alembic_config
+
+    get_database(split.app).dispose()
+    cfg = alembic_config(database_url)
+    before = ScriptDirectory.from_config(cfg).get_revision("0026").down_revision
+    command.downgrade(cfg, str(before))
+    command.upgrade(cfg, "head")
+    with split.app.app_context(), get_database(split.app).session_scope() as s:
+        got = s.execute(
+            select(FlowFact.people, FlowFactTransport.transport).join(
+                FlowFactTransport, FlowFactTransport.fact_id == FlowFact.id
+            )
+        ).all()
+    # g1 (6) walk, g2 (7) walk, g3 (2) bus_formal, g4 (6) unknown, g5 (9) bus_informal, g6 (4) walk.
+    assert sorted(got) == [
+        (2, "bus_formal"),
+        (4, "walk"),
+        (6, "unknown"),
+        (6, "walk"),
+        (7, "walk"),
+        (9, "bus_informal"),
+    ]
