@@ -113,7 +113,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
             session, actor=actor, form=form, schema=schema, paths=[f"/data/{q[0]}" for q in QUESTIONS]
         )
         session.commit()
-        form_id, project_id, version_id = form.id, project.id, form.current_version.id
+        form_id, project_id, version_id, org_id = form.id, project.id, form.current_version.id, org.id
 
     rng = random.Random(17)
     now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -148,6 +148,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
                     {
                         "id": sid,
                         "form_id": form_id,
+                        "organisation_id": org_id,
                         "instance_id": iid,
                         "current_version_id": None,
                         "review_state": rng.choice(("received", "approved", "hasIssues")),
