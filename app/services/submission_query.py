@@ -6,9 +6,10 @@ the depth. A page asked for by number alone (a bookmark, the first and last page
 from whichever end of the ordering is nearer, so the last page costs what the first does. Every sort
 ends with the id as a tie-breaker, so pages never overlap.
 
-The total shown above the table is an exact count. Its default form, every live row of one form, is an
-index-only scan of the partial index of migration 0024 on (form, received, id) over rows not in the
-trash, so neither the count nor an offset reads the table itself. The reader's row filter
+The total shown above the table is an exact count up to ``EXACT_COUNT_LIMIT`` matching rows, and
+above it on PostgreSQL the planner's estimate, shown as "about N" (``page_total``), so no page view
+counts 100,000 rows. Counts and offsets over every live row of one form are index-only scans of the
+partial index of migration 0024 on (form, received, id) over rows not in the trash. The reader's row filter
 (``row_access.visible_rows``) is ``true`` or a single column comparison for that reason. The other
 indexes of migration 0004 cover the common filters ((form, review state, received), (form, device,
 received), (form, device credential, received), each ending with the id), and trigram indexes the
@@ -50,6 +51,8 @@ SORTS: dict[str, Any] = {
     "device": func.coalesce(Submission.device_id, ""),
 }
 MAX_BULK = 10000
+# Above this many matching rows (PostgreSQL's estimate) the table shows the estimate, not a count.
+EXACT_COUNT_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class Page:
     page: int
     per_page: int
     ids: list[int] = field(default_factory=list)
+    exact: bool = True  # False: ``total`` is PostgreSQL's estimate (EXACT_COUNT_LIMIT)
+    at_end: bool = False  # the page holds the last rows of the ordering (read from the other end)
 
     @property
     def pages(self) -> int:
@@ -158,7 +163,11 @@ class Page:
     @property
     def next_after(self) -> int | None:
         """The cursor of the Next link: the last row of this page."""
-        return self.ids[-1] if self.ids and self.page < self.pages else None
+        if not self.ids or self.at_end:
+            return None
+        # An estimated total may be short: then a full page is the sign that more rows follow.
+        more = self.page < self.pages if self.exact else len(self.ids) == self.per_page
+        return self.ids[-1] if more else None
 
     @property
     def previous_before(self) -> int | None:
@@ -168,6 +177,24 @@ class Page:
 
 def count(session: Session, f: SubmissionFilter) -> int:
     return int(session.scalar(select(func.count(Submission.id)).where(*_conditions(f))) or 0)
+
+
+def page_total(session: Session, f: SubmissionFilter) -> tuple[int, bool]:
+    """The table's total and whether it is exact. An exact count reads every matching index entry on
+    every page view, so on PostgreSQL a filter the planner expects to match more than
+    ``EXACT_COUNT_LIMIT`` rows shows the planner's estimate instead ("about 100,000"): a number read
+    from the table's statistics, the same at 100,000 rows as at ten million."""
+    if session.get_bind().dialect.name == "postgresql":
+        estimate = _estimated_rows(session, select(Submission.id).where(*_conditions(f)))
+        if estimate > EXACT_COUNT_LIMIT:
+            return estimate, False
+    return count(session, f), True
+
+
+def _estimated_rows(session: Session, query: Select[Any]) -> int:
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    plan = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
 
 
 def list_page(
@@ -183,16 +210,33 @@ def list_page(
     follows (or precedes) in the table's order: the Next and Previous links' cursors."""
     if per_page not in PAGE_SIZES:
         per_page = 50
-    total = count(session, f)
+    total, exact = page_total(session, f)
     pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    cursor = after is not None or before is not None
+    page = max(1, page) if cursor and not exact else min(max(1, page), pages)
     conds = _conditions(f)
     ids: list[int] | None = None
-    if page not in (1, pages) and (after is not None or before is not None):
+    at_end = False
+    # With an exact total, the first and last pages are read from their ends whatever the link said;
+    # with an estimate, only the cursor knows where the page is.
+    if cursor and page != 1 and (page != pages or not exact):
         ids = _from_cursor(session, f, conds, after=after, before=before, per_page=per_page)
+    if ids is None and not exact and page >= pages > 1:
+        # The last page of an estimated total: the last rows, read from the other end.
+        reverse = replace(f, descending=not f.descending)
+        query = _ordered(select(Submission.id).where(*conds), reverse).limit(per_page)
+        ids, page, at_end = list(session.scalars(query))[::-1], pages, True
     if ids is None:
         ids = _by_number(session, f, conds, page=page, per_page=per_page, total=total)
-    return Page(rows=load_rows(session, ids), total=total, page=page, per_page=per_page, ids=ids)
+    return Page(
+        rows=load_rows(session, ids),
+        total=total,
+        page=page,
+        per_page=per_page,
+        ids=ids,
+        exact=exact,
+        at_end=at_end,
+    )
 
 
 def _from_cursor(

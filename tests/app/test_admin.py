@@ -284,6 +284,43 @@ def test_table_pages_by_cursor_in_every_order_and_by_number_from_either_end(worl
     assert client.get(f"{table}?after=abc").status_code == 400
 
 
+def test_a_large_filter_shows_postgresqls_estimate_and_still_pages_through_every_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXACT_COUNT_LIMIT matching rows PostgreSQL's table shows the planner's estimate instead of
+    counting; the Next links (keyset) still reach every row once. SQLite always counts."""
+    from app.services import submission_query
+
+    monkeypatch.setattr(submission_query, "EXACT_COUNT_LIMIT", 5)
+    publish(world, SIMPLE_FORM)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    for i in range(25):
+        ingest(world, instance(f"uuid:e{i:02d}", name=f"E{i}"), created_at=base + timedelta(hours=i))
+    engine = get_database(world.app).engine
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE submissions")
+    client = login(world, "supervisor")
+    table = f"/admin/projects/{world.project_id}/forms/photo/submissions"
+    first = client.get(f"{table}?per_page=10", headers={"Accept-Language": "en"}).text
+    if postgres:
+        assert re.search(r'id="result-count">about \d+ submissions<', first), first[:2000]
+        assert re.search(r"Page 1 of about \d+", first)
+    else:
+        assert 'id="result-count">25 submissions<' in first
+    seen, text = [], first
+    while True:
+        seen += re.findall(r">uuid:(e\d\d)<", text)
+        found = re.search(r'<a rel="next" href="[^"?]*\?([^"]+)"', text)
+        if not found:
+            break
+        text = client.get(f"{table}?{html.unescape(found.group(1))}").text
+    assert seen == [f"e{i:02d}" for i in range(24, -1, -1)]
+    last = client.get(f"{table}?per_page=10&page=99").text  # by number: the oldest rows
+    assert re.findall(r">uuid:(e\d\d)<", last)[-1] == "e00"
+
+
 # -- the submission page ------------------------------------------------------------------------------
 
 
