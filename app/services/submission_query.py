@@ -181,14 +181,17 @@ def count(session: Session, f: SubmissionFilter) -> int:
 
 def page_total(session: Session, f: SubmissionFilter) -> tuple[int, bool]:
     """The table's total and whether it is exact. An exact count reads every matching index entry on
-    every page view, so on PostgreSQL a filter the planner expects to match more than
-    ``EXACT_COUNT_LIMIT`` rows shows the planner's estimate instead ("about 100,000"): a number read
-    from the table's statistics, the same at 100,000 rows as at ten million."""
-    if session.get_bind().dialect.name == "postgresql":
-        estimate = _estimated_rows(session, select(Submission.id).where(*_conditions(f)))
-        if estimate > EXACT_COUNT_LIMIT:
-            return estimate, False
-    return count(session, f), True
+    every page view, so on PostgreSQL the count stops at ``EXACT_COUNT_LIMIT`` rows, and a filter
+    that matches more shows the planner's estimate instead ("about 100,000"): a number read from the
+    table's statistics, the same at 100,000 rows as at ten million. SQLite always counts."""
+    if session.get_bind().dialect.name != "postgresql":
+        return count(session, f), True
+    conds = _conditions(f)
+    first = select(Submission.id).where(*conds).limit(EXACT_COUNT_LIMIT + 1).subquery()
+    found = int(session.scalar(select(func.count()).select_from(first)) or 0)
+    if found <= EXACT_COUNT_LIMIT:
+        return found, True
+    return max(found, _estimated_rows(session, select(Submission.id).where(*conds))), False
 
 
 def _estimated_rows(session: Session, query: Select[Any]) -> int:
