@@ -158,6 +158,7 @@ def test_every_admin_page_and_error_page_is_translated(world: World, used: set[s
     assert refused.status_code == 400, refused.status_code
     assert "no hay ninguna pregunta &#39;nowhere&#39; en el formulario" in refused.text
     assert "el formulario no tiene la lista de opciones &#39;no_such_list&#39;" in refused.text
+    assert "El mapeo tiene 2 errores" in refused.text  # the summary too, not the API's English one
     pages = _pages(world, seeded, client)
 
     admin_gets = {
