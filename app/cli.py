@@ -28,9 +28,11 @@ def _app() -> Flask:
 def upgrade_database(app: Flask) -> None:
     from alembic import command
 
+    from app.auth.secret_box import passphrases
     from app.migrate import alembic_config
 
-    command.upgrade(alembic_config(app.config["DATABASE_URL"]), "head")
+    cfg = alembic_config(app.config["DATABASE_URL"], totp_keys=passphrases(app.config))
+    command.upgrade(cfg, "head")
 
 
 def base_url(app: Flask, host: str = "127.0.0.1", port: int = 8000) -> str:
@@ -377,6 +379,20 @@ def cmd_indicators_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_totp_rekey(args: argparse.Namespace) -> int:
+    """After putting a new key first in RUTA_TOTP_KEYS: every TOTP secret sealed again with it."""
+    from app.auth.secret_box import box_for
+    from app.db import get_database
+    from app.services import two_factor
+
+    app = _app()
+    with app.app_context(), get_database(app).session_scope() as session:
+        changed = two_factor.rekey(session, box=box_for(app.config))
+        session.commit()
+    print(f"Re-encrypted {changed} two-factor secret(s) with the first key of RUTA_TOTP_KEYS.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ruta", description="Ruta field data collection server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -387,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("totp-rekey", help="re-encrypt TOTP secrets with the first RUTA_TOTP_KEYS key")
+    p.set_defaults(func=cmd_totp_rekey)
 
     p = sub.add_parser("serve", help="serve Ruta with gunicorn")
     p.add_argument("--host", default="127.0.0.1")

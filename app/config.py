@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "BLOB_DOWNLOADS": "redirect",
     "BLOB_URL_SECONDS": 300,
     "SECRET_KEY": None,  # default: generated once into <instance>/secret_key
+    # Keys for the TOTP secrets kept in the database, comma-separated: the first encrypts, all decrypt
+    # (app/auth/secret_box.py says how to rotate). Unset: a key derived from SECRET_KEY.
+    "TOTP_KEYS": None,
     "BASE_URL": None,  # public URL, used in formList download URLs and QR codes when set
     "DIGEST_REALM": "Ruta",
     # Largest submission POST body accepted; advertised to devices as X-OpenRosa-Accept-Content-Length.

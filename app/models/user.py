@@ -32,9 +32,10 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Optional two-factor login (RFC 6238 TOTP): the base32 secret once enrolment is confirmed, and the
-    # last time step a code was accepted for, so one code cannot log in twice (migration 0019).
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Optional two-factor login (RFC 6238 TOTP): the base32 secret once enrolment is confirmed, sealed
+    # by app/auth/secret_box.py (migration 0024), and the last time step a code was accepted for, so
+    # one code cannot log in twice (migration 0019).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 

@@ -24,6 +24,7 @@ from app.indicators.mapping import (
     ERROR,
     MappingDocument,
     MappingFormatError,
+    MappingProblem,
     suggest_mapping,
     validate_mapping,
 )
@@ -102,7 +103,7 @@ def describe(session: Session, *, form: Form, catalog: Catalog | None = None) ->
             # None for a bundled mapping not yet stored (no refresh or confirmation has needed it).
             "confirmedAt": mapping.created_at.isoformat() if mapping.created_at else None,
             "document": mapping.document,
-            "problems": [vars(p) for p in problems],
+            "problems": [p.to_dict() for p in problems],
         }
     if schema is None:
         raise InvalidValueError("This form has no version yet; upload one before mapping it.")
@@ -115,7 +116,7 @@ def describe(session: Session, *, form: Form, catalog: Catalog | None = None) ->
         "confirmedBy": None,
         "confirmedAt": None,
         "document": suggestion.to_dict(),
-        "problems": [vars(p) for p in validate_mapping(suggestion, schema, catalog)],
+        "problems": [p.to_dict() for p in validate_mapping(suggestion, schema, catalog)],
     }
 
 
@@ -142,7 +143,7 @@ def confirm(
     except MappingFormatError as exc:
         raise MappingInvalidError(
             f"The mapping document is malformed at {exc.key or 'the top level'}: {exc.message}",
-            details={"problems": [{"severity": ERROR, "where": exc.key, "message": exc.message}]},
+            details={"problems": [MappingProblem(ERROR, exc.key, exc.message).to_dict()]},
         ) from exc
     problems = validate_mapping(parsed, schema, catalog)
     errors = [p for p in problems if p.severity == ERROR]
@@ -150,7 +151,7 @@ def confirm(
         first = errors[0]
         raise MappingInvalidError(
             f"The mapping has {len(errors)} error(s); the first, at {first.where}: {first.message}",
-            details={"problems": [vars(p) for p in problems]},
+            details={"problems": [p.to_dict() for p in problems]},
         )
     current_mapping(session, form=form)  # a bundled form's shipped mapping stays in the history as v1
     latest = session.scalar(

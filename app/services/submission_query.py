@@ -1,9 +1,18 @@
 """The review table's query: filter, sort and paginate a form's submissions, fast at 100,000 rows.
 
-Pages are offset-based so a supervisor can jump to any page and sort by any column; every sort ends
-with the id as a tie-breaker, so pages never overlap, and the indexes of migration 0004 cover the
-common filters in the default order ((form, received), (form, review state, received), (form, device,
-received), (form, device credential, received), each ending with the id), plus trigram indexes for the
+Moving page by page is keyset pagination: the Previous and Next links carry the id of the row the page
+starts after (or ends before), and the next page is one index range from that row's sort key, whatever
+the depth. A page asked for by number alone (a bookmark, the first and last page) is read by offset
+from whichever end of the ordering is nearer, so the last page costs what the first does. Every sort
+ends with the id as a tie-breaker, so pages never overlap.
+
+The total shown above the table is an exact count up to ``EXACT_COUNT_LIMIT`` matching rows, and
+above it on PostgreSQL the planner's estimate, shown as "about N" (``page_total``), so no page view
+counts 100,000 rows. Counts and offsets over every live row of one form are index-only scans of the
+partial index of migration 0024 on (form, received, id) over rows not in the trash. The reader's row filter
+(``row_access.visible_rows``) is ``true`` or a single column comparison for that reason. The other
+indexes of migration 0004 cover the common filters ((form, review state, received), (form, device,
+received), (form, device credential, received), each ending with the id), and trigram indexes the
 free-text search on PostgreSQL. The page query fetches ids only; the rows of one page are loaded
 afterwards. Sorting by name or device ID sorts the whole filtered set (no index): still well under the
 target at 100,000 rows.
@@ -42,6 +51,8 @@ SORTS: dict[str, Any] = {
     "device": func.coalesce(Submission.device_id, ""),
 }
 MAX_BULK = 10000
+# Above this many matching rows (PostgreSQL's estimate) the table shows the estimate, not a count.
+EXACT_COUNT_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -142,31 +153,144 @@ class Page:
     page: int
     per_page: int
     ids: list[int] = field(default_factory=list)
+    exact: bool = True  # False: ``total`` is PostgreSQL's estimate (EXACT_COUNT_LIMIT)
+    at_end: bool = False  # the page holds the last rows of the ordering (read from the other end)
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def next_after(self) -> int | None:
+        """The cursor of the Next link: the last row of this page."""
+        if not self.ids or self.at_end:
+            return None
+        # An estimated total may be short: then a full page is the sign that more rows follow.
+        more = self.page < self.pages if self.exact else len(self.ids) == self.per_page
+        return self.ids[-1] if more else None
+
+    @property
+    def previous_before(self) -> int | None:
+        """The cursor of the Previous link (none to page 1, which is read from the start)."""
+        return self.ids[0] if self.ids and self.page > 2 else None
 
 
 def count(session: Session, f: SubmissionFilter) -> int:
     return int(session.scalar(select(func.count(Submission.id)).where(*_conditions(f))) or 0)
 
 
-def list_page(session: Session, f: SubmissionFilter, *, page: int = 1, per_page: int = 50) -> Page:
-    """One page of the table, with its total."""
+def page_total(session: Session, f: SubmissionFilter) -> tuple[int, bool]:
+    """The table's total and whether it is exact. An exact count reads every matching index entry on
+    every page view, so on PostgreSQL the count stops at ``EXACT_COUNT_LIMIT`` rows, and a filter
+    that matches more shows the planner's estimate instead ("about 100,000"): a number read from the
+    table's statistics, the same at 100,000 rows as at ten million. SQLite always counts."""
+    if session.get_bind().dialect.name != "postgresql":
+        return count(session, f), True
+    conds = _conditions(f)
+    first = select(Submission.id).where(*conds).limit(EXACT_COUNT_LIMIT + 1).subquery()
+    found = int(session.scalar(select(func.count()).select_from(first)) or 0)
+    if found <= EXACT_COUNT_LIMIT:
+        return found, True
+    return max(found, _estimated_rows(session, select(Submission.id).where(*conds))), False
+
+
+def _estimated_rows(session: Session, query: Select[Any]) -> int:
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    plan = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
+
+
+def list_page(
+    session: Session,
+    f: SubmissionFilter,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    after: int | None = None,
+    before: int | None = None,
+) -> Page:
+    """One page of the table, with its total. ``after`` (or ``before``) is the id of the row the page
+    follows (or precedes) in the table's order: the Next and Previous links' cursors."""
     if per_page not in PAGE_SIZES:
         per_page = 50
-    total = count(session, f)
+    total, exact = page_total(session, f)
     pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    ids = list(
-        session.scalars(
-            _ordered(select(Submission.id).where(*_conditions(f)), f)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    cursor = after is not None or before is not None
+    page = max(1, page) if cursor and not exact else min(max(1, page), pages)
+    conds = _conditions(f)
+    ids: list[int] | None = None
+    at_end = False
+    # With an exact total, the first and last pages are read from their ends whatever the link said;
+    # with an estimate, only the cursor knows where the page is.
+    if cursor and page != 1 and (page != pages or not exact):
+        ids = _from_cursor(session, f, conds, after=after, before=before, per_page=per_page)
+    if ids is None and not exact and page >= pages > 1:
+        # The last page of an estimated total: the last rows, read from the other end.
+        reverse = replace(f, descending=not f.descending)
+        query = _ordered(select(Submission.id).where(*conds), reverse).limit(per_page)
+        ids, page, at_end = list(session.scalars(query))[::-1], pages, True
+    if ids is None:
+        ids = _by_number(session, f, conds, page=page, per_page=per_page, total=total)
+    return Page(
+        rows=load_rows(session, ids),
+        total=total,
+        page=page,
+        per_page=per_page,
+        ids=ids,
+        exact=exact,
+        at_end=at_end,
     )
-    return Page(rows=load_rows(session, ids), total=total, page=page, per_page=per_page, ids=ids)
+
+
+def _from_cursor(
+    session: Session,
+    f: SubmissionFilter,
+    conds: list[ColumnElement[bool]],
+    *,
+    after: int | None,
+    before: int | None,
+    per_page: int,
+) -> list[int] | None:
+    """The page after ``after`` (or before ``before``): one index range. None when the cursor is not a
+    row of this form (a trashed or junk id), so the caller falls back to the page number."""
+    key = SORTS[f.sort]
+    cursor = after if after is not None else before
+    found = session.execute(
+        select(key).where(Submission.id == cursor, Submission.form_id == f.form_id)
+    ).first()
+    if found is None:
+        return None
+    mark = tuple_(key, Submission.id)
+    here = tuple_(found[0], cursor)
+    forward = after is not None
+    later = mark < here if f.descending else mark > here  # "later in the table's order"
+    earlier = mark > here if f.descending else mark < here
+    if forward:
+        ids = list(session.scalars(_ordered(select(Submission.id).where(*conds, later), f).limit(per_page)))
+    else:
+        reverse = replace(f, descending=not f.descending)
+        query = _ordered(select(Submission.id).where(*conds, earlier), reverse).limit(per_page)
+        ids = list(session.scalars(query))[::-1]
+    return ids or None  # nothing beyond the cursor any more: the numbered page instead
+
+
+def _by_number(
+    session: Session,
+    f: SubmissionFilter,
+    conds: list[ColumnElement[bool]],
+    *,
+    page: int,
+    per_page: int,
+    total: int,
+) -> list[int]:
+    """Page ``page`` by offset, counted from the nearer end of the ordering."""
+    start, stop = (page - 1) * per_page, min(page * per_page, total)
+    if start <= total - stop:
+        query = _ordered(select(Submission.id).where(*conds), f).limit(per_page).offset(start)
+        return list(session.scalars(query))
+    reverse = replace(f, descending=not f.descending)
+    query = _ordered(select(Submission.id).where(*conds), reverse).limit(stop - start).offset(total - stop)
+    return list(session.scalars(query))[::-1]
 
 
 def load_rows(session: Session, ids: list[int]) -> list[Row]:

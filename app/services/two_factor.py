@@ -4,6 +4,11 @@ Enrolment is two steps: a new secret is shown (as a QR code and as text) and onl
 once they type a code their authenticator app made from it, so a mistyped or unscanned secret cannot
 lock anyone out. Each accepted code's time step is remembered: a code seen once (over a shoulder, in a
 proxy log) cannot log in again. Recovery codes are random, shown once, and kept as argon2 hashes.
+The secret is stored sealed (``app/auth/secret_box.py``); the caller passes the app's box.
+
+The second step guards every password login of a person who turned it on: the admin's login form and
+``POST /v1/sessions`` ask for the code, and HTTP Basic and Digest (which have no place for one) are
+refused for them (``require_no_second_factor``).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from app.auth import passwords
 from app.auth.actor import Actor
+from app.auth.secret_box import SecretBox
 from app.db import utcnow
-from app.errors import InvalidValueError
+from app.errors import AuthenticationFailedError, InvalidValueError
 from app.models import RecoveryCode, User
 from app.services import audit
 
@@ -69,13 +75,15 @@ def _new_recovery_codes(session: Session, user: User) -> list[str]:
     return codes
 
 
-def enable(session: Session, *, actor: Actor, user: User, secret: str, code: str) -> list[str] | None:
+def enable(
+    session: Session, *, actor: Actor, user: User, secret: str, code: str, box: SecretBox
+) -> list[str] | None:
     """Turn two-factor login on once ``code`` matches ``secret``; the new recovery codes, to show once
     (None: the code did not match)."""
     step = _accepted_step(secret, code, None)
     if step is None:
         return None
-    user.totp_secret = secret
+    user.totp_secret = box.seal(secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     codes = _new_recovery_codes(session, user)
@@ -115,13 +123,13 @@ def unused_recovery_codes(session: Session, user: User) -> int:
     )
 
 
-def verify(session: Session, *, user: User, code: str) -> str | None:
+def verify(session: Session, *, user: User, code: str, box: SecretBox) -> str | None:
     """Check the login's second step: a current TOTP code, or an unused recovery code (which is then
     spent). What was used ("totp" or "recovery"), or None."""
     if not is_enabled(user):
         return None
     assert user.totp_secret is not None
-    step = _accepted_step(user.totp_secret, code, user.totp_last_step)
+    step = _accepted_step(box.open(user.totp_secret), code, user.totp_last_step)
     if step is not None:
         user.totp_last_step = step
         session.flush()
@@ -144,3 +152,49 @@ def verify(session: Session, *, user: User, code: str) -> str | None:
             )
             return "recovery"
     return None
+
+
+class SecondFactorRequiredError(AuthenticationFailedError):
+    code = "401.17"
+    default_message = (
+        "This account has two-factor login on: send the current code from the authenticator app (or a "
+        "recovery code) as 'code' with the email and password."
+    )
+
+
+class SecondFactorNotPossibleError(AuthenticationFailedError):
+    code = "401.18"
+    default_message = (
+        "This account has two-factor login on, which HTTP Basic and Digest cannot carry. Log in with "
+        "POST /v1/sessions (email, password and 'code') and send the bearer token, or use an app user "
+        "(device credential) for devices and scripts."
+    )
+
+
+def second_step(session: Session, *, user: User, code: object, box: SecretBox) -> None:
+    """The second step of an API password login (``POST /v1/sessions``): nothing for a person without
+    two-factor login; else a 401 unless ``code`` is a good TOTP or recovery code."""
+    if not is_enabled(user):
+        return
+    if not isinstance(code, str) or not code.strip():
+        raise SecondFactorRequiredError()
+    if verify(session, user=user, code=code, box=box) is None:
+        raise AuthenticationFailedError("The two-factor code is not right. Send the current one.")
+
+
+def require_no_second_factor(user: User) -> None:
+    """Basic and Digest have no field for a code: a person with two-factor login on is refused there,
+    after the password was checked (so a wrong password still answers the plain 401)."""
+    if is_enabled(user):
+        raise SecondFactorNotPossibleError()
+
+
+def rekey(session: Session, *, box: SecretBox) -> int:
+    """Every stored secret encrypted again with the box's first key (after a key rotation); how many."""
+    changed = 0
+    for user in session.scalars(select(User).where(User.totp_secret.is_not(None))):
+        assert user.totp_secret is not None
+        user.totp_secret = box.rekey(user.totp_secret)
+        changed += 1
+    session.flush()
+    return changed

@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError
-from app.services import accounts
+from app.services import accounts, two_factor
 from app.web.login_guard import password_attempt
 
 
@@ -42,7 +42,9 @@ def api_actor() -> Actor:
             )
         with password_attempt():
             email, password = _decode_basic(value)
-            actor = Actor(user=accounts.authenticate(session, email=email, password=password))
+            user = accounts.authenticate(session, email=email, password=password)
+            two_factor.require_no_second_factor(user)
+            actor = Actor(user=user)
     elif "user_id" in g:  # the admin's cookie session (set by the admin blueprint)
         user = accounts.get_user_or_none(session, g.user_id)
         if user is not None and user.is_active:

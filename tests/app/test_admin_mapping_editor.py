@@ -138,9 +138,10 @@ def test_refused_edits_show_messages_beside_their_rows(world: World) -> None:
     )
     assert res.status_code == 400
     row = res.text.split('data-field="respondent.age_years"', 1)[1].split("</tr>", 1)[0]
-    assert 'class="has-problems"' in row and "cannot fill" in row
+    # The checker's messages in the page's language (Spanish by default), while the API's stay English.
+    assert 'class="has-problems"' in row and "una pregunta select1 no puede llenar el campo int" in row
     recode = res.text.split('data-list="sexo" data-value="1"', 1)[1].split("</tr>", 1)[0]
-    assert "zz" in recode and "not a code" in recode
+    assert "zz" in recode and "no es un código de" in recode
     assert _selected(res.text, "f.respondent.age_years") == "/data/sexo"  # the choice is kept to fix
     assert world.client.get(api, headers=world.headers("analyst")).json["version"] == 1  # nothing stored
     # A supervisor reads the mapping but has no editor; the save is refused.

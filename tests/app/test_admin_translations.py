@@ -149,6 +149,16 @@ def test_every_admin_page_and_error_page_is_translated(world: World, used: set[s
     run_jobs(world.app)
     form = f"/admin/projects/{world.project_id}/forms/monitoreo"
     assert post(client, f"{form}/state", {"state": "open"}, page=form).status_code == 303
+    # The mapping checker's own messages, shown beside a refused mapping (translated at render time).
+    mapping = f"{form}/mapping"
+    document = (
+        "form: {id: monitoreo}\nfields:\n  nowhere: {to: respondent.sex}\nchoices:\n  no_such_list: {a: b}\n"
+    )
+    refused = post(client, mapping, {"document": document}, page=mapping)
+    assert refused.status_code == 400, refused.status_code
+    assert "no hay ninguna pregunta &#39;nowhere&#39; en el formulario" in refused.text
+    assert "el formulario no tiene la lista de opciones &#39;no_such_list&#39;" in refused.text
+    assert "El mapeo tiene 2 errores" in refused.text  # the summary too, not the API's English one
     pages = _pages(world, seeded, client)
 
     admin_gets = {

@@ -124,3 +124,25 @@ def test_indicators_refresh_normalises_ahead_of_reads(env: dict[str, str]) -> No
     assert "no confirmed mapping" not in out.stdout
     missing = run(env, "indicators", "refresh", "--project", "999")
     assert missing.returncode == 1 and "error [404" in missing.stderr
+
+
+def test_totp_rekey_reencrypts_the_secrets_with_the_new_first_key(
+    env: dict[str, str], database_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    from app.auth.secret_box import SecretBox
+
+    env = {**env, "RUTA_SECRET_KEY": "the-old-secret-key"}
+    assert run(env, "init", "--admin-password", "admin password 1").returncode == 0
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    users = sa.table("users", sa.column("email"), sa.column("totp_secret"))
+    with engine.begin() as conn:
+        conn.execute(sa.update(users).values(totp_secret=SecretBox(["the-old-secret-key"]).seal("ABCDEFGH")))
+    out = run({**env, "RUTA_TOTP_KEYS": "a-new-totp-key"}, "totp-rekey")
+    assert out.returncode == 0, out.stderr
+    assert "Re-encrypted 1 " in out.stdout
+    with engine.connect() as conn:
+        stored = conn.scalar(sa.select(users.c.totp_secret))
+    engine.dispose()
+    assert SecretBox(["a-new-totp-key"]).open(stored) == "ABCDEFGH"

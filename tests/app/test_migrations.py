@@ -61,3 +61,53 @@ def test_trigram_indexes_cannot_serve_equality(database_url: str) -> None:
     engine.dispose()
     assert len(definitions) == 3, definitions
     assert all("(lower((" in d for d in definitions), definitions
+
+
+def test_migration_0024_seals_stored_totp_secrets_and_opens_them_on_downgrade(database_url: str) -> None:
+    import sqlalchemy as sa
+
+    from app.auth.secret_box import PREFIX, SecretBox
+
+    keys = ["the-app-secret-key"]
+    plain = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    cfg = alembic_config(database_url, totp_keys=keys)
+    command.downgrade(cfg, "0020")
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    users = sa.table(
+        "users",
+        *(sa.column(c) for c in ("id", "email", "display_name", "is_admin", "is_active")),
+        sa.column("totp_secret"),
+        sa.column("created_at"),
+    )
+
+    def stored() -> str:
+        with engine.connect() as conn:
+            return str(conn.scalar(sa.select(users.c.totp_secret).where(users.c.email == "t@example.org")))
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(users).values(
+                    email="t@example.org",
+                    display_name="T",
+                    is_admin=False,
+                    is_active=True,
+                    totp_secret=plain,
+                    created_at=sa.func.now(),
+                )
+            )
+        # Without the app's keys the migration refuses rather than leave a plaintext behind.
+        with pytest.raises(RuntimeError, match="ruta init"):
+            command.upgrade(alembic_config(database_url), "head")
+        assert stored() == plain
+        command.upgrade(cfg, "head")
+        sealed = stored()
+        assert sealed.startswith(PREFIX) and plain not in sealed
+        assert SecretBox(keys).open(sealed) == plain
+        command.downgrade(cfg, "0020")
+        assert stored() == plain
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(users).where(users.c.email == "t@example.org"))
+        engine.dispose()
+        command.upgrade(cfg, "head")

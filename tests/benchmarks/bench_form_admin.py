@@ -12,6 +12,7 @@ Targets (issue 17): a table page with 10 answer columns < 300 ms; the map GeoJSO
 from __future__ import annotations
 
 import argparse
+import html
 import random
 import re
 import statistics
@@ -113,7 +114,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
             session, actor=actor, form=form, schema=schema, paths=[f"/data/{q[0]}" for q in QUESTIONS]
         )
         session.commit()
-        form_id, project_id, version_id = form.id, project.id, form.current_version.id
+        form_id, project_id, version_id, org_id = form.id, project.id, form.current_version.id, org.id
 
     rng = random.Random(17)
     now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -148,6 +149,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
                     {
                         "id": sid,
                         "form_id": form_id,
+                        "organisation_id": org_id,
                         "instance_id": iid,
                         "current_version_id": None,
                         "review_state": rng.choice(("received", "approved", "hasIssues")),
@@ -236,7 +238,13 @@ def run(db_kind: str, n: int, runs: int, pg_admin_url: str) -> list[tuple[str, f
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     client.post("/admin/login", data={"email": "sup@bench.local", "password": PASSWORD, "csrf_token": token})
     results = []
-    for name, (path, target) in requests(world, n).items():
+    timed = requests(world, n)
+    # The way a person reaches the next page: the deep page's Next link, a keyset cursor.
+    deep = client.get(timed["table, 10 answer columns: deep page"][0]).text
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', deep)
+    assert next_link and "after=" in next_link.group(1), "the Next link carries no cursor"
+    timed["table, 10 answer columns: deep page's Next"] = (html.unescape(next_link.group(1)), TABLE_TARGET_MS)
+    for name, (path, target) in timed.items():
         first = client.get(path)  # warm the caches once, as a supervisor's second click would
         assert first.status_code == 200, (path, first.status_code, first.text[:300])
         size = len(first.get_json()["features"]) if path.split("?")[0].endswith(".geojson") else 0
@@ -267,6 +275,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             over = bool(target) and ms >= target
             slow = slow or over
             points = f" ({size} points)" if size else ""
-            print(f"  {name:<44} {ms:8.1f}{points}{'   <-- over target' if over else ''}")
+            print(f"  {name:<46} {ms:8.1f}{points}{'   <-- over target' if over else ''}")
     print(f"\ntargets: table page < {TABLE_TARGET_MS} ms; map GeoJSON of one day < {MAP_TARGET_MS} ms")
     return 1 if slow else 0

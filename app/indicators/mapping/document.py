@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.indicators.fields import canonical_key, display_key
+from app.indicators.mapping.messages import N_
 from forms.schema import GROUP, REPEAT, Field, FormSchema
 
 TRANSFORMS = frozenset({"date", "upper", "lower", "strip", "split", "months_to_years"})
@@ -160,10 +161,10 @@ class MappingDocument:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MappingDocument:
         if not isinstance(data, Mapping):
-            raise MappingFormatError("", "a mapping document is a mapping")
+            raise MappingFormatError("", N_("a mapping document is a mapping"))
         form = data.get("form") or {}
         if not isinstance(form, Mapping) or not form.get("id"):
-            raise MappingFormatError("form", "needs at least an id")
+            raise MappingFormatError("form", N_("needs at least an id"))
         return cls(
             form=FormRef(
                 str(form["id"]), _opt(form.get("version")), _opt(form.get("org")), _opt(form.get("lang"))
@@ -243,8 +244,10 @@ class QuestionIndex:
         if len(named) == 1:
             return named[0], ""
         if named:
-            return None, f"name {key!r} is used by {len(named)} questions; use the path"
-        return None, f"no question {key!r} in the form"
+            return None, N_(
+                "name %(key)s is used by %(count)s questions; use the path", key=repr(key), count=len(named)
+            )
+        return None, N_("no question %(key)s in the form", key=repr(key))
 
     def questions(self) -> list[Field]:
         return [f for f in self.schema.fields if f.kind not in {GROUP, REPEAT}]
@@ -258,7 +261,7 @@ def _mapping(value: Any, key: str) -> Mapping[Any, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise MappingFormatError(key, "must be a mapping")
+        raise MappingFormatError(key, N_("must be a mapping"))
     return value
 
 
@@ -266,7 +269,7 @@ def _list(value: Any, key: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise MappingFormatError(key, "must be a list")
+        raise MappingFormatError(key, N_("must be a list"))
     return value
 
 
@@ -277,15 +280,15 @@ def _field_rule(question: str, body: Any) -> FieldRule:
     body = _mapping(body, where)
     unknown = set(body) - {"to", "via", "transform", "multi", "drop", "rank", "hxl", "confidence", "reason"}
     if unknown:
-        raise MappingFormatError(where, f"unknown key(s) {sorted(unknown)}")
+        raise MappingFormatError(where, N_("unknown key(s) %(keys)s", keys=sorted(unknown)))
     rank = body.get("rank")
     if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool)):
-        raise MappingFormatError(f"{where}.rank", "must be an integer")
+        raise MappingFormatError(f"{where}.rank", N_("must be an integer"))
     confidence = body.get("confidence")
     targets = body.get("to")
     if isinstance(targets, list):
         if not targets or not all(isinstance(t, str) and t for t in targets):
-            raise MappingFormatError(f"{where}.to", "lists canonical fields")
+            raise MappingFormatError(f"{where}.to", N_("lists canonical fields"))
     elif targets:
         targets = [str(targets)]
     else:
@@ -311,7 +314,7 @@ def _recode(where: str, body: Any) -> ChoiceRecode:
         return ChoiceRecode(body)
     body = _mapping(body, where)
     if not isinstance(body.get("to"), str):
-        raise MappingFormatError(where, "a recoding is a code or {to: code}")
+        raise MappingFormatError(where, N_("a recoding is a code or {to: code}"))
     confidence = body.get("confidence")
     per_field = _mapping(body.get("fields"), f"{where}.fields")
     return ChoiceRecode(
@@ -325,7 +328,7 @@ def _recode(where: str, body: Any) -> ChoiceRecode:
 def _flag(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    raise MappingFormatError("roster_includes_respondent", "must be true or false")
+    raise MappingFormatError("roster_includes_respondent", N_("must be true or false"))
 
 
 def _count_rule(question: str, body: Any) -> CountRule:
@@ -333,7 +336,7 @@ def _count_rule(question: str, body: Any) -> CountRule:
     body = _mapping(body, where)
     unknown = set(body) - {"sex", "age_band"}
     if unknown or not isinstance(body.get("sex"), str):
-        raise MappingFormatError(where, "a count is {sex: f|m|x|u, age_band: <band>} (age_band optional)")
+        raise MappingFormatError(where, N_("a count is {sex: f|m|x|u, age_band: <band>} (age_band optional)"))
     band = body.get("age_band")
     return CountRule(question, str(body["sex"]), None if band is None else str(band))
 
@@ -344,7 +347,7 @@ def _sites(value: Any) -> dict[str, str]:
         text = str(registry_code).strip() if isinstance(registry_code, str | int) else ""
         if not text or len(text) > MAX_SITE_CODE:
             raise MappingFormatError(
-                f"sites.{own}", f"names a site registry code (1 to {MAX_SITE_CODE} characters)"
+                f"sites.{own}", N_("names a site registry code (1 to %(max)s characters)", max=MAX_SITE_CODE)
             )
         recodes[str(own).strip()] = text
     return recodes

@@ -24,6 +24,7 @@ from app.indicators.mapping.document import (
     MappingFormatError,
     QuestionIndex,
 )
+from app.indicators.mapping.messages import N_, parts
 from forms.schema import Field, FormSchema
 
 ERROR = "error"
@@ -45,10 +46,22 @@ COMPATIBLE: Mapping[str, frozenset[str]] = {
 class MappingProblem:
     severity: str
     where: str
-    message: str
+    message: str  # English, as the API sends it
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem for the API and the admin: ``messageTemplate`` and ``messageParams`` let the admin
+        show ``message`` in the reader's language (``form_mapping.html``)."""
+        template, params = parts(self.message)
+        return {
+            "severity": self.severity,
+            "where": self.where,
+            "message": str(self.message),
+            "messageTemplate": template,
+            "messageParams": params,
+        }
 
 
 def validate_mapping(
@@ -88,11 +101,22 @@ class _Checker:
 
     def run(self) -> list[MappingProblem]:
         if self.doc.form.id != self.schema.form_id:
-            self.warn("form.id", f"mapping is for {self.doc.form.id!r}, the form is {self.schema.form_id!r}")
+            self.warn(
+                "form.id",
+                N_(
+                    "mapping is for %(mapping)s, the form is %(form)s",
+                    mapping=repr(self.doc.form.id),
+                    form=repr(self.schema.form_id),
+                ),
+            )
         if self.doc.form.version and self.schema.version and self.doc.form.version != self.schema.version:
             self.warn(
                 "form.version",
-                f"mapping is for version {self.doc.form.version}, the form is {self.schema.version}",
+                N_(
+                    "mapping is for version %(mapping)s, the form is %(form)s",
+                    mapping=self.doc.form.version,
+                    form=self.schema.version,
+                ),
             )
         resolved = self.check_rules()
         self.check_targets(resolved)
@@ -117,25 +141,33 @@ class _Checker:
                 continue
             if rule.drop:
                 if rule.to:
-                    self.error(where, "a rule either maps a question or drops it")
+                    self.error(where, N_("a rule either maps a question or drops it"))
                 continue
             if not rule.to:
-                self.error(where, "maps to nothing: give `to` or `drop: true`")
+                self.error(where, N_("maps to nothing: give `to` or `drop: true`"))
                 continue
             if rule.transform is not None and rule.transform not in TRANSFORMS:
                 self.error(
-                    where, f"unknown transform {rule.transform!r} (one of {', '.join(sorted(TRANSFORMS))})"
+                    where,
+                    N_(
+                        "unknown transform %(name)s (one of %(known)s)",
+                        name=repr(rule.transform),
+                        known=", ".join(sorted(TRANSFORMS)),
+                    ),
                 )
             if rule.via is not None and rule.via not in self.via_tables:
                 self.error(
                     where,
-                    f"lookup table {rule.via!r} is not available, so the lookup could never apply; "
-                    "recode the choices or map the answer directly",
+                    N_(
+                        "lookup table %(table)s is not available, so the lookup could never apply; "
+                        "recode the choices or map the answer directly",
+                        table=repr(rule.via),
+                    ),
                 )
             for key in (rule.to, *rule.also):
                 target = self.catalog.fields.get(key)
                 if target is None:
-                    self.error(where, f"unknown canonical field {key!r}")
+                    self.error(where, N_("unknown canonical field %(key)s", key=repr(key)))
                     continue
                 one = replace(rule, to=key, also=())
                 self.check_type(where, one, question, target)
@@ -147,27 +179,48 @@ class _Checker:
         if rule.via is not None:
             return  # a lookup table turns the answer into the canonical value, whatever its type
         if question.type not in COMPATIBLE[target.type]:
-            self.error(where, f"a {question.type} question cannot fill {target.type} field {target.key!r}")
+            self.error(
+                where,
+                N_(
+                    "a %(question)s question cannot fill %(type)s field %(key)s",
+                    question=question.type,
+                    type=target.type,
+                    key=repr(target.key),
+                ),
+            )
 
     def check_shape(self, where: str, rule: FieldRule, question: Field, target: CanonicalField) -> None:
         if target.is_member and question.repeat is None:
-            self.error(where, f"member field {target.key!r} needs a question inside the roster repeat")
+            self.error(
+                where,
+                N_("member field %(key)s needs a question inside the roster repeat", key=repr(target.key)),
+            )
         if not target.is_member and question.repeat is not None and not target.multi:
-            self.error(where, f"a question in a repeat has several answers; {target.key!r} holds one")
+            self.error(
+                where,
+                N_("a question in a repeat has several answers; %(key)s holds one", key=repr(target.key)),
+            )
         if rule.multi and not target.multi:
-            self.error(where, f"multi: {target.key!r} holds a single value")
+            self.error(where, N_("multi: %(key)s holds a single value", key=repr(target.key)))
         if rule.rank is not None and (target.ranked is None or not 1 <= rule.rank <= target.ranked):
-            self.error(where, f"rank {rule.rank} is not allowed for {target.key!r}")
+            self.error(
+                where, N_("rank %(rank)s is not allowed for %(key)s", rank=rule.rank, key=repr(target.key))
+            )
         if target.coded and question.choice_list is None and question.type == "string" and rule.via is None:
             self.warn(
-                where, "free text is recoded only where it equals a code; other answers become the fallback"
+                where,
+                N_("free text is recoded only where it equals a code; other answers become the fallback"),
             )
 
     def check_targets(self, resolved: list[tuple[FieldRule, Field, CanonicalField]]) -> None:
         rosters = {q.repeat for _, q, t in resolved if t.is_member}
         if len(rosters) > 1:
             self.error(
-                "fields", f"member fields come from several repeats {sorted(r or '' for r in rosters)}"
+                "fields",
+                N_(
+                    "member fields come from several repeats %(repeats)s",
+                    repeats=sorted(r or "" for r in rosters),
+                ),
             )
         seen: dict[str, str] = {}
         ranks: set[tuple[str, int]] = set()
@@ -175,13 +228,18 @@ class _Checker:
             if rule.rank is not None:
                 if (target.key, rule.rank) in ranks:
                     self.error(
-                        f"fields.{rule.question}", f"rank {rule.rank} of {target.key!r} is mapped twice"
+                        f"fields.{rule.question}",
+                        N_("rank %(rank)s of %(key)s is mapped twice", rank=rule.rank, key=repr(target.key)),
                     )
                 ranks.add((target.key, rule.rank))
             elif not target.multi and target.key in seen:
                 self.warn(
                     f"fields.{rule.question}",
-                    f"{target.key!r} is also filled by {seen[target.key]!r}; the first answer wins",
+                    N_(
+                        "%(key)s is also filled by %(other)s; the first answer wins",
+                        key=repr(target.key),
+                        other=repr(seen[target.key]),
+                    ),
                 )
             seen.setdefault(target.key, question.path)
 
@@ -197,42 +255,63 @@ class _Checker:
         for list_name, recodes in self.doc.choices.items():
             where = f"choices.{list_name}"
             if list_name not in self.schema.choices:
-                self.error(where, f"the form has no choice list {list_name!r}")
+                self.error(where, N_("the form has no choice list %(list)s", list=repr(list_name)))
                 continue
             if recodes and list_name not in recoded:
                 self.error(
                     where,
-                    f"no mapped question answers from {list_name!r}, so these recodings could never apply",
+                    N_(
+                        "no mapped question answers from %(list)s, so these recodings could never apply",
+                        list=repr(list_name),
+                    ),
                 )
             choices = {c.value: c for c in self.schema.choices[list_name]}
             for value, recode in recodes.items():
                 if value not in choices:
                     self.error(
-                        f"{where}.{value}", f"the list has no choice {value!r}; the recoding cannot apply"
+                        f"{where}.{value}",
+                        N_("the list has no choice %(value)s; the recoding cannot apply", value=repr(value)),
                     )
                     continue
                 choice = choices[value]
                 said = lookups.nonresponse_code(value, *choice.labels.values())
                 for key in recode.fields:
                     if key not in {t.key for t in recoded.get(list_name, [])}:
-                        self.error(f"{where}.{value}", f"{key!r} is not filled from this list")
+                        self.error(
+                            f"{where}.{value}", N_("%(key)s is not filled from this list", key=repr(key))
+                        )
                 for target in recoded.get(list_name, []):
                     code = recode.code_for(target.key)
                     if said is not None and is_answered(code):
                         self.error(
                             f"{where}.{value}",
-                            f"{value!r} is a non-substantive answer ({said}); recode it to {said!r} or "
-                            f"leave it, never to the answer {code!r} ({target.key})",
+                            N_(
+                                "%(value)s is a non-substantive answer (%(said)s); recode it to "
+                                "%(said_quoted)s or leave it, never to the answer %(code)s (%(key)s)",
+                                value=repr(value),
+                                said=said,
+                                said_quoted=repr(said),
+                                code=repr(code),
+                                key=target.key,
+                            ),
                         )
                     if target.type in {"int", "decimal"} and to_number(code) is None:
-                        self.error(f"{where}.{value}", f"{code!r} is not a number ({target.key})")
+                        self.error(
+                            f"{where}.{value}",
+                            N_("%(code)s is not a number (%(key)s)", code=repr(code), key=target.key),
+                        )
                     if target.codelist is None:
                         continue
                     codelist = self.catalog.codelists[target.codelist]
                     if not codelist.is_code(code):
                         self.error(
                             f"{where}.{value}",
-                            f"{code!r} is not a code of {codelist.name!r} ({target.key})",
+                            N_(
+                                "%(code)s is not a code of %(list)s (%(key)s)",
+                                code=repr(code),
+                                list=repr(codelist.name),
+                                key=target.key,
+                            ),
                         )
         warned: set[tuple[str, str, str]] = set()
         for list_name, fields in targets.items():
@@ -251,15 +330,21 @@ class _Checker:
                     fallback = codelist.unmapped or "missing"
                     self.warn(
                         f"choices.{list_name}.{choice.value}",
-                        f"no recoding to {codelist.name!r}; answers become {fallback!r} (queued for review)",
+                        N_(
+                            "no recoding to %(list)s; answers become %(fallback)s (queued for review)",
+                            list=repr(codelist.name),
+                            fallback=repr(fallback),
+                        ),
                     )
 
     def check_roster(self, resolved: list[tuple[FieldRule, Field, CanonicalField]]) -> None:
         if self.doc.roster_includes_respondent is None and any(t.is_member for _, _, t in resolved):
             self.warn(
                 "roster_includes_respondent",
-                "say whether the roster lists the respondent too (true) or only the others (false); "
-                "read as false: persons are the respondent plus the roster",
+                N_(
+                    "say whether the roster lists the respondent too (true) or only the others (false); "
+                    "read as false: persons are the respondent plus the roster"
+                ),
             )
 
     def check_counts(self) -> None:
@@ -272,38 +357,44 @@ class _Checker:
                 self.error(where, why)
                 continue
             if question.type not in {"int", "decimal", "string"}:
-                self.error(where, f"a {question.type} question cannot hold a count")
+                self.error(where, N_("a %(type)s question cannot hold a count", type=question.type))
             if not sexes.is_code(rule.sex):
-                self.error(where, f"sex {rule.sex!r} is not a code of 'sex_gender'")
+                self.error(where, N_("sex %(sex)s is not a code of 'sex_gender'", sex=repr(rule.sex)))
             if rule.age_band is not None and not bands.is_code(rule.age_band):
-                self.error(where, f"age_band {rule.age_band!r} is not a code of 'age_band'")
+                self.error(
+                    where, N_("age_band %(band)s is not a code of 'age_band'", band=repr(rule.age_band))
+                )
 
     def check_defaults(self) -> None:
         for name, value in self.doc.defaults.items():
             where = f"defaults.{name}"
             key = self.catalog.resolve(name)
             if key is None:
-                self.error(where, f"unknown or ambiguous canonical field {name!r}")
+                self.error(where, N_("unknown or ambiguous canonical field %(name)s", name=repr(name)))
                 continue
             target = self.catalog.fields[key]
             if target.is_member:
-                self.error(where, "a default applies to the record, not to roster persons")
+                self.error(where, N_("a default applies to the record, not to roster persons"))
             elif target.codelist is not None:
                 codelist = self.catalog.codelists[target.codelist]
                 values = value if isinstance(value, list) else [value]
                 bad = [v for v in values if not codelist.is_code(v)]
                 if bad:
-                    self.error(where, f"{bad} not in code list {codelist.name!r}")
+                    self.error(
+                        where, N_("%(bad)s not in code list %(list)s", bad=bad, list=repr(codelist.name))
+                    )
             elif target.type in {"int", "decimal"} and (
                 not isinstance(value, int | float) or isinstance(value, bool)
             ):
-                self.error(where, f"{key!r} needs a number")
+                self.error(where, N_("%(key)s needs a number", key=repr(key)))
 
     def check_derived(self) -> None:
         for name, rule in self.doc.derived.items():
             where = f"derived.{name}"
             if name not in DERIVATIONS:
-                self.error(where, f"unknown derivation (one of {', '.join(sorted(DERIVATIONS))})")
+                self.error(
+                    where, N_("unknown derivation (one of %(known)s)", known=", ".join(sorted(DERIVATIONS)))
+                )
             elif name == "age_band":
                 self.check_age_band(where, rule.params)
             elif name in {"fcs", "rcsi"}:
@@ -312,25 +403,27 @@ class _Checker:
                 cutoff = rule.params.get("cutoff", [])
                 scale = self.catalog.codelists["wg_scale"]
                 if not isinstance(cutoff, list) or not all(scale.is_code(c) for c in cutoff):
-                    self.error(f"{where}.cutoff", "must list wg_scale codes")
+                    self.error(f"{where}.cutoff", N_("must list wg_scale codes"))
 
     def check_age_band(self, where: str, params: Mapping[str, Any]) -> None:
         source = canonical_key(str(params.get("from", "members.age_years")))
         if source not in {"members.age_years", "respondent.age_years"}:
-            self.error(f"{where}.from", "age bands derive from respondent.age_years or members[].age_years")
+            self.error(
+                f"{where}.from", N_("age bands derive from respondent.age_years or members[].age_years")
+            )
         bins, labels = params.get("bins"), params.get("labels")
         numbers = isinstance(bins, list) and all(
             isinstance(b, int | float) and not isinstance(b, bool) for b in bins
         )
         if not numbers or not bins or list(bins) != sorted(set(bins)):
-            self.error(f"{where}.bins", "must be increasing numbers")
+            self.error(f"{where}.bins", N_("must be increasing numbers"))
         elif not isinstance(labels, list) or len(labels) != len(bins):
-            self.error(f"{where}.labels", "needs one label per bin")
+            self.error(f"{where}.labels", N_("needs one label per bin"))
         else:
             band = self.catalog.codelists["age_band"]
             bad = [str(lab) for lab in labels if not band.is_code(str(lab))]
             if bad:
-                self.error(f"{where}.labels", f"{bad} not in code list 'age_band'")
+                self.error(f"{where}.labels", N_("%(bad)s not in code list 'age_band'", bad=bad))
 
     def check_score(self, where: str, name: str, params: Mapping[str, Any]) -> None:
         score = self.catalog.scores[name]
@@ -338,7 +431,8 @@ class _Checker:
         if items is not None:
             if not isinstance(items, list) or len(items) != len(score.weights):
                 self.error(
-                    f"{where}.items", f"lists one question per item, in order: {', '.join(score.weights)}"
+                    f"{where}.items",
+                    N_("lists one question per item, in order: %(items)s", items=", ".join(score.weights)),
                 )
             else:
                 for item in items:
@@ -351,4 +445,4 @@ class _Checker:
             or len(weights) != len(score.weights)
             or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights)
         ):
-            self.error(f"{where}.weights", f"needs {len(score.weights)} numbers")
+            self.error(f"{where}.weights", N_("needs %(count)s numbers", count=len(score.weights)))

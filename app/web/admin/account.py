@@ -14,6 +14,7 @@ import segno
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 
+from app.auth.secret_box import box_for
 from app.db import commit, get_session
 from app.errors import AuthenticationFailedError
 from app.models import User
@@ -114,7 +115,12 @@ def two_factor_enable() -> str | Response:
     if two_factor.is_enabled(actor.user) or not isinstance(secret, str):
         return _back(url_for("admin.two_factor_setup"))
     codes = two_factor.enable(
-        get_session(), actor=actor, user=actor.user, secret=secret, code=request.form.get("code", "")
+        get_session(),
+        actor=actor,
+        user=actor.user,
+        secret=secret,
+        code=request.form.get("code", ""),
+        box=box_for(current_app.config),
     )
     if codes is None:
         flash(gettext("That code is not right. Check the phone's clock and type the current code."), "error")
@@ -196,7 +202,8 @@ def login_two_factor() -> Response | str:
             user = db.get(User, user_id)
             if user is None or not user.is_active:
                 raise AuthenticationFailedError()
-            if two_factor.verify(db, user=user, code=request.form.get("code", "")) is None:
+            code = request.form.get("code", "")
+            if two_factor.verify(db, user=user, code=code, box=box_for(current_app.config)) is None:
                 raise AuthenticationFailedError()
     except AuthenticationFailedError:
         return Response(

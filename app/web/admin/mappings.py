@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 from flask import Response, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
 
 from app.db import commit, get_session
 from app.errors import MappingInvalidError
@@ -87,6 +87,20 @@ def _choice_rows(document: dict[str, Any]) -> list[ChoiceRow]:
 def _problems(error: MappingInvalidError) -> list[dict[str, Any]]:
     found = error.details.get("problems")
     return list(found) if isinstance(found, list) else []
+
+
+def _refused_summary(error: MappingInvalidError) -> str:
+    """What the page says above a refused document's problems: the service's summary is English (the
+    API's), so the admin says it again in the reader's language when the problems are listed."""
+    problems = _problems(error)
+    if not problems:
+        return error.message
+    errors = sum(1 for p in problems if isinstance(p, dict) and p.get("severity") == "error")
+    return ngettext(
+        "The mapping has %(num)d error; it is listed below with where it is.",
+        "The mapping has %(num)d errors; they are listed below with where each is.",
+        errors,
+    )
 
 
 def as_yaml(document: Any) -> str:
@@ -163,7 +177,7 @@ def _render(
         choice_rows=_choice_rows(document),
         may_edit=actor.can(db, "mapping.update", project.id),
         text=as_yaml(document) if text is None else text,
-        refused=refused.message if refused is not None else None,
+        refused=_refused_summary(refused) if refused is not None else None,
         refused_problems=_problems(refused) if refused is not None else [],
         refused_yaml=refused is not None and edited is None,
         project_menu=project_menu(project, "admin.project"),

@@ -35,6 +35,8 @@ from forms.schema import FormSchema
 class PageArgs(query.QuerySchema):
     page = query.Count(minimum=1)
     per_page = query.Count(minimum=1, maximum=500)
+    after = query.Count(minimum=1)  # the Next link's cursor: the id of the previous page's last row
+    before = query.Count(minimum=1)  # the Previous link's: the id of the next page's first row
 
 
 INLINE_TYPES = {
@@ -80,7 +82,12 @@ def submissions(project_id: int, xml_form_id: str) -> str:
     flt = parse_filter(request.args, form.id, row_access.visible_rows(db, actor, p))
     paging = query.parse(PageArgs())
     page = submission_query.list_page(
-        db, flt, page=paging.get("page", 1), per_page=paging.get("per_page", 50)
+        db,
+        flt,
+        page=paging.get("page", 1),
+        per_page=paging.get("per_page", 50),
+        after=paging.get("after"),
+        before=paging.get("before"),
     )
     args = filter_args(request.args)
     schema = FormSchema.from_dict(form.current_version.schema) if form.current_version else None

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from flask import Response, current_app, g, jsonify
 
+from app.auth.secret_box import box_for
 from app.db import commit, get_session
 from app.errors import AuthenticationFailedError, ForbiddenError, InvalidValueError, NotFoundError
-from app.services import accounts
+from app.services import accounts, two_factor
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.serialise import ts, user
@@ -26,6 +27,7 @@ def create_session() -> tuple[Response, int]:
     session = get_session()
     with password_attempt():
         u = accounts.authenticate(session, email=email, password=password)
+        two_factor.second_step(session, user=u, code=data.get("code"), box=box_for(current_app.config))
     issued = accounts.create_session(
         session, user=u, ttl=timedelta(hours=current_app.config["SESSION_TTL_HOURS"])
     )

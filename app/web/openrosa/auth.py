@@ -18,7 +18,7 @@ from app.auth.actor import Actor
 from app.db import get_session, utcnow
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError, InvalidTokenError
 from app.models import AppUser
-from app.services import accounts, app_users
+from app.services import accounts, app_users, two_factor
 from app.web.login_guard import password_attempt
 
 NONCE_TTL_SECONDS = 3600
@@ -110,11 +110,13 @@ def account_actor() -> Actor:
             ha1 = user.digest_ha1 if user is not None and user.is_active else None
             if user is None or not _digest().authenticate(auth, ha1):
                 raise AuthenticationFailedError("The username or password is not correct.")
+            two_factor.require_no_second_factor(user)
     elif auth.type == "basic":
         if not (request.is_secure or current_app.config["ALLOW_BASIC_OVER_HTTP"]):
             raise AuthenticationRequiredError("Basic authentication is only accepted over https.")
         with password_attempt():
             user = accounts.authenticate(session, email=auth.username or "", password=auth.password or "")
+            two_factor.require_no_second_factor(user)
     else:
         raise AuthenticationRequiredError()
     g.actor = Actor(user=user)
