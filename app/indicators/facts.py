@@ -13,11 +13,18 @@ reproduces :func:`app.indicators.compute.compute` exactly:
   the breakdown's own base rows (``breakdown`` set, ``category`` empty) when it has ``among``;
 * dimensions hold one value each; a unit with several nationalities gets extra rows
   (``is_primary`` false) read only when grouping by nationality, so it counts in each nationality's
-  cell and once everywhere else.
+  cell and once everywhere else;
+* an indicator's own disaggregations (the catalogue's extras: direction, transport modes, legal
+  status) sit in the slot columns ``extra1``... in catalogue order; a multi-valued one (transport
+  modes) repeats the rows once per further value with ``extra_primary`` false, read only when grouping
+  or filtering by it, the same way as nationality;
+* the collection day and ISO week (``day``, ``week``) sit beside the month (``period``), so a series
+  can be daily or weekly.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +50,9 @@ DIMENSION_COLUMNS: Mapping[str, str] = {
 }
 MULTI_COLUMN = "nationality"
 MAX_CODE = 64  # dimension and category values are stored in String(64) columns at most
+EXTRA_COLUMNS = ("extra1", "extra2", "extra3")  # an indicator's own disaggregations, in catalogue order
+# The period columns a series may be grouped by (``period=`` in the API); the month is the default.
+PERIOD_COLUMNS: Mapping[str, str] = {"day": "day", "week": "week", "month": "period"}
 
 
 @dataclass(frozen=True)
@@ -62,9 +72,32 @@ def dimension_keys(indicator: Indicator, catalog: Catalog) -> dict[str, str]:
     return {column: swaps.get(key, key) for column, key in DIMENSION_COLUMNS.items()}
 
 
+def extra_columns(indicator: Indicator, catalog: Catalog) -> dict[str, str]:
+    """The indicator's own disaggregations (``by=`` name) -> the slot column holding them."""
+    return dict(zip(catalog.own_dimensions(indicator), EXTRA_COLUMNS, strict=False))
+
+
+def period_values(value: Any) -> tuple[str, str]:
+    """The ISO day and ISO week (``2026-W49``) of a collection date; ``unknown`` without one."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            value = None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        return (UNKNOWN, UNKNOWN)
+    year, week, _ = value.isocalendar()
+    return (value.isoformat(), f"{year}-W{week:02d}")
+
+
 def indicator_facts(indicator: Indicator, item: RecordLike, catalog: Catalog) -> list[dict[str, Any]]:
     """The fact rows ``item`` contributes to ``indicator`` (module docstring)."""
     dims = dimension_keys(indicator, catalog)
+    own = catalog.own_dimensions(indicator)
+    slots = dict(zip(EXTRA_COLUMNS, own.values(), strict=False))
+    multi_slot = next((c for c, key in slots.items() if catalog.fields[key].multi), None)
     positions = {id(p): i for i, p in enumerate(item.persons)}
     rows: list[dict[str, Any]] = []
     den_measure = indicator.denominator
@@ -77,6 +110,10 @@ def indicator_facts(indicator: Indicator, item: RecordLike, catalog: Catalog) ->
         in_num = in_den and indicator.numerator.selects(unit)
         num = _measure(indicator.numerator, unit) if in_num else 0.0
         values = {column: _values(unit, key) for column, key in dims.items()}
+        values |= {
+            column: _values(unit, slots[column]) if column in slots else [""] for column in EXTRA_COLUMNS
+        }
+        day, week = period_values(unit.get("submission.collected_at"))
         base: dict[str, Any] = {
             "indicator": indicator.code,
             "breakdown": "",
@@ -87,12 +124,15 @@ def indicator_facts(indicator: Indicator, item: RecordLike, catalog: Catalog) ->
             "n": int(in_den),
             "dk": int(dk),
             "value": num if in_num and indicator.numerator.kind == "sum" else None,
+            "day": day,
+            "week": week,
         }
-        rows.extend(_with_dimensions(base, values))
+        rows.extend(_with_dimensions(base, values, multi_slot))
         for breakdown in indicator.breakdowns:
             if breakdown.among is not None and holds(breakdown.among, unit):
                 # The breakdown's own base: its cells take their denominator and n from these rows.
-                rows.extend(_with_dimensions(base | {"breakdown": breakdown.name[:MAX_CODE]}, values))
+                own_base = base | {"breakdown": breakdown.name[:MAX_CODE]}
+                rows.extend(_with_dimensions(own_base, values, multi_slot))
         if not in_num:
             continue
         for breakdown in indicator.breakdowns:
@@ -106,7 +146,7 @@ def indicator_facts(indicator: Indicator, item: RecordLike, catalog: Catalog) ->
                         "dk": 0,
                         "value": None,
                     }
-                    rows.extend(_with_dimensions(extra, values))
+                    rows.extend(_with_dimensions(extra, values, multi_slot))
     return rows
 
 
@@ -117,11 +157,17 @@ def record_facts(item: RecordLike, catalog: Catalog) -> list[dict[str, Any]]:
     ]
 
 
-def _with_dimensions(base: dict[str, Any], values: Mapping[str, list[str]]) -> Iterable[dict[str, Any]]:
-    row = base | {column: found[0] for column, found in values.items()} | {"is_primary": True}
-    yield row
-    for extra in values[MULTI_COLUMN][1:]:
-        yield row | {MULTI_COLUMN: extra, "is_primary": False}
+def _with_dimensions(
+    base: dict[str, Any], values: Mapping[str, list[str]], multi_slot: str | None
+) -> Iterable[dict[str, Any]]:
+    row = base | {column: found[0] for column, found in values.items()}
+    others = values[multi_slot] if multi_slot else [""]
+    for i, nationality in enumerate(values[MULTI_COLUMN]):
+        for j, other in enumerate(others):
+            out = row | {MULTI_COLUMN: nationality, "is_primary": i == 0, "extra_primary": j == 0}
+            if multi_slot:
+                out[multi_slot] = other
+            yield out
 
 
 def _values(unit: Unit, key: str) -> list[str]:

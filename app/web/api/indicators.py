@@ -4,12 +4,14 @@ confirms a new version)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, jsonify, request
 
 from app.db import commit, get_session
 from app.exports import indicators as export
+from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
@@ -24,6 +26,7 @@ from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
 
+MONTH = re.compile(r"\d{4}-\d{2}")
 BASE = "/projects/<int:project_id>/indicators"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,11 +40,26 @@ def _list_arg(name: str) -> tuple[str, ...]:
 
 
 def query_from_args() -> IndicatorQuery:
-    """``indicator``, ``by`` and one filter per dimension, each repeatable or comma-separated."""
-    filters = {dim: _list_arg(dim) for dim in DIMENSIONS if _list_arg(dim)}
+    """``indicator``, ``by`` and one filter per dimension (the defaults and every indicator's own),
+    each repeatable or comma-separated; ``period`` (day, week or month) and ``cumulative``."""
+    catalog = load_catalog()
+    own = {name for i in catalog.indicators.values() for name in catalog.own_dimensions(i)}
+    filters = {dim: _list_arg(dim) for dim in (*DIMENSIONS, *sorted(own)) if _list_arg(dim)}
+    # ``period`` names the series' period length; a month filter is ``period=2026-11`` as before.
+    granularity = request.args.get("period", "month")
+    if filters.get("period") and all(MONTH.fullmatch(v) for v in filters["period"]):
+        granularity = "month"
+    else:
+        filters.pop("period", None)
+        filters |= {"period": _list_arg("periodIn")} if _list_arg("periodIn") else {}
     include = flag("includeReceived") if "includeReceived" in request.args else None
     return IndicatorQuery(
-        codes=_list_arg("indicator"), by=_list_arg("by"), filters=filters, include_received=include
+        codes=_list_arg("indicator"),
+        by=_list_arg("by"),
+        filters=filters,
+        include_received=include,
+        period=granularity,
+        cumulative=flag("cumulative"),
     )
 
 
