@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.errors import IndicatorQueryError
 from app.indicators.catalog import Breakdown, Catalog, Indicator, load_catalog
 from app.indicators.facts import DIMENSION_COLUMNS, MULTI_COLUMN, PERIOD_COLUMNS, extra_columns
+from app.indicators.series import cumulate, running_medians
 from app.indicators.suppression import (
     FINE_GEOGRAPHY,
     SECONDARY,
@@ -141,6 +142,8 @@ def compute_tables(
     grouped: _Grouped = defaultdict(lambda: defaultdict(dict))
     spans: dict[str, tuple[str, str]] = {}
     medians: dict[tuple[str, ...], dict[str, dict[tuple[str, ...], float]]] = defaultdict(dict)
+    pools: dict[str, tuple[_Layout, list[Any]]] = {}
+    pooled = tuple(sorted({d for by, _, _ in plans for d in by}, key=_rank))
     # Indicators whose requested dimensions sit in the same columns are aggregated together (an own
     # disaggregation such as direction is in a slot column that differs between indicators).
     used = {d for by, _, _ in plans for d in by} | set(query.filters)
@@ -153,6 +156,8 @@ def compute_tables(
         median_codes = [c for c in group if "median" in catalog.indicators[c].units]
         for subset in subsets if median_codes else ():
             medians[subset] |= _medians(session, where, subset, query, median_codes, layout)
+        if query.cumulative and median_codes:
+            pools |= _median_pools(session, where, pooled, median_codes, layout)
     versions: dict[str, set[str]] = defaultdict(set)
     for per_subset in grouped.values():
         for (code, _b, _c), cells in per_subset.items():
@@ -173,18 +178,23 @@ def compute_tables(
                     for values, median in found.items():
                         by_medians[code][_key(by, ordered, values)] = median
         for indicator in chosen:
-            result.values.extend(
-                _values(
-                    indicator,
-                    by,
-                    sums,
-                    by_medians.get(indicator.code, {}),
-                    tuple(sorted(versions.get(indicator.code, ()))),
-                    catalog,
-                    spans.get(indicator.code, ("", "")),
-                    granularity=query.period,
-                )
+            span = spans.get(indicator.code, ("", ""))
+            rows = _values(
+                indicator,
+                by,
+                sums,
+                by_medians.get(indicator.code, {}),
+                tuple(sorted(versions.get(indicator.code, ()))),
+                catalog,
+                span,
+                granularity=query.period,
             )
+            if query.cumulative:
+                running = _running_medians(pools.get(indicator.code), pooled, by, query, sums, indicator.code)
+                rows = cumulate(
+                    indicator, by, rows, sums, running, span_start=span[0], granularity=query.period
+                )
+            result.values.extend(rows)
         results.append(result)
     return results
 
@@ -381,6 +391,60 @@ def _medians(
         pools[(code, tuple(values))].append(float(value))
     for (code, key), numbers in pools.items():
         found[code][key] = float(statistics.median(numbers))
+    return found
+
+
+def _median_pools(
+    session: Session,
+    where: list[sa.ColumnElement[bool]],
+    dims: tuple[str, ...],
+    codes: list[str],
+    layout: _Layout,
+) -> dict[str, tuple[_Layout, list[Any]]]:
+    """Per indicator, every value a median is taken of, with its dimension values and row flags: a
+    cumulative median is the median of all values up to a period, which no per-period figure gives."""
+    f = IndicatorFact
+    columns = [layout.column(d) for d in dims]
+    stmt = select(f.indicator, *columns, f.is_primary, f.extra_primary, f.value).where(
+        *where, f.indicator.in_(codes), f.breakdown == "", f.value.is_not(None)
+    )
+    found: dict[str, tuple[_Layout, list[Any]]] = {code: (layout, []) for code in codes}
+    for code, *rest in session.execute(stmt):
+        found[code][1].append(rest)
+    return found
+
+
+def _running_medians(
+    pool: tuple[_Layout, list[Any]] | None,
+    pooled: tuple[str, ...],
+    by: tuple[str, ...],
+    query: IndicatorQuery,
+    sums: Mapping[tuple[str, str, str], Mapping[tuple[str, ...], _Sums]],
+    code: str,
+) -> dict[tuple[str, ...], float]:
+    """The cumulative medians of one indicator keyed like its rows (every margin of the non-period
+    dimensions), counting a unit once unless its repeated rows' dimension is grouped or filtered on."""
+    if pool is None:
+        return {}
+    layout, rows = pool
+    p = by.index("period")
+    others = [d for d in by if d != "period"]
+    periods = sorted({k[p] for k in sums.get((code, "", ""), {}) if k[p] not in (TOTAL, "unknown")})
+    found: dict[tuple[str, ...], float] = {}
+    for size in range(len(others) + 1):
+        for kept in itertools.combinations(others, size):
+            used = {"period", *kept, *query.filters}
+            values: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
+            for row in rows:
+                dims = dict(zip(pooled, row, strict=False))
+                primary, extra_primary, value = row[len(pooled) :]
+                if (MULTI_COLUMN not in used and not primary) or (
+                    not used & layout.multi and not extra_primary
+                ):
+                    continue
+                line = tuple(dims[d] if d in kept else TOTAL for d in others)
+                values[line].append((dims["period"], float(value)))
+            found |= running_medians(values, periods, p)
     return found
 
 

@@ -12,6 +12,7 @@ also computed by hand from the raw answers.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ MAPPING: dict[str, Any] = {
     },
 }
 
-START = dt.date(2026, 11, 20)  # the data runs over the end of November and December
+START = dt.date(2026, 11, 16)  # a Monday; the data runs over the end of November and December
 
 
 def answers(rng: random.Random) -> dict[str, Any]:
@@ -251,7 +252,7 @@ def test_daily_and_weekly_series_equal_the_reference_evaluation(
     assert compared > 150
     weeks = get(world, "indicator=FLW-02&by=period&period=week").json["values"]
     rows = {r["dimensions"]["period"]: r for r in weeks}
-    # ISO weeks run Monday to Sunday; 2026-11-20 is a Friday in week 47.
+    # ISO weeks run Monday to Sunday; 2026-11-16 is the Monday of week 47.
     assert rows["2026-W47"]["periodStart"] == "2026-11-16"
     assert rows["2026-W47"]["periodEnd"] == "2026-11-22"
     assert rows["total"]["periodStart"] == "2026-11-16"
@@ -304,3 +305,109 @@ def test_unknown_or_foreign_dimensions_are_refused_or_skipped(
     assert {r["indicator"] for r in res.json["values"]} == {"FLW-01"}
     res = get(world, "by=period&period=fortnight")
     assert res.status_code == 400 and "day, week, month" in res.json["message"]
+
+
+def test_cumulative_series_equal_the_reference_evaluation_up_to_each_period(
+    loaded: tuple[World, list[dict[str, Any]], list[WithWeek]],
+) -> None:
+    world, raw, records = loaded
+    catalog = load_catalog()
+    compared = 0
+    for by in [("period",), ("period", "direction"), ("period", "sex_gender")]:
+        plain = get(world, f"by={','.join(by)}&period=week").json["values"]
+        res = get(world, f"by={','.join(by)}&period=week&cumulative=true")
+        assert res.status_code == 200, res.json
+        for row in res.json["values"]:
+            week = row["dimensions"]["period"]
+            if week == "total":
+                continue
+            indicator = catalog.indicators[row["indicator"]]
+            others = [d for d in by if d != "period"]
+            upto = [r for r in records if r.record["test.week"] <= week]
+            cells = compute(
+                indicator, upto, catalog, by=[reference_key(indicator, d, "week") for d in others]
+            )
+            key = tuple(TOTAL if row["dimensions"][d] == "total" else row["dimensions"][d] for d in others)
+            match = [
+                c
+                for c in cells
+                if (c.statistic, c.key, c.breakdown, c.category)
+                == (row["unit"], key, row["breakdown"], row["category"])
+            ]
+            assert len(match) == 1, row
+            cell = match[0]
+            assert row["periodEnd"] == dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 7).isoformat()
+            assert row["periodStart"] == "2026-11-16"  # the Monday of the first week with data
+            if row["suppressed"]:
+                continue
+            got = (row["numerator"], row["denominator"], row["n"], row["dkRefused"])
+            assert got == (cell.numerator, cell.denominator, cell.n, cell.dk_refused), (by, row)
+            assert row["value"] == pytest.approx(cell.value), (by, row)
+            compared += 1
+        assert interval_leaks(by, plain, res.json["values"]) == []
+    assert compared > 100
+    # By hand: FLW-01's movements up to each week.
+    rows = get(world, "indicator=FLW-01&by=period&period=week&cumulative=true").json["values"]
+    for row in rows:
+        week = row["dimensions"]["period"]
+        if week == "total":
+            continue
+        expected = sum(
+            v["personas"]
+            for v in raw
+            if "{}-W{:02d}".format(*dt.date.fromisoformat(v["fin"][:10]).isocalendar()[:2]) <= week
+        )
+        assert row["value"] == expected
+
+
+def interval_leaks(
+    by: tuple[str, ...], plain: list[dict[str, Any]], cumulative: list[dict[str, Any]]
+) -> list[str]:
+    """Differences of published figures along each line that isolate one hidden plain cell: between
+    two consecutive published cumulative rows (or the start, or the published total after the last
+    one) the number of hidden own cells must not be exactly one."""
+    p = by.index("period")
+
+    def split(r: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+        key = tuple(r["dimensions"][d] for d in by)
+        return (r["indicator"], r["unit"], r["breakdown"], r["category"], key[:p] + key[p + 1 :]), key[p]
+
+    base_hidden = {
+        (*split(r)[0][:2], split(r)[0][4], split(r)[1])
+        for r in plain
+        if r["breakdown"] is None and r["suppressed"]
+    }
+    hidden: dict[tuple[Any, ...], set[str]] = {}
+    totals: dict[tuple[Any, ...], bool] = {}
+    for r in plain:
+        line, period = split(r)
+        if period == "total":
+            totals[line] = r["suppressed"]
+        elif r["suppressed"]:
+            hidden.setdefault(line, set()).add(period)
+    shown: dict[tuple[Any, ...], list[str]] = {}
+    for r in cumulative:
+        line, period = split(r)
+        if period != "total" and not r["suppressed"]:
+            shown.setdefault(line, []).append(period)
+    found = []
+    for line, periods in shown.items():
+        own = set(hidden.get(line, set()))
+        if line[2] is not None:  # a breakdown row is hidden wherever its base cell is
+            own |= {q for (c, u, other, q) in base_hidden if (c, u, other) == (line[0], line[1], line[4])}
+        edges = ["", *sorted(periods)]
+        for a, b in itertools.pairwise(edges):
+            if sum(1 for q in own if a < q <= b) == 1:
+                found.append(f"{line} {a}..{b}")
+        tail = sum(1 for q in own if q > edges[-1]) + int(totals.get(line, True))
+        if line in totals and tail == 1:
+            found.append(f"{line} after {edges[-1]}")
+    return found
+
+
+def test_cumulative_needs_a_period_breakdown(
+    loaded: tuple[World, list[dict[str, Any]], list[WithWeek]],
+) -> None:
+    world, _, _ = loaded
+    res = get(world, "by=direction&cumulative=true")
+    assert res.status_code == 400 and "by=period" in res.json["message"]
