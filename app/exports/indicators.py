@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import cache
 from typing import Any
 
 import xlsxwriter
@@ -45,26 +46,34 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("source", "#meta+source"),
     ("method", "#meta+method"),
 )
-DIMENSION_HEADERS = (
-    "country",
-    "adm1",
-    "adm2",
-    "site",
-    "population_type",
-    "route_stage",
-    "nationality",
-    "sex_gender",
-    "age_band",
-    "disability",
-)
+
+
+# HXL for the indicators' own disaggregations (core attributes where HXL has them, else extensions).
+OWN_HASHTAGS = {
+    "direction": "#x_direction+code",
+    "transport_modes": "#x_transport+code",
+    "legal_status": "#x_legalstatus+code",
+    "group_composition": "#x_groupcomp+code",
+    "country_residence_prev_iso3": "#country+residence+code",
+}
+
+
+@cache
+def columns() -> tuple[tuple[str, str], ...]:
+    """:data:`COLUMNS` with one column per own disaggregation an indicator of the catalogue declares
+    (direction, transport modes, legal status...), before the source and method."""
+    catalog = load_catalog()
+    own = sorted({name for i in catalog.indicators.values() for name in catalog.own_dimensions(i)})
+    extra = tuple((name, OWN_HASHTAGS.get(name, f"#x_{name.replace('_', '')}+code")) for name in own)
+    return (*COLUMNS[:-2], *extra, *COLUMNS[-2:])
 
 
 def headers() -> list[str]:
-    return [name for name, _ in COLUMNS]
+    return [name for name, _ in columns()]
 
 
 def hashtags() -> list[str]:
-    return [tag for _, tag in COLUMNS]
+    return [tag for _, tag in columns()]
 
 
 def _name(value: IndicatorValue, language: str | None) -> str:
@@ -93,9 +102,9 @@ def value_row(value: IndicatorValue, language: str | None = None) -> list[Any]:
         "source": " ".join(value.mapping_versions),
         "method": "unweighted",
     }
-    for dim in DIMENSION_HEADERS:
-        cells[dim] = _dimension(value.key.get(dim))
-    return [cells[name] for name, _ in COLUMNS]
+    for name, _ in columns():
+        cells.setdefault(name, _dimension(value.key.get(name)))
+    return [cells[name] for name, _ in columns()]
 
 
 def rows(result: IndicatorResult, language: str | None = None) -> list[list[Any]]:

@@ -11,7 +11,9 @@ also computed by hand from the raw answers.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import random
 from collections import Counter
@@ -411,3 +413,40 @@ def test_cumulative_needs_a_period_breakdown(
     world, _, _ = loaded
     res = get(world, "by=direction&cumulative=true")
     assert res.status_code == 400 and "by=period" in res.json["message"]
+
+
+def test_the_openapi_document_lists_the_indicator_arguments(world: World) -> None:
+    doc = world.client.get("/v1/openapi.json").json
+    for path in ("", ".csv", ".xlsx"):
+        params = {
+            p["name"]: p
+            for p in doc["paths"][f"/v1/projects/{{project_id}}/indicators{path}"]["get"]["parameters"]
+        }
+        assert {"by", "period", "periodIn", "cumulative", "direction", "legal_status"} <= set(params)
+        assert params["period"]["schema"]["enum"] == ["day", "week", "month"]
+        assert "direction (FLW-01, FLW-02)" in params["by"]["description"]
+
+
+def test_csv_has_a_column_and_hashtag_for_each_own_disaggregation(
+    loaded: tuple[World, list[dict[str, Any]], list[WithWeek]],
+) -> None:
+    world, _, _ = loaded
+    res = world.client.get(
+        f"/v1/projects/{world.project_id}/indicators.csv?includeReceived=true&indicator=FLW-01&by=direction,period"
+        "&period=week&cumulative=true",
+        headers=world.headers("analyst"),
+    )
+    assert res.status_code == 200
+    lines = list(csv.reader(io.StringIO(res.data.decode())))
+    header, tags, rows = lines[0], lines[1], lines[2:]
+    assert tags[header.index("direction")] == "#x_direction+code"
+    assert tags[header.index("transport_modes")] == "#x_transport+code"
+    assert tags[header.index("legal_status")] == "#x_legalstatus+code"
+    assert {r[header.index("direction")] for r in rows} == {"in", "out", "through", "total"}
+    assert {r[header.index("transport_modes")] for r in rows} == {""}
+    week = [
+        r
+        for r in rows
+        if r[header.index("period_end")] == "2026-11-29" and r[header.index("direction")] == "total"
+    ]
+    assert len(week) == 1 and week[0][header.index("period_start")] == "2026-11-16"

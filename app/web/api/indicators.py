@@ -63,6 +63,49 @@ def query_from_args() -> IndicatorQuery:
     )
 
 
+def openapi_parameters() -> list[dict[str, Any]]:
+    """The query string of the indicator values and their CSV/XLSX (the OpenAPI document's)."""
+    catalog = load_catalog()
+    own: dict[str, list[str]] = {}
+    for indicator in catalog.indicators.values():
+        for name in catalog.own_dimensions(indicator):
+            own.setdefault(name, []).append(indicator.code)
+    extras = "; ".join(f"{name} ({', '.join(codes)})" for name, codes in sorted(own.items()))
+
+    def text(name: str, description: str, **schema: Any) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+    return [
+        text("indicator", "Indicator codes, comma-separated or repeated; all when absent.", type="string"),
+        text(
+            "by",
+            f"Up to 3 dimensions to break down by: {', '.join(DIMENSIONS)}, or an indicator's own "
+            f"disaggregations: {extras}. An indicator without one is skipped (see `skipped`).",
+            type="string",
+        ),
+        text(
+            "period",
+            "Length of a `period` row: day, week (ISO, Monday-Sunday) or month.",
+            enum=["day", "week", "month"],
+        ),
+        text(
+            "periodIn",
+            "Only these periods (in the chosen length: 2026-11-03, 2026-W45 or 2026-11).",
+            type="string",
+        ),
+        text(
+            "cumulative",
+            "With by=period: each row sums the data from the start of the series to the end of its period.",
+            type="boolean",
+        ),
+        text("includeReceived", "Count received (not yet approved) submissions too.", type="boolean"),
+        *(
+            text(dim, f"Only rows with these {dim} values (comma-separated or repeated).", type="string")
+            for dim in (*[d for d in DIMENSIONS if d != "period"], *sorted(own))
+        ),
+    ]
+
+
 def _result(project: Project) -> IndicatorResult:
     """The figures as the last refresh left them (a GET never writes; the worker refreshes), from the
     read replica when there is one: the aggregation is the heavy read of this API."""
@@ -166,6 +209,10 @@ def export_indicator_values_csv(project_id: int) -> Response:
 @bp.get(f"{BASE}.xlsx")
 def export_indicator_values_xlsx(project_id: int) -> Response:
     return _export(project_id, "xlsx")
+
+
+for _view in (list_indicator_values, export_indicator_values_csv, export_indicator_values_xlsx):
+    _view.openapi_query = openapi_parameters  # type: ignore[attr-defined]
 
 
 MAPPING = "/projects/<int:project_id>/forms/<xml_form_id>/mapping"
