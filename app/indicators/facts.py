@@ -185,3 +185,75 @@ def _measure(measure: Measure, unit: Unit) -> float:
         return 1.0
     value = unit.get(measure.field or "")
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+# ------------------------------------------------------------------ persons by sex and age band (SADD)
+SADD = "SADD"  # the ``indicator`` of the fact rows holding the persons grid (not a catalogue indicator)
+SADD_BANDS = ("0_4", "5_11", "12_17", "18_59", "60_plus")
+SADD_SEXES = ("f", "m", "x", "u")
+
+
+def sadd_cells(item: RecordLike, counts: Sequence[tuple[Any, int | None]]) -> dict[tuple[str, str], int]:
+    """(sex, age band) -> persons of one group, the grid of every 5W and HNO (INDICATORS.md §8):
+
+    * a counts form (people by sex and age band) gives the group from those numbers;
+    * else a roster gives every person (the respondent included, as normalisation lists them);
+    * else the respondent alone, and the rest of a declared group size as sex and age unknown.
+
+    A sex or band outside the code lists is ``u`` / ``unknown``."""
+    cells: dict[tuple[str, str], int] = {}
+
+    def add(sex: Any, band: Any, number: int) -> None:
+        if number > 0:
+            key = (sex if sex in SADD_SEXES else "u", band if band in SADD_BANDS else UNKNOWN)
+            cells[key] = cells.get(key, 0) + number
+
+    answered = [(rule, n) for rule, n in counts if isinstance(n, int) and not isinstance(n, bool)]
+    if answered:
+        for rule, number in answered:
+            add(rule.sex, rule.age_band, number)
+        return cells
+    if item.persons:
+        for person in item.persons:
+            add(person.get("sex_gender"), person.get("age_band"), 1)
+        return cells
+    record = item.record
+    add(record.get("respondent.sex_gender"), record.get("respondent.age_band"), 1)
+    size = record.get("context.group_size")
+    if isinstance(size, int) and not isinstance(size, bool) and size > 1:
+        add("u", UNKNOWN, size - 1)
+    return cells
+
+
+def sadd_facts(
+    item: RecordLike, counts: Sequence[tuple[Any, int | None]], catalog: Catalog
+) -> list[dict[str, Any]]:
+    """The fact rows of one record's persons grid: one per (sex, age band) cell with ``num`` = persons,
+    the record's dimensions otherwise (the respondent's nationality, the group's disability flag), and
+    the record's instrument in ``category`` (people counted at a point and people in surveyed groups
+    are never summed together)."""
+    whole = Unit(item.record, item.persons)
+    if catalog.base is not None and not holds(catalog.base, whole):
+        return []
+    values = {column: _values(whole, key) for column, key in DIMENSION_COLUMNS.items()}
+    values |= {column: [""] for column in EXTRA_COLUMNS}
+    day, week = period_values(whole.get("submission.collected_at"))
+    instrument = _values(whole, "submission.instrument")[0]
+    rows: list[dict[str, Any]] = []
+    for (sex, band), number in sorted(sadd_cells(item, counts).items()):
+        base = {
+            "indicator": SADD,
+            "breakdown": "",
+            "category": instrument,
+            "person_index": -1,
+            "num": float(number),
+            "den": 0.0,
+            "n": number,
+            "dk": 0,
+            "value": None,
+            "day": day,
+            "week": week,
+        }
+        cell = values | {"sex_gender": [sex], "age_band": [band]}
+        rows.extend(_with_dimensions(base, cell, None))
+    return rows

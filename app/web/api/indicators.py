@@ -18,6 +18,7 @@ from app.models import Project
 from app.replica import get_read_session
 from app.services import audit, classification, indicator_mappings, indicator_records, row_access
 from app.services import forms as form_service
+from app.services.indicator_sadd import SaddRow, compute_sadd
 from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
 from app.web import query
 from app.web.api import bp
@@ -213,6 +214,115 @@ def export_indicator_values_xlsx(project_id: int) -> Response:
 
 for _view in (list_indicator_values, export_indicator_values_csv, export_indicator_values_xlsx):
     _view.openapi_query = openapi_parameters  # type: ignore[attr-defined]
+
+
+SADD_PATH = f"{BASE}/sadd"
+
+
+def sadd_json(row: SaddRow) -> dict[str, Any]:
+    dims = {k: ("total" if v == TOTAL else v) for k, v in row.key.items()}
+    return {
+        "instrument": row.instrument,
+        "dimensions": {k: v for k, v in dims.items() if k not in ("sex_gender", "age_band")},
+        "sex": dims["sex_gender"],
+        "ageBand": dims["age_band"],
+        "persons": row.persons,
+        "suppressed": row.suppressed,
+        "suppressionReason": row.reason,
+        "periodStart": row.period_start,
+        "periodEnd": row.period_end,
+    }
+
+
+@bp.get(SADD_PATH)
+def list_persons_by_sex_and_age(project_id: int) -> Response:
+    """Persons by sex and age band (the SADD grid), per instrument, suppressed."""
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "indicator.read")
+    row_access.require_project_figures(get_session(), actor, project)
+    result = compute_sadd(get_read_session(), project=project, query=query_from_args())
+    fresh = indicator_records.freshness(get_read_session(), project=project)
+    return jsonify(
+        {
+            "class": _output_class(project),
+            "freshness": fresh.to_json(),
+            "by": list(result.by),
+            "reviewStates": list(result.states),
+            "method": "unweighted",
+            "rows": [sadd_json(r) for r in result.rows],
+        }
+    )
+
+
+def _sadd_download(project_id: int, kind: str) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "indicator.read")
+    row_access.require_project_figures(get_session(), actor, project)
+    output_class = _output_class(project)
+    classification.check_share(query.parse(ShareArgs()).get("shareClass"), output_class, what="persons table")
+    result = compute_sadd(get_read_session(), project=project, query=query_from_args())
+    label = classification.LABELS[output_class]
+    body = export.sadd_to_csv(result) if kind == "csv" else export.sadd_to_xlsx(result, label)
+    audit.record(
+        get_session(),
+        actor=actor,
+        action="indicators.export",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={
+            "format": kind,
+            "table": "sadd",
+            "query": request.args.to_dict(flat=False),
+            "rows": len(result.rows),
+            "class": output_class,
+        },
+    )
+    commit()
+    response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
+    response.headers["Content-Disposition"] = content_disposition(f"persons-project-{project.id}.{kind}")
+    response.headers[classification.HEADER] = label
+    return response
+
+
+@bp.get(f"{SADD_PATH}.csv")
+def export_persons_by_sex_and_age_csv(project_id: int) -> Response:
+    return _sadd_download(project_id, "csv")
+
+
+@bp.get(f"{SADD_PATH}.xlsx")
+def export_persons_by_sex_and_age_xlsx(project_id: int) -> Response:
+    return _sadd_download(project_id, "xlsx")
+
+
+def sadd_openapi_parameters() -> list[dict[str, Any]]:
+    keep = {
+        "period",
+        "periodIn",
+        "includeReceived",
+        *(d for d in DIMENSIONS if d not in ("sex_gender", "age_band")),
+    }
+    found = [p for p in openapi_parameters() if p["name"] in keep]
+    found.insert(
+        0,
+        {
+            "name": "by",
+            "in": "query",
+            "required": False,
+            "description": "Up to 2 more dimensions beside sex and age band: "
+            + ", ".join(d for d in DIMENSIONS if d not in ("sex_gender", "age_band")),
+            "schema": {"type": "string"},
+        },
+    )
+    return found
+
+
+for _view in (
+    list_persons_by_sex_and_age,
+    export_persons_by_sex_and_age_csv,
+    export_persons_by_sex_and_age_xlsx,
+):
+    _view.openapi_query = sadd_openapi_parameters  # type: ignore[attr-defined]
 
 
 MAPPING = "/projects/<int:project_id>/forms/<xml_form_id>/mapping"
