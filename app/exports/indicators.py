@@ -103,7 +103,7 @@ def value_row(value: IndicatorValue, language: str | None = None) -> list[Any]:
         "period_start": value.period_start,
         "period_end": value.period_end,
         "source": " ".join(value.mapping_versions),
-        "method": "unweighted",
+        "method": value.method,
     }
     for name, _ in columns():
         cells.setdefault(name, _dimension(value.key.get(name)))

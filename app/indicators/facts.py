@@ -77,6 +77,14 @@ def extra_columns(indicator: Indicator, catalog: Catalog) -> dict[str, str]:
     return dict(zip(catalog.own_dimensions(indicator), EXTRA_COLUMNS, strict=False))
 
 
+def record_weight(record: Mapping[str, Any]) -> float:
+    """A record's survey weight: its ``submission.weight`` when a positive number, else 1."""
+    value = record.get("submission.weight")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return 1.0
+
+
 def period_values(value: Any) -> tuple[str, str]:
     """The ISO day and ISO week (``2026-W49``) of a collection date; ``unknown`` without one."""
     if isinstance(value, str):
@@ -115,6 +123,7 @@ def indicator_facts(indicator: Indicator, item: RecordLike, catalog: Catalog) ->
         }
         day, week = period_values(unit.get("submission.collected_at"))
         base: dict[str, Any] = {
+            "weight": record_weight(unit.record),
             "indicator": indicator.code,
             "breakdown": "",
             "category": "",
@@ -253,6 +262,7 @@ def sadd_facts(
             "value": None,
             "day": day,
             "week": week,
+            "weight": 1.0,
         }
         cell = values | {"sex_gender": [sex], "age_band": [band]}
         rows.extend(_with_dimensions(base, cell, None))

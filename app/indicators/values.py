@@ -29,6 +29,8 @@ class IndicatorValue:
     # The period the row covers (ISO dates): its own month, or the months of the data it sums.
     period_start: str = ""
     period_end: str = ""
+    # "weighted" (numerator and denominator times the records' survey weights) or "unweighted".
+    method: str = "unweighted"
 
 
 @dataclass

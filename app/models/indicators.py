@@ -151,6 +151,8 @@ class IndicatorFact(Base):
     extra2: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     extra3: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     extra_primary: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # The record's survey weight (1 when its form declares none): weighted outputs sum num and den times it.
+    weight: Mapped[float] = mapped_column(sa.Float, default=1.0, server_default="1")
 
 
 class IndicatorRefreshMark(Base):

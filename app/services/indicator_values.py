@@ -54,10 +54,12 @@ class IndicatorQuery:
     include_received: bool | None = None  # None: the project's setting
     public: bool = True
     period: str = "month"  # the length of a ``period`` row: day, week (ISO) or month
+    weighted: bool = False  # numerators and denominators times each record's survey weight
     cumulative: bool = False  # each period row sums the data from the start of the series
 
 
-_Sums = list[float]  # num, den, n, dk
+_Sums = list[float]  # num, den, n, dk, weighted num, weighted den
+WEIGHTED, UNWEIGHTED = "weighted", "unweighted"
 
 
 def compute_values(
@@ -98,6 +100,11 @@ def compute_tables(
     plans: list[tuple[tuple[str, ...], list[Indicator], dict[str, str]]] = []
     for requested in bys:
         by = _check_by(replace(query, by=requested), indicators, own)
+        if query.cumulative and query.weighted:
+            raise IndicatorQueryError(
+                "Cumulative series are unweighted: ask for weighted=true or cumulative=true, not both.",
+                details={"field": "weighted"},
+            )
         if query.cumulative and "period" not in by:
             raise IndicatorQueryError(
                 "A cumulative series runs over periods: add by=period (and period=day, week or month).",
@@ -162,7 +169,7 @@ def compute_tables(
     for per_subset in grouped.values():
         for (code, _b, _c), cells in per_subset.items():
             for cell in cells.values():
-                versions[code].update(cell[4])
+                versions[code].update(cell[-1])
     results = []
     for by, chosen, skipped in plans:
         result = IndicatorResult([], by, states, skipped)
@@ -173,7 +180,7 @@ def compute_tables(
                 ordered = _ordered(subset)
                 for cell_key, cells in grouped.get(ordered, {}).items():
                     for values, total in cells.items():
-                        sums[cell_key][_key(by, ordered, values)] = total[:4]
+                        sums[cell_key][_key(by, ordered, values)] = total[:6]
                 for code, found in medians.get(ordered, {}).items():
                     for values, median in found.items():
                         by_medians[code][_key(by, ordered, values)] = median
@@ -188,6 +195,7 @@ def compute_tables(
                 catalog,
                 span,
                 granularity=query.period,
+                weighted=query.weighted,
             )
             if query.cumulative:
                 running = _running_medians(pools.get(indicator.code), pooled, by, query, sums, indicator.code)
@@ -335,7 +343,7 @@ def _aggregate_sets(
     its hash aggregation runs in one process, while separate queries use parallel workers.)"""
     f = IndicatorFact
     base = [f.indicator, f.breakdown, f.category, f.mapping_version]
-    sums = [sa.func.sum(c) for c in (f.num, f.den, f.n, f.dk)]
+    sums = [sa.func.sum(c) for c in (f.num, f.den, f.n, f.dk, f.num * f.weight, f.den * f.weight)]
     grouped: _Grouped = defaultdict(lambda: defaultdict(dict))
     if session.get_bind().dialect.name == "postgresql":
         # Compiling these scans costs more than it saves (measured: ~1.5 s of JIT per query), and with
@@ -361,10 +369,10 @@ def _add(
 ) -> None:
     code, breakdown, category, version = head
     numbers = [float(x or 0) for x in sums]
-    cell = grouped[subset][(code, breakdown, category)].setdefault(values, [0.0, 0.0, 0.0, 0.0, set()])
+    cell = grouped[subset][(code, breakdown, category)].setdefault(values, [0.0] * 6 + [set()])
     for i, number in enumerate(numbers):
         cell[i] += number
-    cell[4].add(version)
+    cell[-1].add(version)
 
 
 def _medians(
@@ -466,6 +474,7 @@ def _values(
     span: tuple[str, str] = ("", ""),
     *,
     granularity: str = "month",
+    weighted: bool = False,
 ) -> list[IndicatorValue]:
     """The published rows of one indicator: the base table and one table per breakdown, suppressed
     together so that no hidden cell can be recovered from another table (INDICATORS.md §8):
@@ -556,9 +565,22 @@ def _values(
         for breakdown_name, category, key, result, s in rows:
             row_period = dict(zip(by, key, strict=True)).get("period")
             start, end = period_bounds(granularity, row_period) if row_period not in (None, TOTAL) else span
-            value = result.value
+            value, numerator, denominator = result.value, result.numerator, result.denominator
             if statistic == "median" and not result.suppressed:
                 value = medians.get(key) if breakdown_name is None else None
+            method = WEIGHTED if weighted and statistic != "median" else UNWEIGHTED
+            if method == WEIGHTED and not result.suppressed:
+                # Suppression ran on the unweighted counts; the published figures are weighted.
+                mine = (
+                    base.get(key)
+                    if breakdown_name is None
+                    else sums.get((indicator.code, breakdown_name[:64], (category or "")[:64]), {}).get(key)
+                )
+                numerator = mine[4] if mine is not None else 0.0
+                denominator = s[5] if has_den else None
+                value = (
+                    numerator if denominator is None else (numerator / denominator if denominator else None)
+                )
             out.append(
                 IndicatorValue(
                     indicator=indicator.code,
@@ -568,8 +590,8 @@ def _values(
                     category=category,
                     key=dict(zip(by, key, strict=True)),
                     value=value,
-                    numerator=result.numerator,
-                    denominator=result.denominator,
+                    numerator=numerator,
+                    denominator=denominator,
                     n=result.n,
                     dk_refused=None if result.suppressed else int(s[3]),
                     suppressed=result.suppressed,
@@ -579,6 +601,7 @@ def _values(
                     mapping_versions=versions,
                     period_start=start,
                     period_end=end,
+                    method=method,
                 )
             )
     return out

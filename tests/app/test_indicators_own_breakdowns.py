@@ -51,6 +51,7 @@ def form() -> FormSchema:
             question("/data/residencia", "select1", "País de residencia", choices="pais", lang="es"),
             question("/data/documento", "select1", "¿Tiene documento?", choices="sino", lang="es"),
             question("/data/situacion", "select1", "Situación migratoria", choices="sit", lang="es"),
+            question("/data/peso", "int", "Peso de diseño", lang="es"),
         ],
         {
             "sexo": options(("1", "Mujer"), ("2", "Hombre"), lang="es"),
@@ -79,6 +80,7 @@ MAPPING: dict[str, Any] = {
         "/data/residencia": "context.country_residence_prev_iso3",
         "/data/documento": "respondent.has_valid_id_doc",
         "/data/situacion": {"to": ["respondent.legal_status", "respondent.has_regular_status"]},
+        "/data/peso": "submission.weight",
     },
     "choices": {
         "sexo": {"1": "f", "2": "m"},
@@ -108,6 +110,7 @@ def answers(rng: random.Random) -> dict[str, Any]:
         "residencia": rng.choice(["1", "2"]),
         "documento": rng.choice(["1", "2", "9"]),
         "situacion": rng.choice(list(STATUS)),
+        "peso": rng.randint(1, 3),
     }
 
 
@@ -450,3 +453,57 @@ def test_csv_has_a_column_and_hashtag_for_each_own_disaggregation(
         if r[header.index("period_end")] == "2026-11-29" and r[header.index("direction")] == "total"
     ]
     assert len(week) == 1 and week[0][header.index("period_start")] == "2026-11-16"
+
+
+def test_weighted_figures_equal_the_weighted_reference_evaluation(
+    loaded: tuple[World, list[dict[str, Any]], list[WithWeek]],
+) -> None:
+    world, raw, records = loaded
+    catalog = load_catalog()
+    plain = get(world, "indicator=FLW-01")
+    assert plain.json["method"] == "unweighted"
+    assert {r["method"] for r in plain.json["values"]} == {"unweighted"}
+    compared = 0
+    for by in [("direction",), ("sex_gender",), ("legal_status",)]:
+        res = get(world, f"by={','.join(by)}&weighted=true")
+        assert res.status_code == 200, res.json
+        assert res.json["method"] == "weighted"
+        unweighted = {
+            (r["indicator"], r["unit"], r["breakdown"], r["category"], tuple(r["dimensions"].values())): r
+            for r in get(world, f"by={','.join(by)}").json["values"]
+        }
+        for indicator in catalog.indicators.values():
+            if indicator.code in res.json["skipped"]:
+                continue
+            keys = [reference_key(indicator, d, "month") for d in by]
+            reference = {
+                (c.statistic, c.key, c.breakdown, c.category): c
+                for c in compute(indicator, records, catalog, by=keys, weighted=True)
+            }
+            for row in (r for r in res.json["values"] if r["indicator"] == indicator.code):
+                key = tuple(TOTAL if row["dimensions"][d] == "total" else row["dimensions"][d] for d in by)
+                same = unweighted[
+                    (
+                        row["indicator"],
+                        row["unit"],
+                        row["breakdown"],
+                        row["category"],
+                        tuple(row["dimensions"].values()),
+                    )
+                ]
+                # Suppression ran on the unweighted counts: the same cells are hidden either way.
+                assert row["suppressed"] == same["suppressed"], row
+                assert row["method"] == ("unweighted" if row["unit"] == "median" else "weighted")
+                if row["suppressed"] or row["unit"] == "median":
+                    continue
+                cell = reference[(row["unit"], key, row["breakdown"], row["category"])]
+                assert (row["n"], row["dkRefused"]) == (cell.n, cell.dk_refused), row
+                assert row["numerator"] == pytest.approx(cell.numerator), row
+                assert row["denominator"] == pytest.approx(cell.denominator), row
+                assert row["value"] == pytest.approx(cell.value), row
+                compared += 1
+    assert compared > 30
+    # By hand: weighted movements are people times the record's weight.
+    rows = get(world, "indicator=FLW-01&weighted=true").json["values"]
+    assert rows[0]["value"] == sum(v["personas"] * v["peso"] for v in raw)
+    assert get(world, "by=period&cumulative=true&weighted=true").status_code == 400

@@ -61,6 +61,7 @@ def query_from_args() -> IndicatorQuery:
         include_received=include,
         period=granularity,
         cumulative=flag("cumulative"),
+        weighted=flag("weighted"),
     )
 
 
@@ -100,6 +101,13 @@ def openapi_parameters() -> list[dict[str, Any]]:
             type="boolean",
         ),
         text("includeReceived", "Count received (not yet approved) submissions too.", type="boolean"),
+        text(
+            "weighted",
+            "Weight numerators and denominators by each record's survey weight (submission.weight; "
+            "1 when a form has none). Suppression still runs on unweighted counts; medians stay "
+            "unweighted. Every row's method says which.",
+            type="boolean",
+        ),
         *(
             text(dim, f"Only rows with these {dim} values (comma-separated or repeated).", type="string")
             for dim in (*[d for d in DIMENSIONS if d != "period"], *sorted(own))
@@ -133,6 +141,7 @@ def value_json(v: IndicatorValue) -> dict[str, Any]:
         "mappingVersions": list(v.mapping_versions),
         "periodStart": v.period_start,
         "periodEnd": v.period_end,
+        "method": v.method,
     }
 
 
@@ -150,6 +159,8 @@ def list_indicator_values(project_id: int) -> Response:
             "freshness": fresh.to_json(),
             "by": list(result.by),
             "reviewStates": list(result.states),
+            # Weighted by the records' survey weights (a record without one counts 1), or not.
+            "method": "weighted" if query_from_args().weighted else "unweighted",
             "skipped": result.skipped,
             "values": [value_json(v) for v in result.values],
         }
