@@ -32,6 +32,12 @@ from app.indicators.lookups import Lookups, load_lookups
 __all__ = ["Breakdown", "Catalog", "CatalogError", "Indicator", "load_catalog", "validate_catalog"]
 
 CATALOG_DIR = Path(__file__).with_name("catalog")
+# How many disaggregations of its own (beyond the defaults) an indicator may declare, and how many of
+# them may be multi-valued: the facts table holds them in that many slot columns, and one flag says
+# whether a row carries the first value of its multi-valued one (INDICATORS.md §3, "Extra
+# disaggregation").
+MAX_OWN_DIMENSIONS = 3
+MAX_OWN_MULTI = 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,19 @@ class Catalog:
         matches = [k for k, f in self.fields.items() if f.name == name and not f.is_member]
         return matches[0] if len(matches) == 1 else None
 
+    def own_dimensions(self, indicator: Indicator) -> dict[str, str]:
+        """The disaggregations an indicator declares beyond the defaults (direction, transport modes,
+        legal status...): the name ``by=`` accepts (the canonical field's name) -> canonical key, in
+        catalogue order. One that a default already covers (a person's own age band) is left out."""
+        swaps = self.person_disaggregations if indicator.basis == "persons" else {}
+        defaults = {swaps.get(k, k) for k in self.default_disaggregations}
+        found: dict[str, str] = {}
+        for raw in indicator.extra_disaggregations:
+            key = canonical_key(swaps.get(raw, raw))
+            if key not in defaults and key in self.fields:
+                found.setdefault(self.fields[key].name, key)
+        return found
+
     def disaggregations(self, indicator: Indicator) -> tuple[str, ...]:
         """The dimensions an indicator may be broken down by: the defaults (the person's own attributes
         for person-based indicators) plus its extras, never site/admin 2 for sensitive indicators."""
@@ -94,7 +113,7 @@ def validate_catalog(directory: Path | None = None) -> Catalog:
     raw = read_yaml(root / INDICATORS_FILE, INDICATORS_FILE, log)
     indicators, defaults = load_indicators(raw, fields_file.fields, codelists, log)
     log.raise_if_any()
-    return Catalog(
+    catalog = Catalog(
         directory=root,
         fields=fields_file.fields,
         codelists=codelists,
@@ -108,6 +127,15 @@ def validate_catalog(directory: Path | None = None) -> Catalog:
         sensitive_excluded=defaults.sensitive_excluded,
         base=defaults.base,
     )
+    for indicator in catalog.indicators.values():
+        own = catalog.own_dimensions(indicator)
+        where = f"indicators.{indicator.code}.disaggregations"
+        if len(own) > MAX_OWN_DIMENSIONS:
+            log.add(INDICATORS_FILE, where, f"at most {MAX_OWN_DIMENSIONS} beyond the defaults")
+        if sum(catalog.fields[key].multi for key in own.values()) > MAX_OWN_MULTI:
+            log.add(INDICATORS_FILE, where, f"at most {MAX_OWN_MULTI} multi-valued beyond the defaults")
+    log.raise_if_any()
+    return catalog
 
 
 @lru_cache(maxsize=4)

@@ -86,8 +86,11 @@ def compute(
     *,
     by: Sequence[str] = (),
     margins: bool = True,
+    weighted: bool = False,
 ) -> list[IndicatorCell]:
-    """Every cell of ``indicator`` disaggregated ``by`` the given canonical fields."""
+    """Every cell of ``indicator`` disaggregated ``by`` the given canonical fields; ``weighted``: the
+    numerator and denominator sum each unit's contribution times its record's survey weight
+    (``submission.weight``, 1 when absent), n and dk/refused stay counts of units."""
     grouped: dict[tuple[str, ...], list[Unit]] = {}
     masks = list(itertools.product((False, True), repeat=len(by))) if margins else [(False,) * len(by)]
     for unit in units(indicator, records, catalog):
@@ -101,10 +104,10 @@ def compute(
             grouped.setdefault(key, []).append(unit)
     cells: list[IndicatorCell] = []
     for key in sorted(grouped):
-        cells.extend(_cells(indicator, key, grouped[key], None, None))
+        cells.extend(_cells(indicator, key, grouped[key], None, None, weighted))
         for breakdown in indicator.breakdowns:
             for category in breakdown.categories:
-                cells.extend(_cells(indicator, key, grouped[key], breakdown, category))
+                cells.extend(_cells(indicator, key, grouped[key], breakdown, category, weighted))
     return cells
 
 
@@ -145,6 +148,7 @@ def _cells(
     pool: list[Unit],
     breakdown: Breakdown | None,
     category: str | None,
+    weighted: bool = False,
 ) -> list[IndicatorCell]:
     denominator = indicator.denominator
     if breakdown is not None and breakdown.among is not None:
@@ -155,8 +159,8 @@ def _cells(
     if breakdown is not None and category is not None:
         condition = breakdown.categories[category]
         chosen = [u for u in chosen if holds(condition, u)]
-    numerator = _measure(indicator.numerator, chosen)
-    den_value = _measure(denominator, selected) if denominator else None
+    numerator = _measure(indicator.numerator, chosen, weighted)
+    den_value = _measure(denominator, selected, weighted) if denominator else None
     answered = denominator.answered if denominator else ()
     dk_refused = sum(1 for u in pool if any(is_dk_refused(u.get(f)) for f in answered))
     sensitive = indicator.sensitive or (breakdown is not None and category in breakdown.sensitive_codes)
@@ -180,11 +184,21 @@ def _cells(
     return cells
 
 
-def _measure(measure: Measure, chosen: list[Unit]) -> float:
-    if measure.kind == "count":
-        return float(len(chosen))
-    values = [u.get(measure.field or "") for u in chosen]
-    return float(sum(v for v in values if isinstance(v, int | float) and not isinstance(v, bool)))
+def _measure(measure: Measure, chosen: list[Unit], weighted: bool = False) -> float:
+    total = 0.0
+    for unit in chosen:
+        weight = 1.0
+        if weighted:
+            found = unit.get("submission.weight")
+            ok = isinstance(found, int | float) and not isinstance(found, bool) and found > 0
+            weight = float(found) if ok else 1.0
+        if measure.kind == "count":
+            total += weight
+            continue
+        value = unit.get(measure.field or "")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            total += value * weight
+    return total
 
 
 def _statistic(

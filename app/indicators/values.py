@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ class IndicatorValue:
     # The period the row covers (ISO dates): its own month, or the months of the data it sums.
     period_start: str = ""
     period_end: str = ""
+    # "weighted" (numerator and denominator times the records' survey weights) or "unweighted".
+    method: str = "unweighted"
 
 
 @dataclass
@@ -48,3 +51,20 @@ def month_bounds(period: str | None) -> tuple[str, str]:
     except ValueError:
         return ("", "")
     return (f"{period}-01", f"{period}-{last:02d}")
+
+
+def period_bounds(granularity: str, period: str | None) -> tuple[str, str]:
+    """First and last day of a period of ``granularity``: a day (``2026-11-03``), an ISO week
+    (``2026-W45``, Monday to Sunday) or a month (``2026-11``); blanks for anything else."""
+    if granularity == "month":
+        return month_bounds(period)
+    try:
+        if granularity == "day" and period is not None:
+            day = dt.date.fromisoformat(period)
+            return (day.isoformat(), day.isoformat())
+        if granularity == "week" and period is not None and len(period) == 8 and period[4:6] == "-W":
+            monday = dt.date.fromisocalendar(int(period[:4]), int(period[6:]), 1)
+            return (monday.isoformat(), (monday + dt.timedelta(days=6)).isoformat())
+    except ValueError:
+        pass
+    return ("", "")

@@ -142,6 +142,17 @@ class IndicatorFact(Base):
     sex_gender: Mapped[str] = mapped_column(sa.String(64))
     age_band: Mapped[str] = mapped_column(sa.String(64))
     disability: Mapped[str] = mapped_column(sa.String(64))
+    # The collection day and ISO week beside the month (``period``): daily and weekly series.
+    day: Mapped[str] = mapped_column(sa.String(10), default="unknown", server_default="unknown")
+    week: Mapped[str] = mapped_column(sa.String(10), default="unknown", server_default="unknown")
+    # The indicator's own disaggregations (catalogue extras) in catalogue order, and whether the row
+    # carries the first value of its multi-valued one (see app.indicators.facts).
+    extra1: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    extra2: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    extra3: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    extra_primary: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # The record's survey weight (1 when its form declares none): weighted outputs sum num and den times it.
+    weight: Mapped[float] = mapped_column(sa.Float, default=1.0, server_default="1")
 
 
 class IndicatorRefreshMark(Base):

@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.indicators.catalog import Catalog, load_catalog
-from app.indicators.facts import record_facts
+from app.indicators.facts import record_facts, sadd_facts
 from app.indicators.flow_facts import flow_fact
 from app.indicators.normalise import NormalisedResult, Normaliser
 from app.models import (
@@ -387,6 +387,7 @@ def _renormalise(
                 "mapping_version": label,
             }
             facts.extend(common | row for row in record_facts(result, catalog))
+            facts.extend(common | row for row in sadd_facts(result, result.counts, catalog))
             flow = flow_fact(result.record, result.counts)
             if flow is not None:
                 flows.append({k: v for k, v in common.items() if k != "mapping_version"} | flow)

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from app.errors import IndicatorQueryError
 from app.indicators.catalog import Breakdown, Catalog, Indicator, load_catalog
-from app.indicators.facts import DIMENSION_COLUMNS, MULTI_COLUMN
+from app.indicators.facts import DIMENSION_COLUMNS, MULTI_COLUMN, PERIOD_COLUMNS, extra_columns
+from app.indicators.series import cumulate, running_medians
 from app.indicators.suppression import (
     FINE_GEOGRAPHY,
     SECONDARY,
@@ -35,7 +36,7 @@ from app.indicators.suppression import (
     check_dimensions,
     suppress,
 )
-from app.indicators.values import IndicatorResult, IndicatorValue, month_bounds
+from app.indicators.values import IndicatorResult, IndicatorValue, period_bounds
 from app.models import IndicatorFact, Project
 
 DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_COLUMNS)
@@ -52,9 +53,13 @@ class IndicatorQuery:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     include_received: bool | None = None  # None: the project's setting
     public: bool = True
+    period: str = "month"  # the length of a ``period`` row: day, week (ISO) or month
+    weighted: bool = False  # numerators and denominators times each record's survey weight
+    cumulative: bool = False  # each period row sums the data from the start of the series
 
 
-_Sums = list[float]  # num, den, n, dk
+_Sums = list[float]  # num, den, n, dk, weighted num, weighted den
+WEIGHTED, UNWEIGHTED = "weighted", "unweighted"
 
 
 def compute_values(
@@ -76,19 +81,47 @@ def compute_tables(
     and one ``GROUP BY`` per grouping on SQLite."""
     catalog = catalog or load_catalog()
     indicators = _indicators(query, catalog)
+    if query.period not in PERIOD_COLUMNS:
+        raise IndicatorQueryError(
+            f"Unknown period {query.period!r}; use one of {', '.join(PERIOD_COLUMNS)}.",
+            details={"field": "period"},
+        )
+    own = {i.code: catalog.own_dimensions(i) for i in indicators}
     for dim in query.filters:
-        if dim not in DIMENSIONS:
-            raise IndicatorQueryError(f"Unknown filter {dim!r}; filter on one of {', '.join(DIMENSIONS)}.")
+        if dim not in DIMENSIONS and not any(dim in names for names in own.values()):
+            raise IndicatorQueryError(
+                f"Unknown filter {dim!r}; filter on one of {_allowed(indicators, own)}.",
+                details={"field": dim},
+            )
     include = (
         project.indicators_include_received if query.include_received is None else query.include_received
     )
     states = WITH_RECEIVED if include else APPROVED
     plans: list[tuple[tuple[str, ...], list[Indicator], dict[str, str]]] = []
     for requested in bys:
-        by = _check_by(replace(query, by=requested))
+        by = _check_by(replace(query, by=requested), indicators, own)
+        if query.cumulative and query.weighted:
+            raise IndicatorQueryError(
+                "Cumulative series are unweighted: ask for weighted=true or cumulative=true, not both.",
+                details={"field": "weighted"},
+            )
+        if query.cumulative and "period" not in by:
+            raise IndicatorQueryError(
+                "A cumulative series runs over periods: add by=period (and period=day, week or month).",
+                details={"field": "cumulative"},
+            )
         skipped: dict[str, str] = {}
         chosen: list[Indicator] = []
         for indicator in indicators:
+            lacking = [
+                d for d in (*by, *query.filters) if d not in DIMENSIONS and d not in own[indicator.code]
+            ]
+            if lacking:
+                skipped[indicator.code] = (
+                    f"not disaggregated by {lacking[0]} (its own disaggregations: "
+                    f"{', '.join(own[indicator.code]) or 'none'})"
+                )
+                continue
             try:
                 check_dimensions(by, public=query.public, sensitive=indicator.sensitive)
             except DimensionError as exc:
@@ -111,22 +144,32 @@ def compute_tables(
             for size in range(len(by) + 1)
             for subset in itertools.combinations(by, size)
         },
-        key=lambda subset: (len(subset), [DIMENSIONS.index(d) for d in subset]),
+        key=lambda subset: (len(subset), [_rank(d) for d in subset]),
     )
-    where = _where(project, states, codes, query.filters)
-    grouped = _aggregate_sets(session, where, subsets, query) if codes else {}
-    spans = _spans(session, where) if codes else {}
-    median_codes = [c for c in codes if "median" in catalog.indicators[c].units]
-    medians = (
-        {subset: _medians(session, where, subset, query, median_codes) for subset in subsets}
-        if median_codes
-        else {}
-    )
+    grouped: _Grouped = defaultdict(lambda: defaultdict(dict))
+    spans: dict[str, tuple[str, str]] = {}
+    medians: dict[tuple[str, ...], dict[str, dict[tuple[str, ...], float]]] = defaultdict(dict)
+    pools: dict[str, tuple[_Layout, list[Any]]] = {}
+    pooled = tuple(sorted({d for by, _, _ in plans for d in by}, key=_rank))
+    # Indicators whose requested dimensions sit in the same columns are aggregated together (an own
+    # disaggregation such as direction is in a slot column that differs between indicators).
+    used = {d for by, _, _ in plans for d in by} | set(query.filters)
+    for columns, group in _by_columns(codes, used, query, catalog).items():
+        layout = _Layout(dict(columns), frozenset(d for d in used if _is_multi(d, group[0], catalog)))
+        where = _where(project, states, group, query.filters, layout)
+        for subset, per_code in _aggregate_sets(session, where, subsets, query, layout).items():
+            grouped[subset].update(per_code)
+        spans |= _spans(session, where, layout, query.period)
+        median_codes = [c for c in group if "median" in catalog.indicators[c].units]
+        for subset in subsets if median_codes else ():
+            medians[subset] |= _medians(session, where, subset, query, median_codes, layout)
+        if query.cumulative and median_codes:
+            pools |= _median_pools(session, where, pooled, median_codes, layout)
     versions: dict[str, set[str]] = defaultdict(set)
     for per_subset in grouped.values():
         for (code, _b, _c), cells in per_subset.items():
             for cell in cells.values():
-                versions[code].update(cell[4])
+                versions[code].update(cell[-1])
     results = []
     for by, chosen, skipped in plans:
         result = IndicatorResult([], by, states, skipped)
@@ -137,28 +180,85 @@ def compute_tables(
                 ordered = _ordered(subset)
                 for cell_key, cells in grouped.get(ordered, {}).items():
                     for values, total in cells.items():
-                        sums[cell_key][_key(by, ordered, values)] = total[:4]
+                        sums[cell_key][_key(by, ordered, values)] = total[:6]
                 for code, found in medians.get(ordered, {}).items():
                     for values, median in found.items():
                         by_medians[code][_key(by, ordered, values)] = median
         for indicator in chosen:
-            result.values.extend(
-                _values(
-                    indicator,
-                    by,
-                    sums,
-                    by_medians.get(indicator.code, {}),
-                    tuple(sorted(versions.get(indicator.code, ()))),
-                    catalog,
-                    spans.get(indicator.code, ("", "")),
-                )
+            span = spans.get(indicator.code, ("", ""))
+            rows = _values(
+                indicator,
+                by,
+                sums,
+                by_medians.get(indicator.code, {}),
+                tuple(sorted(versions.get(indicator.code, ()))),
+                catalog,
+                span,
+                granularity=query.period,
+                weighted=query.weighted,
             )
+            if query.cumulative:
+                running = _running_medians(pools.get(indicator.code), pooled, by, query, sums, indicator.code)
+                rows = cumulate(
+                    indicator, by, rows, sums, running, span_start=span[0], granularity=query.period
+                )
+            result.values.extend(rows)
         results.append(result)
     return results
 
 
+def _rank(dim: str) -> tuple[int, str]:
+    """Default dimensions in their fixed order, then an indicator's own ones by name."""
+    return (DIMENSIONS.index(dim), "") if dim in DIMENSIONS else (len(DIMENSIONS), dim)
+
+
 def _ordered(subset: Sequence[str]) -> tuple[str, ...]:
-    return tuple(sorted(subset, key=DIMENSIONS.index))
+    return tuple(sorted(subset, key=_rank))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each dimension of a group of indicators is stored: dimension -> fact column, and the
+    indicators' own multi-valued dimensions (rows with ``extra_primary`` false repeat their values)."""
+
+    columns: Mapping[str, str]
+    multi: frozenset[str] = frozenset()
+
+    def column(self, dim: str) -> sa.ColumnElement[Any]:
+        column: sa.ColumnElement[Any] = getattr(IndicatorFact, self.columns[dim])
+        return column
+
+
+def _columns(indicator: Indicator, catalog: Catalog, granularity: str) -> dict[str, str]:
+    columns = {d: d for d in DIMENSIONS} | {"period": PERIOD_COLUMNS[granularity]}
+    return columns | extra_columns(indicator, catalog)
+
+
+def _is_multi(dim: str, code: str, catalog: Catalog) -> bool:
+    key = catalog.own_dimensions(catalog.indicators[code]).get(dim)
+    return key is not None and catalog.fields[key].multi
+
+
+def _by_columns(
+    codes: Sequence[str], used: set[str], query: IndicatorQuery, catalog: Catalog
+) -> dict[tuple[tuple[str, str], ...], list[str]]:
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
+    for code in codes:
+        columns = _columns(catalog.indicators[code], catalog, query.period)
+        multi = tuple(sorted(("multi", d) for d in used if _is_multi(d, code, catalog)))
+        key = tuple(sorted((d, c) for d, c in columns.items() if d in used or d in DIMENSIONS)) + multi
+        groups[key].append(code)
+    return {tuple(p for p in key if p[0] != "multi"): group for key, group in groups.items()}
+
+
+def _allowed(indicators: Sequence[Indicator], own: Mapping[str, Mapping[str, str]]) -> str:
+    """The dimensions a query may name: the defaults, then each indicator's own (with who has it)."""
+    having: dict[str, list[str]] = defaultdict(list)
+    for indicator in indicators:
+        for name in own[indicator.code]:
+            having[name].append(indicator.code)
+    extras = [f"{name} ({', '.join(codes)})" for name, codes in sorted(having.items())]
+    return ", ".join([*DIMENSIONS, *extras])
 
 
 def _indicators(query: IndicatorQuery, catalog: Catalog) -> list[Indicator]:
@@ -173,12 +273,14 @@ def _indicators(query: IndicatorQuery, catalog: Catalog) -> list[Indicator]:
     return [catalog.indicators[c] for c in dict.fromkeys(query.codes)]
 
 
-def _check_by(query: IndicatorQuery) -> tuple[str, ...]:
+def _check_by(
+    query: IndicatorQuery, indicators: Sequence[Indicator], own: Mapping[str, Mapping[str, str]]
+) -> tuple[str, ...]:
     by = tuple(dict.fromkeys(query.by))
-    bad = [d for d in by if d not in DIMENSIONS]
+    bad = [d for d in by if d not in DIMENSIONS and not any(d in names for names in own.values())]
     if bad:
         raise IndicatorQueryError(
-            f"Unknown dimension {bad[0]!r}; break down by one of {', '.join(DIMENSIONS)}.",
+            f"Unknown dimension {bad[0]!r}; break down by one of {_allowed(indicators, own)}.",
             details={"field": "by"},
         )
     if len(by) > MAX_DIMENSIONS:
@@ -194,7 +296,11 @@ def _check_by(query: IndicatorQuery) -> tuple[str, ...]:
 
 
 def _where(
-    project: Project, states: Sequence[str], codes: Sequence[str], filters: Mapping[str, tuple[str, ...]]
+    project: Project,
+    states: Sequence[str],
+    codes: Sequence[str],
+    filters: Mapping[str, tuple[str, ...]],
+    layout: _Layout,
 ) -> list[sa.ColumnElement[bool]]:
     f = IndicatorFact
     conds: list[sa.ColumnElement[bool]] = [
@@ -203,13 +309,22 @@ def _where(
         f.indicator.in_(codes),
     ]
     for dim, values in filters.items():
-        conds.append(getattr(f, dim).in_(values))
+        conds.append(layout.column(dim).in_(values))
     return conds
 
 
-def _uses_all_rows(subset: Sequence[str], query: IndicatorQuery) -> bool:
-    """A unit's second-nationality rows count only where nationality is grouped or filtered on."""
-    return MULTI_COLUMN in subset or MULTI_COLUMN in query.filters
+def _row_conditions(
+    subset: Sequence[str], query: IndicatorQuery, layout: _Layout
+) -> list[sa.ColumnElement[bool]]:
+    """A unit's rows for its second nationality (or second transport mode...) count only where that
+    dimension is grouped or filtered on; elsewhere the unit counts once."""
+    used = {*subset, *query.filters}
+    conds: list[sa.ColumnElement[bool]] = []
+    if MULTI_COLUMN not in used:
+        conds.append(IndicatorFact.is_primary.is_(True))
+    if not used & layout.multi:
+        conds.append(IndicatorFact.extra_primary.is_(True))
+    return conds
 
 
 _Grouped = dict[tuple[str, ...], dict[tuple[str, str, str], dict[tuple[str, ...], list[Any]]]]
@@ -220,6 +335,7 @@ def _aggregate_sets(
     where: list[sa.ColumnElement[bool]],
     subsets: list[tuple[str, ...]],
     query: IndicatorQuery,
+    layout: _Layout,
 ) -> _Grouped:
     """subset -> (indicator, breakdown, category) -> subset values -> [num, den, n, dk, mapping versions].
 
@@ -227,7 +343,7 @@ def _aggregate_sets(
     its hash aggregation runs in one process, while separate queries use parallel workers.)"""
     f = IndicatorFact
     base = [f.indicator, f.breakdown, f.category, f.mapping_version]
-    sums = [sa.func.sum(c) for c in (f.num, f.den, f.n, f.dk)]
+    sums = [sa.func.sum(c) for c in (f.num, f.den, f.n, f.dk, f.num * f.weight, f.den * f.weight)]
     grouped: _Grouped = defaultdict(lambda: defaultdict(dict))
     if session.get_bind().dialect.name == "postgresql":
         # Compiling these scans costs more than it saves (measured: ~1.5 s of JIT per query), and with
@@ -236,10 +352,8 @@ def _aggregate_sets(
         session.execute(sa.text("SET LOCAL jit = off"))
         session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     for subset in subsets:
-        columns = [getattr(f, d) for d in subset]
-        conds = list(where)
-        if not _uses_all_rows(subset, query):
-            conds.append(f.is_primary.is_(True))
+        columns = [layout.column(d) for d in subset]
+        conds = [*where, *_row_conditions(subset, query, layout)]
         stmt = select(*base, *columns, *sums).where(*conds).group_by(*base, *columns)
         for row in session.execute(stmt):
             _add(grouped, subset, row[:4], tuple(row[4 : 4 + len(subset)]), row[4 + len(subset) :])
@@ -255,10 +369,10 @@ def _add(
 ) -> None:
     code, breakdown, category, version = head
     numbers = [float(x or 0) for x in sums]
-    cell = grouped[subset][(code, breakdown, category)].setdefault(values, [0.0, 0.0, 0.0, 0.0, set()])
+    cell = grouped[subset][(code, breakdown, category)].setdefault(values, [0.0] * 6 + [set()])
     for i, number in enumerate(numbers):
         cell[i] += number
-    cell[4].add(version)
+    cell[-1].add(version)
 
 
 def _medians(
@@ -267,12 +381,12 @@ def _medians(
     subset: tuple[str, ...],
     query: IndicatorQuery,
     codes: list[str],
+    layout: _Layout,
 ) -> dict[str, dict[tuple[str, ...], float]]:
     f = IndicatorFact
-    dims = [getattr(f, d) for d in subset]
+    dims = [layout.column(d) for d in subset]
     conds = [*where, f.indicator.in_(codes), f.breakdown == "", f.value.is_not(None)]
-    if not _uses_all_rows(subset, query):
-        conds.append(f.is_primary.is_(True))
+    conds += _row_conditions(subset, query, layout)
     found: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
     if session.get_bind().dialect.name == "postgresql":
         median = sa.func.percentile_cont(0.5).within_group(f.value)
@@ -285,6 +399,60 @@ def _medians(
         pools[(code, tuple(values))].append(float(value))
     for (code, key), numbers in pools.items():
         found[code][key] = float(statistics.median(numbers))
+    return found
+
+
+def _median_pools(
+    session: Session,
+    where: list[sa.ColumnElement[bool]],
+    dims: tuple[str, ...],
+    codes: list[str],
+    layout: _Layout,
+) -> dict[str, tuple[_Layout, list[Any]]]:
+    """Per indicator, every value a median is taken of, with its dimension values and row flags: a
+    cumulative median is the median of all values up to a period, which no per-period figure gives."""
+    f = IndicatorFact
+    columns = [layout.column(d) for d in dims]
+    stmt = select(f.indicator, *columns, f.is_primary, f.extra_primary, f.value).where(
+        *where, f.indicator.in_(codes), f.breakdown == "", f.value.is_not(None)
+    )
+    found: dict[str, tuple[_Layout, list[Any]]] = {code: (layout, []) for code in codes}
+    for code, *rest in session.execute(stmt):
+        found[code][1].append(rest)
+    return found
+
+
+def _running_medians(
+    pool: tuple[_Layout, list[Any]] | None,
+    pooled: tuple[str, ...],
+    by: tuple[str, ...],
+    query: IndicatorQuery,
+    sums: Mapping[tuple[str, str, str], Mapping[tuple[str, ...], _Sums]],
+    code: str,
+) -> dict[tuple[str, ...], float]:
+    """The cumulative medians of one indicator keyed like its rows (every margin of the non-period
+    dimensions), counting a unit once unless its repeated rows' dimension is grouped or filtered on."""
+    if pool is None:
+        return {}
+    layout, rows = pool
+    p = by.index("period")
+    others = [d for d in by if d != "period"]
+    periods = sorted({k[p] for k in sums.get((code, "", ""), {}) if k[p] not in (TOTAL, "unknown")})
+    found: dict[tuple[str, ...], float] = {}
+    for size in range(len(others) + 1):
+        for kept in itertools.combinations(others, size):
+            used = {"period", *kept, *query.filters}
+            values: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
+            for row in rows:
+                dims = dict(zip(pooled, row, strict=False))
+                primary, extra_primary, value = row[len(pooled) :]
+                if (MULTI_COLUMN not in used and not primary) or (
+                    not used & layout.multi and not extra_primary
+                ):
+                    continue
+                line = tuple(dims[d] if d in kept else TOTAL for d in others)
+                values[line].append((dims["period"], float(value)))
+            found |= running_medians(values, periods, p)
     return found
 
 
@@ -304,6 +472,9 @@ def _values(
     versions: tuple[str, ...],
     catalog: Catalog,
     span: tuple[str, str] = ("", ""),
+    *,
+    granularity: str = "month",
+    weighted: bool = False,
 ) -> list[IndicatorValue]:
     """The published rows of one indicator: the base table and one table per breakdown, suppressed
     together so that no hidden cell can be recovered from another table (INDICATORS.md §8):
@@ -393,10 +564,23 @@ def _values(
                     )
         for breakdown_name, category, key, result, s in rows:
             row_period = dict(zip(by, key, strict=True)).get("period")
-            start, end = month_bounds(row_period) if row_period not in (None, TOTAL) else span
-            value = result.value
+            start, end = period_bounds(granularity, row_period) if row_period not in (None, TOTAL) else span
+            value, numerator, denominator = result.value, result.numerator, result.denominator
             if statistic == "median" and not result.suppressed:
                 value = medians.get(key) if breakdown_name is None else None
+            method = WEIGHTED if weighted and statistic != "median" else UNWEIGHTED
+            if method == WEIGHTED and not result.suppressed:
+                # Suppression ran on the unweighted counts; the published figures are weighted.
+                mine = (
+                    base.get(key)
+                    if breakdown_name is None
+                    else sums.get((indicator.code, breakdown_name[:64], (category or "")[:64]), {}).get(key)
+                )
+                numerator = mine[4] if mine is not None else 0.0
+                denominator = s[5] if has_den else None
+                value = (
+                    numerator if denominator is None else (numerator / denominator if denominator else None)
+                )
             out.append(
                 IndicatorValue(
                     indicator=indicator.code,
@@ -406,8 +590,8 @@ def _values(
                     category=category,
                     key=dict(zip(by, key, strict=True)),
                     value=value,
-                    numerator=result.numerator,
-                    denominator=result.denominator,
+                    numerator=numerator,
+                    denominator=denominator,
                     n=result.n,
                     dk_refused=None if result.suppressed else int(s[3]),
                     suppressed=result.suppressed,
@@ -417,22 +601,27 @@ def _values(
                     mapping_versions=versions,
                     period_start=start,
                     period_end=end,
+                    method=method,
                 )
             )
     return out
 
 
-def _spans(session: Session, where: list[sa.ColumnElement[bool]]) -> dict[str, tuple[str, str]]:
-    """Per indicator, the first and last day of the months its counted data covers: the period of a
-    row that is not broken down by period."""
+def _spans(
+    session: Session, where: list[sa.ColumnElement[bool]], layout: _Layout, granularity: str
+) -> dict[str, tuple[str, str]]:
+    """Per indicator, the first and last day of the periods (days, weeks or months) its counted data
+    covers: the period of a row that is not broken down by period."""
     f = IndicatorFact
+    column = layout.column("period")
     stmt = (
-        select(f.indicator, sa.func.min(f.period), sa.func.max(f.period))
-        .where(*where, f.period != "unknown")
+        select(f.indicator, sa.func.min(column), sa.func.max(column))
+        .where(*where, column != "unknown")
         .group_by(f.indicator)
     )
     return {
-        code: (month_bounds(first)[0], month_bounds(last)[1]) for code, first, last in session.execute(stmt)
+        code: (period_bounds(granularity, first)[0], period_bounds(granularity, last)[1])
+        for code, first, last in session.execute(stmt)
     }
 
 

@@ -155,6 +155,9 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/projects/{pid}/indicators", READERS),
     Endpoint("GET", "/v1/projects/{pid}/indicators.csv", READERS),
     Endpoint("GET", "/v1/projects/{pid}/indicators.xlsx", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators/sadd", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators/sadd.csv", READERS),
+    Endpoint("GET", "/v1/projects/{pid}/indicators/sadd.xlsx", READERS),
     Endpoint("GET", "/v1/projects/{pid}/forms/simple/mapping", READERS),
     Endpoint(
         "PUT",

@@ -158,7 +158,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
         )
         session.commit()
         form_id, project_id, version_id = result.form.id, project.id, result.version.id
-        admin_id = admin.id
+        admin_id, org_id = admin.id, org.id
 
     rng = random.Random(6)
     start_day = datetime(2024, 1, 1, 12, tzinfo=UTC)
@@ -175,6 +175,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
                     {
                         "id": sid,
                         "form_id": form_id,
+                        "organisation_id": org_id,  # the collecting organisation (partner rows)
                         "instance_id": iid,
                         "current_version_id": None,
                         "review_state": rng.choice(STATES),

@@ -20,19 +20,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.indicators.catalog import Catalog, load_catalog
+from app.indicators.series import cumulate
 from app.indicators.suppression import TOTAL, Cell, Table, check_dimensions, relations
 from app.indicators.values import IndicatorValue
 from app.services.indicator_values import DIMENSIONS, _values
 
 CATALOG: Catalog = load_catalog()
-CODES = ("FLW-04", "NEED-04", "PROT-04", "PROT-02")
+CODES = ("FLW-04", "NEED-04", "PROT-04", "PROT-02", "FLW-01", "FLW-07", "FLW-05")
 VALUES = ("a", "b", "c")
 
 
-def accepted_bys() -> list[tuple[str, ...]]:
+def accepted_bys(code: str) -> list[tuple[str, ...]]:
+    """Every breakdown the API accepts for ``code``: up to three of the defaults and its own
+    disaggregations (direction, transport modes, legal status...)."""
+    dims = (*DIMENSIONS, *CATALOG.own_dimensions(CATALOG.indicators[code]))
     found = []
     for size in range(0, 4):
-        for by in itertools.combinations(DIMENSIONS, size):
+        for by in itertools.combinations(dims, size):
             try:
                 check_dimensions(by, public=True)
             except ValueError:
@@ -41,7 +45,7 @@ def accepted_bys() -> list[tuple[str, ...]]:
     return found
 
 
-BYS = accepted_bys()
+BYS = {code: accepted_bys(code) for code in CODES}
 
 unit = st.tuples(
     st.lists(st.sampled_from(VALUES), min_size=3, max_size=3),  # the three dimension values used
@@ -115,11 +119,11 @@ def table_leaks(table: Table, hidden: dict[tuple[str, ...], bool]) -> list[str]:
 @settings(max_examples=60, deadline=None)
 @given(
     code=st.sampled_from(CODES),
-    by_index=st.integers(0, len(BYS) - 1),
+    by_index=st.integers(0, 10_000),
     units=st.lists(unit, min_size=0, max_size=60),
 )
 def test_no_suppressed_cell_is_derivable(code: str, by_index: int, units: list[Any]) -> None:
-    by = BYS[by_index]
+    by = BYS[code][by_index % len(BYS[code])]
     indicator = CATALOG.indicators[code]
     sums = aggregate(code, by, units)
     rows = _values(indicator, by, sums, {}, (), CATALOG)
@@ -139,3 +143,109 @@ def test_no_rows_for_codes_without_data() -> None:
     units = [(["a", "a", "a"], True, True, 0)] * 40
     rows = _values(CATALOG.indicators["FLW-04"], (), aggregate("FLW-04", (), units), {}, (), CATALOG)
     assert [(r.breakdown, r.category) for r in rows] == [(None, None), (rows[1].breakdown, rows[1].category)]
+
+
+def test_own_disaggregations_are_among_the_breakdowns_checked() -> None:
+    assert ("sex_gender", "direction", "transport_modes") in BYS["FLW-01"]
+    assert ("legal_status",) in BYS["FLW-07"] and ("legal_status",) not in BYS["PROT-04"]
+
+
+PERIODS = ("2026-W01", "2026-W02", "2026-W03", "2026-W04", "2026-W05")
+series_unit = st.tuples(
+    st.sampled_from(PERIODS),
+    st.sampled_from(VALUES),  # the other dimension's value
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 5),
+)
+
+
+def interval_leaks(
+    by: tuple[str, ...], plain: list[IndicatorValue], cumulative: list[IndicatorValue]
+) -> list[str]:
+    """Along each line, the number of hidden plain cells between two consecutive published cumulative
+    rows (or before the first, or between the last and a published total) must never be one."""
+    p = by.index("period")
+
+    def split(r: IndicatorValue) -> tuple[tuple[Any, ...], str]:
+        key = tuple(r.key[d] for d in by)
+        return (r.statistic, r.breakdown, r.category, key[:p] + key[p + 1 :]), key[p]
+
+    hidden: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    base_hidden: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    totals: dict[tuple[Any, ...], bool] = {}
+    for r in plain:
+        line, period = split(r)
+        if period == TOTAL:
+            totals[line] = r.suppressed
+        elif r.suppressed:
+            hidden[line].add(period)
+            if r.breakdown is None:
+                base_hidden[(line[0], line[3])].add(period)
+    shown: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for r in cumulative:
+        line, period = split(r)
+        if period != TOTAL and not r.suppressed:
+            shown[line].append(period)
+    found = []
+    for line, periods in shown.items():
+        own = hidden[line] | (base_hidden[(line[0], line[3])] if line[1] is not None else set())
+        edges = ["", *sorted(periods)]
+        for a, b in itertools.pairwise(edges):
+            if sum(1 for q in own if a < q <= b) == 1:
+                found.append(f"{line} {a}..{b}")
+        if line in totals and sum(1 for q in own if q > edges[-1]) + int(totals[line]) == 1:
+            found.append(f"{line} after {edges[-1]}")
+    return found
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    code=st.sampled_from(("FLW-04", "NEED-04", "PROT-04", "FLW-01")),
+    crossed=st.booleans(),
+    units=st.lists(series_unit, min_size=0, max_size=80),
+)
+def test_cumulative_series_isolate_no_hidden_cell(code: str, crossed: bool, units: list[Any]) -> None:
+    by = ("period", "sex_gender") if crossed else ("period",)
+    shaped = [([period, other, "a"], in_den, in_num, index) for period, other, in_den, in_num, index in units]
+    sums = aggregate(code, by, shaped)
+    indicator = CATALOG.indicators[code]
+    plain = _values(indicator, by, sums, {}, (), CATALOG, granularity="week")
+    rows = cumulate(indicator, by, plain, sums, {}, span_start="2025-12-29", granularity="week")
+    assert interval_leaks(by, plain, rows) == []
+    for row in rows:
+        if row.key["period"] != TOTAL:
+            assert row.period_start == "2025-12-29" and row.period_end
+        if not row.suppressed and row.statistic != "median":
+            assert row.numerator is not None and row.n is not None
+
+
+def test_cumulative_rows_sum_the_periods_up_to_theirs() -> None:
+    # 10, 3 and 12 groups in three weeks. The plain series hides week 2 (3 < 5) and, so that the total
+    # does not give it away, the smaller other week (week 1). Cumulative rows: week 1 alone (10) would
+    # be week 1's hidden cell; week 2 (13) sums two hidden cells; week 3 (25) adds a published one.
+    units = [(["2026-W01", "a", "a"], True, True, 0)] * 10
+    units += [(["2026-W02", "a", "a"], True, True, 0)] * 3
+    units += [(["2026-W03", "a", "a"], True, True, 0)] * 12
+    by = ("period",)
+    indicator = CATALOG.indicators["FLW-04"]
+    sums = aggregate("FLW-04", by, units)
+    plain = _values(indicator, by, sums, {}, (), CATALOG, granularity="week")
+    base = {r.key["period"]: r.suppressed for r in plain if r.breakdown is None}
+    assert base == {"2026-W01": True, "2026-W02": True, "2026-W03": False, TOTAL: False}
+    rows = cumulate(indicator, by, plain, sums, {}, span_start="2025-12-29", granularity="week")
+    got = {r.key["period"]: (r.suppressed, r.n, r.reason) for r in rows if r.breakdown is None}
+    assert got == {
+        "2026-W01": (True, None, "hidden_period"),
+        "2026-W02": (False, 13, None),
+        "2026-W03": (False, 25, None),
+        TOTAL: (False, 25, None),
+    }
+    assert {r.period_end for r in rows if r.key["period"] == "2026-W03"} == {"2026-01-18"}
+    # Crossed with another dimension, a line is published only up to its first hidden week.
+    crossed = ("period", "sex_gender")
+    sums = aggregate("FLW-04", crossed, units)
+    plain = _values(indicator, crossed, sums, {}, (), CATALOG, granularity="week")
+    rows = cumulate(indicator, crossed, plain, sums, {}, span_start="2025-12-29", granularity="week")
+    line = {r.key["period"]: r.suppressed for r in rows if r.breakdown is None and r.key["sex_gender"] == "a"}
+    assert line == {"2026-W01": True, "2026-W02": True, "2026-W03": True, TOTAL: False}

@@ -4,18 +4,21 @@ confirms a new version)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, jsonify, request
 
 from app.db import commit, get_session
 from app.exports import indicators as export
+from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
 from app.replica import get_read_session
 from app.services import audit, classification, indicator_mappings, indicator_records, row_access
 from app.services import forms as form_service
+from app.services.indicator_sadd import SaddRow, compute_sadd
 from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
 from app.web import query
 from app.web.api import bp
@@ -24,6 +27,7 @@ from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
 
+MONTH = re.compile(r"\d{4}-\d{2}")
 BASE = "/projects/<int:project_id>/indicators"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,12 +41,78 @@ def _list_arg(name: str) -> tuple[str, ...]:
 
 
 def query_from_args() -> IndicatorQuery:
-    """``indicator``, ``by`` and one filter per dimension, each repeatable or comma-separated."""
-    filters = {dim: _list_arg(dim) for dim in DIMENSIONS if _list_arg(dim)}
+    """``indicator``, ``by`` and one filter per dimension (the defaults and every indicator's own),
+    each repeatable or comma-separated; ``period`` (day, week or month) and ``cumulative``."""
+    catalog = load_catalog()
+    own = {name for i in catalog.indicators.values() for name in catalog.own_dimensions(i)}
+    filters = {dim: _list_arg(dim) for dim in (*DIMENSIONS, *sorted(own)) if _list_arg(dim)}
+    # ``period`` names the series' period length; a month filter is ``period=2026-11`` as before.
+    granularity = request.args.get("period", "month")
+    if filters.get("period") and all(MONTH.fullmatch(v) for v in filters["period"]):
+        granularity = "month"
+    else:
+        filters.pop("period", None)
+        filters |= {"period": _list_arg("periodIn")} if _list_arg("periodIn") else {}
     include = flag("includeReceived") if "includeReceived" in request.args else None
     return IndicatorQuery(
-        codes=_list_arg("indicator"), by=_list_arg("by"), filters=filters, include_received=include
+        codes=_list_arg("indicator"),
+        by=_list_arg("by"),
+        filters=filters,
+        include_received=include,
+        period=granularity,
+        cumulative=flag("cumulative"),
+        weighted=flag("weighted"),
     )
+
+
+def openapi_parameters() -> list[dict[str, Any]]:
+    """The query string of the indicator values and their CSV/XLSX (the OpenAPI document's)."""
+    catalog = load_catalog()
+    own: dict[str, list[str]] = {}
+    for indicator in catalog.indicators.values():
+        for name in catalog.own_dimensions(indicator):
+            own.setdefault(name, []).append(indicator.code)
+    extras = "; ".join(f"{name} ({', '.join(codes)})" for name, codes in sorted(own.items()))
+
+    def text(name: str, description: str, **schema: Any) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+    return [
+        text("indicator", "Indicator codes, comma-separated or repeated; all when absent.", type="string"),
+        text(
+            "by",
+            f"Up to 3 dimensions to break down by: {', '.join(DIMENSIONS)}, or an indicator's own "
+            f"disaggregations: {extras}. An indicator without one is skipped (see `skipped`).",
+            type="string",
+        ),
+        text(
+            "period",
+            "Length of a `period` row: day, week (ISO, Monday-Sunday) or month.",
+            enum=["day", "week", "month"],
+        ),
+        text(
+            "periodIn",
+            "Only these periods (in the chosen length: 2026-11-03, 2026-W45 or 2026-11).",
+            type="string",
+        ),
+        text(
+            "cumulative",
+            "With by=period: each row sums the data from the start of the series to the end of its period.",
+            type="boolean",
+        ),
+        text("includeReceived", "Count received (not yet approved) submissions too.", type="boolean"),
+        text(
+            "weighted",
+            "Weight numerators and denominators by each record's survey weight (submission.weight; "
+            "1 when a form has none). Suppression still runs on unweighted counts; medians stay "
+            "unweighted. Every row's method says which.",
+            type="boolean",
+        ),
+        *(
+            text(dim, f"Only rows with these {dim} values (comma-separated or repeated).", type="string")
+            for dim in (*[d for d in DIMENSIONS if d != "period"], *sorted(own))
+        ),
+    ]
 
 
 def _result(project: Project) -> IndicatorResult:
@@ -71,6 +141,7 @@ def value_json(v: IndicatorValue) -> dict[str, Any]:
         "mappingVersions": list(v.mapping_versions),
         "periodStart": v.period_start,
         "periodEnd": v.period_end,
+        "method": v.method,
     }
 
 
@@ -88,6 +159,8 @@ def list_indicator_values(project_id: int) -> Response:
             "freshness": fresh.to_json(),
             "by": list(result.by),
             "reviewStates": list(result.states),
+            # Weighted by the records' survey weights (a record without one counts 1), or not.
+            "method": "weighted" if query_from_args().weighted else "unweighted",
             "skipped": result.skipped,
             "values": [value_json(v) for v in result.values],
         }
@@ -148,6 +221,119 @@ def export_indicator_values_csv(project_id: int) -> Response:
 @bp.get(f"{BASE}.xlsx")
 def export_indicator_values_xlsx(project_id: int) -> Response:
     return _export(project_id, "xlsx")
+
+
+for _view in (list_indicator_values, export_indicator_values_csv, export_indicator_values_xlsx):
+    _view.openapi_query = openapi_parameters  # type: ignore[attr-defined]
+
+
+SADD_PATH = f"{BASE}/sadd"
+
+
+def sadd_json(row: SaddRow) -> dict[str, Any]:
+    dims = {k: ("total" if v == TOTAL else v) for k, v in row.key.items()}
+    return {
+        "instrument": row.instrument,
+        "dimensions": {k: v for k, v in dims.items() if k not in ("sex_gender", "age_band")},
+        "sex": dims["sex_gender"],
+        "ageBand": dims["age_band"],
+        "persons": row.persons,
+        "suppressed": row.suppressed,
+        "suppressionReason": row.reason,
+        "periodStart": row.period_start,
+        "periodEnd": row.period_end,
+    }
+
+
+@bp.get(SADD_PATH)
+def list_persons_by_sex_and_age(project_id: int) -> Response:
+    """Persons by sex and age band (the SADD grid), per instrument, suppressed."""
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "indicator.read")
+    row_access.require_project_figures(get_session(), actor, project)
+    result = compute_sadd(get_read_session(), project=project, query=query_from_args())
+    fresh = indicator_records.freshness(get_read_session(), project=project)
+    return jsonify(
+        {
+            "class": _output_class(project),
+            "freshness": fresh.to_json(),
+            "by": list(result.by),
+            "reviewStates": list(result.states),
+            "method": "unweighted",
+            "rows": [sadd_json(r) for r in result.rows],
+        }
+    )
+
+
+def _sadd_download(project_id: int, kind: str) -> Response:
+    actor = logged_in_actor()
+    project = project_for(actor, project_id, "indicator.read")
+    row_access.require_project_figures(get_session(), actor, project)
+    output_class = _output_class(project)
+    classification.check_share(query.parse(ShareArgs()).get("shareClass"), output_class, what="persons table")
+    result = compute_sadd(get_read_session(), project=project, query=query_from_args())
+    label = classification.LABELS[output_class]
+    body = export.sadd_to_csv(result) if kind == "csv" else export.sadd_to_xlsx(result, label)
+    audit.record(
+        get_session(),
+        actor=actor,
+        action="indicators.export",
+        project_id=project.id,
+        subject_type="project",
+        subject_id=project.id,
+        details={
+            "format": kind,
+            "table": "sadd",
+            "query": request.args.to_dict(flat=False),
+            "rows": len(result.rows),
+            "class": output_class,
+        },
+    )
+    commit()
+    response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
+    response.headers["Content-Disposition"] = content_disposition(f"persons-project-{project.id}.{kind}")
+    response.headers[classification.HEADER] = label
+    return response
+
+
+@bp.get(f"{SADD_PATH}.csv")
+def export_persons_by_sex_and_age_csv(project_id: int) -> Response:
+    return _sadd_download(project_id, "csv")
+
+
+@bp.get(f"{SADD_PATH}.xlsx")
+def export_persons_by_sex_and_age_xlsx(project_id: int) -> Response:
+    return _sadd_download(project_id, "xlsx")
+
+
+def sadd_openapi_parameters() -> list[dict[str, Any]]:
+    keep = {
+        "period",
+        "periodIn",
+        "includeReceived",
+        *(d for d in DIMENSIONS if d not in ("sex_gender", "age_band")),
+    }
+    found = [p for p in openapi_parameters() if p["name"] in keep]
+    found.insert(
+        0,
+        {
+            "name": "by",
+            "in": "query",
+            "required": False,
+            "description": "Up to 2 more dimensions beside sex and age band: "
+            + ", ".join(d for d in DIMENSIONS if d not in ("sex_gender", "age_band")),
+            "schema": {"type": "string"},
+        },
+    )
+    return found
+
+
+for _view in (
+    list_persons_by_sex_and_age,
+    export_persons_by_sex_and_age_csv,
+    export_persons_by_sex_and_age_xlsx,
+):
+    _view.openapi_query = sadd_openapi_parameters  # type: ignore[attr-defined]
 
 
 MAPPING = "/projects/<int:project_id>/forms/<xml_form_id>/mapping"

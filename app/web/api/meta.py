@@ -40,7 +40,8 @@ def openapi() -> Response:
                 "parameters": [
                     {"name": a, "in": "path", "required": True, "schema": {"type": "string"}}
                     for a in sorted(rule.arguments)
-                ],
+                ]
+                + _query_parameters(view),
                 "responses": {"default": {"description": "See docs; errors are {message, code, details}."}},
             }
     return jsonify(
@@ -52,6 +53,13 @@ def openapi() -> Response:
             "paths": dict(sorted(paths.items())),
         }
     )
+
+
+def _query_parameters(view: Any) -> list[dict[str, Any]]:
+    """The query parameters a view declares (``view.openapi_query``: a callable, so a list built from
+    the indicator catalogue is read when the document is asked for)."""
+    declared = getattr(view, "openapi_query", None)
+    return list(declared()) if callable(declared) else []
 
 
 @bp.get("/health")
