@@ -6,13 +6,13 @@ from flask import Response, jsonify
 
 from app.auth.actor import Actor
 from app.db import commit, get_session
-from app.errors import InvalidValueError, NotFoundError
+from app.errors import NotFoundError
 from app.models import Organisation, Project, ProjectPartner
 from app.services import accounts, partners, projects
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
+from app.web.api import bodies, bp
 from app.web.api.serialise import organisation, project, ts, user
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body
 
 
 def project_for(actor: Actor, project_id: int, action: str) -> Project:
@@ -33,12 +33,13 @@ def list_organisations() -> Response:
 
 
 @bp.post("/organisations")
+@accepts(bodies.NewOrganisation)
 def create_organisation() -> Response:
     actor = logged_in_actor()
     actor.require_admin()
-    data = json_body()
+    data = load_body()
     org = projects.create_organisation(
-        get_session(), actor=actor, code=required(data, "code"), name=data.get("name") or ""
+        get_session(), actor=actor, code=data["code"], name=data.get("name") or ""
     )
     commit()
     return jsonify(organisation(org))
@@ -51,10 +52,11 @@ def list_projects() -> Response:
 
 
 @bp.post("/projects")
+@accepts(bodies.NewProject)
 def create_project() -> Response:
     actor = logged_in_actor()
     actor.require_admin()
-    data = json_body()
+    data = load_body()
     session = get_session()
     org = projects.organisation_for_new_project(
         session, actor=actor, organisation_id=data.get("organisationId")
@@ -63,7 +65,7 @@ def create_project() -> Response:
         session,
         actor=actor,
         organisation=org,
-        name=required(data, "name"),
+        name=data["name"],
         description=data.get("description") or "",
         countries=data.get("countries") or [],
     )
@@ -78,10 +80,11 @@ def get_project(project_id: int) -> Response:
 
 
 @bp.patch("/projects/<int:project_id>")
+@accepts(bodies.ProjectChanges)
 def update_project(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.update")
-    data = json_body()
+    data = load_body()
     renamed = {
         "name": "name",
         "description": "description",
@@ -89,9 +92,6 @@ def update_project(project_id: int) -> Response:
         "indicatorsIncludeReceived": "indicators_include_received",
         "archived": "is_archived",
     }
-    unknown = set(data) - set(renamed)
-    if unknown:
-        raise InvalidValueError(f"These project fields cannot be changed: {', '.join(sorted(unknown))}.")
     projects.update_project(
         get_session(), actor=actor, project=p, changes={renamed[k]: v for k, v in data.items()}
     )
@@ -112,13 +112,14 @@ def _partner_json(pp: ProjectPartner, o: Organisation) -> dict[str, object]:
 
 
 @bp.post("/projects/<int:project_id>/partners")
+@accepts(bodies.Partner)
 def add_partner(project_id: int) -> Response:
     """Share the project with an organisation: its people, given roles, read only its rows."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     session = get_session()
     added = partners.add_partner(
-        session, actor=actor, project=p, organisation_id=required(json_body(), "organisationId")
+        session, actor=actor, project=p, organisation_id=load_body()["organisationId"]
     )
     commit()
     org = session.get(Organisation, added.organisation_id)
