@@ -170,6 +170,17 @@ def accepts(schema: type[BodySchema]) -> Any:
     return mark
 
 
+def returns(schema: type[Schema], *, many: bool = False) -> Any:
+    """Declare the JSON a view answers with (a list of them: ``many``) for the OpenAPI document; the
+    view makes it with that schema (``app/web/api/serialise.py``)."""
+
+    def mark(view: Any) -> Any:
+        view.response_schema = (schema, many)
+        return view
+
+    return mark
+
+
 def load_body() -> dict[str, Any]:
     """This request's JSON body loaded by its view's declared schema: a 400 naming each field that is
     wrong (400.3 when only required fields are missing), or 400.2 when the body is not a JSON object."""
@@ -225,26 +236,30 @@ def _flat(messages: Any) -> str:
 
 
 def json_schema(schema_class: type[Schema], components: dict[str, Any]) -> dict[str, Any]:
-    """The JSON Schema (OpenAPI 3.1) of a body schema, registered in ``components`` by its name; the
-    reference to it is returned. The document is made from the classes that load the bodies."""
+    """The JSON Schema (OpenAPI 3.1) of a body or response schema, registered in ``components`` by its
+    name; the reference to it is returned. The document is made from the classes that load the bodies
+    and make the responses. Every field of a response is always present."""
     name = schema_class.__name__
     if name not in components:
         components[name] = {}  # registered first: a schema may nest itself
         schema = schema_class()
+        body = isinstance(schema, BodySchema)
         properties = {key: _field_schema(field, components) for key, field in schema.fields.items()}
         out: dict[str, Any] = {"type": "object", "properties": properties}
-        if schema_class.__doc__ and schema_class.__doc__ is not BodySchema.__doc__:
+        if schema_class.__doc__ and schema_class.__doc__ not in (BodySchema.__doc__, Schema.__doc__):
             out["description"] = " ".join(schema_class.__doc__.split())
-        required = sorted(key for key, field in schema.fields.items() if field.required)
+        required = sorted(key for key, field in schema.fields.items() if field.required or not body)
         if required:
             out["required"] = required
-        out["additionalProperties"] = schema.unknown != RAISE
+        out["additionalProperties"] = schema.unknown != RAISE if body else True
         components[name] = out
     return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _field_schema(field: fields.Field, components: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any]
+    if isinstance(field, fields.Constant):
+        return {"const": field.constant}
     if isinstance(field, fields.Nested):
         nested = field.nested
         assert isinstance(nested, type) and issubclass(nested, Schema)
@@ -259,8 +274,14 @@ def _field_schema(field: fields.Field, components: dict[str, Any]) -> dict[str, 
         out = {"type": "string", "maxLength": field.max_length}
     elif isinstance(field, Count):
         out = {"type": "integer", "minimum": field.minimum, "maximum": field.maximum}
+    elif isinstance(field, fields.Integer):
+        out = {"type": "integer"}
+    elif isinstance(field, fields.String):
+        out = {"type": "string"}
     elif isinstance(field, fields.Boolean):
         out = {"type": "boolean"}
+    elif getattr(field, "json_schema", None) is not None:  # a field that says its own (a timestamp)
+        out = dict(field.json_schema)  # type: ignore[attr-defined]
     else:  # Raw: any JSON value, read by the service
         return {}
     if field.allow_none and "type" in out:

@@ -9,12 +9,13 @@ from app.errors import InvalidValueError, NotFoundError
 from app.services import app_users
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
-from app.web.api.serialise import app_user
+from app.web.api.serialise import AppUserOut, app_user
 from app.web.auth import logged_in_actor
-from app.web.query import accepts, load_body
+from app.web.query import accepts, load_body, returns
 
 
 @bp.get("/projects/<int:project_id>/app-users")
+@returns(AppUserOut, many=True)
 def list_app_users(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "app_user.list")
@@ -22,6 +23,7 @@ def list_app_users(project_id: int) -> Response:
 
 
 @bp.post("/projects/<int:project_id>/app-users")
+@returns(AppUserOut)
 @accepts(bodies.NewAppUser)
 def create_app_user(project_id: int) -> Response:
     actor = logged_in_actor()

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import Response, current_app, jsonify
+from marshmallow import Schema
 from sqlalchemy import text
 from werkzeug.routing import AnyConverter, IntegerConverter, Rule
 
@@ -36,6 +37,7 @@ def openapi() -> Response:
         view = current_app.view_functions[rule.endpoint]
         summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
         declared: type[BodySchema] | None = getattr(view, "body_schema", None)
+        answered: tuple[type[Schema], bool] | None = getattr(view, "response_schema", None)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             # One view may serve two rules (qr and qr.<fmt>): operation ids must still be unique.
             operation_id = f"{rule.endpoint}.{method.lower()}"
@@ -59,6 +61,16 @@ def openapi() -> Response:
             }
             if declared is not None and method in {"POST", "PUT", "PATCH"}:
                 operation["requestBody"] = _request_body(declared, components)
+            if answered is not None:
+                shape = json_schema(answered[0], components)
+                operation["responses"]["200"] = {
+                    "description": "Success",
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "items": shape} if answered[1] else shape
+                        }
+                    },
+                }
     return jsonify(
         {
             "openapi": "3.1.0",

@@ -10,9 +10,9 @@ from app.errors import NotFoundError
 from app.models import Organisation, Project, ProjectPartner
 from app.services import accounts, partners, projects
 from app.web.api import bodies, bp
-from app.web.api.serialise import organisation, project, ts, user
+from app.web.api.serialise import OrganisationOut, ProjectOut, organisation, project, ts, user
 from app.web.auth import logged_in_actor
-from app.web.query import accepts, load_body
+from app.web.query import accepts, load_body, returns
 
 
 def project_for(actor: Actor, project_id: int, action: str) -> Project:
@@ -27,12 +27,14 @@ def project_for(actor: Actor, project_id: int, action: str) -> Project:
 
 
 @bp.get("/organisations")
+@returns(OrganisationOut, many=True)
 def list_organisations() -> Response:
     actor = logged_in_actor()
     return jsonify([organisation(o) for o in projects.list_organisations(get_session(), actor=actor)])
 
 
 @bp.post("/organisations")
+@returns(OrganisationOut)
 @accepts(bodies.NewOrganisation)
 def create_organisation() -> Response:
     actor = logged_in_actor()
@@ -46,12 +48,14 @@ def create_organisation() -> Response:
 
 
 @bp.get("/projects")
+@returns(ProjectOut, many=True)
 def list_projects() -> Response:
     actor = logged_in_actor()
     return jsonify([project(p) for p in projects.list_projects(get_session(), actor=actor)])
 
 
 @bp.post("/projects")
+@returns(ProjectOut)
 @accepts(bodies.NewProject)
 def create_project() -> Response:
     actor = logged_in_actor()
@@ -74,12 +78,14 @@ def create_project() -> Response:
 
 
 @bp.get("/projects/<int:project_id>")
+@returns(ProjectOut)
 def get_project(project_id: int) -> Response:
     actor = logged_in_actor()
     return jsonify(project(project_for(actor, project_id, "project.read")))
 
 
 @bp.patch("/projects/<int:project_id>")
+@returns(ProjectOut)
 @accepts(bodies.ProjectChanges)
 def update_project(project_id: int) -> Response:
     actor = logged_in_actor()

@@ -11,10 +11,10 @@ from app.db import commit, get_session
 from app.errors import ForbiddenError, NotFoundError
 from app.services import accounts
 from app.web.api import bodies, bp
-from app.web.api.serialise import ts, user
+from app.web.api.serialise import UserOut, ts, user
 from app.web.auth import api_actor, logged_in_actor
 from app.web.login_guard import password_attempt
-from app.web.query import accepts, load_body
+from app.web.query import accepts, load_body, returns
 
 
 @bp.post("/sessions")
@@ -71,6 +71,7 @@ def change_password(user_id: int) -> Response:
 
 
 @bp.get("/users/current")
+@returns(UserOut)
 def current_user() -> Response:
     actor = logged_in_actor()
     assert actor.user is not None  # app users cannot use the JSON API
@@ -82,6 +83,7 @@ def current_user() -> Response:
 
 
 @bp.get("/users")
+@returns(UserOut, many=True)
 def list_users() -> Response:
     actor = logged_in_actor()
     session = get_session()
@@ -99,6 +101,7 @@ def list_users() -> Response:
 
 
 @bp.post("/users")
+@returns(UserOut)
 @accepts(bodies.NewUser)
 def create_user() -> tuple[Response, int]:
     actor = api_actor()
