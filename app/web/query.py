@@ -102,6 +102,8 @@ class BodyText(fields.String):
             raise ValidationError(f"must be at most {self.max_length} characters.")
         if "\x00" in value:
             raise ValidationError("must not contain a NUL character.")
+        if self.required and value == "":  # an empty text is no answer to a required field
+            raise ValidationError(REQUIRED)
         return value
 
 

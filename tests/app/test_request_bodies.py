@@ -184,3 +184,10 @@ def test_responses_match_the_schemas_the_document_gives(world: World) -> None:
     validator = Draft202012Validator({**project_shape["application/json"]["schema"], **doc})
     assert list(validator.iter_errors({"id": 1, "name": "x"}))
     assert checked == len(urls)
+
+
+def test_an_empty_required_text_counts_as_missing(world: World) -> None:
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/hubs", json={"name": ""}, headers=world.headers("admin")
+    )
+    assert res.status_code == 400 and res.json["code"] == "400.3" and res.json["details"]["field"] == "name"
