@@ -300,7 +300,8 @@ def _junk_bodies(
         before = _audit_rows(world)
         res = client.open(url, method=method, headers=headers, data=raw, content_type="application/json")
         assert 400 <= res.status_code < 500, (method, url, raw, res.status_code, res.data[:300])
-        assert _audit_rows(world) == before, (method, url, raw)
+        if res.status_code == 400:  # (a refused 5W upload, 422, is kept on purpose for its error report)
+            assert _audit_rows(world) == before, (method, url, raw)
     for name, field in schema().fields.items():
         typed = type(field) is not fields.Raw  # Raw: any JSON, read by the service
         for value in JUNK_FIELD_VALUES:
@@ -316,7 +317,8 @@ def _junk_bodies(
             )
             if res.status_code == 400:
                 assert _audit_rows(world) == before, (method, url, name, repr(value)[:80])
-            if typed and not _fits(field, value):
+            if typed and not _fits(field, value) and res.status_code not in (403, 404):
+                # (403/404: the caller was refused before the body was read, e.g. another's password.)
                 assert res.status_code == 400, (method, url, name, repr(value)[:80], res.status_code)
                 assert name in res.json["message"], (name, res.json)
 
