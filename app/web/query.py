@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from flask import request
+from flask import current_app, request
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
 from app.errors import InvalidJSONError, InvalidValueError, MissingFieldError
@@ -186,8 +186,6 @@ def returns(schema: type[Schema], *, many: bool = False) -> Any:
 def load_body() -> dict[str, Any]:
     """This request's JSON body loaded by its view's declared schema: a 400 naming each field that is
     wrong (400.3 when only required fields are missing), or 400.2 when the body is not a JSON object."""
-    from flask import current_app
-
     view = current_app.view_functions[str(request.endpoint)]
     schema_class: type[BodySchema] = cast(Any, view).body_schema
     try:
@@ -204,7 +202,8 @@ def load_body() -> dict[str, Any]:
     try:
         return dict(schema_class().load(data))
     except ValidationError as err:
-        messages = err.normalized_messages()
+        # A misspelt (unknown) field's name is the client's text: bounded before it is echoed.
+        messages = {str(name)[:100]: msgs for name, msgs in err.normalized_messages().items()}
         problems = "; ".join(f"{name} {_flat(msgs)}" for name, msgs in messages.items())
         first = sorted(messages)[0]
         details = {"field": first, "fields": messages}
