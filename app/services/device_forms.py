@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import AppUser, Blob, Form, FormAttachment, FormVersion
+from app.auth import tokens
+from app.models import AppUser, AppUserForm, Blob, Form, FormAttachment, FormVersion, Project
 from app.services import entities as entity_lists
 from app.services.app_users import forms_usable_by
 from app.services.entities import serve as entity_serve
@@ -56,6 +57,60 @@ def fillable_forms(
         ListedForm(form_id, name or form_id, version, md5, bool(media))
         for form_id, name, version, md5, media in session.execute(query)
     ]
+
+
+def _listed_for_token(
+    by_form_id: bool,
+) -> Select[AppUser, Project, str, str, str, str, bool]:
+    """The device holding a token, the project it asks for, and the forms it may fill there, in one
+    statement (one round trip: Collect asks for the formList on every update check). A row per form;
+    one row with no form when it may fill none (or the project is not its own: the caller refuses)."""
+    usable = or_(
+        AppUser.all_forms,
+        Form.id.in_(select(AppUserForm.form_id).where(AppUserForm.app_user_id == AppUser.id)),
+    )
+    conditions = [
+        Form.project_id == AppUser.project_id,
+        Form.project_id == bindparam("t_project"),
+        Form.state == "open",
+        usable,
+    ]
+    if by_form_id:
+        conditions.append(Form.xml_form_id == bindparam("t_form"))
+    published = Form.__table__.join(FormVersion, FormVersion.id == Form.current_version_id)
+    has_media = exists().where(FormAttachment.form_version_id == FormVersion.id)
+    return (
+        select(AppUser, Project, Form.xml_form_id, Form.name, FormVersion.version, FormVersion.md5, has_media)
+        .select_from(AppUser)
+        .outerjoin(Project, Project.id == bindparam("t_project"))
+        .outerjoin(published, and_(*conditions))
+        .where(AppUser.token_hash == bindparam("t_hash"))
+        .order_by(Form.xml_form_id)
+    )
+
+
+# Built once per process, as the device query of app_users (the values are parameters).
+_LISTED_FOR_TOKEN = {by_form_id: _listed_for_token(by_form_id) for by_form_id in (False, True)}
+
+
+def forms_for_token(
+    session: Session, *, token: str, project_id: int, xml_form_id: str | None = None
+) -> tuple[AppUser, Project | None, list[ListedForm]] | None:
+    """What ``fillable_forms`` lists for the device holding ``token``, with that device (revoked or not:
+    the caller decides) and the project asked for, as ``app_users.device_for_token`` finds them; None
+    for a token nobody holds. The forms are only meaningful once the caller has let the device in."""
+    params: dict[str, object] = {"t_project": project_id, "t_hash": tokens.token_hash(token)}
+    if xml_form_id is not None:
+        params["t_form"] = xml_form_id
+    rows = session.execute(_LISTED_FOR_TOKEN[xml_form_id is not None], params).all()
+    if not rows:
+        return None
+    listed = [
+        ListedForm(form_id, name or form_id, version, md5, bool(media))
+        for _, _, form_id, name, version, md5, media in rows
+        if form_id is not None
+    ]
+    return rows[0][0], rows[0][1], listed
 
 
 def media_files(session: Session, *, version_id: int, project_id: int) -> list[MediaFile]:

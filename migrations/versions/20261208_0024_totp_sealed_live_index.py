@@ -10,7 +10,7 @@ The review table's count and pages read ``(form_id, created_at, id)`` over rows 
 partial index of exactly those rows lets both be index-only scans at 100,000 submissions.
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0023
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from alembic import context, op
 from app.auth.secret_box import PREFIX, SecretBox
 
 revision: str = "0024"
-down_revision: str | None = "0020"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -55,9 +55,9 @@ def test_form_list_costs_the_same_statements_for_1_20_and_100_forms(world: World
         counts["account"].append(n)
     for who, per_size in counts.items():
         assert len(set(per_size)) == 1, (who, per_size)
-        # Token: the token with its project, and the forms. Account (Basic): also the person, their
-        # roles and the login limit's count of wrong passwords.
-        assert per_size[0] <= (6 if who == "account" else 4), (who, per_size)
+        # Token: one statement reads the token, its project and its forms (one round trip besides the
+        # transaction's). Account (Basic): also the person, their roles and the login limit's count.
+        assert per_size[0] <= (6 if who == "account" else 1), (who, per_size)
 
 
 def test_form_list_entries_say_which_forms_have_media(world: World) -> None:

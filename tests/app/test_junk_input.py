@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 from flask import Flask, Request
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from marshmallow import Schema, ValidationError, fields
+from sqlalchemy import func, select
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, Rule
 
 from app import create_app
 from app.db import get_database
 from app.exports.options import KNOWN as EXPORT_OPTIONS
-from app.models import AppUser, FormVersion, Hub, Submission
+from app.models import AppUser, AuditEvent, FormVersion, Hub, Submission
 from app.web.admin.filters import FILTER_KEYS
 from tests.app.admin_helpers import login
 from tests.app.conftest import PG_URL, World, _truncate_all, build_world
@@ -258,6 +259,77 @@ def test_no_junk_gives_a_5xx(walk: dict[str, Any], world: World, path: str, meth
         for body in (b"[]", b'{"a":' * 5000, b"\xff\xfe", b'{"name": "a\\u0000b", "displayName": "\\u0000"}'):
             _send(admin_client, method, url, credentials, data=body, content_type="application/json")
         _send(admin_client, method, url, credentials, data=io.BytesIO(b"\x00" * 64), content_type="text/xml")
+    declared = getattr(app.view_functions[rule.endpoint], "body_schema", None)
+    if method in BODY_METHODS and declared is not None:
+        _junk_bodies(world, admin_client, method, url, credentials, declared)
+
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Junk for one field of a JSON body: every JSON type it is not, too long, NUL, deep, huge numbers.
+JUNK_FIELD_VALUES: list[Any] = [
+    None,
+    True,
+    2**70,
+    -1,
+    1.5,
+    "x" * 200_000,
+    "a\u0000b",
+    [],
+    ["x" * 5000] * 3,
+    {},
+    {"a": {"a": {"a": [1, {"b": None}]}}},
+    [[[[[[[[[[[]]]]]]]]]]],
+    "²",
+]
+NON_OBJECTS = [b"", b"null", b"1", b'"text"', b"[1, 2]", b"[{}]", b"{", b'{"a": 1}}', b"\xc3\x28", b"\x00{}"]
+
+
+def _audit_rows(world: World) -> int:
+    with world.app.app_context(), get_database(world.app).session_scope() as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+def _junk_bodies(
+    world: World, client: FlaskClient, method: str, url: str, headers: dict[str, str], schema: type[Schema]
+) -> None:
+    """Each field of the route's declared body gets every kind of junk (the others left out), and the
+    body itself every non-object: each is a 4xx, never a 5xx, and a 400 leaves no audit row (nothing
+    written). A typed field (text, flag, number, list of texts) that gets a value of the wrong type or
+    size is a 400 naming it."""
+    for raw in NON_OBJECTS:
+        before = _audit_rows(world)
+        res = client.open(url, method=method, headers=headers, data=raw, content_type="application/json")
+        assert 400 <= res.status_code < 500, (method, url, raw, res.status_code, res.data[:300])
+        if res.status_code == 400:  # (a refused 5W upload, 422, is kept on purpose for its error report)
+            assert _audit_rows(world) == before, (method, url, raw)
+    for name, field in schema().fields.items():
+        typed = type(field) is not fields.Raw  # Raw: any JSON, read by the service
+        for value in JUNK_FIELD_VALUES:
+            before = _audit_rows(world)
+            res = client.open(url, method=method, headers=headers, json={name: value})
+            assert res.status_code < 500, (
+                method,
+                url,
+                name,
+                repr(value)[:80],
+                res.status_code,
+                res.data[:400],
+            )
+            if res.status_code == 400:
+                assert _audit_rows(world) == before, (method, url, name, repr(value)[:80])
+            if typed and not _fits(field, value) and res.status_code not in (403, 404):
+                # (403/404: the caller was refused before the body was read, e.g. another's password.)
+                assert res.status_code == 400, (method, url, name, repr(value)[:80], res.status_code)
+                assert name in res.json["message"], (name, res.json)
+
+
+def _fits(field: fields.Field, value: Any) -> bool:
+    """Whether the junk value is one a field of this kind takes (then the route may well accept it)."""
+    try:
+        field.deserialize(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def test_a_batch_with_a_deep_json_item_is_answered_per_item(walk: dict[str, Any], world: World) -> None:

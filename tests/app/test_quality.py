@@ -310,11 +310,14 @@ def test_settings_round_trip_and_audit(world: World, device: str) -> None:
     ("body", "message"),
     [
         ({"duplicateKeyFields": ["nope"]}, "duplicateKeyFields: 'nope' is not a question of the form"),
-        ({"duplicateKeyFields": "doc_id"}, "duplicateKeyFields must be a list"),
+        (
+            {"duplicateKeyFields": "doc_id"},
+            "The request body is not valid: duplicateKeyFields must be a list",
+        ),
         ({"minInterviewMinutes": -3}, "minInterviewMinutes must be more than 0"),
         ({"minInterviewMinutes": "5"}, "minInterviewMinutes must be a number"),
         ({"enabledFlags": ["slow"]}, "enabledFlags: unknown flag 'slow'"),
-        ({"minimum": 5}, "Unknown setting 'minimum'"),
+        ({"minimum": 5}, "The request body is not valid: minimum is not a field of this request"),
     ],
 )
 def test_bad_settings_are_400_with_a_message_and_change_nothing(

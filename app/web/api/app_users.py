@@ -7,14 +7,15 @@ from flask import Response, jsonify
 from app.db import commit, get_session
 from app.errors import InvalidValueError, NotFoundError
 from app.services import app_users
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
-from app.web.api.serialise import app_user
+from app.web.api.serialise import AppUserOut, app_user
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body, returns
 
 
 @bp.get("/projects/<int:project_id>/app-users")
+@returns(AppUserOut, many=True)
 def list_app_users(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "app_user.list")
@@ -22,15 +23,15 @@ def list_app_users(project_id: int) -> Response:
 
 
 @bp.post("/projects/<int:project_id>/app-users")
+@returns(AppUserOut)
+@accepts(bodies.NewAppUser)
 def create_app_user(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "app_user.manage")
-    data = json_body()
+    data = load_body()
     forms = data.get("forms")
-    if forms is not None and (not isinstance(forms, list) or not all(isinstance(f, str) for f in forms)):
-        raise InvalidValueError("forms must be a list of xmlFormIds.")
     issued = app_users.create_app_user(
-        get_session(), actor=actor, project=p, display_name=required(data, "displayName"), form_ids=forms
+        get_session(), actor=actor, project=p, display_name=data["displayName"], form_ids=forms
     )
     commit()
     return jsonify(app_user(issued.app_user, issued.token) | {"qr": _onboarding(p.id, p.name, issued.token)})

@@ -17,22 +17,23 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.services import export_runs, webhooks
 from app.services import forms as form_service
-from app.web.api import bp
+from app.web.api import bodies, bp
 from app.web.api.exports import option_text
-from app.web.api.helpers import json_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body
 
 EXPORTS = "/projects/<int:project_id>/forms/<xml_form_id>/exports"
 
 
 @bp.post(EXPORTS)
+@accepts(bodies.ExportRequest)
 def request_export(project_id: int, xml_form_id: str) -> tuple[Response, int, dict[str, str]]:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "submission.export")
     session = get_session()
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
-    body = json_body()
+    body = load_body()
     fmt = str(body.pop("format", "csv.zip"))
     options = {k: option_text(v) for k, v in body.items()}
     run = export_runs.request_export(
@@ -85,18 +86,19 @@ def list_webhooks(project_id: int) -> Response:
 
 
 @bp.post(WEBHOOKS)
+@accepts(bodies.NewWebhook)
 def create_webhook(project_id: int) -> tuple[Response, int]:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "webhook.manage")
-    body = json_body()
+    body = load_body()
     events = body.get("events")
     hook = webhooks.create_webhook(
         get_session(),
         actor=actor,
         project=project,
-        url=str(body.get("url") or ""),
-        secret=str(body["secret"]) if body.get("secret") else None,
-        events=[str(e) for e in events] if isinstance(events, list) else None,
+        url=body["url"],
+        secret=body.get("secret") or None,
+        events=events,
     )
     commit()
     return jsonify(webhooks.describe(hook, with_secret=True)), 201

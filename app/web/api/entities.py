@@ -17,13 +17,12 @@ from app.services import audit
 from app.services import entities as entity_lists
 from app.services.entities import reads
 from app.services.entities.lists import Source
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
-from app.web.query import Count, QuerySchema, parse
+from app.web.query import Count, QuerySchema, accepts, load_body, parse
 
 DATASET = "/projects/<int:project_id>/datasets/<dataset_name>"
 # A bulk create is one transaction; past this many entities, send several requests.
@@ -98,14 +97,13 @@ def list_datasets(project_id: int) -> Response:
 
 
 @bp.post("/projects/<int:project_id>/datasets")
+@accepts(bodies.NewDataset)
 def create_dataset(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "dataset.manage")
-    data = json_body()
-    name = required(data, "name")
-    if not isinstance(name, str):
-        raise InvalidValueError("name must be a string.")
-    approval, owner_only = _bool(data, "approvalRequired"), _bool(data, "ownerOnly")
+    data = load_body()
+    name = data["name"]
+    approval, owner_only = data.get("approvalRequired"), data.get("ownerOnly")
     session = get_session()
     dataset = entity_lists.ensure_dataset(
         session,
@@ -119,13 +117,6 @@ def create_dataset(project_id: int) -> Response:
     return jsonify(_dataset_json(dataset) | {"properties": []})
 
 
-def _bool(data: dict[str, Any], key: str) -> bool | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidValueError(f"{key} must be true or false.")
-    return value
-
-
 @bp.get(DATASET)
 def get_dataset(project_id: int, dataset_name: str) -> Response:
     _actor, _project, d = _dataset(project_id, dataset_name, "entity.list")
@@ -136,10 +127,11 @@ def get_dataset(project_id: int, dataset_name: str) -> Response:
 
 
 @bp.patch(DATASET)
+@accepts(bodies.DatasetChanges)
 def update_dataset(project_id: int, dataset_name: str) -> Response:
     actor, project, d = _dataset(project_id, dataset_name, "dataset.manage")
-    data = json_body()
-    approval, owner_only = _bool(data, "approvalRequired"), _bool(data, "ownerOnly")
+    data = load_body()
+    approval, owner_only = data.get("approvalRequired"), data.get("ownerOnly")
     if approval is None and owner_only is None:
         raise InvalidValueError("Send approvalRequired and/or ownerOnly (true or false).")
     session = get_session()
@@ -162,11 +154,10 @@ def update_dataset(project_id: int, dataset_name: str) -> Response:
 
 
 @bp.post(DATASET + "/properties")
+@accepts(bodies.NewProperty)
 def add_property(project_id: int, dataset_name: str) -> Response:
     actor, project, d = _dataset(project_id, dataset_name, "dataset.manage")
-    prop = required(json_body(), "name")
-    if not isinstance(prop, str):
-        raise InvalidValueError("name must be a string.")
+    prop = load_body()["name"]
     entity_lists.ensure_dataset(
         get_session(), project_id=project.id, name=d.name, properties=[prop], actor=actor
     )
@@ -238,28 +229,21 @@ def entity_versions(project_id: int, dataset_name: str, uuid: str) -> Response:
 
 
 def _entity_body(data: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    label = data.get("label")
-    if label is not None and not isinstance(label, str):
-        raise InvalidValueError("label must be a string.")
-    props = data.get("data", {})
-    if not isinstance(props, dict):
-        raise InvalidValueError("data must be an object of property names to strings.")
-    return label, props
+    return data.get("label"), data.get("data", {})
 
 
 @bp.post(DATASET + "/entities")
+@accepts(bodies.NewEntities)
 def create_entities(project_id: int, dataset_name: str) -> Response:
     actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
-    body = json_body()
+    body = load_body()
     session = get_session()
     source = Source("api")
     if "entities" in body:  # pyodk's create_many: {"entities": [...], "source": {...}}
         items = body["entities"]
-        if not isinstance(items, list) or not items or len(items) > MAX_BULK:
+        if not items or len(items) > MAX_BULK:
             raise InvalidValueError(f"entities must be a list of 1 to {MAX_BULK} objects.")
         for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise InvalidValueError(f"entities[{index}] must be an object.")
             label, props = _entity_body(item)
             if not label:
                 raise InvalidValueError(f"entities[{index}] needs a label.")
@@ -272,8 +256,6 @@ def create_entities(project_id: int, dataset_name: str) -> Response:
     if not label:
         raise InvalidValueError("An entity needs a label.", details={"field": "label"})
     uuid = body.get("uuid")
-    if uuid is not None and not isinstance(uuid, str):
-        raise InvalidValueError("uuid must be a string.")
     e = entity_lists.create_entity(
         session, dataset=d, label=label, data=props, uuid=uuid, actor=actor, source=source
     )
@@ -282,10 +264,11 @@ def create_entities(project_id: int, dataset_name: str) -> Response:
 
 
 @bp.patch(DATASET + "/entities/<uuid>")
+@accepts(bodies.EntityData)
 def update_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
     actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     args = parse(_Update())
-    label, props = _entity_body(json_body())
+    label, props = _entity_body(load_body())
     session = get_session()
     reads.entity(session, actor=actor, dataset=d, uuid=uuid)
     e = entity_lists.update_entity(

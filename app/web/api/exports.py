@@ -23,11 +23,11 @@ from app.models import ExportRun
 from app.replica import get_read_session
 from app.services import audit, classification, disclosure, export_render, exports
 from app.services import forms as form_service
-from app.web.api import bp
-from app.web.api.helpers import json_body
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
+from app.web.query import accepts, load_body
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 PASSPHRASE_HEADER = "X-Ruta-Passphrase"
@@ -53,10 +53,7 @@ def _arguments() -> tuple[dict[str, str], str | None, bytes | None]:
         )
     if request.method == "POST":
         body: dict[str, Any]
-        if request.is_json:
-            body = json_body("The request body must be a JSON object of export options.")
-        else:
-            body = request.form.to_dict()
+        body = load_body() if request.is_json else request.form.to_dict()
         passphrase = str(body.pop("passphrase", "") or "") or passphrase
         supplied = body.pop("privateKey", None)
         upload = request.files.get("privateKey")
@@ -166,6 +163,7 @@ def _serve(project_id: int, xml_form_id: str, fmt: str) -> Response:
 
 
 @bp.route("/projects/<int:project_id>/forms/<xml_form_id>/risk", methods=["GET", "POST"])
+@accepts(bodies.ExportOptions)
 def disclosure_risk(project_id: int, xml_form_id: str) -> Response:
     """The risk figures of the rows an export with these options would take (no file is made)."""
     export, risk = _prepare(project_id, xml_form_id, "csv.zip", audited=False)
@@ -184,20 +182,24 @@ def stored_download(run: ExportRun) -> Response:
 
 
 @bp.route(BASE + ".csv.zip", methods=["GET", "POST"])
+@accepts(bodies.ExportOptions)
 def export_csv_zip(project_id: int, xml_form_id: str) -> Response:
     return _serve(project_id, xml_form_id, "csv.zip")
 
 
 @bp.route(BASE + ".csv", methods=["GET", "POST"])
+@accepts(bodies.ExportOptions)
 def export_csv(project_id: int, xml_form_id: str) -> Response:
     return _serve(project_id, xml_form_id, "csv")
 
 
 @bp.route(BASE + ".xlsx", methods=["GET", "POST"])
+@accepts(bodies.ExportOptions)
 def export_xlsx(project_id: int, xml_form_id: str) -> Response:
     return _serve(project_id, xml_form_id, "xlsx")
 
 
 @bp.route(BASE + ".geojson", methods=["GET", "POST"])
+@accepts(bodies.ExportOptions)
 def export_geojson(project_id: int, xml_form_id: str) -> Response:
     return _serve(project_id, xml_form_id, "geojson")

@@ -10,29 +10,17 @@ from app.errors import InvalidValueError, NotFoundError
 from app.models import Form, FormVersion, Project
 from app.services import classification, disclosure, retention
 from app.services import forms as form_service
-from app.web.api import bp
-from app.web.api.helpers import flag, json_body, read_body
+from app.web.api import bodies, bp
+from app.web.api.helpers import flag, read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import attachment, form
 from app.web.auth import logged_in_actor
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
+from app.web.query import accepts, load_body
 from forms.schema import FormSchema
 
 XML_TYPES = ("application/xml", "text/xml")
-FORM_PATCH_FIELDS = frozenset(
-    {
-        "state",
-        "retentionDays",
-        "identifierField",
-        "sensitivity",
-        "fieldClasses",
-        "indicatorClass",
-        "quasiIdentifiers",
-        "riskK",
-        "riskThreshold",
-    }
-)
 
 
 def _form(project: Project, xml_form_id: str) -> Form:
@@ -92,17 +80,12 @@ def get_form(project_id: int, xml_form_id: str) -> Response:
 
 
 @bp.patch("/projects/<int:project_id>/forms/<xml_form_id>")
+@accepts(bodies.FormChanges)
 def update_form(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "form.manage")
     f = _form(p, xml_form_id)
-    data = json_body()
-    unknown = sorted(set(data) - FORM_PATCH_FIELDS)
-    if unknown:
-        raise InvalidValueError(
-            f"Unknown field {unknown[0]!r}; these can be changed: {', '.join(sorted(FORM_PATCH_FIELDS))}.",
-            details={"field": unknown[0]},
-        )
+    data = load_body()
     session = get_session()
     if "state" in data:
         form_service.set_state(session, actor=actor, form=f, state=str(data["state"]))

@@ -1,33 +1,10 @@
-"""Request parsing for the API: JSON bodies, flags, bounded raw bodies."""
+"""Request parsing for the API: flags and bounded raw bodies (JSON bodies: ``app/web/query.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import current_app, request
 
-from app.errors import InvalidJSONError, InvalidValueError, MissingFieldError, PayloadTooLargeError
-
-
-def json_value() -> Any:
-    """The request body as JSON of any shape; None when it is not JSON."""
-    try:
-        return request.get_json(silent=True, force=True)
-    except RecursionError:  # nested past the decoder's limit: not a body any endpoint takes
-        return None
-
-
-def json_body(what: str = "The request body must be a JSON object.") -> dict[str, Any]:
-    data = json_value()
-    if not isinstance(data, dict):
-        raise InvalidJSONError(what)
-    return data
-
-
-def required(data: dict[str, Any], key: str) -> Any:
-    if data.get(key) in (None, ""):
-        raise MissingFieldError(f"The field {key!r} is required.", details={"field": key})
-    return data[key]
+from app.errors import InvalidValueError, PayloadTooLargeError
 
 
 def flag(name: str, default: bool = False) -> bool:

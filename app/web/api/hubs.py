@@ -18,12 +18,12 @@ from app.errors import NotFoundError
 from app.models import Hub, Project
 from app.services import hubs as hub_service
 from app.services import row_access
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
 from app.web.blob_download import blob_response
+from app.web.query import accepts, load_body
 
 BASE = "/projects/<int:project_id>"
 
@@ -76,13 +76,12 @@ def list_hubs(project_id: int) -> Response:
 
 
 @bp.post(BASE + "/hubs")
+@accepts(bodies.NewHub)
 def issue_hub(project_id: int) -> Response:
     """Issue a hub credential for this project (the token is shown once)."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "hub.manage")
-    issued = hub_service.issue_hub(
-        get_session(), actor=actor, project=project, name=required(json_body(), "name")
-    )
+    issued = hub_service.issue_hub(get_session(), actor=actor, project=project, name=load_body()["name"])
     commit()
     return jsonify(hub_json(issued.hub, issued.token))
 

@@ -21,11 +21,12 @@ from app.services import forms as form_service
 from app.services.indicator_sadd import SaddRow, compute_sadd
 from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
 from app.web import query
-from app.web.api import bp
-from app.web.api.helpers import flag, json_body
+from app.web.api import bodies, bp
+from app.web.api.helpers import flag
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
+from app.web.query import accepts, load_body
 
 MONTH = re.compile(r"\d{4}-\d{2}")
 BASE = "/projects/<int:project_id>/indicators"
@@ -349,12 +350,13 @@ def get_form_mapping(project_id: int, xml_form_id: str) -> Response:
 
 
 @bp.put(MAPPING)
+@accepts(bodies.MappingDocument)
 def put_form_mapping(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "mapping.update")
     session = get_session()
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
-    body = json_body()
+    body = load_body()
     document = body.get("document", body)
     indicator_mappings.confirm(session, actor=actor, project=project, form=form, document=document)
     described = indicator_mappings.describe(session, form=form)

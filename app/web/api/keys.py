@@ -8,31 +8,29 @@ from flask import Response, jsonify
 
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import InvalidValueError
 from app.models import SubmissionVersion
 from app.services import forms as form_service
 from app.services import keys
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.submissions import _submission
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body
 
 
 @bp.post("/projects/<int:project_id>/key")
+@accepts(bodies.NewProjectKey)
 def create_key(project_id: int) -> Response:
     """Make the project encrypted: forms published from now on carry its public key."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.keys")
-    data = json_body()
+    data = load_body()
     pem = data.get("privateKeyPem")
-    if pem is not None and not isinstance(pem, str):
-        raise InvalidValueError("privateKeyPem must be a PEM string.")
     row = keys.create_project_key(
         get_session(),
         actor=actor,
         project=p,
-        passphrase=str(required(data, "passphrase")),
+        passphrase=data["passphrase"],
         hint=str(data.get("hint") or ""),
         private_key_pem=pem.encode() if pem else None,
     )
@@ -41,6 +39,7 @@ def create_key(project_id: int) -> Response:
 
 
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>/submissions/<instance_id>/decrypt")
+@accepts(bodies.Decryption)
 def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     """Decrypt with the project passphrase, or with a private key the caller supplies (``privateKey``,
     PEM, and its ``passphrase``; kept in memory for this request only): the plaintext XML, any media
@@ -52,10 +51,8 @@ def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
     sub = _submission(actor, p, form, instance_id)
     version = session.get(SubmissionVersion, sub.current_version_id)
     assert version is not None
-    body = json_body()
+    body = load_body()
     pem = body.get("privateKey")
-    if pem is not None and not isinstance(pem, str):
-        raise InvalidValueError("privateKey must be a PEM string.", details={"option": "privateKey"})
     passphrase = body.get("passphrase")
     result = keys.decrypt_version(
         session,
@@ -63,7 +60,7 @@ def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
         project=p,
         form=form,
         version=version,
-        passphrase=str(passphrase) if passphrase else None,
+        passphrase=passphrase or None,
         store=get_blob_store(),
         private_key_pem=pem.encode() if pem else None,
     )

@@ -6,13 +6,13 @@ from flask import Response, jsonify
 
 from app.auth.actor import Actor
 from app.db import commit, get_session
-from app.errors import InvalidValueError, NotFoundError
+from app.errors import NotFoundError
 from app.models import Organisation, Project, ProjectPartner
 from app.services import accounts, partners, projects
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
-from app.web.api.serialise import organisation, project, ts, user
+from app.web.api import bodies, bp
+from app.web.api.serialise import OrganisationOut, ProjectOut, organisation, project, ts, user
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body, returns
 
 
 def project_for(actor: Actor, project_id: int, action: str) -> Project:
@@ -27,34 +27,40 @@ def project_for(actor: Actor, project_id: int, action: str) -> Project:
 
 
 @bp.get("/organisations")
+@returns(OrganisationOut, many=True)
 def list_organisations() -> Response:
     actor = logged_in_actor()
     return jsonify([organisation(o) for o in projects.list_organisations(get_session(), actor=actor)])
 
 
 @bp.post("/organisations")
+@returns(OrganisationOut)
+@accepts(bodies.NewOrganisation)
 def create_organisation() -> Response:
     actor = logged_in_actor()
     actor.require_admin()
-    data = json_body()
+    data = load_body()
     org = projects.create_organisation(
-        get_session(), actor=actor, code=required(data, "code"), name=data.get("name") or ""
+        get_session(), actor=actor, code=data["code"], name=data.get("name") or ""
     )
     commit()
     return jsonify(organisation(org))
 
 
 @bp.get("/projects")
+@returns(ProjectOut, many=True)
 def list_projects() -> Response:
     actor = logged_in_actor()
     return jsonify([project(p) for p in projects.list_projects(get_session(), actor=actor)])
 
 
 @bp.post("/projects")
+@returns(ProjectOut)
+@accepts(bodies.NewProject)
 def create_project() -> Response:
     actor = logged_in_actor()
     actor.require_admin()
-    data = json_body()
+    data = load_body()
     session = get_session()
     org = projects.organisation_for_new_project(
         session, actor=actor, organisation_id=data.get("organisationId")
@@ -63,7 +69,7 @@ def create_project() -> Response:
         session,
         actor=actor,
         organisation=org,
-        name=required(data, "name"),
+        name=data["name"],
         description=data.get("description") or "",
         countries=data.get("countries") or [],
     )
@@ -72,16 +78,19 @@ def create_project() -> Response:
 
 
 @bp.get("/projects/<int:project_id>")
+@returns(ProjectOut)
 def get_project(project_id: int) -> Response:
     actor = logged_in_actor()
     return jsonify(project(project_for(actor, project_id, "project.read")))
 
 
 @bp.patch("/projects/<int:project_id>")
+@returns(ProjectOut)
+@accepts(bodies.ProjectChanges)
 def update_project(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.update")
-    data = json_body()
+    data = load_body()
     renamed = {
         "name": "name",
         "description": "description",
@@ -89,9 +98,6 @@ def update_project(project_id: int) -> Response:
         "indicatorsIncludeReceived": "indicators_include_received",
         "archived": "is_archived",
     }
-    unknown = set(data) - set(renamed)
-    if unknown:
-        raise InvalidValueError(f"These project fields cannot be changed: {', '.join(sorted(unknown))}.")
     projects.update_project(
         get_session(), actor=actor, project=p, changes={renamed[k]: v for k, v in data.items()}
     )
@@ -112,13 +118,14 @@ def _partner_json(pp: ProjectPartner, o: Organisation) -> dict[str, object]:
 
 
 @bp.post("/projects/<int:project_id>/partners")
+@accepts(bodies.Partner)
 def add_partner(project_id: int) -> Response:
     """Share the project with an organisation: its people, given roles, read only its rows."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     session = get_session()
     added = partners.add_partner(
-        session, actor=actor, project=p, organisation_id=required(json_body(), "organisationId")
+        session, actor=actor, project=p, organisation_id=load_body()["organisationId"]
     )
     commit()
     org = session.get(Organisation, added.organisation_id)

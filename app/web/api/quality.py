@@ -7,10 +7,10 @@ from flask import Response, jsonify
 from app.db import commit, get_session
 from app.services import forms as form_service
 from app.services.quality import settings as quality_settings
-from app.web.api import bp
-from app.web.api.helpers import json_body
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body
 
 
 @bp.get("/projects/<int:project_id>/forms/<xml_form_id>/quality")
@@ -22,11 +22,12 @@ def get_form_quality(project_id: int, xml_form_id: str) -> Response:
 
 
 @bp.put("/projects/<int:project_id>/forms/<xml_form_id>/quality")
+@accepts(bodies.QualitySettings)
 def put_form_quality(project_id: int, xml_form_id: str) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "form.manage")
     session = get_session()
     f = form_service.get_form(session, project=p, xml_form_id=xml_form_id)
-    quality_settings.update(session, actor=actor, project=p, form=f, data=json_body())
+    quality_settings.update(session, actor=actor, project=p, form=f, data=load_body())
     commit()
     return jsonify(quality_settings.describe(p, f))

@@ -19,11 +19,12 @@ from app.services import audit
 from app.services.response import activities, flows, plans, suppression
 from app.services.response.reach import ReachQuery, Row, gaps, reach
 from app.web import query
-from app.web.api import bp
-from app.web.api.helpers import flag, json_body, json_value, read_body
+from app.web.api import bodies, bp
+from app.web.api.helpers import flag, read_body
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.downloads import content_disposition
+from app.web.query import accepts, load_body
 
 BASE = "/projects/<int:project_id>"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -67,11 +68,11 @@ def _upload_response(result: activities.UploadResult) -> Response:
 
 
 @bp.post(f"{BASE}/activities")
+@accepts(bodies.ActivityRows)
 def post_activities(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "activity.report")
-    data = json_value()
-    items = data.get("rows") if isinstance(data, dict) else data
+    items = load_body()["rows"]
     result = activities.import_rows(
         get_session(),
         actor=actor,
@@ -143,6 +144,7 @@ def list_activities(project_id: int) -> Response:
 
 
 @bp.patch(f"{BASE}/activities/<int:report_id>")
+@accepts(bodies.ActivityChanges)
 def fix_activity(project_id: int, report_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "activity.report")
@@ -151,7 +153,7 @@ def fix_activity(project_id: int, report_id: int) -> Response:
         actor=actor,
         project=project,
         report_id=report_id,
-        changes=json_body(),
+        changes=load_body(),
         language=_language(),
     )
     commit()
@@ -159,12 +161,11 @@ def fix_activity(project_id: int, report_id: int) -> Response:
 
 
 @bp.post(f"{BASE}/activities/<int:report_id>/accept")
+@accepts(bodies.Acceptance)
 def accept_activity(project_id: int, report_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "activity.report")
-    reason = json_body().get("reason")
-    if not isinstance(reason, str):
-        raise InvalidValueError("Give the reason as a text field 'reason'.")
+    reason = load_body()["reason"]
     report = activities.accept(
         get_session(), actor=actor, project=project, report_id=report_id, reason=reason
     )

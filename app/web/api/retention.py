@@ -10,11 +10,11 @@ from app.errors import InvalidValueError
 from app.services import audit, retention
 from app.services import forms as form_service
 from app.web import query
-from app.web.api import bp
-from app.web.api.helpers import json_body
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body
 
 FORM = "/projects/<int:project_id>/forms/<xml_form_id>"
 
@@ -35,6 +35,7 @@ def retention_schedule(project_id: int, xml_form_id: str) -> Response:
 
 
 @bp.post(FORM + "/subject-requests")
+@accepts(bodies.SubjectRequest)
 def subject_request(project_id: int, xml_form_id: str) -> Response:
     """A person's request: ``{"instanceId": ...}`` or ``{"identifier": ...}`` finds their records;
     ``"delete": true`` moves them to the trash, and ``"purge": true`` purges them now (by the job
@@ -43,18 +44,7 @@ def subject_request(project_id: int, xml_form_id: str) -> Response:
     project = project_for(actor, project_id, "submission.delete")
     session = get_session()
     form = form_service.get_form(session, project=project, xml_form_id=xml_form_id)
-    data = json_body()
-    unknown = sorted(set(data) - {"instanceId", "identifier", "delete", "purge"})
-    if unknown:
-        raise InvalidValueError(f"Unknown field {unknown[0]!r}.", details={"field": unknown[0]})
-    for name in ("delete", "purge"):
-        if not isinstance(data.get(name, False), bool):
-            raise InvalidValueError(f"{name} must be true or false.", details={"field": name})
-    for name in ("instanceId", "identifier"):
-        if not isinstance(data.get(name, ""), str) or len(data.get(name, "")) > 1000:
-            raise InvalidValueError(
-                f"{name} must be a text of at most 1000 characters.", details={"field": name}
-            )
+    data = load_body()
     found = retention.find_subject(
         session, form, instance_id=data.get("instanceId") or None, identifier=data.get("identifier") or None
     )

@@ -7,31 +7,21 @@ from flask import Response, jsonify
 from sqlalchemy import select
 
 from app.db import commit, get_session
-from app.errors import InvalidValueError, NotFoundError
+from app.errors import NotFoundError
 from app.models import ProjectRole
 from app.services import sensitive
-from app.web.api import bp
-from app.web.api.helpers import json_body
+from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
+from app.web.query import accepts, load_body
 
 
 @bp.patch("/projects/<int:project_id>/assignments/<role>/<int:user_id>")
+@accepts(bodies.SensitiveGrant)
 def set_sensitive_grant(project_id: int, role: str, user_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "project.roles")
-    data = json_body()
-    unknown = sorted(set(data) - {"maySeeSensitive"})
-    if unknown:
-        raise InvalidValueError(
-            f"Only maySeeSensitive can be changed on an assignment, not {unknown[0]!r}.",
-            details={"field": unknown[0]},
-        )
-    allowed = data.get("maySeeSensitive")
-    if not isinstance(allowed, bool):
-        raise InvalidValueError(
-            "maySeeSensitive must be true or false.", details={"field": "maySeeSensitive"}
-        )
+    allowed = load_body()["maySeeSensitive"]
     session = get_session()
     assignment = session.scalar(
         select(ProjectRole).where(ProjectRole.project_id == project.id, ProjectRole.user_id == user_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from marshmallow import Schema, fields
+
 from app.models import AppUser, Form, FormAttachment, FormVersion, Organisation, Project, User
 
 
@@ -12,54 +14,83 @@ def ts(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+class Timestamp(fields.Function):
+    """An ISO 8601 UTC time ending in Z (or null) of the object's attribute ``name``."""
+
+    json_schema = {"type": "string", "format": "date-time"}
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(lambda obj: ts(getattr(obj, name)), **kwargs)
+
+
+# The shapes below are marshmallow schemas so that the OpenAPI document describes the responses from
+# the classes that make them (``@returns``).
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    type = fields.Constant("user")
+    email = fields.String()
+    displayName = fields.String(attribute="display_name")
+    organisationId = fields.Integer(attribute="organisation_id", allow_none=True)
+    isAdmin = fields.Boolean(attribute="is_admin")
+    createdAt = Timestamp("created_at")
+    updatedAt = fields.Constant(None)
+    deletedAt = fields.Constant(None)
+
+
+class OrganisationOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    createdAt = Timestamp("created_at")
+
+
+class ProjectOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    organisationId = fields.Integer(attribute="organisation_id")
+    countries = fields.List(fields.String())
+    indicatorsIncludeReceived = fields.Boolean(attribute="indicators_include_received")
+    archived = fields.Boolean(attribute="is_archived")
+    keyId = fields.Constant(None)
+    createdAt = Timestamp("created_at")
+    updatedAt = Timestamp("updated_at", allow_none=True)
+
+
+class AppUserOut(Schema):
+    id = fields.Integer()
+    type = fields.Constant("field_key")
+    displayName = fields.String(attribute="display_name")
+    projectId = fields.Integer(attribute="project_id")
+    # Like Central, the token is only ever returned when the credential is created.
+    token = fields.String(allow_none=True, dump_default=None)
+    allForms = fields.Boolean(attribute="all_forms")
+    createdAt = Timestamp("created_at")
+    updatedAt = fields.Constant(None)  # pyodk requires the key (Central sends it)
+    deletedAt = Timestamp("revoked_at", allow_none=True)
+    revokedAt = Timestamp("revoked_at", allow_none=True)
+    lastSeenAt = Timestamp("last_seen_at", allow_none=True)
+
+
+_USER, _ORGANISATION, _PROJECT, _APP_USER = UserOut(), OrganisationOut(), ProjectOut(), AppUserOut()
+
+
 def user(u: User) -> dict[str, Any]:
-    return {
-        "id": u.id,
-        "type": "user",
-        "email": u.email,
-        "displayName": u.display_name,
-        "organisationId": u.organisation_id,
-        "isAdmin": u.is_admin,
-        "createdAt": ts(u.created_at),
-        "updatedAt": None,
-        "deletedAt": None,
-    }
+    return dict(_USER.dump(u))
 
 
 def organisation(o: Organisation) -> dict[str, Any]:
-    return {"id": o.id, "code": o.code, "name": o.name, "createdAt": ts(o.created_at)}
+    return dict(_ORGANISATION.dump(o))
 
 
 def project(p: Project) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "description": p.description,
-        "organisationId": p.organisation_id,
-        "countries": p.countries,
-        "indicatorsIncludeReceived": p.indicators_include_received,
-        "archived": p.is_archived,
-        "keyId": None,
-        "createdAt": ts(p.created_at),
-        "updatedAt": ts(p.updated_at),
-    }
+    return dict(_PROJECT.dump(p))
 
 
 def app_user(a: AppUser, token: str | None = None) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "type": "field_key",
-        "displayName": a.display_name,
-        "projectId": a.project_id,
-        # Like Central, the token is only ever returned when the credential is created.
-        "token": token,
-        "allForms": a.all_forms,
-        "createdAt": ts(a.created_at),
-        "updatedAt": None,  # pyodk requires the key (Central sends it)
-        "deletedAt": ts(a.revoked_at),
-        "revokedAt": ts(a.revoked_at),
-        "lastSeenAt": ts(a.last_seen_at),
-    }
+    return dict(_APP_USER.dump(a)) | {"token": token}
 
 
 def attachment(a: FormAttachment) -> dict[str, Any]:

@@ -9,21 +9,20 @@ from flask import Response, current_app, g, jsonify
 
 from app.auth.secret_box import box_for
 from app.db import commit, get_session
-from app.errors import AuthenticationFailedError, ForbiddenError, InvalidValueError, NotFoundError
+from app.errors import ForbiddenError, NotFoundError
 from app.services import accounts, two_factor
-from app.web.api import bp
-from app.web.api.helpers import json_body, required
-from app.web.api.serialise import ts, user
+from app.web.api import bodies, bp
+from app.web.api.serialise import UserOut, ts, user
 from app.web.auth import api_actor, logged_in_actor
 from app.web.login_guard import password_attempt
+from app.web.query import accepts, load_body, returns
 
 
 @bp.post("/sessions")
+@accepts(bodies.Login)
 def create_session() -> tuple[Response, int]:
-    data = json_body()
-    email, password = required(data, "email"), required(data, "password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        raise AuthenticationFailedError()
+    data = load_body()
+    email, password = data["email"], data["password"]
     session = get_session()
     with password_attempt():
         u = accounts.authenticate(session, email=email, password=password)
@@ -48,6 +47,7 @@ def end_session(token: str) -> Response:
 
 
 @bp.put("/users/<int:user_id>/password")
+@accepts(bodies.PasswordChange)
 def change_password(user_id: int) -> Response:
     """Central's ``{"old", "new"}``: a person changes their own password. Every other session of theirs
     ends (bearer tokens and admin logins); the bearer token that asked, if any, stays."""
@@ -55,10 +55,8 @@ def change_password(user_id: int) -> Response:
     assert actor.user is not None
     if actor.user.id != user_id:
         raise ForbiddenError("A password can only be changed by the person it belongs to.")
-    data = json_body()
-    old, new = required(data, "old"), required(data, "new")
-    if not isinstance(old, str) or not isinstance(new, str):
-        raise InvalidValueError("old and new must be strings.")
+    data = load_body()
+    old, new = data["old"], data["new"]
     session = get_session()
     with password_attempt():
         accounts.authenticate(session, email=actor.user.email, password=old)
@@ -75,6 +73,7 @@ def change_password(user_id: int) -> Response:
 
 
 @bp.get("/users/current")
+@returns(UserOut)
 def current_user() -> Response:
     actor = logged_in_actor()
     assert actor.user is not None  # app users cannot use the JSON API
@@ -86,6 +85,7 @@ def current_user() -> Response:
 
 
 @bp.get("/users")
+@returns(UserOut, many=True)
 def list_users() -> Response:
     actor = logged_in_actor()
     session = get_session()
@@ -103,20 +103,22 @@ def list_users() -> Response:
 
 
 @bp.post("/users")
+@returns(UserOut)
+@accepts(bodies.NewUser)
 def create_user() -> tuple[Response, int]:
     actor = api_actor()
     actor.require_admin()
-    data = json_body()
+    data = load_body()
     session = get_session()
     u = accounts.create_user(
         session,
         actor=actor,
-        email=required(data, "email"),
+        email=data["email"],
         password=data.get("password"),
         realm=current_app.config["DIGEST_REALM"],
         display_name=data.get("displayName") or "",
         organisation_id=data.get("organisationId"),
-        is_admin=bool(data.get("isAdmin", False)),
+        is_admin=bool(data.get("isAdmin")),
     )
     commit()
     return jsonify(user(u)), 200

@@ -14,19 +14,20 @@ from sqlalchemy.orm import selectinload
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import commit, get_session
-from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
+from app.errors import ForbiddenError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
 from app.services import audit, quality, record_scope, retention, review, row_access, sensitive
 from app.services import forms as form_service
 from app.services import submissions as submission_service
 from app.web import query
-from app.web.api import bp
-from app.web.api.helpers import json_body, read_body
+from app.web.api import bodies, bp
+from app.web.api.helpers import read_body
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
 from app.web.auth import logged_in_actor
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
+from app.web.query import accepts, load_body
 from forms.schema import FormSchema
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
@@ -257,19 +258,18 @@ def list_submission_versions(project_id: int, xml_form_id: str, instance_id: str
 
 
 @bp.patch(BASE + "/<instance_id>")
+@accepts(bodies.Review)
 def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.review")
     sub = _submission(actor, project, form, instance_id)
-    data = json_body()
-    if set(data) - {"reviewState", "comment"} or "reviewState" not in data:
-        raise InvalidValueError('Send {"reviewState": ...} (and optionally a comment).')
+    data = load_body()
     review.set_review_state(
         get_session(),
         actor=actor,
         project=project,
         submission=sub,
-        state=str(data["reviewState"]),
+        state=data["reviewState"],
         comment=data.get("comment"),
     )
     commit()
@@ -333,6 +333,7 @@ def list_comments(project_id: int, xml_form_id: str, instance_id: str) -> Respon
 
 
 @bp.post(BASE + "/<instance_id>/comments")
+@accepts(bodies.Comment)
 def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     actor = logged_in_actor()
     project, form = _form(actor, project_id, xml_form_id, "submission.comment")
@@ -341,7 +342,7 @@ def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response
         actor=actor,
         project=project,
         submission=_submission(actor, project, form, instance_id),
-        body=str(json_body().get("body", "")),
+        body=load_body()["body"],
     )
     commit()
     return jsonify({"body": c.body, "actorId": c.user_id, "createdAt": ts(c.created_at)})

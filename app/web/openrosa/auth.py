@@ -17,7 +17,7 @@ from flask_httpauth import HTTPDigestAuth
 from app.auth.actor import Actor
 from app.db import get_session, utcnow
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError, InvalidTokenError
-from app.models import AppUser
+from app.models import AppUser, Project
 from app.services import accounts, app_users, two_factor
 from app.web.login_guard import password_attempt
 
@@ -73,7 +73,12 @@ def add_challenge(response: Response) -> Response:
 
 def token_actor(token: str, project_id: int) -> Actor:
     """The device holding ``token``; the project it asks for is loaded by the same query."""
-    found = app_users.device_for_token(get_session(), token, project_id)
+    return found_device_actor(app_users.device_for_token(get_session(), token, project_id))
+
+
+def found_device_actor(found: tuple[AppUser, Project | None] | None) -> Actor:
+    """The actor for a device a token query found, with the project asked for (None: nobody holds the
+    token, a 401)."""
     if found is None:
         return device_actor(None)
     # The session's identity map holds objects weakly: keeping the project for the request lets the

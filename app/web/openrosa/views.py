@@ -30,7 +30,7 @@ from app.services.entities import serve as entity_serve
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
 from app.web.openrosa import bp, multipart
-from app.web.openrosa.auth import account_actor, device_actor, token_actor
+from app.web.openrosa.auth import account_actor, device_actor, found_device_actor, token_actor
 from app.web.openrosa.responses import message_response, with_openrosa_headers, xml_response
 from sync import openrosa
 from sync.submission import ParsedSubmission
@@ -85,15 +85,24 @@ def _device_form(actor: Actor, project: Project, xml_form_id: str) -> Form:
 
 @device_route("/formList", ["GET", "HEAD"])
 def form_list(project_id: int, token: str | None = None) -> Response:
-    actor = _actor(token, project_id)
+    session = get_session()
+    xml_form_id = request.args.get("formID") or None
+    if token is not None:  # the device, its project and its forms in one statement
+        found = device_forms.forms_for_token(
+            session, token=token, project_id=project_id, xml_form_id=xml_form_id
+        )
+        actor = found_device_actor(found[:2] if found is not None else None)
+    else:
+        actor = account_actor()
     project = _project(actor, project_id, "form.list")
+    if token is not None:
+        assert found is not None  # found_device_actor refused a token nobody holds
+        listed = found[2]
+    else:
+        listed = device_forms.fillable_forms(
+            session, project_id=project.id, app_user=actor.app_user, xml_form_id=xml_form_id
+        )
     root = _root_url(token, project_id)
-    listed = device_forms.fillable_forms(
-        get_session(),
-        project_id=project.id,
-        app_user=actor.app_user,
-        xml_form_id=request.args.get("formID") or None,
-    )
     entries = [
         openrosa.FormListEntry(
             form_id=form.xml_form_id,
