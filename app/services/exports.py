@@ -261,7 +261,7 @@ def prepare(
             "sensitive": options.sensitive,
             "sensitiveFields": sorted(paths),
             "tables": [t.name for t in tables],
-            "rows": "all" if row_access.sees_all_rows(session, actor, project) else "own organisation",
+            "rows": row_access.scope_label(session, actor, project),
             "class": output_class,
             "shareClass": share_class,
         },

@@ -36,7 +36,7 @@ from app.indicators.suppression import (
     suppress,
 )
 from app.indicators.values import IndicatorResult, IndicatorValue, month_bounds
-from app.models import IndicatorFact, Project
+from app.models import IndicatorFact, Project, Submission
 
 DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_COLUMNS)
 COLUMN_OF: Mapping[str, str] = {key: column for column, key in DIMENSION_COLUMNS.items()}
@@ -58,9 +58,18 @@ _Sums = list[float]  # num, den, n, dk
 
 
 def compute_values(
-    session: Session, *, project: Project, query: IndicatorQuery, catalog: Catalog | None = None
+    session: Session,
+    *,
+    project: Project,
+    query: IndicatorQuery,
+    catalog: Catalog | None = None,
+    rows: sa.ColumnElement[bool] | None = None,
 ) -> IndicatorResult:
-    return compute_tables(session, project=project, query=query, bys=[query.by], catalog=catalog)[0]
+    """``rows``: a condition on ``submissions`` the counted units' submissions must meet (a partner's
+    own rows, ``row_access.figure_rows``); None counts every row of the project."""
+    return compute_tables(session, project=project, query=query, bys=[query.by], catalog=catalog, rows=rows)[
+        0
+    ]
 
 
 def compute_tables(
@@ -70,6 +79,7 @@ def compute_tables(
     query: IndicatorQuery,
     bys: Sequence[tuple[str, ...]],
     catalog: Catalog | None = None,
+    rows: sa.ColumnElement[bool] | None = None,
 ) -> list[IndicatorResult]:
     """The indicators of ``query`` broken down each way in ``bys``, from one aggregation: every grouping
     (each breakdown and its margins) is computed once, in a single ``GROUPING SETS`` scan on PostgreSQL
@@ -114,6 +124,8 @@ def compute_tables(
         key=lambda subset: (len(subset), [DIMENSIONS.index(d) for d in subset]),
     )
     where = _where(project, states, codes, query.filters)
+    if rows is not None:
+        where.append(IndicatorFact.submission_id.in_(select(Submission.id).where(rows)))
     grouped = _aggregate_sets(session, where, subsets, query) if codes else {}
     spans = _spans(session, where) if codes else {}
     median_codes = [c for c in codes if "median" in catalog.indicators[c].units]

@@ -1,4 +1,5 @@
-"""Sharing a project with partner organisations: list, add and remove partners (audited).
+"""Sharing a project with partner organisations: list, add and remove partners, and grant or revoke a
+coordinator's sight of the raw rows (all audited).
 
 Only the project's owners (its organisation's managers) and the administrator share it: a partner's
 manager manages its own people's roles, never who else the project is shared with. Which rows a
@@ -11,8 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
+from app.auth.policy import COORDINATOR
+from app.db import utcnow
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError
-from app.models import Organisation, Project, ProjectPartner
+from app.models import Organisation, Project, ProjectPartner, ProjectRole
 from app.services import audit, row_access
 
 
@@ -85,3 +88,54 @@ def remove_partner(session: Session, *, actor: Actor, project: Project, organisa
         subject_type="organisation",
         subject_id=organisation_id,
     )
+
+
+def row_grants(session: Session, *, project: Project) -> list[ProjectRole]:
+    """The project's coordinator assignments, granted or not (the grant is ``rows_granted_at``)."""
+    return list(
+        session.scalars(
+            sa.select(ProjectRole)
+            .where(ProjectRole.project_id == project.id, ProjectRole.role == COORDINATOR)
+            .order_by(ProjectRole.user_id)
+        )
+    )
+
+
+def _coordinator(session: Session, project: Project, user_id: int) -> ProjectRole:
+    role = session.scalar(
+        sa.select(ProjectRole).where(
+            ProjectRole.project_id == project.id,
+            ProjectRole.user_id == user_id,
+            ProjectRole.role == COORDINATOR,
+        )
+    )
+    if role is None:
+        raise NotFoundError(
+            "This person is not a coordinator of the project; give them the coordinator role first."
+        )
+    return role
+
+
+def set_row_grant(
+    session: Session, *, actor: Actor, project: Project, user_id: int, granted: bool
+) -> ProjectRole:
+    """Grant (or revoke) one coordinator the project's raw rows, every partner's: an explicit decision
+    of the project's owners, audited either way. The row filter checks the grant in every query, so a
+    revocation hides the rows at once; a role change clears it (``accounts.assign_role``)."""
+    _require_owner(session, actor, project)
+    role = _coordinator(session, project, user_id)
+    before = role.rows_granted_at is not None
+    if before == granted:
+        return role
+    role.rows_granted_at = utcnow() if granted else None
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.rows.grant" if granted else "project.rows.revoke",
+        project_id=project.id,
+        subject_type="user",
+        subject_id=user_id,
+        details={"role": COORDINATOR},
+    )
+    return role

@@ -6,10 +6,16 @@ A project belongs to one organisation and may be shared with partner organisatio
 - the system administrator, and the people of the owning organisation, see every row;
 - a person of a partner organisation sees only the rows collected for that organisation, and only
   while the organisation is still a partner (both checked in the query itself);
-- a coordinator sees no raw row (indicators only), nor does a device or hub credential, nor anyone
-  without a role in the project: the filter is ``false`` and the rows simply are not there (404).
+- a coordinator sees no raw row (indicators only) unless one of the project's owners granted them
+  the project's rows (``project_roles.rows_granted_at``, checked in the query itself; revoking it hides
+  the rows at once); nor does a device or hub credential, nor anyone without a role in the project:
+  the filter is ``false`` and the rows simply are not there (404).
 
 People of no organisation (accounts only the administrator makes and assigns) are the owner's.
+
+Indicators follow the same rule (``figure_rows``): owners, the administrator and coordinators read
+figures over every row, a partner's people figures over their organisation's rows only; suppression
+applies to all of them alike.
 
 ``visible_rows`` is the single place the rule lives; a read path that needs another condition on which
 rows exist (for example the trash of deleted rows) adds it here, so no path can miss it.
@@ -23,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.auth.policy import COORDINATOR
-from app.errors import ForbiddenError, NotFoundError
-from app.models import Form, Project, ProjectPartner, Submission
+from app.errors import NotFoundError
+from app.models import Form, Project, ProjectPartner, ProjectRole, Submission
 
 
 def visible_rows(session: Session, actor: Actor, project: Project) -> ColumnElement[bool]:
@@ -34,8 +40,19 @@ def visible_rows(session: Session, actor: Actor, project: Project) -> ColumnElem
     if actor.user is None:
         return sa.false()
     role = actor.role_in(session, project.id)
-    if role is None or role == COORDINATOR:
+    if role is None:
         return sa.false()
+    if role == COORDINATOR:
+        return (
+            sa.select(ProjectRole.id)
+            .where(
+                ProjectRole.project_id == project.id,
+                ProjectRole.user_id == actor.user.id,
+                ProjectRole.role == COORDINATOR,
+                ProjectRole.rows_granted_at.is_not(None),
+            )
+            .exists()
+        )
     org = actor.user.organisation_id
     if org is None:
         return sa.true()
@@ -75,16 +92,34 @@ def sees_all_rows(session: Session, actor: Actor, project: Project) -> bool:
     return org is None or org == project.organisation_id
 
 
-def require_project_figures(session: Session, actor: Actor, project: Project) -> None:
-    """Indicators are computed over every row of the project, so only those who may see figures of
-    every partner read them: the owners, the administrator and coordinators (suppressed, as always).
-    A partner's people get a 403 rather than counts that include other partners' rows."""
+def figure_rows(session: Session, actor: Actor, project: Project) -> ColumnElement[bool] | None:
+    """The rows ``actor``'s indicator figures are computed over: None for every row of the project
+    (owners, the administrator, coordinators: the figures of every partner, suppressed as always), else
+    the row filter itself, so a partner's people read figures over their organisation's rows only. One
+    rule with the raw rows, so no figure counts a row its reader could not see, fail-closed the same way
+    (no role, no row)."""
     if sees_all_rows(session, actor, project) or actor.role_in(session, project.id) == COORDINATOR:
-        return
-    raise ForbiddenError(
-        "The project's indicators count every partner's rows; your organisation sees only its own. "
-        "Export your organisation's submissions, or ask the project's coordinator for the figures."
-    )
+        return None
+    return visible_rows(session, actor, project)
+
+
+def reads_raw_values(session: Session, actor: Actor, project: Project) -> bool:
+    """Whether raw answers of every partner may be shown beside the figures (the unmapped-values
+    queue quotes answers): owners, the administrator and a coordinator granted the rows."""
+    if sees_all_rows(session, actor, project):
+        return True
+    return actor.role_in(session, project.id) == COORDINATOR and actor.has_row_grant(session, project.id)
+
+
+def scope_label(session: Session, actor: Actor, project: Project, *, figures: bool = False) -> str:
+    """Which rows a read covered, for its audit event."""
+    if sees_all_rows(session, actor, project):
+        return "all"
+    if actor.role_in(session, project.id) == COORDINATOR:
+        if figures:
+            return "all"
+        return "all (coordinator grant)" if actor.has_row_grant(session, project.id) else "none"
+    return "own organisation"
 
 
 def is_partner(session: Session, project: Project, organisation_id: int | None) -> bool:

@@ -218,9 +218,70 @@ def test_partner_reads_its_own_rows_and_the_owner_reads_all(shared: Shared) -> N
         world.client.get(f"/v1/projects/{world.project_id}/indicators", headers=coordinator).status_code
         == 200
     )
-    # A partner's people do not get the project's figures, which count the other partners' rows.
+    # A partner's people get figures over their own rows (tests/app/test_partner_figures.py checks them).
     res = world.client.get(f"/v1/projects/{world.project_id}/indicators", headers=world.headers("b_analyst"))
+    assert res.status_code == 200
+
+
+def test_owners_grant_a_coordinator_the_raw_rows_and_revoke_them(shared: Shared) -> None:
+    world = shared.world
+    pid, coordinator_id = world.project_id, world.user_ids["coordinator"]
+    form = f"/v1/projects/{pid}/forms/photo"
+    coordinator = world.headers("coordinator")
+    grants = f"/v1/projects/{pid}/row-grants"
+    listed = world.client.get(grants, headers=world.headers("manager")).json
+    assert listed == [{"actorId": coordinator_id, "role": "coordinator", "granted": False, "grantedAt": None}]
+    # Only the owners decide: not a partner's manager, not the coordinator, not for a non-coordinator.
+    for who, status in (("b_manager", 403), ("coordinator", 403), ("c_analyst", 403), ("outsider", 404)):
+        res = world.client.put(f"{grants}/{coordinator_id}", headers=world.headers(who))
+        assert res.status_code == status, (who, res.json)
+    res = world.client.put(f"{grants}/{world.user_ids['b_analyst']}", headers=world.headers("manager"))
+    assert res.status_code == 404, res.json
+    assert world.client.get(f"{form}/submissions", headers=coordinator).status_code == 403
+    res = world.client.put(f"{grants}/{coordinator_id}", headers=world.headers("manager"))
+    assert res.status_code == 200 and res.json["granted"] is True, res.json
+    listed = world.client.get(f"{form}/submissions", headers=coordinator).json
+    assert {r["instanceId"] for r in listed} == {iid for iid, _ in RECORDS.values()}
+    csv = world.client.get(f"{form}/submissions.csv", headers=coordinator).get_data(as_text=True)
+    assert all(name in csv for _, name in RECORDS.values())
+    res = world.client.get(f"{form}/submissions/{RECORDS['B'][0]}", headers=coordinator)
+    assert res.status_code == 200
+    # Reading is all the grant gives: no review, no deletion.
+    res = world.client.patch(
+        f"{form}/submissions/{RECORDS['B'][0]}", json={"reviewState": "rejected"}, headers=coordinator
+    )
     assert res.status_code == 403
+    res = world.client.delete(f"{grants}/{coordinator_id}", headers=world.headers("manager"))
+    assert res.status_code == 200 and res.json["granted"] is False
+    assert world.client.get(f"{form}/submissions", headers=coordinator).status_code == 403
+    res = world.client.get(f"{form}/submissions/{RECORDS['B'][0]}", headers=coordinator)
+    assert res.status_code == 403
+    events = world.client.get(
+        f"/v1/audits?actorId={world.user_ids['manager']}", headers=world.headers("admin")
+    ).json
+    actions = [e["action"] for e in events if e["action"].startswith("project.rows.")]
+    assert sorted(actions) == ["project.rows.grant", "project.rows.revoke"], actions
+    # The admin's people page grants too; a role change then clears the grant (it never carries over).
+    client = login(world, "manager")
+    page = client.get(f"/admin/projects/{pid}/people").get_data(as_text=True)
+    assert f"/admin/projects/{pid}/people/{coordinator_id}/rows" in page
+    res = client.post(
+        f"/admin/projects/{pid}/people/{coordinator_id}/rows",
+        data={"csrf_token": csrf_token(client, f"/admin/projects/{pid}/people"), "grant": "1"},
+    )
+    assert res.status_code == 303
+    assert len(world.client.get(f"{form}/submissions", headers=coordinator).json) == 3
+    admin = world.headers("admin")
+    # Made a partner's analyst and then coordinator again: the grant went with the first change.
+    res = world.client.post(
+        f"/v1/projects/{pid}/partners", json={"organisationId": shared.org_ids["ORG-CO"]}, headers=admin
+    )
+    assert res.status_code == 200
+    for role in ("analyst", "coordinator"):
+        res = world.client.post(f"/v1/projects/{pid}/assignments/{role}/{coordinator_id}", headers=admin)
+        assert res.status_code == 200, res.json
+    assert world.client.get(f"{form}/submissions", headers=coordinator).status_code == 403
+    assert world.client.get(grants, headers=world.headers("manager")).json[0]["granted"] is False
 
 
 def test_export_job_reads_only_the_askers_rows(shared: Shared) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.exports import indicators as export
 from app.indicators.suppression import TOTAL
@@ -45,10 +46,12 @@ def query_from_args() -> IndicatorQuery:
     )
 
 
-def _result(project: Project) -> IndicatorResult:
+def _result(actor: Actor, project: Project) -> IndicatorResult:
     """The figures as the last refresh left them (a GET never writes; the worker refreshes), from the
-    read replica when there is one: the aggregation is the heavy read of this API."""
-    return compute_values(get_read_session(), project=project, query=query_from_args())
+    read replica when there is one: the aggregation is the heavy read of this API. Over the rows the
+    reader's organisation may count (a partner's own; ``row_access.figure_rows``)."""
+    rows = row_access.figure_rows(get_session(), actor, project)
+    return compute_values(get_read_session(), project=project, query=query_from_args(), rows=rows)
 
 
 def value_json(v: IndicatorValue) -> dict[str, Any]:
@@ -78,8 +81,7 @@ def value_json(v: IndicatorValue) -> dict[str, Any]:
 def list_indicator_values(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
-    row_access.require_project_figures(get_session(), actor, project)
-    result = _result(project)
+    result = _result(actor, project)
     # From the same database as the figures, so "as of" describes them even when the replica lags.
     fresh = indicator_records.freshness(get_read_session(), project=project)
     return jsonify(
@@ -105,11 +107,10 @@ def indicator_download(project_id: int, kind: str, *, language: str | None = Non
     downloads call this too, with the admin's language."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
-    row_access.require_project_figures(get_session(), actor, project)
     output_class = _output_class(project)
     share = query.parse(ShareArgs()).get("shareClass")
     classification.check_share(share, output_class, what="indicator table")
-    result = _result(project)
+    result = _result(actor, project)
     label = classification.LABELS[output_class]
     body = export.to_csv(result, language) if kind == "csv" else export.to_xlsx(result, language, label)
     audit.record(
@@ -123,6 +124,7 @@ def indicator_download(project_id: int, kind: str, *, language: str | None = Non
             "format": kind,
             "query": request.args.to_dict(flat=False),
             "rows": len(result.values),
+            "rowScope": row_access.scope_label(get_session(), actor, project, figures=True),
             "class": output_class,
         },
     )
