@@ -23,6 +23,8 @@ rows exist (for example the trash of deleted rows) adds it here, so no path can 
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
@@ -30,11 +32,15 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.auth.policy import COORDINATOR
 from app.errors import NotFoundError
-from app.models import Form, Project, ProjectPartner, ProjectRole, Submission
+from app.models import Entity, Form, Project, ProjectPartner, ProjectRole, Submission
 
 
-def visible_rows(session: Session, actor: Actor, project: Project) -> ColumnElement[bool]:
-    """The condition on ``submissions`` (its columns, ORM or Core) that keeps only ``actor``'s rows."""
+def visible_rows(
+    session: Session, actor: Actor, project: Project, column: Any = Submission.organisation_id
+) -> ColumnElement[bool]:
+    """The condition on ``submissions`` (its columns, ORM or Core) that keeps only ``actor``'s rows.
+    ``column``: the organisation column of another table holding rows collected for an organisation
+    (an entity list's ``entities.organisation_id``), under the same rule."""
     if actor.is_admin:
         return sa.true()
     if actor.user is None:
@@ -56,13 +62,31 @@ def visible_rows(session: Session, actor: Actor, project: Project) -> ColumnElem
     org = actor.user.organisation_id
     if org is None:
         return sa.true()
+    return _own_or_partner(project, org, column)
+
+
+def _own_or_partner(project: Project, org: int, column: Any) -> ColumnElement[bool]:
+    """Every row for the owning organisation; a partner's own rows while it is still a partner."""
     owner = sa.select(Project.id).where(Project.id == project.id, Project.organisation_id == org).exists()
     partner = (
         sa.select(ProjectPartner.id)
         .where(ProjectPartner.project_id == project.id, ProjectPartner.organisation_id == org)
         .exists()
     )
-    return sa.or_(owner, sa.and_(Submission.organisation_id == org, partner))
+    return sa.or_(owner, sa.and_(column == org, partner))
+
+
+def visible_entities(session: Session, actor: Actor, project: Project) -> ColumnElement[bool]:
+    """The condition on ``entities``: an entity is its creating organisation's row (the submission's,
+    or the person's who created it through the API), read under ``visible_rows``' rule; a device reads
+    what its organisation may (the owner's devices every entity, a partner's its own). An entity of no
+    recorded organisation is the owners' only: fail closed."""
+    if actor.app_user is not None:
+        org = actor.app_user.organisation_id
+        if actor.app_user.project_id != project.id or org is None:
+            return sa.false()
+        return _own_or_partner(project, org, Entity.organisation_id)
+    return visible_rows(session, actor, project, Entity.organisation_id)
 
 
 def visible_rows_of(session: Session, actor: Actor, projects: list[Project]) -> ColumnElement[bool]:

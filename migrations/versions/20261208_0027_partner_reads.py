@@ -3,7 +3,9 @@
 A coordinator reads no raw row unless a project's owner grants them (``project_roles.rows_granted_at``).
 One attachment can be trashed and purged without its submission (``submission_attachments.deleted_at``).
 A purged record's form and instanceID are kept as a sha256 (``purged_instances``), so a device that
-resends it is answered without the record being stored again.
+resends it is answered without the record being stored again. An entity records the organisation
+that created it (``entities.organisation_id``: its first version's submission's, else the project's),
+so a partner reads only its own entities.
 
 Revision ID: 0027
 Revises: 0020
@@ -31,6 +33,21 @@ def upgrade() -> None:
         batch.create_foreign_key(
             "fk_submission_attachments_deleted_by_id_users", "users", ["deleted_by_id"], ["id"]
         )
+    with op.batch_alter_table("entities") as batch:
+        batch.add_column(sa.Column("organisation_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_entities_organisation_id_organisations", "organisations", ["organisation_id"], ["id"]
+        )
+    op.execute(
+        "UPDATE entities SET organisation_id = (SELECT submissions.organisation_id FROM entity_versions "
+        "JOIN submissions ON submissions.id = entity_versions.submission_id "
+        "WHERE entity_versions.entity_id = entities.id AND entity_versions.version = 1)"
+    )
+    op.execute(
+        "UPDATE entities SET organisation_id = (SELECT projects.organisation_id FROM datasets "
+        "JOIN projects ON projects.id = datasets.project_id WHERE datasets.id = entities.dataset_id) "
+        "WHERE organisation_id IS NULL"
+    )
     op.create_table(
         "purged_instances",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -48,6 +65,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("purged_instances")
+    with op.batch_alter_table("entities") as batch:
+        batch.drop_constraint("fk_entities_organisation_id_organisations", type_="foreignkey")
+        batch.drop_column("organisation_id")
     with op.batch_alter_table("submission_attachments") as batch:
         batch.drop_constraint("fk_submission_attachments_deleted_by_id_users", type_="foreignkey")
         batch.drop_column("deleted_by_id")

@@ -22,8 +22,9 @@ from app.models import Submission, User
 from app.services import accounts, app_users, projects
 from tests.app.admin_helpers import csrf_token, login
 from tests.app.conftest import World
+from tests.app.entity_helpers import publish_xlsform, registration_xlsform, registration_xml, update_xlsform
 from tests.app.job_helpers import run_jobs
-from tests.app.openrosa_helpers import SIMPLE_FORM, instance, post_submission, publish_xml, root
+from tests.app.openrosa_helpers import OR_HEADERS, SIMPLE_FORM, instance, post_submission, publish_xml, root
 
 PARTNER_PEOPLE = {
     "b_manager": ("ORG-PB", "manager"),
@@ -37,6 +38,12 @@ RECORDS = {
     "B": ("uuid:row-own-b", "Berta Partner"),
     "C": ("uuid:row-own-c", "Carla Partner"),
 }
+# Each organisation's device registers one entity (issue 21: entity lists are partner rows too).
+ENTITIES = {
+    "A": ("0a0a0a0a-0000-4000-8000-00000000000a", "Albergue Owner"),
+    "B": ("0b0b0b0b-0000-4000-8000-00000000000b", "Bodega Partner"),
+    "C": ("0c0c0c0c-0000-4000-8000-00000000000c", "Casita Partner"),
+}
 MINE = {"b_manager": "B", "b_analyst": "B", "c_analyst": "C", "coordinator": None}
 
 
@@ -45,10 +52,11 @@ class Shared:
     world: World
     org_ids: dict[str, int]
     submission_ids: dict[str, int]
+    tokens: dict[str, str]
 
 
-def _markers(org: str) -> tuple[str, str]:
-    return RECORDS[org]
+def _markers(org: str) -> tuple[str, ...]:
+    return RECORDS[org] + ENTITIES[org]
 
 
 @pytest.fixture
@@ -99,6 +107,12 @@ def shared(world: World) -> Shared:
             world, root(world, tokens[org]), instance(iid, name=name), {"a.jpg": b"jpeg " + org.encode()}
         )
         assert res.status_code == 201, res.text
+    publish_xlsform(world, registration_xlsform())
+    publish_xlsform(world, update_xlsform())
+    for org, (uuid, label) in ENTITIES.items():
+        xml = registration_xml(f"reg-{org}", uuid, label, 10)
+        res = post_submission(world, root(world, tokens[org]), xml)
+        assert res.status_code == 201, res.text
     admin_headers = world.headers("admin")
     for iid, _ in RECORDS.values():
         # Approved: exports carry approved rows by default, so every export of the walk has rows to leak.
@@ -113,7 +127,7 @@ def shared(world: World) -> Shared:
     expected_org = {"A": world.org_id, "B": org_ids["ORG-PB"], "C": org_ids["ORG-PC"]}
     for org, (iid, _) in RECORDS.items():
         assert rows[iid][1] == expected_org[org], org
-    return Shared(world, org_ids, {org: rows[iid][0] for org, (iid, _) in RECORDS.items()})
+    return Shared(world, org_ids, {org: rows[iid][0] for org, (iid, _) in RECORDS.items()}, tokens)
 
 
 def _texts(res: Any) -> list[str]:
@@ -147,7 +161,7 @@ def test_every_route_hides_foreign_partner_rows(shared: Shared, who: str) -> Non
     foreign = [org for org in RECORDS if org != mine]
     admin_client, headers = _clients(shared, who)
     base = {"project_id": world.project_id, "xml_form_id": "photo", "name": "a.jpg", "subpath": "Submissions"}
-    base |= {"format": "csv"}
+    base |= {"format": "csv", "dataset_name": "shelters", "table": "Entities"}
     walked_rows = walked_lists = 0
     for rule in world.app.url_map.iter_rules():
         path_rule = rule.rule
@@ -156,13 +170,14 @@ def test_every_route_hides_foreign_partner_rows(shared: Shared, who: str) -> Non
         client = admin_client if path_rule.startswith("/admin/") else world.client
         hdrs = {} if path_rule.startswith("/admin/") else headers
         names = set(_ARG.findall(path_rule))
-        if names & {"instance_id", "submission_id", "version_id"}:
+        if names & {"instance_id", "submission_id", "version_id", "uuid"}:
             for org in foreign:
                 iid = RECORDS[org][0]
                 values = base | {
                     "instance_id": iid,
                     "version_id": iid,
                     "submission_id": shared.submission_ids[org],
+                    "uuid": ENTITIES[org][0],
                 }
                 path = _fill(path_rule, values)
                 if path is None:
@@ -411,3 +426,43 @@ def test_a_partners_manager_sets_no_webhook(shared: Shared) -> None:
     url = f"/v1/projects/{world.project_id}/webhooks"
     assert world.client.post(url, json=body, headers=world.headers("b_manager")).status_code == 403
     assert world.client.post(url, json=body, headers=world.headers("manager")).status_code in (200, 201)
+
+
+def test_entity_lists_are_partner_rows(shared: Shared) -> None:
+    """A partner's people and devices read only the entities their organisation's submissions created,
+    in the API, its CSV, OData and a device's list file; the owners read every one."""
+    world = shared.world
+    pid = world.project_id
+    lists = f"/v1/projects/{pid}/datasets/shelters"
+    for who, expected in (("b_analyst", {"B"}), ("c_analyst", {"C"}), ("manager", {"A", "B", "C"})):
+        headers = world.headers(who)
+        listed = world.client.get(f"{lists}/entities", headers=headers).json
+        assert {e["uuid"] for e in listed} == {ENTITIES[o][0] for o in expected}, who
+        csv = world.client.get(f"{lists}/entities.csv", headers=headers).get_data(as_text=True)
+        odata = world.client.get(f"{lists}.svc/Entities?$count=true", headers=headers).json
+        assert odata["@odata.count"] == len(expected), who
+        summary = next(d for d in world.client.get(f"/v1/projects/{pid}/datasets", headers=headers).json)
+        assert summary["entities"] == len(expected), (who, summary)
+        for org, (uuid, label) in ENTITIES.items():
+            assert (label in csv) == (org in expected), (who, org)
+            res = world.client.get(f"{lists}/entities/{uuid}", headers=headers)
+            assert res.status_code == (200 if org in expected else 404), (who, org)
+    # Devices: the follow-up form's list file carries the device's organisation's entities only.
+    for org, expected in (("A", {"A", "B", "C"}), ("B", {"B"}), ("C", {"C"})):
+        base = root(world, shared.tokens[org])
+        res = world.client.get(f"{base}/formList/shelter_update/manifest", headers=OR_HEADERS)
+        url = re.search(r"<downloadUrl>([^<]+shelters[^<]*)</downloadUrl>", res.get_data(as_text=True))
+        assert url is not None, res.data
+        body = world.client.get(url.group(1).replace("http://localhost", ""), headers=OR_HEADERS)
+        text = body.get_data(as_text=True)
+        assert {o for o, (_, label) in ENTITIES.items() if label in text} == expected, org
+    # A coordinator reads no entity; the owner's manager a partner's entity made through the API too.
+    assert world.client.get(f"{lists}/entities", headers=world.headers("coordinator")).status_code == 403
+    res = world.client.post(
+        f"{lists}/entities", json={"label": "Bunker Partner API"}, headers=world.headers("b_manager")
+    )
+    assert res.status_code in (200, 201), res.json
+    seen_by_c = world.client.get(f"{lists}/entities.csv", headers=world.headers("c_analyst"))
+    assert "Bunker Partner API" not in seen_by_c.get_data(as_text=True)
+    seen_by_b = world.client.get(f"{lists}/entities.csv", headers=world.headers("b_analyst"))
+    assert "Bunker Partner API" in seen_by_b.get_data(as_text=True)
