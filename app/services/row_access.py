@@ -11,7 +11,12 @@ A project belongs to one organisation and may be shared with partner organisatio
   the rows at once); nor does a device or hub credential, nor anyone without a role in the project:
   the filter is ``false`` and the rows simply are not there (404).
 
-People of no organisation (accounts only the administrator makes and assigns) are the owner's.
+People of no organisation (accounts only the administrator makes and assigns) fail closed: in a
+project shared with partners they are neither the owner's nor a partner's, so they read no row, no
+figure, and collect nothing (403); only in a project shared with nobody, where every row is the
+owner's anyway, do they read and collect as before. The sharing is checked in the query itself, so
+sharing a project hides its rows from them at once. Likewise a person of an organisation that is no
+longer a partner collects nothing (never silently for the owner). docs/DATA-RESPONSIBILITY.md.
 
 Indicators follow the same rule (``figure_rows``): owners, the administrator and coordinators read
 figures over every row, a partner's people figures over their organisation's rows only; suppression
@@ -31,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.auth.policy import COORDINATOR
-from app.errors import NotFoundError
+from app.errors import ForbiddenError, NotFoundError
 from app.models import Entity, Form, Project, ProjectPartner, ProjectRole, Submission
 
 
@@ -61,8 +66,12 @@ def visible_rows(
         )
     org = actor.user.organisation_id
     if org is None:
-        return sa.true()
+        return ~_shared(project)
     return _own_or_partner(project, org, column)
+
+
+def _shared(project: Project) -> ColumnElement[bool]:
+    return sa.select(ProjectPartner.id).where(ProjectPartner.project_id == project.id).exists()
 
 
 def _own_or_partner(project: Project, org: int, column: Any) -> ColumnElement[bool]:
@@ -113,7 +122,9 @@ def sees_all_rows(session: Session, actor: Actor, project: Project) -> bool:
     if actor.user is None or actor.role_in(session, project.id) in (None, COORDINATOR):
         return False
     org = actor.user.organisation_id
-    return org is None or org == project.organisation_id
+    if org is None:
+        return not session.scalar(sa.select(_shared(project)))
+    return org == project.organisation_id
 
 
 def figure_rows(session: Session, actor: Actor, project: Project) -> ColumnElement[bool] | None:
@@ -160,10 +171,26 @@ def is_partner(session: Session, project: Project, organisation_id: int | None) 
 
 
 def credential_organisation(session: Session, *, actor: Actor | None, project: Project) -> int:
-    """The organisation a new device or hub credential collects for: its creator's, when that is a
-    partner of the project; else the project's own."""
-    org = actor.user.organisation_id if actor is not None and actor.user is not None else None
-    return org if org is not None and is_partner(session, project, org) else project.organisation_id
+    """The organisation a new device or hub credential (or a person's own submission) collects for:
+    its creator's, when that is the owner or a partner of the project; the project's for code and the
+    administrator. Anyone else is refused rather than counted as the owner's (module docstring)."""
+    user = actor.user if actor is not None else None
+    org = user.organisation_id if user is not None else None
+    if org is not None and (org == project.organisation_id or is_partner(session, project, org)):
+        return org
+    if user is None or user.is_admin:
+        return project.organisation_id
+    if org is None and not session.scalar(sa.select(_shared(project))):
+        return project.organisation_id
+    if org is None:
+        raise ForbiddenError(
+            "Your account belongs to no organisation, and this project is shared with partners: each "
+            "record must be collected for one. Ask the system administrator to set your organisation."
+        )
+    raise ForbiddenError(
+        "Your organisation is not a partner of this project (any more), so you cannot collect for it. "
+        "Ask the project's owners to share it with your organisation again."
+    )
 
 
 def collecting_organisation(session: Session, *, actor: Actor, project: Project) -> int:
