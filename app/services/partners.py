@@ -16,7 +16,7 @@ from app.auth.policy import COORDINATOR
 from app.db import utcnow
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, ProjectPartner, ProjectRole
-from app.services import audit, row_access
+from app.services import audit, classification, row_access
 
 
 def list_partners(session: Session, *, project: Project) -> list[tuple[ProjectPartner, Organisation]]:
@@ -36,9 +36,17 @@ def _require_owner(session: Session, actor: Actor, project: Project) -> None:
 
 
 def add_partner(
-    session: Session, *, actor: Actor, project: Project, organisation_id: object
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    organisation_id: object,
+    share_class: str | None = None,
 ) -> ProjectPartner:
+    """``share_class``: the class the partner will hold the project's data at, refused when below the
+    class of the project's microdata (``403.60``), as an export's is."""
     _require_owner(session, actor, project)
+    classification.check_project_share(session, project.id, share_class, what="project's microdata")
     org = session.get(Organisation, organisation_id) if type(organisation_id) is int else None
     if org is None:
         raise InvalidValueError(
@@ -62,7 +70,7 @@ def add_partner(
         project_id=project.id,
         subject_type="organisation",
         subject_id=org.id,
-        details={"code": org.code},
+        details={"code": org.code, "shareClass": share_class},
     )
     return partner
 

@@ -466,3 +466,85 @@ def test_entity_lists_are_partner_rows(shared: Shared) -> None:
     assert "Bunker Partner API" not in seen_by_c.get_data(as_text=True)
     seen_by_b = world.client.get(f"{lists}/entities.csv", headers=world.headers("b_analyst"))
     assert "Bunker Partner API" in seen_by_b.get_data(as_text=True)
+
+
+def _grant(world: World) -> dict[str, str]:
+    res = world.client.put(
+        f"/v1/projects/{world.project_id}/row-grants/{world.user_ids['coordinator']}",
+        headers=world.headers("manager"),
+    )
+    assert res.status_code == 200, res.json
+    return world.headers("coordinator")
+
+
+def test_rows_leaving_their_organisation_go_through_the_risk_check(shared: Shared) -> None:
+    world = shared.world
+    pid = world.project_id
+    form = f"/v1/projects/{pid}/forms/photo"
+    coordinator = _grant(world)
+    # No quasi-identifiers declared: rows collected by others cannot leave (fail closed) ...
+    res = world.client.get(f"{form}/submissions.csv", headers=coordinator)
+    assert res.status_code == 400, res.json
+    assert "collected by another organisation" in res.json["message"]
+    # ... while the owners and a partner exporting its own rows are not a share.
+    assert world.client.get(f"{form}/submissions.csv", headers=world.headers("manager")).status_code == 200
+    assert world.client.get(f"{form}/submissions.csv", headers=world.headers("b_analyst")).status_code == 200
+    res = world.client.patch(form, json={"quasiIdentifiers": ["name"]}, headers=world.headers("manager"))
+    assert res.status_code == 200, res.json
+    # Three records, each alone in its group: 100 % at risk, refused with the figures, and audited.
+    res = world.client.get(f"{form}/submissions.csv", headers=coordinator)
+    assert res.status_code == 422, res.json
+    assert res.json["details"]["recordsAtRisk"] == 3 and res.json["details"]["records"] == 3
+    assert world.client.get(f"{form}/submissions.csv", headers=world.headers("manager")).status_code == 200
+    events = world.client.get(
+        f"/v1/audits?action=submission.risk_check&actorId={world.user_ids['coordinator']}",
+        headers=world.headers("admin"),
+    ).json
+    assert events and all(e["details"]["crossesOrganisations"] for e in events)
+    # An export job is checked on the rows it would write, and fails with the reason.
+    res = world.client.post(f"{form}/exports", json={"format": "csv"}, headers=coordinator)
+    assert res.status_code == 202, res.json
+    run_jobs(world.app)
+    status = world.client.get(res.headers["Location"], headers=coordinator).json
+    assert status["status"] == "failed" and "quasi-identifiers" in status["error"], status
+
+
+def test_share_classes_on_export_jobs_partners_and_hubs(shared: Shared) -> None:
+    world = shared.world
+    pid = world.project_id
+    form = f"/v1/projects/{pid}/forms/photo"
+    manager = world.headers("manager")
+    res = world.client.patch(form, json={"sensitivity": "confidential"}, headers=manager)
+    assert res.status_code == 200, res.json
+    # A job asked to share below the form's class is refused at once, as the direct download is.
+    res = world.client.post(
+        f"{form}/exports", json={"format": "csv", "shareClass": "restricted"}, headers=manager
+    )
+    assert res.status_code == 403 and res.json["code"] == "403.60", res.json
+    res = world.client.post(
+        f"{form}/exports", json={"format": "csv", "shareClass": "confidential"}, headers=manager
+    )
+    assert res.status_code == 202, res.json
+    run_jobs(world.app)
+    assert world.client.get(res.headers["Location"], headers=manager).json["status"] == "done"
+    # Sharing the project with a partner, or issuing a hub, at a class below its data's: refused.
+    other = world.client.post(
+        f"/v1/projects/{pid}/partners",
+        json={"organisationId": shared.org_ids["ORG-CO"], "shareClass": "restricted"},
+        headers=manager,
+    )
+    assert other.status_code == 403 and other.json["code"] == "403.60", other.json
+    res = world.client.post(
+        f"/v1/projects/{pid}/hubs", json={"name": "Hub", "shareClass": "public"}, headers=manager
+    )
+    assert res.status_code == 403 and res.json["code"] == "403.60", res.json
+    ok = world.client.post(
+        f"/v1/projects/{pid}/partners",
+        json={"organisationId": shared.org_ids["ORG-CO"], "shareClass": "strictly_confidential"},
+        headers=manager,
+    )
+    assert ok.status_code == 200, ok.json
+    res = world.client.post(
+        f"/v1/projects/{pid}/partners", json={"organisationId": 1, "shareClass": "x"}, headers=manager
+    )
+    assert res.status_code == 400, res.json

@@ -14,7 +14,7 @@ from flask import Response, jsonify, request
 
 from app.auth.actor import Actor
 from app.db import commit, get_session
-from app.errors import NotFoundError
+from app.errors import InvalidValueError, NotFoundError
 from app.models import Hub, Project
 from app.services import hubs as hub_service
 from app.services import row_access
@@ -75,13 +75,25 @@ def list_hubs(project_id: int) -> Response:
     )
 
 
+def _share_class(body: dict[str, Any]) -> str | None:
+    value = body.get("shareClass")
+    if value is not None and not isinstance(value, str):
+        raise InvalidValueError("shareClass must be a class name.", details={"field": "shareClass"})
+    return value or None
+
+
 @bp.post(BASE + "/hubs")
 def issue_hub(project_id: int) -> Response:
     """Issue a hub credential for this project (the token is shown once)."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "hub.manage")
+    body = json_body()
     issued = hub_service.issue_hub(
-        get_session(), actor=actor, project=project, name=required(json_body(), "name")
+        get_session(),
+        actor=actor,
+        project=project,
+        name=required(body, "name"),
+        share_class=_share_class(body),
     )
     commit()
     return jsonify(hub_json(issued.hub, issued.token))

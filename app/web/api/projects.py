@@ -117,8 +117,16 @@ def add_partner(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     session = get_session()
+    body = json_body()
+    share = body.get("shareClass")
+    if share is not None and not isinstance(share, str):
+        raise InvalidValueError("shareClass must be a class name.", details={"field": "shareClass"})
     added = partners.add_partner(
-        session, actor=actor, project=p, organisation_id=required(json_body(), "organisationId")
+        session,
+        actor=actor,
+        project=p,
+        organisation_id=required(body, "organisationId"),
+        share_class=share or None,
     )
     commit()
     org = session.get(Organisation, added.organisation_id)
