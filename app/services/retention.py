@@ -37,7 +37,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, indicator_records, jobs, record_scope
+from app.services import audit, indicator_records, jobs, record_scope, tombstones
 
 RESTORE_DAYS = 30
 MAX_RETENTION_DAYS = 36500
@@ -196,20 +196,33 @@ def _blob_in_use(session: Session, sha: str) -> bool:
     return any(session.scalar(sa.select(use.exists())) for use in uses)
 
 
-def purge(session: Session, *, store: BlobStore, submission_ids: list[int]) -> PurgeCounts:
+def purge(
+    session: Session, *, store: BlobStore, submission_ids: list[int], reason: str = "trash"
+) -> PurgeCounts:
     """Delete these submissions for good, and the blobs nothing else references. Flushes only; the
     job commits. Bytes are deleted from the store after the rows (a retry after a failure finds the
     rows gone or still there, and deletes what is left: an absent blob is no error)."""
     counts = PurgeCounts()
     for start in range(0, len(submission_ids), PURGE_CHUNK):
-        counts.add(_purge_chunk(session, store, submission_ids[start : start + PURGE_CHUNK]))
+        counts.add(_purge_chunk(session, store, submission_ids[start : start + PURGE_CHUNK], reason))
     return counts
 
 
-def _purge_chunk(session: Session, store: BlobStore, ids: list[int]) -> PurgeCounts:
+def _purge_chunk(session: Session, store: BlobStore, ids: list[int], reason: str) -> PurgeCounts:
     counts = PurgeCounts()
     if not ids:
         return counts
+    # Tombstones first, in the same transaction: a device resending any version of these records (or
+    # an edit naming one) is answered and nothing is stored again (app/services/tombstones.py).
+    named = list(
+        session.execute(sa.select(Submission.form_id, Submission.instance_id).where(Submission.id.in_(ids)))
+    )
+    named += session.execute(
+        sa.select(SubmissionVersion.form_id, SubmissionVersion.instance_id).where(
+            SubmissionVersion.submission_id.in_(ids)
+        )
+    ).all()
+    tombstones.record(session, pairs=[(int(f), str(i)) for f, i in named], reason=reason)
     version_ids = select_ids(
         session, sa.select(SubmissionVersion.id).where(SubmissionVersion.submission_id.in_(ids))
     )
@@ -446,7 +459,7 @@ def _purge_audited(
 ) -> PurgeCounts:
     if not ids:
         return PurgeCounts()
-    counts = purge(session, store=store, submission_ids=ids)
+    counts = purge(session, store=store, submission_ids=ids, reason=reason)
     audit.record(
         session,
         actor=None,

@@ -52,7 +52,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, jobs, quality, row_access
+from app.services import audit, jobs, quality, row_access, tombstones
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
@@ -77,6 +77,7 @@ class IngestResult:
     added_files: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
     session: Session | None = field(default=None, repr=False)
+    purged: bool = False  # a purged record resent: nothing stored (no submission_id, no version_id)
 
     # The hot path writes rows without building ORM objects; a caller that wants them loads them here
     # (no query when the session already holds them).
@@ -307,6 +308,19 @@ def ingest(
             f"The form {form.xml_form_id!r} is closed and no longer accepts submissions. Ask your "
             "supervisor which form to use now."
         )
+    if tombstones.purged_among(session, form.id, (parsed.instance_id, parsed.deprecated_id)):
+        # Purged for good: stored never again, answered like a record already received (tombstones).
+        audit.record(
+            session,
+            actor=actor,
+            action=tombstones.RESEND_ACTION,
+            project_id=project.id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+            details={"deviceId": origin.device_id, "hub": origin.hub_id},
+        )
+        session.flush()
+        return IngestResult(status=202, submission_id=0, version_id=0, purged=True)
     sha = hashlib.sha256(xml).hexdigest()
     if dest.existing_id is not None:
         if dest.existing_sha256 != sha:

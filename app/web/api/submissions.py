@@ -16,7 +16,7 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
-from app.services import audit, quality, record_scope, retention, review, row_access, sensitive
+from app.services import audit, quality, record_scope, retention, review, row_access, sensitive, tombstones
 from app.services import forms as form_service
 from app.services import submissions as submission_service
 from app.web import query
@@ -212,6 +212,11 @@ def _ingest_xml(
         session.rollback()
         result = submission_service.ingest(session, **kwargs)
         commit()
+    if result.purged:
+        # The resend is on record (committed above); the caller learns why nothing was stored.
+        raise tombstones.PurgedResendError(
+            "This record was deleted for good on this server (purged), so it is not stored again."
+        )
     return jsonify(submission_json(result.submission))
 
 
