@@ -52,7 +52,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, jobs, quality, row_access, tombstones
+from app.services import audit, jobs, quality, record_scope, row_access, tombstones
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
@@ -741,6 +741,8 @@ def _store_files(
     added: list[str] = []
     for incoming in files:
         attachment = by_name.get(incoming.name)
+        if attachment is not None and attachment.deleted_at is not None:
+            continue  # deleted on its own (trash or purged): a resend does not bring it back
         # Already present: resends and split POSTs repeat files. Unless the file was carried forward
         # from the version this edit replaces and the device now sends other bytes: the edit's own
         # file wins over the one it inherited.
@@ -775,6 +777,7 @@ def _previous_files(session: Session, version: SubmissionVersion) -> dict[str, s
             previous.form_id == version.form_id,
             previous.instance_id == version.deprecated_id,
             SubmissionAttachment.blob_sha256.is_not(None),
+            record_scope.live_file(),
         )
     )
     return {name: sha for name, sha in rows if sha is not None}

@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from app.db import get_database
-from app.models import AuditEvent, PurgedInstance, Submission
+from app.db import get_database, utcnow
+from app.models import AuditEvent, PurgedInstance, Submission, SubmissionAttachment
 from app.services import retention
 from tests.app.conftest import World
 from tests.app.test_retention import FORM, ONLY_A, backdate, base, in_store, instance, maintenance, send
@@ -106,3 +107,64 @@ def test_a_purged_record_resent_is_answered_and_not_stored(world: World) -> None
         events = s.scalars(sa.select(AuditEvent).where(AuditEvent.action == "submission.resend_purged")).all()
         assert len(events) == 4
         assert all("uuid:" not in str(e.details) and e.subject_id == "photos" for e in events)
+
+
+def _files(world: World, iid: str) -> list[str]:
+    res = world.client.get(f"{base(world)}/{iid}/attachments", headers=world.headers("manager"))
+    assert res.status_code == 200, res.json
+    return sorted(a["name"] for a in res.json)
+
+
+def _zip_names(world: World) -> list[str]:
+    res = world.client.get(
+        f"{base(world)}.csv.zip?reviewState=received&attachments=true", headers=world.headers("manager")
+    )
+    assert res.status_code == 200
+    return zipfile.ZipFile(io.BytesIO(res.data)).namelist()
+
+
+def test_one_file_trashed_restored_then_purged(world: World) -> None:
+    """One photo of a record deleted on its own: hidden everywhere, restorable, then purged with its
+    bytes only when no other record uses them; the record itself stays."""
+    _publish(world)
+    send(world, "uuid:keep", "P-1", {"front.jpg": PHOTO, "back.jpg": ONLY_A})
+    send(world, "uuid:other", "P-2", {"front.jpg": PHOTO, "back.jpg": b"\xff\xd8other" * 50})
+    h = world.headers("manager")
+    url = f"{base(world)}/uuid:keep/attachments"
+    for who in ("analyst", "supervisor"):  # a record's files are deleted by managers, as records are
+        assert world.client.delete(f"{url}/back.jpg", headers=world.headers(who)).status_code == 403
+    assert world.client.delete(f"{url}/nothing.jpg", headers=h).status_code == 404
+    assert world.client.delete(f"{url}/back.jpg", headers=h).status_code == 200
+    assert world.client.delete(f"{url}/front.jpg", headers=h).status_code == 200
+    assert _files(world, "uuid:keep") == []
+    assert world.client.get(f"{url}/back.jpg", headers=h).status_code == 404
+    names = _zip_names(world)  # the other record's two files only
+    assert (
+        sum(n.endswith("front.jpg") for n in names) == 1 and sum(n.endswith("back.jpg") for n in names) == 1
+    )
+    # A resend of the record does not bring the file back.
+    assert _openrosa(world, "uuid:keep").status_code in (201, 202)
+    assert _files(world, "uuid:keep") == []
+    assert world.client.post(f"{url}/front.jpg/restore", headers=h).status_code == 200
+    assert _files(world, "uuid:keep") == ["front.jpg"]
+    assert world.client.post(f"{url}/front.jpg/restore", headers=h).status_code == 404
+    # Past the window: purged. ONLY_A (this record's alone) leaves the store; the restored front stays.
+    with get_database(world.app).session_scope() as s:
+        s.execute(
+            sa.update(SubmissionAttachment)
+            .where(SubmissionAttachment.name == "back.jpg", SubmissionAttachment.deleted_at.is_not(None))
+            .values(deleted_at=utcnow() - timedelta(days=retention.RESTORE_DAYS + 1))
+        )
+        s.commit()
+    assert world.client.post(f"{url}/back.jpg/restore", headers=h).status_code == 409
+    assert in_store(world.app, ONLY_A)
+    maintenance(world.app)
+    assert not in_store(world.app, ONLY_A) and in_store(world.app, PHOTO)
+    assert _count(world, "uuid:keep") == 1 and _files(world, "uuid:keep") == ["front.jpg"]
+    with get_database(world.app).session_scope() as s:
+        events = s.scalars(sa.select(AuditEvent).where(AuditEvent.action.like("attachment.%"))).all()
+        actions = sorted(e.action for e in events)
+        purge = next(e for e in events if e.action == "attachment.purge")
+    assert actions == ["attachment.delete", "attachment.delete", "attachment.purge", "attachment.restore"]
+    assert purge.details["attachments"] == 1 and purge.details["blobsDeleted"] == 1
+    assert "jpg" not in str(purge.details) and "uuid:" not in str(purge.details)

@@ -356,7 +356,9 @@ def _current_attachments(sub: Submission) -> list[SubmissionAttachment]:
     return list(
         get_session().scalars(
             select(SubmissionAttachment)
-            .where(SubmissionAttachment.submission_version_id == sub.current_version_id)
+            .where(
+                SubmissionAttachment.submission_version_id == sub.current_version_id, record_scope.live_file()
+            )
             .order_by(SubmissionAttachment.name)
         )
     )
@@ -396,6 +398,29 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
         disposition=content_disposition(name),
         headers={"X-Content-Type-Options": "nosniff"},
     )
+
+
+@bp.delete(BASE + "/<instance_id>/attachments/<name>")
+def delete_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    """One file to the trash, the record kept (restorable for 30 days, then purged)."""
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = _submission(actor, project, form, instance_id)
+    session = get_session()
+    retention.trash_file(session, actor=actor, project=project, form=form, submission=sub, name=name)
+    commit()
+    return jsonify({"success": True})
+
+
+@bp.post(BASE + "/<instance_id>/attachments/<name>/restore")
+def restore_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = _submission(actor, project, form, instance_id)
+    session = get_session()
+    retention.restore_file(session, actor=actor, project=project, form=form, submission=sub, name=name)
+    commit()
+    return jsonify({"success": True})
 
 
 @bp.post(BASE + "/<instance_id>/attachments/<name>")
