@@ -146,6 +146,23 @@ def reads_raw_values(session: Session, actor: Actor, project: Project) -> bool:
     return actor.role_in(session, project.id) == COORDINATOR and actor.has_row_grant(session, project.id)
 
 
+def reads_foreign_rows(session: Session, actor: Actor, project: Project, form_id: int) -> bool:
+    """Whether ``actor``, not of the owning organisation, may read rows of the form another
+    organisation collected (a coordinator granted the rows): reads that hand such rows over go
+    through the microdata risk check (``disclosure.guard``), or are refused where it cannot run."""
+    if sees_all_rows(session, actor, project):
+        return False
+    org = actor.user.organisation_id if actor.user is not None else None
+    query = sa.select(Submission.id).where(
+        Submission.form_id == form_id,
+        Submission.deleted_at.is_(None),
+        visible_rows(session, actor, project),
+    )
+    if org is not None:
+        query = query.where(Submission.organisation_id != org)
+    return session.scalar(query.limit(1)) is not None
+
+
 def scope_label(session: Session, actor: Actor, project: Project, *, figures: bool = False) -> str:
     """Which rows a read covered, for its audit event."""
     if sees_all_rows(session, actor, project):
