@@ -98,8 +98,10 @@ def remove_partner(session: Session, *, actor: Actor, project: Project, organisa
     )
 
 
-def row_grants(session: Session, *, project: Project) -> list[ProjectRole]:
-    """The project's coordinator assignments, granted or not (the grant is ``rows_granted_at``)."""
+def row_grants(session: Session, *, actor: Actor, project: Project) -> list[ProjectRole]:
+    """The project's coordinator assignments, granted or not (the grant is ``rows_granted_at``); the
+    owners' business, like the grant itself."""
+    _require_owner(session, actor, project)
     return list(
         session.scalars(
             sa.select(ProjectRole)

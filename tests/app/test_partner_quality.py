@@ -153,7 +153,7 @@ def test_people_of_no_organisation_fail_closed_once_the_project_is_shared(world:
     res = world.client.get(
         f"/v1/projects/{world.project_id}/row-grants", headers=world.headers("nobody_manager")
     )
-    assert res.status_code == 200
+    assert res.status_code == 403
     res = world.client.post(
         f"/v1/projects/{world.project_id}/partners",
         json={"organisationId": world.other_org_id},

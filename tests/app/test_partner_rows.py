@@ -249,6 +249,7 @@ def test_owners_grant_a_coordinator_the_raw_rows_and_revoke_them(shared: Shared)
     grants = f"/v1/projects/{pid}/row-grants"
     listed = world.client.get(grants, headers=world.headers("manager")).json
     assert listed == [{"actorId": coordinator_id, "role": "coordinator", "granted": False, "grantedAt": None}]
+    assert world.client.get(grants, headers=world.headers("b_manager")).status_code == 403
     # Only the owners decide: not a partner's manager, not the coordinator, not for a non-coordinator.
     for who, status in (("b_manager", 403), ("coordinator", 403), ("c_analyst", 403), ("outsider", 404)):
         res = world.client.put(f"{grants}/{coordinator_id}", headers=world.headers(who))

@@ -158,7 +158,7 @@ def list_row_grants(project_id: int) -> Response:
     """The project's coordinators and whether each was granted the raw rows of every partner."""
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
-    return jsonify([_grant_json(r) for r in partners.row_grants(get_session(), project=p)])
+    return jsonify([_grant_json(r) for r in partners.row_grants(get_session(), actor=actor, project=p)])
 
 
 @bp.put(f"{ROW_GRANTS}/<int:user_id>")
