@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.policy import role_allows
+from app.auth.policy import COORDINATOR, ROW_GRANT_ACTIONS, role_allows
 from app.errors import AuthenticationRequiredError, ForbiddenError, NotFoundError
 from app.models import AppUser, Project, ProjectRole, User
 
@@ -19,6 +19,7 @@ class Actor:
     user: User | None = None
     app_user: AppUser | None = None
     _roles: dict[int, str] | None = field(default=None, repr=False)
+    _row_grants: frozenset[int] = field(default=frozenset(), repr=False)
 
     @property
     def is_anonymous(self) -> bool:
@@ -42,12 +43,20 @@ class Actor:
                 self._roles = {}
             else:
                 rows = session.execute(
-                    select(ProjectRole.project_id, ProjectRole.role).where(
+                    select(ProjectRole.project_id, ProjectRole.role, ProjectRole.rows_granted_at).where(
                         ProjectRole.user_id == self.user.id
                     )
+                ).all()
+                self._roles = {pid: role for pid, role, _ in rows}
+                self._row_grants = frozenset(
+                    pid for pid, role, granted in rows if role == COORDINATOR and granted is not None
                 )
-                self._roles = {pid: role for pid, role in rows}
         return self._roles
+
+    def has_row_grant(self, session: Session, project_id: int) -> bool:
+        """Whether this coordinator was granted the project's raw rows (``row_access``)."""
+        self.roles(session)
+        return project_id in self._row_grants
 
     def role_in(self, session: Session, project_id: int) -> str | None:
         return self.roles(session).get(project_id)
@@ -62,7 +71,9 @@ class Actor:
                 and self.app_user.revoked_at is None
                 and action in {"form.list", "form.read", "submission.create"}
             )
-        return role_allows(self.role_in(session, project_id), action)
+        if role_allows(self.role_in(session, project_id), action):
+            return True
+        return action in ROW_GRANT_ACTIONS and self.has_row_grant(session, project_id)
 
     def require(self, session: Session, action: str, project: Project) -> None:
         """Raise unless the actor may do ``action`` in ``project``.

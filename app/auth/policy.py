@@ -4,7 +4,7 @@ One table, read by every endpoint through ``Actor.require``. Enumerators collect
 submit, and see nothing of other people's data. Analysts (IM officers) read data and indicators and
 edit mappings, but do not review and do not see sensitive fields. Supervisors review. Managers run
 the project. Coordinators (of a project shared with partner organisations) read the project and its
-indicators, suppressed, and no raw row. The system administrator may do everything.
+indicators, suppressed, and no raw row unless granted them. The system administrator may do everything.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "entity.resolve": frozenset({MANAGER, SUPERVISOR}),
     "dataset.manage": frozenset({MANAGER}),
 }
+
+
+# What a coordinator may do once a project's owner grants them its raw rows (every partner's): read,
+# list and export them like an analyst. Nothing else changes (no review, no sensitive field).
+ROW_GRANT_ACTIONS = frozenset({"submission.list", "submission.read", "submission.export"})
 
 
 def role_allows(role: str | None, action: str) -> bool:

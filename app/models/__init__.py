@@ -17,7 +17,7 @@ from app.models.job import ExportRun, Job, Webhook, WebhookDelivery
 from app.models.org import Organisation, Project, ProjectKey, ProjectPartner
 from app.models.response import ActivityReport, ActivityUpload, FlowFact, FlowFactTransport, PlanFigure
 from app.models.review import Comment, ReviewEvent
-from app.models.submission import Submission, SubmissionAttachment, SubmissionVersion
+from app.models.submission import PurgedInstance, Submission, SubmissionAttachment, SubmissionVersion
 from app.models.user import (
     ApiSession,
     AppUser,
@@ -64,6 +64,7 @@ __all__ = [
     "ProjectKey",
     "ProjectPartner",
     "ProjectRole",
+    "PurgedInstance",
     "RecoveryCode",
     "ReviewEvent",
     "Submission",

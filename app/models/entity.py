@@ -63,6 +63,9 @@ class Entity(Base):
     conflict: Mapped[str | None] = mapped_column(sa.String(8))
     creator_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     creator_app_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_users.id"), index=True)
+    # The organisation whose submission (or person) created it (migration 0027): a partner reads only
+    # its own entities of a shared project (``row_access.visible_entities``); None: the owners' only.
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -150,3 +150,22 @@ class SubmissionAttachment(Base):
     blob_sha256: Mapped[str | None] = mapped_column(sa.ForeignKey("blobs.sha256"), index=True)
     is_expected: Mapped[bool] = mapped_column(default=True)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One file in the trash since then (migration 0027): hidden from every read, restorable for the
+    # same window as a submission, then purged (its blob only when nothing else references it).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class PurgedInstance(Base):
+    """The tombstone of a purged record: the sha256 of its form and instanceID, never the ID itself.
+    A device that resends the record is answered as if it had been stored (so it stops resending) and
+    nothing is stored again (migration 0027)."""
+
+    __tablename__ = "purged_instances"
+    __table_args__ = (sa.UniqueConstraint("form_id", "instance_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(sa.ForeignKey("forms.id", ondelete="CASCADE"))
+    instance_sha256: Mapped[str] = mapped_column(sa.String(64))
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    purged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

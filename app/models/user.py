@@ -57,6 +57,9 @@ class ProjectRole(Base):
     role: Mapped[str] = mapped_column(sa.String(16))
     # A grant on top of the role: this person may see sensitive fields (migration 0006).
     may_see_sensitive: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # A coordinator granted the project's raw rows (every partner's) since then; None: indicators only
+    # (migration 0027). Cleared whenever the role changes, so the grant never outlives the assignment.
+    rows_granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="roles")

@@ -135,8 +135,11 @@ def assign_role(
     elif existing is None:
         existing = ProjectRole(user_id=user.id, project_id=project.id, role=role)
         session.add(existing)
-    else:
+    elif existing.role != role:
         existing.role = role
+        # A coordinator's raw-row grant belongs to that role: it never carries over to another one,
+        # nor back when the person is made coordinator again.
+        existing.rows_granted_at = None
     session.flush()
     audit.record(
         session,

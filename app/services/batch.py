@@ -40,7 +40,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import bulk_insert, jobs, quality, row_access
+from app.services import bulk_insert, jobs, quality, row_access, tombstones
 from app.services import submissions as submission_service
 from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
@@ -209,6 +209,8 @@ def _classify(
             by_form.setdefault(w.form.id, []).append(w.parsed.instance_id)
     for form_id, ids in by_form.items():
         mentioned[form_id] = _mentioned(session, form_id, ids, existing)
+        # A purged record resent takes the one-by-one path, which stores nothing and says so.
+        mentioned[form_id] |= tombstones.purged_among(session, form_id, ids)
     bulk: list[_Work] = []
     single: list[_Work] = []
     seen: set[tuple[str, str]] = set()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -74,6 +75,19 @@ def microdata_class(form: Form) -> str:
 
 def project_indicator_class(forms: Iterable[Form]) -> str:
     return highest(indicator_class(f) for f in forms)
+
+
+def project_microdata_class(forms: Iterable[Form]) -> str:
+    """The class of a project's microdata as a whole: what a partner share or a hub receives."""
+    return highest(microdata_class(f) for f in forms)
+
+
+def check_project_share(session: Session, project_id: int, requested: str | None, *, what: str) -> None:
+    """``check_share`` for handing a whole project's microdata to another holder (a partner, a hub)."""
+    if requested is None:
+        return
+    forms = session.scalars(sa.select(Form).where(Form.project_id == project_id))
+    check_share(requested, project_microdata_class(forms), what=what)
 
 
 def check_share(requested: str | None, output_class: str, *, what: str) -> None:

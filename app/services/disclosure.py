@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import InvalidValueError, RutaError
 from app.models import Form, Submission, SubmissionVersion
-from app.services import audit, exports, record_scope
+from app.services import audit, exports, record_scope, row_access
 from forms.schema import FormSchema
 
 DEFAULT_K = 3
@@ -284,3 +284,51 @@ def enforce(result: Check) -> None:
         rules = ", ".join(f"{q.field}: {q.generalise}" for q in result.quasi_identifiers if q.generalise)
         message += f" Generalising ({rules}) would leave {result.generalised.global_risk:.1%} at risk."
     raise DisclosureRiskError(message, details=result.to_json())
+
+
+def leaves_organisation(session: Session, actor: Actor, export: exports.Export) -> bool:
+    """Whether ``export`` hands rows to an organisation that did not collect them: its asker is not of
+    the project's owning organisation (a partner's person, a coordinator granted the rows) and some of
+    the rows it selects were collected for another organisation. The owners are the project's data
+    controller and the administrator runs the system: neither is a share by this rule."""
+    if row_access.sees_all_rows(session, actor, export.project):
+        return False
+    org = actor.user.organisation_id if actor.user is not None else None
+    foreign = sa.select(Submission.id).where(record_scope.visible())
+    foreign = exports.selected(foreign, export.form.id, export.options, export.version_ids, export.rows)
+    if org is not None:
+        foreign = foreign.where(Submission.organisation_id != org)
+    return session.scalar(foreign.limit(1)) is not None
+
+
+def guard(
+    session: Session, *, actor: Actor, export: exports.Export, asked: bool, share_class: str | None, fmt: str
+) -> Check | None:
+    """The risk check every microdata export goes through, in one place: run when asked (riskCheck),
+    when the microdata are shared as public, and always when the rows leave the organisation that
+    collected them (``leaves_organisation``; fail closed: a form that declares no quasi-identifiers
+    cannot be exported to another organisation). Audited whether it passes or not; raises 422 above the
+    threshold. The caller commits the audit event before raising, so the refusal is on record."""
+    crossing = leaves_organisation(session, actor, export)
+    if not (asked or share_class == "public" or crossing):
+        return None
+    try:
+        result = check(session, export)
+    except InvalidValueError as error:
+        if not crossing:
+            raise
+        raise InvalidValueError(
+            "These rows were collected by another organisation, so their disclosure risk is checked "
+            f"before they are exported. {error.message}",
+            details=error.details,
+        ) from error
+    audit.record(
+        session,
+        actor=actor,
+        action="submission.risk_check",
+        project_id=export.project.id,
+        subject_type="form",
+        subject_id=export.form.xml_form_id,
+        details={"format": fmt, "crossesOrganisations": crossing, **result.to_json()},
+    )
+    return result

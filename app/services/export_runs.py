@@ -21,10 +21,17 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.blobs import BlobStore
 from app.db import Database, utcnow
-from app.errors import ConflictError, ExportGoneError, ForbiddenError, InvalidValueError, NotFoundError
+from app.errors import (
+    ConflictError,
+    ExportGoneError,
+    ForbiddenError,
+    InvalidValueError,
+    NotFoundError,
+    RutaError,
+)
 from app.exports.options import parse_options
 from app.models import Blob, ExportRun, Form, Project, Submission, User
-from app.services import audit, exports, jobs, record_scope
+from app.services import audit, classification, disclosure, exports, jobs, record_scope
 from app.services.export_render import FORMATS, check_for, render
 
 EXPORT_ATTEMPTS = 3
@@ -43,9 +50,12 @@ def request_export(
             "form's export directly with POST .../submissions.csv.zip.",
             details={"field": "passphrase"},
         )
-    parse_options(options)
+    plain, share_class, _asked = _share_options(options)
+    parse_options(plain)
     if form.current_version is None:
         raise NotFoundError("This form has no published version yet, so there is nothing to export.")
+    # The class is known now: a share below it is refused at once, not by a failed job later.
+    classification.check_share(share_class, classification.microdata_class(form), what="export")
     run = ExportRun(
         project_id=project.id, form_id=form.id, fmt=fmt, options=dict(options), created_by_id=actor.user_id
     )
@@ -64,6 +74,18 @@ def request_export(
         details={"form": form.xml_form_id, "format": fmt, "options": dict(options)},
     )
     return run
+
+
+_SHARE_OPTIONS = ("shareClass", "riskCheck")
+
+
+def _share_options(options: Mapping[str, str]) -> tuple[dict[str, str], str | None, bool]:
+    """The export options proper, and the two that govern sharing (as the direct download takes them)."""
+    plain = {k: v for k, v in options.items() if k not in _SHARE_OPTIONS}
+    asked = str(options.get("riskCheck", "")).lower()
+    if asked not in ("", "true", "false", "1", "0", "yes", "no"):
+        raise InvalidValueError("riskCheck must be true or false.", details={"option": "riskCheck"})
+    return plain, options.get("shareClass") or None, asked in ("true", "1", "yes")
 
 
 def get_run(session: Session, *, actor: Actor, project: Project, form: Form, run_id: int) -> ExportRun:
@@ -147,16 +169,32 @@ def run(
             raise jobs.PermanentJobError("The form of this export was deleted.")
         actor = Actor(user=user)
         actor.require(read, "submission.export", project)
+        plain, share_class, asked = _share_options(options)
         export = exports.prepare(
             read,
             actor=actor,
             project=project,
             form=form,
-            options=parse_options(options),
+            options=parse_options(plain),
             fmt=fmt,
             secret_key=secret_key,
             check=check_for(fmt),
+            share_class=share_class,
         )
+        # The rows as they are now: the risk check of a job runs on what the file will hold.
+        try:
+            risk = disclosure.guard(
+                read, actor=actor, export=export, asked=asked, share_class=share_class, fmt=fmt
+            )
+        except RutaError as error:
+            read.commit()
+            raise jobs.PermanentJobError(error.message) from error
+        if risk is not None and not risk.passes:
+            read.commit()  # the refused check stays on record
+            try:
+                disclosure.enforce(risk)
+            except RutaError as error:
+                raise jobs.PermanentJobError(error.message) from error
         total = (
             read.scalar(
                 sa.select(sa.func.count()).where(

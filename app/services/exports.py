@@ -261,7 +261,7 @@ def prepare(
             "sensitive": options.sensitive,
             "sensitiveFields": sorted(paths),
             "tables": [t.name for t in tables],
-            "rows": "all" if row_access.sees_all_rows(session, actor, project) else "own organisation",
+            "rows": row_access.scope_label(session, actor, project),
             "class": output_class,
             "shareClass": share_class,
         },
@@ -411,6 +411,7 @@ class _Decrypter:
             ).where(
                 SubmissionAttachment.submission_version_id.in_(version_ids),
                 SubmissionAttachment.blob_sha256.is_not(None),
+                record_scope.live_file(),
             )
         ):
             self.shas[vid].append((str(name), str(sha)))
@@ -429,6 +430,7 @@ class _Decrypter:
             sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
                 SubmissionAttachment.submission_version_id == version_id,
                 SubmissionAttachment.blob_sha256.is_not(None),
+                record_scope.live_file(),
             )
         ).all()
         return (None if row is None else (row.xml, row.form_version_id)), [(str(n), str(h)) for n, h in shas]
@@ -721,6 +723,7 @@ def media_files(session: Session, export: Export, store: BlobStore) -> Iterator[
             sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256).where(
                 SubmissionAttachment.submission_version_id == sub.current_version_id,
                 SubmissionAttachment.blob_sha256.is_not(None),
+                record_scope.live_file(),
                 SubmissionAttachment.name.in_(sorted(names)),
             )
         ).all()

@@ -17,7 +17,7 @@ from app.auth.hub_actor import HubActor
 from app.db import utcnow
 from app.errors import HubTokenError, InvalidValueError, NotFoundError
 from app.models import Blob, Form, FormAttachment, FormVersion, Hub, Project, Submission, SubmissionVersion
-from app.services import audit, row_access
+from app.services import audit, classification, row_access
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,12 @@ class HubSummary:
     last_submission_at: datetime | None
 
 
-def issue_hub(session: Session, *, actor: Actor, project: Project, name: str) -> IssuedHub:
+def issue_hub(
+    session: Session, *, actor: Actor, project: Project, name: str, share_class: str | None = None
+) -> IssuedHub:
+    """``share_class``: the class the hub will hold the project's submissions at; refused when below
+    the class of the project's microdata (``403.60``)."""
+    classification.check_project_share(session, project.id, share_class, what="project's microdata")
     name = (name or "").strip()
     if not name:
         raise InvalidValueError("A hub needs a name (e.g. the field office: 'Rumichaca office').")
@@ -50,7 +55,7 @@ def issue_hub(session: Session, *, actor: Actor, project: Project, name: str) ->
         project_id=project.id,
         subject_type="hub",
         subject_id=hub.id,
-        details={"name": hub.name},
+        details={"name": hub.name, "shareClass": share_class},
     )
     return IssuedHub(hub, token)
 

@@ -25,17 +25,31 @@ class Gaps:
     unmapped_values: list[dict[str, Any]] = field(default_factory=list)
 
 
-def project_gaps(session: Session, *, project: Project, states: tuple[str, ...]) -> Gaps:
-    """Counts per reason over the project's canonical records (call after a refresh)."""
+def project_gaps(
+    session: Session,
+    *,
+    project: Project,
+    states: tuple[str, ...],
+    rows: sa.ColumnElement[bool] | None = None,
+    raw_values: bool = True,
+) -> Gaps:
+    """Counts per reason over the project's canonical records (call after a refresh). ``rows``: the
+    reader's row filter (a partner's own rows; None: all), the same as the figures beside them; the
+    unmapped answers quote raw values, so they are listed only when ``raw_values``."""
     r = CanonicalRecord
     gaps = Gaps()
-    rows = session.execute(
+    scope: list[sa.ColumnElement[bool]] = [r.project_id == project.id]
+    live: list[sa.ColumnElement[bool]] = [record_scope.visible()]
+    if rows is not None:
+        scope.append(r.submission_id.in_(select(Submission.id).where(rows)))
+        live.append(rows)
+    counts = session.execute(
         select(r.review_state, r.excluded_reason, sa.func.count())
-        .where(r.project_id == project.id)
+        .where(*scope)
         .group_by(r.review_state, r.excluded_reason)
     ).all()
     by_reason: dict[str, int] = {}
-    for state, reason, count in rows:
+    for state, reason, count in counts:
         if reason is not None:
             by_reason[reason] = by_reason.get(reason, 0) + count
         elif state not in states:
@@ -50,10 +64,12 @@ def project_gaps(session: Session, *, project: Project, states: tuple[str, ...])
         for xml_form_id, count in session.execute(
             select(Form.xml_form_id, sa.func.count(Submission.id))
             .join(Submission, Submission.form_id == Form.id)
-            .where(Form.project_id == project.id, Form.id.not_in(mapped), record_scope.visible())
+            .where(Form.project_id == project.id, Form.id.not_in(mapped), *live)
             .group_by(Form.xml_form_id)
             .order_by(Form.xml_form_id)
         ).all()
     ]
-    gaps.unmapped_values = unmapped_summary(session, project=project)
+    if raw_values:
+        records = None if rows is None else select(r.id).where(*scope)
+        gaps.unmapped_values = unmapped_summary(session, project=project, records=records)
     return gaps

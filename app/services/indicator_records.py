@@ -500,13 +500,19 @@ def _set_flag(submission: Submission, result: NormalisedResult | None) -> None:
         quality.clear_flag(submission, UNMAPPED_FLAG)
 
 
-def unmapped_summary(session: Session, *, project: Project, limit: int = 50) -> list[dict[str, Any]]:
-    """The review queue grouped by form, field and value, most frequent first."""
+def unmapped_summary(
+    session: Session, *, project: Project, limit: int = 50, records: sa.Select[Any] | None = None
+) -> list[dict[str, Any]]:
+    """The review queue grouped by form, field and value, most frequent first; ``records``: a select of
+    the canonical record ids to cover (a partner's own), None for all."""
     u = UnmappedValue
+    conds = [u.project_id == project.id]
+    if records is not None:
+        conds.append(u.record_id.in_(records))
     rows = session.execute(
         select(Form.xml_form_id, u.field, u.source_path, u.raw_value, u.reason, sa.func.count())
         .join(Form, Form.id == u.form_id)
-        .where(u.project_id == project.id)
+        .where(*conds)
         .group_by(Form.xml_form_id, u.field, u.source_path, u.raw_value, u.reason)
         .order_by(sa.func.count().desc(), Form.xml_form_id, u.field)
         .limit(limit)

@@ -24,7 +24,7 @@ from app.errors import IndicatorQueryError
 from app.indicators.facts import MULTI_COLUMN, PERIOD_COLUMNS, SADD
 from app.indicators.suppression import TOTAL, Cell, DimensionError, Table, check_dimensions, suppress
 from app.indicators.values import period_bounds
-from app.models import IndicatorFact, Project
+from app.models import IndicatorFact, Project, Submission
 from app.services.indicator_values import APPROVED, DIMENSIONS, MAX_DIMENSIONS, WITH_RECEIVED, IndicatorQuery
 
 GRID = ("sex_gender", "age_band")
@@ -49,7 +49,11 @@ class SaddResult:
     states: tuple[str, ...]
 
 
-def compute_sadd(session: Session, *, project: Project, query: IndicatorQuery) -> SaddResult:
+def compute_sadd(
+    session: Session, *, project: Project, query: IndicatorQuery, rows: sa.ColumnElement[bool] | None = None
+) -> SaddResult:
+    """``rows``: a condition on ``submissions`` the counted persons' submissions must meet (a partner's
+    own rows, ``row_access.figure_rows``); None counts every row of the project."""
     by = tuple(dict.fromkeys(query.by))
     bad = [d for d in (*by, *query.filters) if d not in DIMENSIONS]
     if bad or any(d in GRID for d in by):
@@ -85,6 +89,8 @@ def compute_sadd(session: Session, *, project: Project, query: IndicatorQuery) -
     f = IndicatorFact
     where = [f.project_id == project.id, f.review_state.in_(states), f.indicator == SADD]
     where += [getattr(f, columns[d]).in_(values) for d, values in query.filters.items()]
+    if rows is not None:
+        where.append(f.submission_id.in_(select(Submission.id).where(rows)))
     sums: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
     for size in range(len(full) + 1):
         for subset in itertools.combinations(full, size):
@@ -97,7 +103,7 @@ def compute_sadd(session: Session, *, project: Project, query: IndicatorQuery) -
                 found = dict(zip(subset, values, strict=True))
                 sums[instrument][tuple(found.get(d, TOTAL) for d in full)] = float(persons or 0)
     spans = _spans(session, where, getattr(f, columns["period"]), query.period)
-    rows: list[SaddRow] = []
+    published: list[SaddRow] = []
     for instrument in sorted(sums):
         cells = tuple(Cell(key=k, numerator=v, n=int(v)) for k, v in sums[instrument].items() if v)
         outcome = suppress(Table(full, cells))
@@ -109,7 +115,7 @@ def compute_sadd(session: Session, *, project: Project, query: IndicatorQuery) -
                 if period not in (None, TOTAL)
                 else spans.get(instrument, ("", ""))
             )
-            rows.append(
+            published.append(
                 SaddRow(
                     instrument=instrument,
                     key=dict(zip(full, key, strict=True)),
@@ -120,7 +126,7 @@ def compute_sadd(session: Session, *, project: Project, query: IndicatorQuery) -
                     period_end=end,
                 )
             )
-    return SaddResult(rows, by, states)
+    return SaddResult(published, by, states)
 
 
 def _spans(

@@ -37,7 +37,7 @@ from app.indicators.suppression import (
     suppress,
 )
 from app.indicators.values import IndicatorResult, IndicatorValue, period_bounds
-from app.models import IndicatorFact, Project
+from app.models import IndicatorFact, Project, Submission
 
 DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_COLUMNS)
 COLUMN_OF: Mapping[str, str] = {key: column for column, key in DIMENSION_COLUMNS.items()}
@@ -63,9 +63,18 @@ WEIGHTED, UNWEIGHTED = "weighted", "unweighted"
 
 
 def compute_values(
-    session: Session, *, project: Project, query: IndicatorQuery, catalog: Catalog | None = None
+    session: Session,
+    *,
+    project: Project,
+    query: IndicatorQuery,
+    catalog: Catalog | None = None,
+    rows: sa.ColumnElement[bool] | None = None,
 ) -> IndicatorResult:
-    return compute_tables(session, project=project, query=query, bys=[query.by], catalog=catalog)[0]
+    """``rows``: a condition on ``submissions`` the counted units' submissions must meet (a partner's
+    own rows, ``row_access.figure_rows``); None counts every row of the project."""
+    return compute_tables(session, project=project, query=query, bys=[query.by], catalog=catalog, rows=rows)[
+        0
+    ]
 
 
 def compute_tables(
@@ -75,6 +84,7 @@ def compute_tables(
     query: IndicatorQuery,
     bys: Sequence[tuple[str, ...]],
     catalog: Catalog | None = None,
+    rows: sa.ColumnElement[bool] | None = None,
 ) -> list[IndicatorResult]:
     """The indicators of ``query`` broken down each way in ``bys``, from one aggregation: every grouping
     (each breakdown and its margins) is computed once, in a single ``GROUPING SETS`` scan on PostgreSQL
@@ -157,6 +167,8 @@ def compute_tables(
     for columns, group in _by_columns(codes, used, query, catalog).items():
         layout = _Layout(dict(columns), frozenset(d for d in used if _is_multi(d, group[0], catalog)))
         where = _where(project, states, group, query.filters, layout)
+        if rows is not None:  # a partner's figures: its own organisation's rows (row_access.figure_rows)
+            where.append(IndicatorFact.submission_id.in_(select(Submission.id).where(rows)))
         for subset, per_code in _aggregate_sets(session, where, subsets, query, layout).items():
             grouped[subset].update(per_code)
         spans |= _spans(session, where, layout, query.period)
@@ -186,7 +198,7 @@ def compute_tables(
                         by_medians[code][_key(by, ordered, values)] = median
         for indicator in chosen:
             span = spans.get(indicator.code, ("", ""))
-            rows = _values(
+            published = _values(
                 indicator,
                 by,
                 sums,
@@ -199,10 +211,10 @@ def compute_tables(
             )
             if query.cumulative:
                 running = _running_medians(pools.get(indicator.code), pooled, by, query, sums, indicator.code)
-                rows = cumulate(
-                    indicator, by, rows, sums, running, span_start=span[0], granularity=query.period
+                published = cumulate(
+                    indicator, by, published, sums, running, span_start=span[0], granularity=query.period
                 )
-            result.values.extend(rows)
+            result.values.extend(published)
         results.append(result)
     return results
 

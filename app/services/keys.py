@@ -19,7 +19,7 @@ from app.auth.actor import Actor
 from app.blobs import BlobStore
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError, RutaError
 from app.models import Form, FormVersion, Project, ProjectKey, SubmissionAttachment, SubmissionVersion
-from app.services import audit
+from app.services import audit, record_scope
 from sync import crypto
 from sync.submission import parse_submission
 
@@ -211,7 +211,9 @@ def decrypt_version(
             subject=("submission", version.instance_id),
         )
     attachments = session.scalars(
-        select(SubmissionAttachment).where(SubmissionAttachment.submission_version_id == version.id)
+        select(SubmissionAttachment).where(
+            SubmissionAttachment.submission_version_id == version.id, record_scope.live_file()
+        )
     )
     files = {a.name: store.read(a.blob_sha256) for a in attachments if a.blob_sha256}
     try:

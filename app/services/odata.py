@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.errors import NotFoundError, ODataNotImplementedError, ODataQueryError
+from app.errors import ForbiddenError, NotFoundError, ODataNotImplementedError, ODataQueryError
 from app.exports.odata import filter as f
 from app.exports.odata.model import ODataModel, Table, build_model
 from app.exports.odata.options import Address, QueryOptions, SkipToken, row_options
@@ -406,6 +406,12 @@ def read_page(
     """One page of the table ``address`` names: at most ``$top`` rows and never more than
     ``page_size``; ``next_token`` says where the next page starts when more rows match. The rows come
     from ``read_session`` (a read replica) when given; the audit event goes to ``session``."""
+    if row_access.reads_foreign_rows(session, actor, project, form.id):
+        # OData hands rows over page by page, where no risk check over the whole selection can run.
+        raise ForbiddenError(
+            "These rows include rows collected by other organisations, which leave only through an "
+            "export that passes the disclosure risk check: use GET .../submissions.csv.zip instead."
+        )
     table = model.tables[address.table]
     ropts = row_options(model, table, options)
     reads = read_session or session

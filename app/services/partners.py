@@ -1,4 +1,5 @@
-"""Sharing a project with partner organisations: list, add and remove partners (audited).
+"""Sharing a project with partner organisations: list, add and remove partners, and grant or revoke a
+coordinator's sight of the raw rows (all audited).
 
 Only the project's owners (its organisation's managers) and the administrator share it: a partner's
 manager manages its own people's roles, never who else the project is shared with. Which rows a
@@ -11,9 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
+from app.auth.policy import COORDINATOR
+from app.db import utcnow
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError
-from app.models import Organisation, Project, ProjectPartner
-from app.services import audit, row_access
+from app.models import Organisation, Project, ProjectPartner, ProjectRole
+from app.services import audit, classification, row_access
 
 
 def list_partners(session: Session, *, project: Project) -> list[tuple[ProjectPartner, Organisation]]:
@@ -33,9 +36,17 @@ def _require_owner(session: Session, actor: Actor, project: Project) -> None:
 
 
 def add_partner(
-    session: Session, *, actor: Actor, project: Project, organisation_id: object
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    organisation_id: object,
+    share_class: str | None = None,
 ) -> ProjectPartner:
+    """``share_class``: the class the partner will hold the project's data at, refused when below the
+    class of the project's microdata (``403.60``), as an export's is."""
     _require_owner(session, actor, project)
+    classification.check_project_share(session, project.id, share_class, what="project's microdata")
     org = session.get(Organisation, organisation_id) if type(organisation_id) is int else None
     if org is None:
         raise InvalidValueError(
@@ -59,7 +70,7 @@ def add_partner(
         project_id=project.id,
         subject_type="organisation",
         subject_id=org.id,
-        details={"code": org.code},
+        details={"code": org.code, "shareClass": share_class},
     )
     return partner
 
@@ -85,3 +96,56 @@ def remove_partner(session: Session, *, actor: Actor, project: Project, organisa
         subject_type="organisation",
         subject_id=organisation_id,
     )
+
+
+def row_grants(session: Session, *, actor: Actor, project: Project) -> list[ProjectRole]:
+    """The project's coordinator assignments, granted or not (the grant is ``rows_granted_at``); the
+    owners' business, like the grant itself."""
+    _require_owner(session, actor, project)
+    return list(
+        session.scalars(
+            sa.select(ProjectRole)
+            .where(ProjectRole.project_id == project.id, ProjectRole.role == COORDINATOR)
+            .order_by(ProjectRole.user_id)
+        )
+    )
+
+
+def _coordinator(session: Session, project: Project, user_id: int) -> ProjectRole:
+    role = session.scalar(
+        sa.select(ProjectRole).where(
+            ProjectRole.project_id == project.id,
+            ProjectRole.user_id == user_id,
+            ProjectRole.role == COORDINATOR,
+        )
+    )
+    if role is None:
+        raise NotFoundError(
+            "This person is not a coordinator of the project; give them the coordinator role first."
+        )
+    return role
+
+
+def set_row_grant(
+    session: Session, *, actor: Actor, project: Project, user_id: int, granted: bool
+) -> ProjectRole:
+    """Grant (or revoke) one coordinator the project's raw rows, every partner's: an explicit decision
+    of the project's owners, audited either way. The row filter checks the grant in every query, so a
+    revocation hides the rows at once; a role change clears it (``accounts.assign_role``)."""
+    _require_owner(session, actor, project)
+    role = _coordinator(session, project, user_id)
+    before = role.rows_granted_at is not None
+    if before == granted:
+        return role
+    role.rows_granted_at = utcnow() if granted else None
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.rows.grant" if granted else "project.rows.revoke",
+        project_id=project.id,
+        subject_type="user",
+        subject_id=user_id,
+        details={"role": COORDINATOR},
+    )
+    return role

@@ -23,3 +23,13 @@ def visible(record: Any = Submission) -> ColumnElement[bool]:
 def trashed(record: Any = Submission) -> ColumnElement[bool]:
     """Rows in the trash: restorable until purged."""
     return and_(record.deleted_at.is_not(None))
+
+
+def live_file(attachment: Any = None) -> ColumnElement[bool]:
+    """The condition on ``submission_attachments``: a file in the trash (deleted on its own, issue 21)
+    is gone for every read, as a trashed submission is, until restored or purged."""
+    if attachment is None:
+        from app.models import SubmissionAttachment
+
+        attachment = SubmissionAttachment
+    return and_(attachment.deleted_at.is_(None))

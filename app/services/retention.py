@@ -37,7 +37,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, indicator_records, jobs, record_scope
+from app.services import audit, indicator_records, jobs, record_scope, tombstones
 
 RESTORE_DAYS = 30
 MAX_RETENTION_DAYS = 36500
@@ -162,6 +162,116 @@ def restore(
     session.flush()
 
 
+def _file(session: Session, submission: Submission, name: str, *, trashed: bool) -> SubmissionAttachment:
+    """The current version's file ``name``, live (to trash it) or in the trash (to restore it)."""
+    found = session.scalar(
+        sa.select(SubmissionAttachment).where(
+            SubmissionAttachment.submission_version_id == submission.current_version_id,
+            SubmissionAttachment.name == name,
+            SubmissionAttachment.blob_sha256.is_not(None),
+            SubmissionAttachment.deleted_at.is_not(None) if trashed else record_scope.live_file(),
+        )
+    )
+    if found is None:
+        where = "in the trash" if trashed else "stored"
+        raise NotFoundError(f"The submission has no file named {name!r} {where}.")
+    return found
+
+
+def trash_file(
+    session: Session, *, actor: Actor, project: Project, form: Form, submission: Submission, name: str
+) -> SubmissionAttachment:
+    """One file to the trash, the record kept: gone from every read at once (``record_scope.live_file``),
+    restorable for ``RESTORE_DAYS``, then purged with its blob unless another record uses the bytes."""
+    attachment = _file(session, submission, name, trashed=False)
+    attachment.deleted_at = utcnow()
+    attachment.deleted_by_id = actor.user_id
+    audit.record(
+        session,
+        actor=actor,
+        action="attachment.delete",
+        project_id=project.id,
+        subject_type="submission",
+        subject_id=submission.instance_id,
+        details={"form": form.xml_form_id, "name": name},
+    )
+    session.flush()
+    return attachment
+
+
+def restore_file(
+    session: Session,
+    *,
+    actor: Actor,
+    project: Project,
+    form: Form,
+    submission: Submission,
+    name: str,
+    now: datetime | None = None,
+) -> SubmissionAttachment:
+    attachment = _file(session, submission, name, trashed=True)
+    assert attachment.deleted_at is not None
+    if (now or utcnow()) > attachment.deleted_at + timedelta(days=RESTORE_DAYS):
+        raise RestoreWindowError(
+            f"This file was deleted more than {RESTORE_DAYS} days ago and is waiting to be purged; it can "
+            "no longer be restored."
+        )
+    attachment.deleted_at = None
+    attachment.deleted_by_id = None
+    audit.record(
+        session,
+        actor=actor,
+        action="attachment.restore",
+        project_id=project.id,
+        subject_type="submission",
+        subject_id=submission.instance_id,
+        details={"form": form.xml_form_id, "name": name},
+    )
+    session.flush()
+    return attachment
+
+
+def purge_files(session: Session, *, store: BlobStore, form: Form, now: datetime) -> PurgeCounts:
+    """The trashed files of ``form`` past the restore window: the row stays, marked deleted and empty
+    (so the record does not wait for the file and a resend does not bring it back), and the blob goes
+    unless another record references the bytes. Audited with counts only."""
+    counts = PurgeCounts()
+    rows = session.scalars(
+        sa.select(SubmissionAttachment)
+        .join(SubmissionVersion, SubmissionVersion.id == SubmissionAttachment.submission_version_id)
+        .where(
+            SubmissionVersion.form_id == form.id,
+            SubmissionAttachment.deleted_at.is_not(None),
+            SubmissionAttachment.deleted_at <= _trash_cutoff(now),
+            SubmissionAttachment.blob_sha256.is_not(None),
+        )
+    ).all()
+    shas = {a.blob_sha256 for a in rows if a.blob_sha256 is not None}
+    for a in rows:
+        a.blob_sha256 = None
+        a.received_at = None
+    counts.attachments = len(rows)
+    session.flush()
+    for sha in sorted(shas):
+        if _blob_in_use(session, sha):
+            counts.blobs_kept += 1
+            continue
+        session.execute(sa.delete(Blob).where(Blob.sha256 == sha))
+        store.delete(sha)
+        counts.blobs_deleted += 1
+    if rows:
+        audit.record(
+            session,
+            actor=None,
+            action="attachment.purge",
+            project_id=form.project_id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+            details={"reason": "trash", **counts.to_json()},
+        )
+    return counts
+
+
 def list_trashed(
     session: Session,
     form: Form,
@@ -196,20 +306,33 @@ def _blob_in_use(session: Session, sha: str) -> bool:
     return any(session.scalar(sa.select(use.exists())) for use in uses)
 
 
-def purge(session: Session, *, store: BlobStore, submission_ids: list[int]) -> PurgeCounts:
+def purge(
+    session: Session, *, store: BlobStore, submission_ids: list[int], reason: str = "trash"
+) -> PurgeCounts:
     """Delete these submissions for good, and the blobs nothing else references. Flushes only; the
     job commits. Bytes are deleted from the store after the rows (a retry after a failure finds the
     rows gone or still there, and deletes what is left: an absent blob is no error)."""
     counts = PurgeCounts()
     for start in range(0, len(submission_ids), PURGE_CHUNK):
-        counts.add(_purge_chunk(session, store, submission_ids[start : start + PURGE_CHUNK]))
+        counts.add(_purge_chunk(session, store, submission_ids[start : start + PURGE_CHUNK], reason))
     return counts
 
 
-def _purge_chunk(session: Session, store: BlobStore, ids: list[int]) -> PurgeCounts:
+def _purge_chunk(session: Session, store: BlobStore, ids: list[int], reason: str) -> PurgeCounts:
     counts = PurgeCounts()
     if not ids:
         return counts
+    # Tombstones first, in the same transaction: a device resending any version of these records (or
+    # an edit naming one) is answered and nothing is stored again (app/services/tombstones.py).
+    named = list(
+        session.execute(sa.select(Submission.form_id, Submission.instance_id).where(Submission.id.in_(ids)))
+    )
+    named += session.execute(
+        sa.select(SubmissionVersion.form_id, SubmissionVersion.instance_id).where(
+            SubmissionVersion.submission_id.in_(ids)
+        )
+    ).all()
+    tombstones.record(session, pairs=[(int(f), str(i)) for f, i in named], reason=reason)
     version_ids = select_ids(
         session, sa.select(SubmissionVersion.id).where(SubmissionVersion.submission_id.in_(ids))
     )
@@ -428,6 +551,7 @@ def run_purge(
                 Submission.deleted_at <= _trash_cutoff(now),
             ),
         )
+        purge_files(session, store=store, form=form, now=now)
         counts = _purge_audited(session, store, form, trash_ids, reason="trash")
         cutoff = _retention_cutoff(form, now)
         if cutoff is not None:
@@ -446,7 +570,7 @@ def _purge_audited(
 ) -> PurgeCounts:
     if not ids:
         return PurgeCounts()
-    counts = purge(session, store=store, submission_ids=ids)
+    counts = purge(session, store=store, submission_ids=ids, reason=reason)
     audit.record(
         session,
         actor=None,

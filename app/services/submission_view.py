@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Submission, SubmissionAttachment, SubmissionVersion, User
+from app.services import record_scope
 from forms.schema import GROUP, REPEAT, Field, FormSchema
 
 HIDDEN = object()  # stands in for a sensitive value the reader may not see
@@ -222,7 +223,7 @@ def attachments_of(session: Session, version_id: int | None) -> list[SubmissionA
     return list(
         session.scalars(
             select(SubmissionAttachment)
-            .where(SubmissionAttachment.submission_version_id == version_id)
+            .where(SubmissionAttachment.submission_version_id == version_id, record_scope.live_file())
             .order_by(SubmissionAttachment.name)
         )
     )

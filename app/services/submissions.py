@@ -52,7 +52,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, jobs, quality, row_access
+from app.services import audit, jobs, quality, record_scope, row_access, tombstones
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
@@ -77,6 +77,7 @@ class IngestResult:
     added_files: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
     session: Session | None = field(default=None, repr=False)
+    purged: bool = False  # a purged record resent: nothing stored (no submission_id, no version_id)
 
     # The hot path writes rows without building ORM objects; a caller that wants them loads them here
     # (no query when the session already holds them).
@@ -307,6 +308,19 @@ def ingest(
             f"The form {form.xml_form_id!r} is closed and no longer accepts submissions. Ask your "
             "supervisor which form to use now."
         )
+    if tombstones.purged_among(session, form.id, (parsed.instance_id, parsed.deprecated_id)):
+        # Purged for good: stored never again, answered like a record already received (tombstones).
+        audit.record(
+            session,
+            actor=actor,
+            action=tombstones.RESEND_ACTION,
+            project_id=project.id,
+            subject_type="form",
+            subject_id=form.xml_form_id,
+            details={"deviceId": origin.device_id, "hub": origin.hub_id},
+        )
+        session.flush()
+        return IngestResult(status=202, submission_id=0, version_id=0, purged=True)
     sha = hashlib.sha256(xml).hexdigest()
     if dest.existing_id is not None:
         if dest.existing_sha256 != sha:
@@ -727,6 +741,8 @@ def _store_files(
     added: list[str] = []
     for incoming in files:
         attachment = by_name.get(incoming.name)
+        if attachment is not None and attachment.deleted_at is not None:
+            continue  # deleted on its own (trash or purged): a resend does not bring it back
         # Already present: resends and split POSTs repeat files. Unless the file was carried forward
         # from the version this edit replaces and the device now sends other bytes: the edit's own
         # file wins over the one it inherited.
@@ -761,6 +777,7 @@ def _previous_files(session: Session, version: SubmissionVersion) -> dict[str, s
             previous.form_id == version.form_id,
             previous.instance_id == version.deprecated_id,
             SubmissionAttachment.blob_sha256.is_not(None),
+            record_scope.live_file(),
         )
     )
     return {name: sha for name, sha in rows if sha is not None}

@@ -276,6 +276,14 @@ COVERED_ELSEWHERE = {
     # tests/app/test_partner_rows.py: sharing a project (its owners' managers only), every role walked.
     "api.add_partner",
     "api.remove_partner",
+    # tests/app/test_partner_rows.py::test_owners_grant_a_coordinator_the_raw_rows_and_revoke_them:
+    # the owners' managers only (a partner's manager, the coordinator and others refused).
+    "api.list_row_grants",
+    "api.grant_rows",
+    "api.revoke_rows",
+    # tests/app/test_purge_tombstones.py::test_one_file_trashed_restored_then_purged: managers only.
+    "api.delete_submission_attachment",
+    "api.restore_submission_attachment",
     # tests/app/test_response.py::test_who_may_fix_accept_and_read_reports
     "api.fix_activity",
     "api.accept_activity",

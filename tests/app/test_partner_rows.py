@@ -1,9 +1,10 @@
 """Partner rows in a shared project (issue 21 items 1-2).
 
 Org A owns the project and shares it with partners B and C. Each organisation's device sends one
-record. Every route of the app's URL map is walked as B's manager and analyst, C's analyst and a
-coordinator: a route that names a foreign row answers 403/404, and no other route's body (JSON, CSV,
-zip, page) names a foreign row. Reads are audited and listed by ``GET /v1/audits``.
+record and registers one entity. Every route of the app's URL map is walked as B's manager and
+analyst, C's analyst, a coordinator and a person of no organisation: a route that names a foreign row
+(a submission, a file of it, an entity) answers 403/404, and no other route's body (JSON, CSV, zip,
+page, entity list) names a foreign row. Reads are audited and listed by ``GET /v1/audits``.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ from app.models import Submission, User
 from app.services import accounts, app_users, projects
 from tests.app.admin_helpers import csrf_token, login
 from tests.app.conftest import World
+from tests.app.entity_helpers import publish_xlsform, registration_xlsform, registration_xml, update_xlsform
 from tests.app.job_helpers import run_jobs
-from tests.app.openrosa_helpers import SIMPLE_FORM, instance, post_submission, publish_xml, root
+from tests.app.openrosa_helpers import OR_HEADERS, SIMPLE_FORM, instance, post_submission, publish_xml, root
 
 PARTNER_PEOPLE = {
     "b_manager": ("ORG-PB", "manager"),
     "b_analyst": ("ORG-PB", "analyst"),
     "c_analyst": ("ORG-PC", "analyst"),
     "coordinator": ("ORG-CO", "coordinator"),
+    # Of no organisation, in a shared project: neither the owner's nor a partner's, so sees no row.
+    "nobody": (None, "analyst"),
 }
 # Each organisation's record: its instance ID and a name no other record carries.
 RECORDS = {
@@ -37,7 +41,13 @@ RECORDS = {
     "B": ("uuid:row-own-b", "Berta Partner"),
     "C": ("uuid:row-own-c", "Carla Partner"),
 }
-MINE = {"b_manager": "B", "b_analyst": "B", "c_analyst": "C", "coordinator": None}
+# Each organisation's device registers one entity (issue 21: entity lists are partner rows too).
+ENTITIES = {
+    "A": ("0a0a0a0a-0000-4000-8000-00000000000a", "Albergue Owner"),
+    "B": ("0b0b0b0b-0000-4000-8000-00000000000b", "Bodega Partner"),
+    "C": ("0c0c0c0c-0000-4000-8000-00000000000c", "Casita Partner"),
+}
+MINE = {"b_manager": "B", "b_analyst": "B", "c_analyst": "C", "coordinator": None, "nobody": None}
 
 
 @dataclass
@@ -45,10 +55,11 @@ class Shared:
     world: World
     org_ids: dict[str, int]
     submission_ids: dict[str, int]
+    tokens: dict[str, str]
 
 
-def _markers(org: str) -> tuple[str, str]:
-    return RECORDS[org]
+def _markers(org: str) -> tuple[str, ...]:
+    return RECORDS[org] + ENTITIES[org]
 
 
 @pytest.fixture
@@ -82,7 +93,7 @@ def shared(world: World) -> Shared:
                 email=world.emails[who],
                 password=world.passwords[who],
                 realm=app.config["DIGEST_REALM"],
-                organisation_id=org_ids[code],
+                organisation_id=org_ids[code] if code else None,
             )
             accounts.assign_role(session, actor=admin, project=project, user=user, role=role)
             world.user_ids[who] = user.id
@@ -99,6 +110,12 @@ def shared(world: World) -> Shared:
             world, root(world, tokens[org]), instance(iid, name=name), {"a.jpg": b"jpeg " + org.encode()}
         )
         assert res.status_code == 201, res.text
+    publish_xlsform(world, registration_xlsform())
+    publish_xlsform(world, update_xlsform())
+    for org, (uuid, label) in ENTITIES.items():
+        xml = registration_xml(f"reg-{org}", uuid, label, 10)
+        res = post_submission(world, root(world, tokens[org]), xml)
+        assert res.status_code == 201, res.text
     admin_headers = world.headers("admin")
     for iid, _ in RECORDS.values():
         # Approved: exports carry approved rows by default, so every export of the walk has rows to leak.
@@ -113,7 +130,7 @@ def shared(world: World) -> Shared:
     expected_org = {"A": world.org_id, "B": org_ids["ORG-PB"], "C": org_ids["ORG-PC"]}
     for org, (iid, _) in RECORDS.items():
         assert rows[iid][1] == expected_org[org], org
-    return Shared(world, org_ids, {org: rows[iid][0] for org, (iid, _) in RECORDS.items()})
+    return Shared(world, org_ids, {org: rows[iid][0] for org, (iid, _) in RECORDS.items()}, tokens)
 
 
 def _texts(res: Any) -> list[str]:
@@ -147,7 +164,7 @@ def test_every_route_hides_foreign_partner_rows(shared: Shared, who: str) -> Non
     foreign = [org for org in RECORDS if org != mine]
     admin_client, headers = _clients(shared, who)
     base = {"project_id": world.project_id, "xml_form_id": "photo", "name": "a.jpg", "subpath": "Submissions"}
-    base |= {"format": "csv"}
+    base |= {"format": "csv", "dataset_name": "shelters", "table": "Entities"}
     walked_rows = walked_lists = 0
     for rule in world.app.url_map.iter_rules():
         path_rule = rule.rule
@@ -156,13 +173,14 @@ def test_every_route_hides_foreign_partner_rows(shared: Shared, who: str) -> Non
         client = admin_client if path_rule.startswith("/admin/") else world.client
         hdrs = {} if path_rule.startswith("/admin/") else headers
         names = set(_ARG.findall(path_rule))
-        if names & {"instance_id", "submission_id", "version_id"}:
+        if names & {"instance_id", "submission_id", "version_id", "uuid"}:
             for org in foreign:
                 iid = RECORDS[org][0]
                 values = base | {
                     "instance_id": iid,
                     "version_id": iid,
                     "submission_id": shared.submission_ids[org],
+                    "uuid": ENTITIES[org][0],
                 }
                 path = _fill(path_rule, values)
                 if path is None:
@@ -218,9 +236,72 @@ def test_partner_reads_its_own_rows_and_the_owner_reads_all(shared: Shared) -> N
         world.client.get(f"/v1/projects/{world.project_id}/indicators", headers=coordinator).status_code
         == 200
     )
-    # A partner's people do not get the project's figures, which count the other partners' rows.
+    # A partner's people get figures over their own rows (tests/app/test_partner_figures.py checks them).
     res = world.client.get(f"/v1/projects/{world.project_id}/indicators", headers=world.headers("b_analyst"))
+    assert res.status_code == 200
+
+
+def test_owners_grant_a_coordinator_the_raw_rows_and_revoke_them(shared: Shared) -> None:
+    world = shared.world
+    pid, coordinator_id = world.project_id, world.user_ids["coordinator"]
+    form = f"/v1/projects/{pid}/forms/photo"
+    coordinator = world.headers("coordinator")
+    grants = f"/v1/projects/{pid}/row-grants"
+    listed = world.client.get(grants, headers=world.headers("manager")).json
+    assert listed == [{"actorId": coordinator_id, "role": "coordinator", "granted": False, "grantedAt": None}]
+    assert world.client.get(grants, headers=world.headers("b_manager")).status_code == 403
+    # Only the owners decide: not a partner's manager, not the coordinator, not for a non-coordinator.
+    for who, status in (("b_manager", 403), ("coordinator", 403), ("c_analyst", 403), ("outsider", 404)):
+        res = world.client.put(f"{grants}/{coordinator_id}", headers=world.headers(who))
+        assert res.status_code == status, (who, res.json)
+    res = world.client.put(f"{grants}/{world.user_ids['b_analyst']}", headers=world.headers("manager"))
+    assert res.status_code == 404, res.json
+    assert world.client.get(f"{form}/submissions", headers=coordinator).status_code == 403
+    res = world.client.put(f"{grants}/{coordinator_id}", headers=world.headers("manager"))
+    assert res.status_code == 200 and res.json["granted"] is True, res.json
+    listed = world.client.get(f"{form}/submissions", headers=coordinator).json
+    assert {r["instanceId"] for r in listed} == {iid for iid, _ in RECORDS.values()}
+    res = world.client.get(f"{form}/submissions/{RECORDS['B'][0]}", headers=coordinator)
+    assert res.status_code == 200
+    # Bulk pulls of other organisations' rows go through the risk check (exports), so OData, which
+    # cannot run it over a whole selection, refuses them.
+    assert world.client.get(f"{form}.svc/Submissions", headers=coordinator).status_code == 403
+    # Reading is all the grant gives: no review, no deletion.
+    res = world.client.patch(
+        f"{form}/submissions/{RECORDS['B'][0]}", json={"reviewState": "rejected"}, headers=coordinator
+    )
     assert res.status_code == 403
+    res = world.client.delete(f"{grants}/{coordinator_id}", headers=world.headers("manager"))
+    assert res.status_code == 200 and res.json["granted"] is False
+    assert world.client.get(f"{form}/submissions", headers=coordinator).status_code == 403
+    res = world.client.get(f"{form}/submissions/{RECORDS['B'][0]}", headers=coordinator)
+    assert res.status_code == 403
+    events = world.client.get(
+        f"/v1/audits?actorId={world.user_ids['manager']}", headers=world.headers("admin")
+    ).json
+    actions = [e["action"] for e in events if e["action"].startswith("project.rows.")]
+    assert sorted(actions) == ["project.rows.grant", "project.rows.revoke"], actions
+    # The admin's people page grants too; a role change then clears the grant (it never carries over).
+    client = login(world, "manager")
+    page = client.get(f"/admin/projects/{pid}/people").get_data(as_text=True)
+    assert f"/admin/projects/{pid}/people/{coordinator_id}/rows" in page
+    res = client.post(
+        f"/admin/projects/{pid}/people/{coordinator_id}/rows",
+        data={"csrf_token": csrf_token(client, f"/admin/projects/{pid}/people"), "grant": "1"},
+    )
+    assert res.status_code == 303
+    assert len(world.client.get(f"{form}/submissions", headers=coordinator).json) == 3
+    admin = world.headers("admin")
+    # Made a partner's analyst and then coordinator again: the grant went with the first change.
+    res = world.client.post(
+        f"/v1/projects/{pid}/partners", json={"organisationId": shared.org_ids["ORG-CO"]}, headers=admin
+    )
+    assert res.status_code == 200
+    for role in ("analyst", "coordinator"):
+        res = world.client.post(f"/v1/projects/{pid}/assignments/{role}/{coordinator_id}", headers=admin)
+        assert res.status_code == 200, res.json
+    assert world.client.get(f"{form}/submissions", headers=coordinator).status_code == 403
+    assert world.client.get(grants, headers=world.headers("manager")).json[0]["granted"] is False
 
 
 def test_export_job_reads_only_the_askers_rows(shared: Shared) -> None:
@@ -350,3 +431,125 @@ def test_a_partners_manager_sets_no_webhook(shared: Shared) -> None:
     url = f"/v1/projects/{world.project_id}/webhooks"
     assert world.client.post(url, json=body, headers=world.headers("b_manager")).status_code == 403
     assert world.client.post(url, json=body, headers=world.headers("manager")).status_code in (200, 201)
+
+
+def test_entity_lists_are_partner_rows(shared: Shared) -> None:
+    """A partner's people and devices read only the entities their organisation's submissions created,
+    in the API, its CSV, OData and a device's list file; the owners read every one."""
+    world = shared.world
+    pid = world.project_id
+    lists = f"/v1/projects/{pid}/datasets/shelters"
+    for who, expected in (("b_analyst", {"B"}), ("c_analyst", {"C"}), ("manager", {"A", "B", "C"})):
+        headers = world.headers(who)
+        listed = world.client.get(f"{lists}/entities", headers=headers).json
+        assert {e["uuid"] for e in listed} == {ENTITIES[o][0] for o in expected}, who
+        csv = world.client.get(f"{lists}/entities.csv", headers=headers).get_data(as_text=True)
+        odata = world.client.get(f"{lists}.svc/Entities?$count=true", headers=headers).json
+        assert odata["@odata.count"] == len(expected), who
+        summary = next(d for d in world.client.get(f"/v1/projects/{pid}/datasets", headers=headers).json)
+        assert summary["entities"] == len(expected), (who, summary)
+        for org, (uuid, label) in ENTITIES.items():
+            assert (label in csv) == (org in expected), (who, org)
+            res = world.client.get(f"{lists}/entities/{uuid}", headers=headers)
+            assert res.status_code == (200 if org in expected else 404), (who, org)
+    # Devices: the follow-up form's list file carries the device's organisation's entities only.
+    for org, expected in (("A", {"A", "B", "C"}), ("B", {"B"}), ("C", {"C"})):
+        base = root(world, shared.tokens[org])
+        res = world.client.get(f"{base}/formList/shelter_update/manifest", headers=OR_HEADERS)
+        url = re.search(r"<downloadUrl>([^<]+shelters[^<]*)</downloadUrl>", res.get_data(as_text=True))
+        assert url is not None, res.data
+        body = world.client.get(url.group(1).replace("http://localhost", ""), headers=OR_HEADERS)
+        text = body.get_data(as_text=True)
+        assert {o for o, (_, label) in ENTITIES.items() if label in text} == expected, org
+    # A coordinator reads no entity; the owner's manager a partner's entity made through the API too.
+    assert world.client.get(f"{lists}/entities", headers=world.headers("coordinator")).status_code == 403
+    res = world.client.post(
+        f"{lists}/entities", json={"label": "Bunker Partner API"}, headers=world.headers("b_manager")
+    )
+    assert res.status_code in (200, 201), res.json
+    seen_by_c = world.client.get(f"{lists}/entities.csv", headers=world.headers("c_analyst"))
+    assert "Bunker Partner API" not in seen_by_c.get_data(as_text=True)
+    seen_by_b = world.client.get(f"{lists}/entities.csv", headers=world.headers("b_analyst"))
+    assert "Bunker Partner API" in seen_by_b.get_data(as_text=True)
+
+
+def _grant(world: World) -> dict[str, str]:
+    res = world.client.put(
+        f"/v1/projects/{world.project_id}/row-grants/{world.user_ids['coordinator']}",
+        headers=world.headers("manager"),
+    )
+    assert res.status_code == 200, res.json
+    return world.headers("coordinator")
+
+
+def test_rows_leaving_their_organisation_go_through_the_risk_check(shared: Shared) -> None:
+    world = shared.world
+    pid = world.project_id
+    form = f"/v1/projects/{pid}/forms/photo"
+    coordinator = _grant(world)
+    # No quasi-identifiers declared: rows collected by others cannot leave (fail closed) ...
+    res = world.client.get(f"{form}/submissions.csv", headers=coordinator)
+    assert res.status_code == 400, res.json
+    assert "collected by another organisation" in res.json["message"]
+    # ... while the owners and a partner exporting its own rows are not a share.
+    assert world.client.get(f"{form}/submissions.csv", headers=world.headers("manager")).status_code == 200
+    assert world.client.get(f"{form}/submissions.csv", headers=world.headers("b_analyst")).status_code == 200
+    res = world.client.patch(form, json={"quasiIdentifiers": ["name"]}, headers=world.headers("manager"))
+    assert res.status_code == 200, res.json
+    # Three records, each alone in its group: 100 % at risk, refused with the figures, and audited.
+    res = world.client.get(f"{form}/submissions.csv", headers=coordinator)
+    assert res.status_code == 422, res.json
+    assert res.json["details"]["recordsAtRisk"] == 3 and res.json["details"]["records"] == 3
+    assert world.client.get(f"{form}/submissions.csv", headers=world.headers("manager")).status_code == 200
+    events = world.client.get(
+        f"/v1/audits?action=submission.risk_check&actorId={world.user_ids['coordinator']}",
+        headers=world.headers("admin"),
+    ).json
+    assert events and all(e["details"]["crossesOrganisations"] for e in events)
+    # An export job is checked on the rows it would write, and fails with the reason.
+    res = world.client.post(f"{form}/exports", json={"format": "csv"}, headers=coordinator)
+    assert res.status_code == 202, res.json
+    run_jobs(world.app)
+    status = world.client.get(res.headers["Location"], headers=coordinator).json
+    assert status["status"] == "failed" and "quasi-identifiers" in status["error"], status
+
+
+def test_share_classes_on_export_jobs_partners_and_hubs(shared: Shared) -> None:
+    world = shared.world
+    pid = world.project_id
+    form = f"/v1/projects/{pid}/forms/photo"
+    manager = world.headers("manager")
+    res = world.client.patch(form, json={"sensitivity": "confidential"}, headers=manager)
+    assert res.status_code == 200, res.json
+    # A job asked to share below the form's class is refused at once, as the direct download is.
+    res = world.client.post(
+        f"{form}/exports", json={"format": "csv", "shareClass": "restricted"}, headers=manager
+    )
+    assert res.status_code == 403 and res.json["code"] == "403.60", res.json
+    res = world.client.post(
+        f"{form}/exports", json={"format": "csv", "shareClass": "confidential"}, headers=manager
+    )
+    assert res.status_code == 202, res.json
+    run_jobs(world.app)
+    assert world.client.get(res.headers["Location"], headers=manager).json["status"] == "done"
+    # Sharing the project with a partner, or issuing a hub, at a class below its data's: refused.
+    other = world.client.post(
+        f"/v1/projects/{pid}/partners",
+        json={"organisationId": shared.org_ids["ORG-CO"], "shareClass": "restricted"},
+        headers=manager,
+    )
+    assert other.status_code == 403 and other.json["code"] == "403.60", other.json
+    res = world.client.post(
+        f"/v1/projects/{pid}/hubs", json={"name": "Hub", "shareClass": "public"}, headers=manager
+    )
+    assert res.status_code == 403 and res.json["code"] == "403.60", res.json
+    ok = world.client.post(
+        f"/v1/projects/{pid}/partners",
+        json={"organisationId": shared.org_ids["ORG-CO"], "shareClass": "strictly_confidential"},
+        headers=manager,
+    )
+    assert ok.status_code == 200, ok.json
+    res = world.client.post(
+        f"/v1/projects/{pid}/partners", json={"organisationId": 1, "shareClass": "x"}, headers=manager
+    )
+    assert res.status_code == 400, res.json

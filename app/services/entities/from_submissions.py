@@ -492,6 +492,14 @@ def _insert_creates(
     session.flush()
     now = utcnow()
     user_id, app_user_id = (actor.user_id, actor.app_user_id) if actor else (None, None)
+    submission_ids = sorted({s.submission_id for _d, _u, _o, s in creates if s.submission_id is not None})
+    orgs: dict[int, int] = {}
+    for start in range(0, len(submission_ids), 1000):
+        chunk = submission_ids[start : start + 1000]
+        rows = session.execute(
+            sa.select(Submission.id, Submission.organisation_id).where(Submission.id.in_(chunk))
+        )
+        orgs.update((sid, org) for sid, org in rows)
     entity_rows = [
         {
             "dataset_id": dataset.id,
@@ -503,9 +511,11 @@ def _insert_creates(
             "conflict": None,
             "creator_user_id": user_id,
             "creator_app_user_id": app_user_id,
+            # The submission's organisation: a partner's entities are its own (row_access).
+            "organisation_id": orgs.get(source.submission_id or 0),
             "created_at": now,
         }
-        for dataset, uuid, op, _source in creates
+        for dataset, uuid, op, source in creates
     ]
     ids = bulk_insert.insert_returning_ids(session, _ENTITIES, entity_rows)
     version_rows = [

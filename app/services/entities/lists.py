@@ -24,8 +24,8 @@ from app.errors import (
     InvalidValueError,
     NotFoundError,
 )
-from app.models import Dataset, Entity, EntityVersion
-from app.services import audit
+from app.models import Dataset, Entity, EntityVersion, Project, Submission
+from app.services import audit, row_access
 from sync import limits
 
 MAX_UUID = limits.MAX_LENGTHS["entityId"]
@@ -194,6 +194,7 @@ def create_entity(
         deleted=False,
         creator_user_id=actor.user_id if actor else None,
         creator_app_user_id=actor.app_user_id if actor else None,
+        organisation_id=creating_organisation(session, dataset=dataset, actor=actor, source=source),
     )
     entity.versions.append(
         _version(
@@ -205,6 +206,23 @@ def create_entity(
     bump(session, dataset)
     _audit(session, actor, "entity.create", dataset, entity, source, version=1)
     return entity
+
+
+def creating_organisation(
+    session: Session, *, dataset: Dataset, actor: Actor | None, source: Source
+) -> int | None:
+    """The organisation a new entity belongs to: its submission's (collected for), else the creating
+    person's or device's as ``row_access`` decides for a submission; the project's when code made it."""
+    if source.submission_id is not None:
+        return session.scalar(
+            sa.select(Submission.organisation_id).where(Submission.id == source.submission_id)
+        )
+    project = session.get(Project, dataset.project_id)
+    if project is None:
+        return None
+    if actor is None:
+        return project.organisation_id
+    return row_access.collecting_organisation(session, actor=actor, project=project)
 
 
 def _version(

@@ -4,8 +4,9 @@ A form names a list by using ``<name>.csv`` (``select_one_from_file``, ``instanc
 when the project has a list of that name the attachment *is* the list. Its md5 is ``lists.list_hash``,
 which follows ``Dataset.revision``: the hash and the ETag change when the list changes, and only then.
 
-Fail closed: an app user of a list marked ``owner_only`` gets only the entities it created; an
-enumerator gets only those they created; anything else that is not a project role sees nothing.
+Fail closed: a partner's people and devices get only their organisation's entities (``row_access``); an
+app user of a list marked ``owner_only`` gets only the entities it created; an enumerator gets only
+those they created; anything else that is not a project role sees nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.models import Dataset, Entity
+from app.models import Dataset, Entity, Project
+from app.services import row_access
 
 CSV_SUFFIX = ".csv"
 
@@ -37,9 +39,18 @@ def datasets_for_attachments(
 
 
 def visibility(session: Session, actor: Actor, dataset: Dataset) -> sa.ColumnElement[bool]:
-    """The SQL condition limiting ``entities`` rows to those ``actor`` may read from ``dataset``."""
+    """The SQL condition limiting ``entities`` rows to those ``actor`` may read from ``dataset``: the
+    partner rule of ``row_access`` (a partner's people and devices read only the entities their
+    organisation's submissions or people created) and, within it, the list's own rules."""
     if actor.is_admin:
         return sa.true()
+    project = session.get(Project, dataset.project_id)
+    if project is None:
+        return sa.false()
+    return sa.and_(row_access.visible_entities(session, actor, project), _list_rule(session, actor, dataset))
+
+
+def _list_rule(session: Session, actor: Actor, dataset: Dataset) -> sa.ColumnElement[bool]:
     if actor.app_user is not None:
         if actor.app_user.project_id != dataset.project_id:
             return sa.false()

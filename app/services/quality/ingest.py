@@ -173,8 +173,11 @@ def assess(
     key = rules.duplicate_key(values, settings) if values is not None else None
     submission.duplicate_key = key
     if key is not None and rules.LIKELY_DUPLICATE in settings.enabled:
+        # Only the same organisation's rows: a flag must never name another partner's record.
         query = select(Submission.instance_id, Submission.created_at).where(
-            Submission.form_id == form.id, Submission.duplicate_key == key
+            Submission.form_id == form.id,
+            Submission.duplicate_key == key,
+            Submission.organisation_id == submission.organisation_id,
         )
         if submission.id is not None:
             query = query.where(Submission.id != submission.id)
@@ -200,7 +203,8 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
     """The batch path's :func:`assess`: one duplicate query per form, and duplicates inside the batch
     itself (the later one is flagged, as at ingest one by one)."""
     sender = Sender.of(actor)
-    keys: dict[int, list[tuple[int, str]]] = {}
+    # Per form and organisation: a flag never names another partner's record (row_access).
+    keys: dict[tuple[int, int], list[tuple[int, str]]] = {}
     flags_of: list[list[Flag]] = []
     settings_of: dict[int, FormQuality] = {}  # read once per form, not per row
     for n, r in enumerate(rows):
@@ -222,11 +226,15 @@ def assess_rows(session: Session, *, project: Project, actor: Actor, rows: list[
         key = rules.duplicate_key(r.values, settings) if r.values is not None else None
         r.row["duplicate_key"] = key
         if key is not None and rules.LIKELY_DUPLICATE in settings.enabled:
-            keys.setdefault(r.form.id, []).append((n, key))
-    for form_id, pairs in keys.items():
+            keys.setdefault((r.form.id, r.row["organisation_id"]), []).append((n, key))
+    for (form_id, organisation_id), pairs in keys.items():
         stored = session.execute(
             select(Submission.duplicate_key, Submission.instance_id, Submission.created_at)
-            .where(Submission.form_id == form_id, Submission.duplicate_key.in_({k for _, k in pairs}))
+            .where(
+                Submission.form_id == form_id,
+                Submission.organisation_id == organisation_id,
+                Submission.duplicate_key.in_({k for _, k in pairs}),
+            )
             .order_by(Submission.id)
         ).all()
         seen: dict[str, tuple[str, str]] = {}

@@ -31,7 +31,7 @@ from app.exports.options import SENSITIVE_CHOICES, parse_options
 from app.models import ExportRun, Form, FormVersion, Project
 from app.models.submission import REVIEW_STATES
 from app.replica import get_read_session
-from app.services import export_preview, export_render, export_runs, exports, sensitive
+from app.services import disclosure, export_preview, export_render, export_runs, exports, sensitive
 from app.services import forms as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
@@ -158,7 +158,10 @@ def export_download(project_id: int, xml_form_id: str) -> Response:
         secret_key=str(current_app.config["SECRET_KEY"]),
         check=export_render.check_for(fmt),
     )
-    commit()  # the audit event, before the first byte
+    risk = disclosure.guard(db, actor=actor, export=export, asked=False, share_class=None, fmt=fmt)
+    commit()  # the audit events (the export's, the risk check's), before the first byte
+    if risk is not None:
+        disclosure.enforce(risk)
     export.between_pages = get_read_session().commit
     rendered = export_render.render(get_read_session(), export, fmt, get_blob_store())
     return api_exports.stream_download(rendered.chunks, rendered.mimetype, rendered.filename)

@@ -124,15 +124,22 @@ def indicators(project_id: int) -> str:
     actor = current_actor()
     p = project_for(actor, project_id, "indicator.read")
     session = get_session()
-    row_access.require_project_figures(session, actor, p)
-    result = compute_values(session, project=p, query=IndicatorQuery(by=("period",)))
-    gaps = indicator_gaps.project_gaps(session, project=p, states=result.states)
+    rows = row_access.figure_rows(session, actor, p)
+    result = compute_values(session, project=p, query=IndicatorQuery(by=("period",)), rows=rows)
+    gaps = indicator_gaps.project_gaps(
+        session,
+        project=p,
+        states=result.states,
+        rows=rows,
+        raw_values=row_access.reads_raw_values(session, actor, p),
+    )
     return render_template(
         "admin/indicators.html",
         project=p,
         freshness=indicator_records.freshness(session, project=p),
         panels=_panels(result.values, str(get_locale() or "en")[:2]),
         gaps=gaps,
+        own_rows_only=rows is not None,
         states=result.states,
         chart_width=WIDTH,
         chart_height=HEIGHT,

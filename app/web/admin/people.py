@@ -20,7 +20,7 @@ from app.db import commit, get_session
 from app.errors import ConflictError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, User
 from app.models.user import ROLES
-from app.services import accounts, password_resets, two_factor
+from app.services import accounts, partners, password_resets, row_access, two_factor
 from app.services import mail as mail_service
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
@@ -33,6 +33,7 @@ ROLE_LABELS = {
     "supervisor": _l("Supervisor"),
     "analyst": _l("Analyst (IM officer)"),
     "enumerator": _l("Enumerator"),
+    "coordinator": _l("Coordinator"),
 }
 
 
@@ -279,6 +280,8 @@ def project_people(project_id: int) -> str:
         candidates=candidates,
         role_labels=ROLE_LABELS,
         role_names=ROLES,
+        # Only the project's owners grant a coordinator the raw rows (the same rule as the API).
+        may_grant_rows=actor.can(db, "project.partners", p.id) and row_access.sees_all_rows(db, actor, p),
         project_menu=project_menu(p, "admin.project_people"),
     )
 
@@ -323,4 +326,19 @@ def revoke_role(project_id: int, user_id: int) -> Response:
     accounts.assign_role(db, actor=actor, project=p, user=user, role=None)
     commit()
     flash(gettext("%(who)s no longer has a role in this project.", who=user.email), "ok")
+    return _back(url_for("admin.project_people", project_id=p.id))
+
+
+@bp.post("/projects/<int:project_id>/people/<int:user_id>/rows")
+def set_row_grant(project_id: int, user_id: int) -> Response:
+    """Grant or revoke one coordinator the project's raw rows (``partners.set_row_grant``, audited)."""
+    actor = current_actor()
+    p = project_for(actor, project_id, "project.partners")
+    granted = request.form.get("grant") == "1"
+    partners.set_row_grant(get_session(), actor=actor, project=p, user_id=user_id, granted=granted)
+    commit()
+    if granted:
+        flash(gettext("The coordinator now reads every partner’s submissions in this project."), "ok")
+    else:
+        flash(gettext("The coordinator reads the indicators only again."), "ok")
     return _back(url_for("admin.project_people", project_id=p.id))

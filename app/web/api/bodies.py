@@ -75,6 +75,7 @@ class ProjectChanges(_Listed):
 
 class Partner(BodySchema):
     organisationId = Id(required=True)
+    shareClass = BodyText(max_length=32)  # classification.check_share refuses a class below the data's
 
 
 class NewAppUser(BodySchema):
@@ -99,6 +100,7 @@ class SensitiveGrant(_Listed):
 
 class NewHub(BodySchema):
     name = BodyText(required=True)
+    shareClass = BodyText(max_length=32)  # classification.check_share refuses a class below the data's
 
 
 class QualitySettings(_Listed):

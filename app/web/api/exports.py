@@ -21,7 +21,7 @@ from app.errors import InvalidValueError
 from app.exports.options import parse_options
 from app.models import ExportRun
 from app.replica import get_read_session
-from app.services import audit, classification, disclosure, export_render, exports
+from app.services import classification, disclosure, export_render, exports
 from app.services import forms as form_service
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
@@ -103,22 +103,14 @@ def _prepare(
         share_class=share_class,
         audited=audited,
     )
-    risk = None
-    # Microdata shared as public has left the organisation's protection: its risk is always checked.
-    if not audited or _true(risk_check, "riskCheck") or share_class == "public":
-        risk = disclosure.check(session, export)
-        audit.record(
-            session,
-            actor=actor,
-            action="submission.risk_check",
-            project_id=project.id,
-            subject_type="form",
-            subject_id=form.xml_form_id,
-            details={"format": fmt, **risk.to_json()},
-        )
-        if audited:
-            commit()  # the check is on record even when the export is refused
-            disclosure.enforce(risk)
+    # Asked for, shared as public, or rows leaving the organisation that collected them: checked.
+    asked = not audited or _true(risk_check, "riskCheck")
+    risk = disclosure.guard(
+        session, actor=actor, export=export, asked=asked, share_class=share_class, fmt=fmt
+    )
+    if risk is not None and audited:
+        commit()  # the check is on record even when the export is refused
+        disclosure.enforce(risk)
     commit()  # the audit event, before the first byte (on the primary)
     # End each page's read transaction (see exports.submissions). The stream runs after the view has
     # returned, so it keeps this session itself rather than looking one up again. The rows come from

@@ -81,7 +81,14 @@ def issue_hub(project_id: int) -> Response:
     """Issue a hub credential for this project (the token is shown once)."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "hub.manage")
-    issued = hub_service.issue_hub(get_session(), actor=actor, project=project, name=load_body()["name"])
+    body = load_body()
+    issued = hub_service.issue_hub(
+        get_session(),
+        actor=actor,
+        project=project,
+        name=body["name"],
+        share_class=body.get("shareClass") or None,
+    )
     commit()
     return jsonify(hub_json(issued.hub, issued.token))
 

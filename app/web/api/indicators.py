@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.exports import indicators as export
 from app.indicators.catalog import load_catalog
@@ -116,10 +117,12 @@ def openapi_parameters() -> list[dict[str, Any]]:
     ]
 
 
-def _result(project: Project) -> IndicatorResult:
+def _result(actor: Actor, project: Project) -> IndicatorResult:
     """The figures as the last refresh left them (a GET never writes; the worker refreshes), from the
-    read replica when there is one: the aggregation is the heavy read of this API."""
-    return compute_values(get_read_session(), project=project, query=query_from_args())
+    read replica when there is one: the aggregation is the heavy read of this API. Over the rows the
+    reader's organisation may count (a partner's own; ``row_access.figure_rows``)."""
+    rows = row_access.figure_rows(get_session(), actor, project)
+    return compute_values(get_read_session(), project=project, query=query_from_args(), rows=rows)
 
 
 def value_json(v: IndicatorValue) -> dict[str, Any]:
@@ -150,8 +153,7 @@ def value_json(v: IndicatorValue) -> dict[str, Any]:
 def list_indicator_values(project_id: int) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
-    row_access.require_project_figures(get_session(), actor, project)
-    result = _result(project)
+    result = _result(actor, project)
     # From the same database as the figures, so "as of" describes them even when the replica lags.
     fresh = indicator_records.freshness(get_read_session(), project=project)
     return jsonify(
@@ -179,11 +181,10 @@ def indicator_download(project_id: int, kind: str, *, language: str | None = Non
     downloads call this too, with the admin's language."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
-    row_access.require_project_figures(get_session(), actor, project)
     output_class = _output_class(project)
     share = query.parse(ShareArgs()).get("shareClass")
     classification.check_share(share, output_class, what="indicator table")
-    result = _result(project)
+    result = _result(actor, project)
     label = classification.LABELS[output_class]
     body = export.to_csv(result, language) if kind == "csv" else export.to_xlsx(result, language, label)
     audit.record(
@@ -197,6 +198,7 @@ def indicator_download(project_id: int, kind: str, *, language: str | None = Non
             "format": kind,
             "query": request.args.to_dict(flat=False),
             "rows": len(result.values),
+            "rowScope": row_access.scope_label(get_session(), actor, project, figures=True),
             "class": output_class,
         },
     )
@@ -251,8 +253,8 @@ def list_persons_by_sex_and_age(project_id: int) -> Response:
     """Persons by sex and age band (the SADD grid), per instrument, suppressed."""
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
-    row_access.require_project_figures(get_session(), actor, project)
-    result = compute_sadd(get_read_session(), project=project, query=query_from_args())
+    rows = row_access.figure_rows(get_session(), actor, project)
+    result = compute_sadd(get_read_session(), project=project, query=query_from_args(), rows=rows)
     fresh = indicator_records.freshness(get_read_session(), project=project)
     return jsonify(
         {
@@ -269,10 +271,10 @@ def list_persons_by_sex_and_age(project_id: int) -> Response:
 def _sadd_download(project_id: int, kind: str) -> Response:
     actor = logged_in_actor()
     project = project_for(actor, project_id, "indicator.read")
-    row_access.require_project_figures(get_session(), actor, project)
+    rows = row_access.figure_rows(get_session(), actor, project)
     output_class = _output_class(project)
     classification.check_share(query.parse(ShareArgs()).get("shareClass"), output_class, what="persons table")
-    result = compute_sadd(get_read_session(), project=project, query=query_from_args())
+    result = compute_sadd(get_read_session(), project=project, query=query_from_args(), rows=rows)
     label = classification.LABELS[output_class]
     body = export.sadd_to_csv(result) if kind == "csv" else export.sadd_to_xlsx(result, label)
     audit.record(

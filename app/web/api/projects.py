@@ -7,7 +7,7 @@ from flask import Response, jsonify
 from app.auth.actor import Actor
 from app.db import commit, get_session
 from app.errors import NotFoundError
-from app.models import Organisation, Project, ProjectPartner
+from app.models import Organisation, Project, ProjectPartner, ProjectRole
 from app.services import accounts, partners, projects
 from app.web.api import bodies, bp
 from app.web.api.serialise import OrganisationOut, ProjectOut, organisation, project, ts, user
@@ -124,8 +124,13 @@ def add_partner(project_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     session = get_session()
+    body = load_body()
     added = partners.add_partner(
-        session, actor=actor, project=p, organisation_id=load_body()["organisationId"]
+        session,
+        actor=actor,
+        project=p,
+        organisation_id=body["organisationId"],
+        share_class=body.get("shareClass") or None,
     )
     commit()
     org = session.get(Organisation, added.organisation_id)
@@ -141,6 +146,43 @@ def remove_partner(project_id: int, organisation_id: int) -> Response:
     partners.remove_partner(get_session(), actor=actor, project=p, organisation_id=organisation_id)
     commit()
     return jsonify({"success": True})
+
+
+ROW_GRANTS = "/projects/<int:project_id>/row-grants"
+
+
+def _grant_json(r: ProjectRole) -> dict[str, object]:
+    return {"actorId": r.user_id, "role": r.role, "granted": r.rows_granted_at is not None} | {
+        "grantedAt": ts(r.rows_granted_at) if r.rows_granted_at is not None else None
+    }
+
+
+@bp.get(ROW_GRANTS)
+def list_row_grants(project_id: int) -> Response:
+    """The project's coordinators and whether each was granted the raw rows of every partner."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.partners")
+    return jsonify([_grant_json(r) for r in partners.row_grants(get_session(), actor=actor, project=p)])
+
+
+@bp.put(f"{ROW_GRANTS}/<int:user_id>")
+def grant_rows(project_id: int, user_id: int) -> Response:
+    """Grant one coordinator the project's raw rows (audited; the owners' decision)."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.partners")
+    r = partners.set_row_grant(get_session(), actor=actor, project=p, user_id=user_id, granted=True)
+    commit()
+    return jsonify(_grant_json(r))
+
+
+@bp.delete(f"{ROW_GRANTS}/<int:user_id>")
+def revoke_rows(project_id: int, user_id: int) -> Response:
+    """Withdraw the grant: the coordinator reads indicators only, from the next request on."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "project.partners")
+    r = partners.set_row_grant(get_session(), actor=actor, project=p, user_id=user_id, granted=False)
+    commit()
+    return jsonify(_grant_json(r))
 
 
 @bp.get("/projects/<int:project_id>/assignments")

@@ -16,7 +16,7 @@ from app.blobs import get_blob_store
 from app.db import commit, get_session
 from app.errors import ForbiddenError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
-from app.services import audit, quality, record_scope, retention, review, row_access, sensitive
+from app.services import audit, quality, record_scope, retention, review, row_access, sensitive, tombstones
 from app.services import forms as form_service
 from app.services import submissions as submission_service
 from app.web import query
@@ -213,6 +213,11 @@ def _ingest_xml(
         session.rollback()
         result = submission_service.ingest(session, **kwargs)
         commit()
+    if result.purged:
+        # The resend is on record (committed above); the caller learns why nothing was stored.
+        raise tombstones.PurgedResendError(
+            "This record was deleted for good on this server (purged), so it is not stored again."
+        )
     return jsonify(submission_json(result.submission))
 
 
@@ -352,7 +357,9 @@ def _current_attachments(sub: Submission) -> list[SubmissionAttachment]:
     return list(
         get_session().scalars(
             select(SubmissionAttachment)
-            .where(SubmissionAttachment.submission_version_id == sub.current_version_id)
+            .where(
+                SubmissionAttachment.submission_version_id == sub.current_version_id, record_scope.live_file()
+            )
             .order_by(SubmissionAttachment.name)
         )
     )
@@ -392,6 +399,29 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
         disposition=content_disposition(name),
         headers={"X-Content-Type-Options": "nosniff"},
     )
+
+
+@bp.delete(BASE + "/<instance_id>/attachments/<name>")
+def delete_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    """One file to the trash, the record kept (restorable for 30 days, then purged)."""
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = _submission(actor, project, form, instance_id)
+    session = get_session()
+    retention.trash_file(session, actor=actor, project=project, form=form, submission=sub, name=name)
+    commit()
+    return jsonify({"success": True})
+
+
+@bp.post(BASE + "/<instance_id>/attachments/<name>/restore")
+def restore_submission_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    actor = logged_in_actor()
+    project, form = _form(actor, project_id, xml_form_id, "submission.delete")
+    sub = _submission(actor, project, form, instance_id)
+    session = get_session()
+    retention.restore_file(session, actor=actor, project=project, form=form, submission=sub, name=name)
+    commit()
+    return jsonify({"success": True})
 
 
 @bp.post(BASE + "/<instance_id>/attachments/<name>")

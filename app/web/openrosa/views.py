@@ -327,6 +327,11 @@ def submission_post(project_id: int, token: str | None = None) -> Response:
         session.rollback()
         result = submission_service.ingest(session, **kwargs)
         commit()
+    if result.purged:
+        # 202 as for a record already received: Collect marks it sent and stops resending it.
+        return message_response(
+            "Eliminado en el servidor; no se guarda. / Deleted on the server; not stored.", 202
+        )
     if result.status == 202:
         return message_response("Ya estaba recibido. / Already received; nothing new.", 202)
     missing = (
