@@ -50,5 +50,5 @@ def password_attempt() -> Iterator[None]:
     except AuthenticationFailedError:
         session.rollback()
         limiter.record_failure(session, key, setting)
-        session.commit()
+        session.commit()  # deliberate: the count outlives the request's rollback
         raise

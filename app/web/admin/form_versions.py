@@ -7,7 +7,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
 import forms.diff
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.services import forms as form_service
 from app.services import submission_view
@@ -100,7 +100,6 @@ def archive_form(project_id: int, xml_form_id: str) -> Response:
     f = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     archived = request.form.get("archived") == "1"
     form_service.set_archived(db, actor=actor, form=f, archived=archived)
-    commit()
     if archived:
         flash(gettext("Form archived: devices no longer get it; its submissions are kept."), "ok")
     else:

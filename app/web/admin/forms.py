@@ -7,7 +7,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError, PayloadTooLargeError, PublishBlockedError
 from app.models import Form
 from app.services import forms as form_service
@@ -63,7 +63,6 @@ def upload_form(project_id: int) -> Response:
     else:
         form = existing
         form_service.create_draft(db, form=form, project=p, **common)  # type: ignore[arg-type]
-    commit()
     flash(gettext("Uploaded as a draft. Read the checks below, then publish."), "ok")
     return redirect(_form_url(form), code=303)  # type: ignore[return-value]
 
@@ -126,7 +125,6 @@ def publish_form(project_id: int, xml_form_id: str) -> Response:
             "error",
         )
         return redirect(_form_url(f) + "#draft", code=303)  # type: ignore[return-value]
-    commit()
     flash(gettext("Version %(v)s published: phones get it on their next update.", v=published.version), "ok")
     return redirect(_form_url(f), code=303)  # type: ignore[return-value]
 
@@ -138,7 +136,6 @@ def form_state(project_id: int, xml_form_id: str) -> Response:
     db = get_session()
     f = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     form_service.set_state(db, actor=actor, form=f, state=request.form.get("state", ""))
-    commit()
     flash(gettext("Form state saved."), "ok")
     return redirect(_form_url(f), code=303)  # type: ignore[return-value]
 
@@ -160,7 +157,6 @@ def start_draft(project_id: int, xml_form_id: str) -> Response:
         ignore_warnings=True,
         run_validate=bool(current_app.config["ODK_VALIDATE"]),
     )
-    commit()
     return redirect(_form_url(f), code=303)  # type: ignore[return-value]
 
 
@@ -174,6 +170,5 @@ def upload_media(project_id: int, xml_form_id: str, name: str) -> Response:
     form_service.upload_draft_attachment(
         db, actor=actor, form=f, name=name, data=data, content_type=None, store=get_blob_store()
     )
-    commit()
     flash(gettext("File %(name)s attached to the draft.", name=name), "ok")
     return redirect(_form_url(f), code=303)  # type: ignore[return-value]

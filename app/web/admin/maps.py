@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, render_template, request
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.services import forms as form_service
 from app.services import row_access, submission_map
 from app.web.admin import bp
@@ -76,7 +76,6 @@ def submissions_map_data(project_id: int, xml_form_id: str) -> Response:
         collection = submission_map.feature_collection(
             db, actor=actor, project=p, form=form, flt=flt, field=found.field
         )
-        commit()  # the audit event of this read
     return Response(
         json.dumps(collection, separators=(",", ":")),
         mimetype="application/geo+json",

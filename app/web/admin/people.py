@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.auth import passwords
 from app.auth.actor import Actor
 from app.auth.policy import PERMISSIONS
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import ConflictError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, User
 from app.models.user import ROLES
@@ -154,12 +154,10 @@ def create_person() -> Response | str:
         flash(gettext("That is not an email address.") if email_error else refusal(error), "error")
         return _back(url_for("admin.people"))
     if password:
-        commit()
         flash(gettext("Account created for %(email)s.", email=user.email), "ok")
         return _back(url_for("admin.person", user_id=user.id))
     # No password given: the person sets their own with a one-time code.
     code = password_resets.issue(db, actor=actor, user=user)
-    commit()
     return _reset_page(user, code, created=True)
 
 
@@ -208,7 +206,6 @@ def update_person(user_id: int) -> Response:
     except InvalidValueError as error:
         flash(refusal(error), "error")
         return _back(url_for("admin.person", user_id=user.id))
-    commit()
     flash(gettext("Saved.") if changed else gettext("Nothing changed."), "ok")
     return _back(url_for("admin.person", user_id=user.id))
 
@@ -247,7 +244,6 @@ def issue_password_reset(user_id: int) -> str:
     actor = current_actor()
     user = _person_for(actor, user_id)
     code = password_resets.issue(get_session(), actor=actor, user=user)
-    commit()
     return _reset_page(user, code)
 
 
@@ -257,7 +253,6 @@ def person_two_factor_off(user_id: int) -> Response:
     user = _person_for(actor, user_id)
     if two_factor.is_enabled(user):
         two_factor.disable(get_session(), actor=actor, user=user)
-        commit()
         flash(gettext("Two-factor login is off for %(email)s.", email=user.email), "ok")
     return _back(url_for("admin.person", user_id=user.id))
 
@@ -307,7 +302,6 @@ def assign_role(project_id: int) -> Response:
     except InvalidValueError as error:
         flash(refusal(error), "error")
         return _back(url_for("admin.project_people", project_id=p.id))
-    commit()
     flash(gettext("%(who)s is now %(role)s in this project.", who=user.email, role=ROLE_LABELS[role]), "ok")
     return _back(url_for("admin.project_people", project_id=p.id))
 
@@ -321,6 +315,5 @@ def revoke_role(project_id: int, user_id: int) -> Response:
     if accounts.role_of(db, project=p, user=user) is None:
         raise NotFoundError(gettext("This person has no role in this project."))
     accounts.assign_role(db, actor=actor, project=p, user=user, role=None)
-    commit()
     flash(gettext("%(who)s no longer has a role in this project.", who=user.email), "ok")
     return _back(url_for("admin.project_people", project_id=p.id))

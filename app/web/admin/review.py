@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext, ngettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.services import forms as form_service
 from app.services import review, review_bulk, row_access, submission_query
@@ -46,7 +46,6 @@ def review_submission(submission_id: int) -> Response:
     _prev, next_id = submission_query.neighbours(
         db, parse_filter(args, form.id, row_access.visible_rows(db, actor, p)), sub
     )
-    commit()
     flash(gettext("Review saved."), "ok")
     target = next_id if (next_id and request.form.get("advance") == "1") else sub.id
     qs = query_string(args)
@@ -60,7 +59,6 @@ def comment_submission(submission_id: int) -> Response:
     review.add_comment(
         get_session(), actor=actor, project=p, submission=sub, body=request.form.get("body", "")
     )
-    commit()
     flash(gettext("Comment added."), "ok")
     qs = query_string(_queue_args())
     return redirect(url_for("admin.submission", submission_id=sub.id) + (f"?{qs}" if qs else ""), code=303)  # type: ignore[return-value]
@@ -95,7 +93,6 @@ def review_bulk_view(project_id: int, xml_form_id: str) -> Response:
         comment=_comment(),
         selection={"scope": request.form.get("scope") or "rows", "filter": args},
     )
-    commit()
     flash(ngettext("%(num)d submission reviewed.", "%(num)d submissions reviewed.", n), "ok")
     qs = query_string(args)
     url = url_for("admin.submissions", project_id=p.id, xml_form_id=form.xml_form_id)

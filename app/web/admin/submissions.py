@@ -8,7 +8,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
 from app.services import (
@@ -131,7 +131,6 @@ def submission_columns(project_id: int, xml_form_id: str) -> Response:
         raise NotFoundError(gettext("This form has no published version yet."))
     schema = FormSchema.from_dict(form.current_version.schema)
     table_columns.save(db, actor=actor, form=form, schema=schema, paths=request.form.getlist("columns"))
-    commit()
     flash(gettext("Columns saved for everyone who reviews this form."), "ok")
     back = url_for("admin.submissions", project_id=p.id, xml_form_id=form.xml_form_id)
     args = filter_args(request.form)
@@ -184,7 +183,8 @@ def submission(submission_id: int) -> str:
         subject_id=sub.instance_id,
         details={"form": form.xml_form_id, "via": "admin", "sensitive": see_sensitive},
     )
-    commit()  # who saw the record is kept even if the page then fails to render
+    # Deliberate: who saw the record is kept even if the page then fails to render.
+    get_session().commit()
     return render_template(
         "admin/submission.html",
         project=p,
@@ -239,7 +239,6 @@ def submission_file(submission_id: int, name: str) -> Response:
         subject_id=sub.instance_id,
         details={"form": _form.xml_form_id, "name": name, "via": "admin"},
     )
-    commit()
     ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     inline = INLINE_TYPES.get(ext) if request.args.get("download") is None else None
     mimetype = inline or "application/octet-stream"

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from flask import Response, jsonify, url_for
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.services import export_runs, webhooks
 from app.services import forms as form_service
 from app.web.api import bp
@@ -38,7 +38,6 @@ def request_export(project_id: int, xml_form_id: str) -> tuple[Response, int, di
     run = export_runs.request_export(
         session, actor=actor, project=project, form=form, fmt=fmt, options=options
     )
-    commit()
     location = url_for("api.export_status", project_id=project_id, xml_form_id=xml_form_id, export_id=run.id)
     return jsonify(export_runs.describe(run)), 202, {"Location": location}
 
@@ -65,7 +64,6 @@ def export_status(project_id: int, xml_form_id: str, export_id: int) -> Response
 def export_file(project_id: int, xml_form_id: str, export_id: int) -> Response:
     actor, project, run = _run(project_id, xml_form_id, export_id)
     export_runs.download(get_session(), actor=actor, project=project, run=run)
-    commit()  # the download's audit event, before the first byte
     assert run.blob_sha256 is not None
     response = Response(get_blob_store().iter_chunks(run.blob_sha256), mimetype=run.content_type)
     response.headers["Content-Length"] = str(run.size)
@@ -98,7 +96,6 @@ def create_webhook(project_id: int) -> tuple[Response, int]:
         secret=str(body["secret"]) if body.get("secret") else None,
         events=[str(e) for e in events] if isinstance(events, list) else None,
     )
-    commit()
     return jsonify(webhooks.describe(hook, with_secret=True)), 201
 
 
@@ -109,5 +106,4 @@ def delete_webhook(project_id: int, webhook_id: int) -> Response:
     session = get_session()
     hook = webhooks.get_webhook(session, project=project, webhook_id=webhook_id)
     webhooks.delete_webhook(session, actor=actor, project=project, webhook=hook)
-    commit()
     return jsonify({"success": True})

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.exports.options import parse_options
 from app.models import ExportRun
@@ -120,9 +120,11 @@ def _prepare(
             details={"format": fmt, **risk.to_json()},
         )
         if audited:
-            commit()  # the check is on record even when the export is refused
+            get_session().commit()  # deliberate: the risk check stays on record when the export is refused
             disclosure.enforce(risk)
-    commit()  # the audit event, before the first byte (on the primary)
+    # Deliberate, before the pages are read: the audit event is durable and SQLite's write lock, taken
+    # by that insert, is released so the long read holds no lock (on the primary).
+    get_session().commit()
     # End each page's read transaction (see exports.submissions). The stream runs after the view has
     # returned, so it keeps this session itself rather than looking one up again. The rows come from
     # the read replica when there is one.

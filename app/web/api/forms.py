@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError, NotFoundError
 from app.models import Form, FormVersion, Project
 from app.services import classification, disclosure, retention
@@ -80,7 +80,6 @@ def create_form(project_id: int) -> Response:
         run_validate=current_app.config["ODK_VALIDATE"],
         override_reason=request.args.get("overrideReason"),
     )
-    commit()
     return jsonify(form(result.form, result.version))
 
 
@@ -116,7 +115,6 @@ def update_form(project_id: int, xml_form_id: str) -> Response:
         version = f.current_version or f.draft_version
         schema = FormSchema.from_dict(version.schema) if version is not None else None
         disclosure.update(session, actor=actor, form=f, schema=schema, data=data)
-    commit()
     return jsonify(form(f))
 
 
@@ -249,7 +247,6 @@ def create_draft(project_id: int, xml_form_id: str) -> Response:
         ignore_warnings=flag("ignoreWarnings", False),
         run_validate=current_app.config["ODK_VALIDATE"],
     )
-    commit()
     # "success" is what Central answers here, and what pyodk's forms.update checks.
     return jsonify({"success": True, **form(f, version)})
 
@@ -287,7 +284,6 @@ def publish_draft(project_id: int, xml_form_id: str) -> Response:
         version=version,
         override_reason=request.args.get("overrideReason"),
     )
-    commit()
     return jsonify({"success": True, **form(f)})
 
 
@@ -316,7 +312,6 @@ def upload_draft_attachment(project_id: int, xml_form_id: str, name: str) -> Res
         content_type=request.content_type,
         store=get_blob_store(),
     )
-    commit()
     return jsonify({"success": True})
 
 

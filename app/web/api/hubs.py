@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Hub, Project
 from app.services import hubs as hub_service
@@ -83,7 +83,6 @@ def issue_hub(project_id: int) -> Response:
     issued = hub_service.issue_hub(
         get_session(), actor=actor, project=project, name=required(json_body(), "name")
     )
-    commit()
     return jsonify(hub_json(issued.hub, issued.token))
 
 
@@ -96,7 +95,6 @@ def revoke_hub(project_id: int, hub_id: int) -> Response:
     hub = hub_service.revoke_hub(
         session, actor=actor, hub=hub_service.get_hub(session, project=project, hub_id=hub_id)
     )
-    commit()
     return jsonify(hub_json(hub))
 
 

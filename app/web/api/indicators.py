@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.exports import indicators as export
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
@@ -126,7 +126,6 @@ def indicator_download(project_id: int, kind: str, *, language: str | None = Non
             "class": output_class,
         },
     )
-    commit()
     fresh = indicator_records.freshness(get_read_session(), project=project)
     response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
     if fresh.refreshed_at is not None:
@@ -172,5 +171,4 @@ def put_form_mapping(project_id: int, xml_form_id: str) -> Response:
     document = body.get("document", body)
     indicator_mappings.confirm(session, actor=actor, project=project, form=form, document=document)
     described = indicator_mappings.describe(session, form=form)
-    commit()
     return jsonify(described)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError, NotFoundError
 from app.models import Organisation, Project, ProjectPartner
 from app.services import accounts, partners, projects
@@ -40,7 +40,6 @@ def create_organisation() -> Response:
     org = projects.create_organisation(
         get_session(), actor=actor, code=required(data, "code"), name=data.get("name") or ""
     )
-    commit()
     return jsonify(organisation(org))
 
 
@@ -67,7 +66,6 @@ def create_project() -> Response:
         description=data.get("description") or "",
         countries=data.get("countries") or [],
     )
-    commit()
     return jsonify(project(p))
 
 
@@ -95,7 +93,6 @@ def update_project(project_id: int) -> Response:
     projects.update_project(
         get_session(), actor=actor, project=p, changes={renamed[k]: v for k, v in data.items()}
     )
-    commit()
     return jsonify(project(p))
 
 
@@ -120,7 +117,6 @@ def add_partner(project_id: int) -> Response:
     added = partners.add_partner(
         session, actor=actor, project=p, organisation_id=required(json_body(), "organisationId")
     )
-    commit()
     org = session.get(Organisation, added.organisation_id)
     assert org is not None
     return jsonify(_partner_json(added, org))
@@ -132,7 +128,6 @@ def remove_partner(project_id: int, organisation_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     partners.remove_partner(get_session(), actor=actor, project=p, organisation_id=organisation_id)
-    commit()
     return jsonify({"success": True})
 
 
@@ -158,7 +153,6 @@ def assign(project_id: int, role: str, user_id: int) -> Response:
     if not actor.is_admin and actor.user and target.organisation_id != actor.user.organisation_id:
         raise NotFoundError()
     accounts.assign_role(session, actor=actor, project=p, user=target, role=role)
-    commit()
     return jsonify({"success": True, "user": user(target), "role": role})
 
 
@@ -171,5 +165,4 @@ def unassign(project_id: int, role: str, user_id: int) -> Response:
     if accounts.role_of(session, project=p, user=target) != role:
         raise NotFoundError(f"This user does not have the role {role!r} in this project.")
     accounts.assign_role(session, actor=actor, project=p, user=target, role=None)
-    commit()
     return jsonify({"success": True})

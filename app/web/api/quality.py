@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.services import forms as form_service
 from app.services.quality import settings as quality_settings
 from app.web.api import bp
@@ -28,5 +28,4 @@ def put_form_quality(project_id: int, xml_form_id: str) -> Response:
     session = get_session()
     f = form_service.get_form(session, project=p, xml_form_id=xml_form_id)
     quality_settings.update(session, actor=actor, project=p, form=f, data=json_body())
-    commit()
     return jsonify(quality_settings.describe(p, f))

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import fields
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.exports import response as export
 from app.models import ActivityReport, Project
@@ -60,7 +60,6 @@ def _upload_response(result: activities.UploadResult) -> Response:
             "import the good rows and hold the others until they are fixed or accepted."
         )
     # The upload and its report are kept even when refused, so the error workbook can be downloaded.
-    commit()
     response = jsonify(body)
     response.status_code = 422 if result.refused else 200
     return response
@@ -138,7 +137,6 @@ def list_activities(project_id: int) -> Response:
         subject_id=project.id,
         details={"status": status, "rows": len(rows)},
     )
-    commit()
     return jsonify([_report_json(r) for r in rows])
 
 
@@ -154,7 +152,6 @@ def fix_activity(project_id: int, report_id: int) -> Response:
         changes=json_body(),
         language=_language(),
     )
-    commit()
     return jsonify(_report_json(report))
 
 
@@ -168,7 +165,6 @@ def accept_activity(project_id: int, report_id: int) -> Response:
     report = activities.accept(
         get_session(), actor=actor, project=project, report_id=report_id, reason=reason
     )
-    commit()
     return jsonify(_report_json(report))
 
 
@@ -189,7 +185,6 @@ def activities_report(project_id: int) -> Response:
         subject_type="activity_upload",
         subject_id=upload.id,
     )
-    commit()
     response = Response(body, mimetype=XLSX)
     response.headers["Content-Disposition"] = content_disposition(f"5w-report-{upload.id}.xlsx")
     return response
@@ -202,7 +197,6 @@ def put_needs(project_id: int) -> Response:
     summary = plans.replace_figures(
         get_session(), actor=actor, project=project, rows=plans.rows_from_upload(read_body())
     )
-    commit()
     return jsonify(summary)
 
 
@@ -273,7 +267,6 @@ def _table(project_id: int, kind: str, fmt: str | None) -> Response:
         subject_id=project.id,
         details={"format": fmt or "json", "query": request.args.to_dict(flat=False)},
     )
-    commit()
     if fmt is None:
         return jsonify(
             {
@@ -377,7 +370,6 @@ def _flows(project_id: int, fmt: str | None) -> Response:
         subject_id=project.id,
         details={"format": fmt or "json", "query": request.args.to_dict(flat=False)},
     )
-    commit()
     if fmt is None:
         return jsonify({"by": list(q.by), "period": q.period, "rows": [_flow_json(r) for r in rows]})
     headers, tags, cells = export.flow_table(rows, by=q.by)
@@ -427,7 +419,6 @@ def get_transit(project_id: int) -> Response:
         subject_id=project.id,
         details={"year": year},
     )
-    commit()
     return jsonify(
         {
             "year": year,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.services import audit, retention
 from app.services import forms as form_service
@@ -79,7 +79,6 @@ def subject_request(project_id: int, xml_form_id: str) -> Response:
             "purgeQueued": purge and bool(found),
         },
     )
-    commit()
     return jsonify(
         {
             "found": len(found),

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask import Response, current_app, g, jsonify
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import AuthenticationFailedError, ForbiddenError, InvalidValueError, NotFoundError
 from app.services import accounts
 from app.web.api import bp
@@ -29,7 +29,6 @@ def create_session() -> tuple[Response, int]:
     issued = accounts.create_session(
         session, user=u, ttl=timedelta(hours=current_app.config["SESSION_TTL_HOURS"])
     )
-    commit()
     return jsonify(
         {"token": issued.token, "createdAt": ts(issued.created_at), "expiresAt": ts(issued.expires_at)}
     ), 200
@@ -41,7 +40,6 @@ def end_session(token: str) -> Response:
     assert actor.user is not None
     if not accounts.end_session(get_session(), user=actor.user, token=token):
         raise NotFoundError("No such session of yours.")
-    commit()
     return jsonify({"success": True})
 
 
@@ -68,7 +66,6 @@ def change_password(user_id: int) -> Response:
         realm=current_app.config["DIGEST_REALM"],
         keep_token=g.get("bearer_token"),
     )
-    commit()
     return jsonify({"success": True})
 
 
@@ -116,5 +113,4 @@ def create_user() -> tuple[Response, int]:
         organisation_id=data.get("organisationId"),
         is_admin=bool(data.get("isAdmin", False)),
     )
-    commit()
     return jsonify(user(u)), 200

@@ -8,12 +8,11 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import fields
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
 from app.services import audit, quality, record_scope, retention, review, row_access, sensitive
@@ -159,7 +158,6 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
         subject_id=form.xml_form_id,
         details={"via": "api", "limit": limit, "offset": offset, "rows": len(rows)},
     )
-    commit()
     return jsonify([submission_json(s) for s in rows])
 
 
@@ -170,7 +168,6 @@ def delete_submission(project_id: int, xml_form_id: str, instance_id: str) -> Re
     project, form = _form(actor, project_id, xml_form_id, "submission.delete")
     sub = _submission(actor, project, form, instance_id)
     retention.trash(get_session(), actor=actor, project=project, form=form, submission=sub)
-    commit()
     return jsonify(trashed_json(sub))
 
 
@@ -182,7 +179,6 @@ def restore_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
     rows = row_access.visible_rows(session, actor, project)
     sub = retention.find(session, form, instance_id, trashed=True, rows=rows)
     retention.restore(get_session(), actor=actor, project=project, form=form, submission=sub)
-    commit()
     return jsonify(submission_json(sub))
 
 
@@ -205,13 +201,9 @@ def _ingest_xml(
         "parsed": parsed,
         "edit_of": edits,
     }
-    try:
-        result = submission_service.ingest(session, **kwargs)
-        commit()
-    except IntegrityError:
-        session.rollback()
-        result = submission_service.ingest(session, **kwargs)
-        commit()
+    # A racing request with the same instanceID: the unit of work runs this view again (the body is
+    # kept by read_body), and the second run takes the idempotent path.
+    result = submission_service.ingest(session, **kwargs)
     return jsonify(submission_json(result.submission))
 
 
@@ -228,7 +220,6 @@ def get_submission(project_id: int, xml_form_id: str, instance_id: str) -> Respo
     project, form = _form(actor, project_id, xml_form_id, "submission.read")
     sub = _submission(actor, project, form, instance_id)
     _read(actor, project, form, sub, "record")
-    commit()
     return jsonify(submission_json(sub))
 
 
@@ -272,7 +263,6 @@ def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Re
         state=str(data["reviewState"]),
         comment=data.get("comment"),
     )
-    commit()
     return jsonify(submission_json(sub))
 
 
@@ -300,7 +290,6 @@ def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Respo
     assert version is not None
     hidden = _hidden(actor, project, form)
     _read(actor, project, form, sub, "xml", sensitive=not hidden)
-    commit()
     # Sensitive fields come out empty for callers who may not see them (issue 7's one rule).
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
@@ -320,7 +309,6 @@ def submission_version_xml(project_id: int, xml_form_id: str, instance_id: str, 
         raise NotFoundError(f"The submission has no version {version_id!r}.")
     hidden = _hidden(actor, project, form)
     _read(actor, project, form, sub, "version", version=version_id, sensitive=not hidden)
-    commit()
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
 
@@ -343,7 +331,6 @@ def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response
         submission=_submission(actor, project, form, instance_id),
         body=str(json_body().get("body", "")),
     )
-    commit()
     return jsonify({"body": c.body, "actorId": c.user_id, "createdAt": ts(c.created_at)})
 
 
@@ -383,7 +370,6 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The submission has no file named {name!r}.")
     _read(actor, project, form, sub, "attachment", name=name)
-    commit()
     # Served as a download, never inline: a hostile SVG or HTML must not run in a reviewer's browser.
     return blob_response(
         att.blob_sha256,
@@ -412,5 +398,4 @@ def upload_submission_attachment(project_id: int, xml_form_id: str, instance_id:
         ],
         store=get_blob_store(),
     )
-    commit()
     return jsonify({"success": True, "added": result.added_files})
