@@ -43,8 +43,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from app.blobs import get_blob_store
     from app.db import get_database
     from app.models import Form, Project
-    from app.services import accounts, projects
-    from app.services import forms as form_service
+    from app.services import projects
+    from app.services.accounts import people as accounts
+    from app.services.publishing import versions as form_service
     from forms.library import bundled_forms, read_bundled
 
     app = _app()
@@ -214,7 +215,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     from app.auth.actor import Actor
     from app.auth.passwords import generate_password
     from app.db import get_database
-    from app.services import accounts, projects
+    from app.services import projects
+    from app.services.accounts import people as accounts
 
     app = _app()
     password = args.password or generate_password()
@@ -247,7 +249,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 def cmd_app_user(args: argparse.Namespace) -> int:
     from app.db import get_database
-    from app.services import app_users, projects
+    from app.services import projects
+    from app.services.accounts import app_users
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -276,8 +279,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from app.db import get_database
     from app.errors import RutaError
     from app.models import Form
-    from app.services import forms as form_service
     from app.services import projects
+    from app.services.publishing import versions as form_service
 
     app = _app()
     data = Path(args.file).read_bytes()
@@ -349,7 +352,8 @@ def cmd_indicators_refresh(args: argparse.Namespace) -> int:
     from app.db import get_database
     from app.errors import RutaError
     from app.models import Project
-    from app.services import indicator_records, projects
+    from app.services import projects
+    from app.services.indicators import records as indicator_records
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:

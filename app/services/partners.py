@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, ProjectPartner
-from app.services import audit, row_access
+from app.services.audit import events as audit
+from app.services.protection import row_access
 
 
 def list_partners(session: Session, *, project: Project) -> list[tuple[ProjectPartner, Organisation]]:

@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError
-from app.services import accounts
+from app.services.accounts import people as accounts
 from app.web.login_guard import password_attempt
 
 

@@ -23,7 +23,7 @@ from app.errors import (
     StorageUnavailableError,
     UnsupportedMediaTypeError,
 )
-from app.services import audit
+from app.services.audit import events as audit
 
 log = logging.getLogger("ruta.errors")
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.db import get_database, get_session
 from app.errors import BadRequestError
 from app.models import Organisation, Submission
-from app.services import submissions as submission_service
+from app.services.submissions import intake as submission_service
 from app.web import unit_of_work
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import SIMPLE_FORM, device_token, instance, post_submission, publish_xml, root

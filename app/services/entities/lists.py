@@ -25,7 +25,7 @@ from app.errors import (
     NotFoundError,
 )
 from app.models import Dataset, Entity, EntityVersion
-from app.services import audit
+from app.services.audit import events as audit
 from sync import limits
 
 MAX_UUID = limits.MAX_LENGTHS["entityId"]

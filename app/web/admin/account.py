@@ -17,7 +17,8 @@ from flask_babel import gettext
 from app.db import get_session
 from app.errors import AuthenticationFailedError
 from app.models import User
-from app.services import accounts, password_resets, two_factor
+from app.services.accounts import password_resets, two_factor
+from app.services.accounts import people as accounts
 from app.web.admin import bp
 from app.web.admin import sessions as admin_sessions
 from app.web.admin.context import current_actor

@@ -20,7 +20,7 @@ from flask_babel import gettext
 from app.db import get_session
 from app.errors import ForbiddenError, InvalidValueError
 from app.models import Project
-from app.services import audit_log
+from app.services.audit import log as audit_log
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor

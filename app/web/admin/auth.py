@@ -17,8 +17,9 @@ from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import AuthenticationFailedError
 from app.models import User
-from app.services import accounts, two_factor
-from app.services import audit as audit_service
+from app.services.accounts import people as accounts
+from app.services.accounts import two_factor
+from app.services.audit import events as audit_service
 from app.web.admin import bp
 from app.web.admin import sessions as admin_sessions
 from app.web.admin.setup import LOCALES

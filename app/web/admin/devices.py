@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from app.db import get_session
 from app.models import AppUser
-from app.services import app_users, row_access, submission_counts
-from app.services import forms as form_service
+from app.services.accounts import app_users
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.submissions import counts as submission_counts
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from sync.qr import collect_settings, encode_settings, qr_png

@@ -7,8 +7,8 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext
 
 from app.db import get_session
-from app.services import audit
 from app.services import entities as entity_lists
+from app.services.audit import events as audit
 from app.services.entities import from_submissions, reads
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu

@@ -31,8 +31,12 @@ from app.exports.options import SENSITIVE_CHOICES, parse_options
 from app.models import ExportRun, Form, FormVersion, Project
 from app.models.submission import REVIEW_STATES
 from app.replica import get_read_session
-from app.services import export_preview, export_render, export_runs, exports, sensitive
-from app.services import forms as form_service
+from app.services.exports import preview as export_preview
+from app.services.exports import render as export_render
+from app.services.exports import runs as export_runs
+from app.services.exports import tables as exports
+from app.services.protection import sensitive
+from app.services.publishing import versions as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.api import exports as api_exports

@@ -9,8 +9,9 @@ from flask_babel import gettext
 
 from app.db import get_session
 from app.models import Project
-from app.services import hub_link, row_access
-from app.services import hubs as hub_service
+from app.services.hubs import central as hub_service
+from app.services.hubs import link as hub_link
+from app.services.protection import row_access
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 

@@ -9,8 +9,9 @@ from flask_babel import gettext
 from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Job, WebhookDelivery
-from app.services import audit, webhooks
 from app.services import jobs as job_service
+from app.services import webhooks
+from app.services.audit import events as audit
 from app.web.admin import bp
 from app.web.admin.context import current_actor
 

@@ -23,8 +23,8 @@ from app.errors import MappingInvalidError
 from app.indicators.catalog import load_catalog
 from app.indicators.mapping import MappingDocument, MappingFormatError, editor
 from app.models import Form, Project, User
-from app.services import forms as form_service
-from app.services import indicator_mappings
+from app.services.indicators import mappings as indicator_mappings
+from app.services.publishing import versions as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, render_template, request
 
 from app.db import get_session
-from app.services import forms as form_service
-from app.services import row_access, submission_map
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.submissions import map_points as submission_map
 from app.web.admin import bp
 from app.web.admin.context import CSP, current_actor, project_for, project_menu
 from app.web.admin.filters import filter_args, parse_filter, query_string

@@ -20,8 +20,9 @@ from app.db import get_session
 from app.errors import ConflictError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, User
 from app.models.user import ROLES
-from app.services import accounts, password_resets, two_factor
 from app.services import mail as mail_service
+from app.services.accounts import password_resets, two_factor
+from app.services.accounts import people as accounts
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 

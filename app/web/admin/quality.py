@@ -10,7 +10,7 @@ from flask_babel import gettext
 
 from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import forms as form_service
+from app.services.publishing import versions as form_service
 from app.services.quality import settings as quality_settings
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for

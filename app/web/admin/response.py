@@ -12,7 +12,7 @@ from flask import Response, render_template, request
 
 from app.db import get_session
 from app.errors import NotFoundError
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.response import flows, suppression
 from app.services.response.reach import ReachQuery, gaps
 from app.web import query

@@ -7,8 +7,11 @@ from flask_babel import gettext, ngettext
 
 from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import forms as form_service
-from app.services import review, review_bulk, row_access, submission_query
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.review import bulk as review_bulk
+from app.services.review import decisions as review
+from app.services.submissions import table_query as submission_query
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for

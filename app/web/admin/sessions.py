@@ -18,7 +18,7 @@ from flask import Flask, Request, Response, current_app, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from app.db import get_session
-from app.services import accounts
+from app.services.accounts import people as accounts
 
 
 class AdminSession(SecureCookieSession):

@@ -12,8 +12,8 @@ from flask_babel import gettext
 from app.db import get_session
 from app.errors import InvalidValueError, SiteImportError
 from app.models import Project
-from app.services import audit
 from app.services import sites as site_service
+from app.services.audit import events as audit
 from app.sites import places, registry
 from app.web import query
 from app.web.admin import bp

@@ -11,16 +11,13 @@ from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
-from app.services import (
-    audit,
-    review,
-    row_access,
-    sensitive,
-    submission_query,
-    submission_view,
-    table_columns,
-)
-from app.services import forms as form_service
+from app.services.audit import events as audit
+from app.services.protection import row_access, sensitive
+from app.services.publishing import versions as form_service
+from app.services.review import decisions as review
+from app.services.submissions import reading as submission_view
+from app.services.submissions import table_columns
+from app.services.submissions import table_query as submission_query
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu

@@ -8,8 +8,8 @@ from flask_babel import gettext
 from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Form, Submission
-from app.services import forms as form_service
-from app.services import retention
+from app.services.protection import retention
+from app.services.publishing import versions as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.admin.submissions import submission_for

@@ -6,7 +6,7 @@ from flask import Response, jsonify
 
 from app.db import get_session
 from app.errors import InvalidValueError, NotFoundError
-from app.services import app_users
+from app.services.accounts import app_users
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.projects import project_for

@@ -15,8 +15,9 @@ from flask import Response, jsonify, url_for
 
 from app.blobs import get_blob_store
 from app.db import get_session
-from app.services import export_runs, webhooks
-from app.services import forms as form_service
+from app.services import webhooks
+from app.services.exports import runs as export_runs
+from app.services.publishing import versions as form_service
 from app.web.api import bp
 from app.web.api.exports import option_text
 from app.web.api.helpers import json_body

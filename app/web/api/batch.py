@@ -38,10 +38,10 @@ from app.errors import (
     ZipBombError,
 )
 from app.models import Project
-from app.services import batch as batch_service
-from app.services import batch_uploads
-from app.services import hubs as hub_service
-from app.services import submissions as submission_service
+from app.services.hubs import central as hub_service
+from app.services.submissions import batch as batch_service
+from app.services.submissions import batch_uploads
+from app.services.submissions import intake as submission_service
 from app.web.api import bp
 from app.web.api.hubs import hub_or_user_actor
 from app.web.unit_of_work import single_attempt

@@ -13,8 +13,8 @@ from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import InvalidValueError
 from app.models import Dataset, Entity, Project
-from app.services import audit
 from app.services import entities as entity_lists
+from app.services.audit import events as audit
 from app.services.entities import reads
 from app.services.entities.lists import Source
 from app.web.api import bp

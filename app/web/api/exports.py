@@ -21,8 +21,11 @@ from app.errors import InvalidValueError
 from app.exports.options import parse_options
 from app.models import ExportRun
 from app.replica import get_read_session
-from app.services import audit, classification, disclosure, export_render, exports
-from app.services import forms as form_service
+from app.services.audit import events as audit
+from app.services.exports import render as export_render
+from app.services.exports import tables as exports
+from app.services.protection import classification, disclosure
+from app.services.publishing import versions as form_service
 from app.web.api import bp
 from app.web.api.helpers import json_body
 from app.web.api.projects import project_for

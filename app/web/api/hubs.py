@@ -16,8 +16,8 @@ from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Hub, Project
-from app.services import hubs as hub_service
-from app.services import row_access
+from app.services.hubs import central as hub_service
+from app.services.protection import row_access
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.projects import project_for

@@ -14,9 +14,12 @@ from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
 from app.replica import get_read_session
-from app.services import audit, classification, indicator_mappings, indicator_records, row_access
-from app.services import forms as form_service
-from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
+from app.services.audit import events as audit
+from app.services.indicators import mappings as indicator_mappings
+from app.services.indicators import records as indicator_records
+from app.services.indicators.values import DIMENSIONS, IndicatorQuery, compute_values
+from app.services.protection import classification, row_access
+from app.services.publishing import versions as form_service
 from app.web import query
 from app.web.api import bp
 from app.web.api.helpers import flag, json_body

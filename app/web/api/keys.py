@@ -10,8 +10,8 @@ from app.blobs import get_blob_store
 from app.db import get_session
 from app.errors import InvalidValueError
 from app.models import SubmissionVersion
-from app.services import forms as form_service
-from app.services import keys
+from app.services.protection import keys
+from app.services.publishing import versions as form_service
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.projects import project_for

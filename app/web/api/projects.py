@@ -8,7 +8,8 @@ from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import InvalidValueError, NotFoundError
 from app.models import Organisation, Project, ProjectPartner
-from app.services import accounts, partners, projects
+from app.services import partners, projects
+from app.services.accounts import people as accounts
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.serialise import organisation, project, ts, user

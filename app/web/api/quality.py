@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app.db import get_session
-from app.services import forms as form_service
+from app.services.publishing import versions as form_service
 from app.services.quality import settings as quality_settings
 from app.web.api import bp
 from app.web.api.helpers import json_body

@@ -15,7 +15,7 @@ from app.errors import InvalidValueError
 from app.exports import response as export
 from app.models import ActivityReport, Project
 from app.response import columns
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.response import activities, flows, plans, suppression
 from app.services.response.reach import ReachQuery, Row, gaps, reach
 from app.web import query

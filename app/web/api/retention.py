@@ -7,8 +7,9 @@ from flask import Response, jsonify
 
 from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import audit, retention
-from app.services import forms as form_service
+from app.services.audit import events as audit
+from app.services.protection import retention
+from app.services.publishing import versions as form_service
 from app.web import query
 from app.web.api import bp
 from app.web.api.helpers import json_body

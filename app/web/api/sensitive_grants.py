@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.db import get_session
 from app.errors import InvalidValueError, NotFoundError
 from app.models import ProjectRole
-from app.services import sensitive
+from app.services.protection import sensitive
 from app.web.api import bp
 from app.web.api.helpers import json_body
 from app.web.api.projects import project_for

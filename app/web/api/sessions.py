@@ -9,7 +9,7 @@ from flask import Response, current_app, g, jsonify
 
 from app.db import get_session
 from app.errors import AuthenticationFailedError, ForbiddenError, InvalidValueError, NotFoundError
-from app.services import accounts
+from app.services.accounts import people as accounts
 from app.web.api import bp
 from app.web.api.helpers import json_body, required
 from app.web.api.serialise import ts, user

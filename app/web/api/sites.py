@@ -11,8 +11,8 @@ from flask import Response, jsonify
 
 from app.auth.actor import Actor
 from app.db import get_session
-from app.services import audit
 from app.services import sites as site_service
+from app.services.audit import events as audit
 from app.web.api import bp
 from app.web.api.helpers import flag, read_body
 from app.web.api.projects import project_for

@@ -15,9 +15,12 @@ from app.blobs import get_blob_store
 from app.db import get_session
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
-from app.services import audit, quality, record_scope, retention, review, row_access, sensitive
-from app.services import forms as form_service
-from app.services import submissions as submission_service
+from app.services import quality
+from app.services.audit import events as audit
+from app.services.protection import record_scope, retention, row_access, sensitive
+from app.services.publishing import versions as form_service
+from app.services.review import decisions as review
+from app.services.submissions import intake as submission_service
 from app.web import query
 from app.web.api import bp
 from app.web.api.helpers import json_body, read_body

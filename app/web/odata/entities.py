@@ -15,8 +15,8 @@ from app.db import get_session
 from app.errors import NotFoundError, ODataNotImplementedError, ODataQueryError
 from app.exports.odata.options import parse_options
 from app.models import Dataset
-from app.services import audit
 from app.services import entities as entity_lists
+from app.services.audit import events as audit
 from app.services.entities import reads
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts

@@ -12,8 +12,8 @@ from app.exports.odata.model import edmx, service_document
 from app.exports.odata.options import encode_skiptoken, parse_address, parse_options
 from app.models import Form, Project
 from app.replica import get_read_session
-from app.services import forms as form_service
-from app.services import odata
+from app.services.exports import odata
+from app.services.publishing import versions as form_service
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.odata import bp

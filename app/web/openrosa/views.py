@@ -21,11 +21,12 @@ from app.errors import (
     RutaError,
 )
 from app.models import Blob, Dataset, Form, FormAttachment, Project
-from app.services import app_users, device_forms
 from app.services import entities as entity_lists
-from app.services import submissions as submission_service
+from app.services.accounts import app_users
 from app.services.blobs import check_file_name
 from app.services.entities import serve as entity_serve
+from app.services.publishing import device_forms
+from app.services.submissions import intake as submission_service
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
 from app.web.openrosa import bp, multipart
