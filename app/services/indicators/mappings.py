@@ -32,7 +32,7 @@ from app.services import jobs
 from app.services.audit import events as audit
 from forms.schema import FormSchema
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "indicators" / "mapping" / "bundled"
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "indicators" / "mapping" / "bundled"
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,7 @@ from forms.schema import REPEAT, Field, FormSchema
 
 # The country outlines Ruta ships for its location checks (Natural Earth, public domain): the map's
 # base layer when no tile server is configured, so a hub with no internet still draws a map.
-OUTLINES = Path(__file__).parent / "quality" / "lac_countries.json"
+OUTLINES = Path(__file__).resolve().parents[1] / "quality" / "lac_countries.json"
 
 # More points than this in one map answer a clear "narrow the filter" instead of a browser that hangs.
 MAX_POINTS = 200_000
