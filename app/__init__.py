@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_input_guards(app)
     configure_blueprints(app)
     configure_errors(app)
+    configure_unit_of_work(app)
     return app
 
 
@@ -75,6 +76,14 @@ def configure_blueprints(app: Flask) -> None:
     from app.web import compress
 
     compress.init_app(app)  # gzip for compressible responses (2G links); after the views' own hooks
+
+
+def configure_unit_of_work(app: Flask) -> None:
+    """Every view runs as one unit of work (commit, roll back, one retry of a unique-key race); last,
+    so that it wraps the views of every blueprint registered above."""
+    from app.web import unit_of_work
+
+    unit_of_work.init_app(app)
 
 
 def configure_errors(app: Flask) -> None:

@@ -45,8 +45,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from app.blobs import get_blob_store
     from app.db import get_database
     from app.models import Form, Project
-    from app.services import accounts, projects
-    from app.services import forms as form_service
+    from app.services import projects
+    from app.services.accounts import people as accounts
+    from app.services.publishing import versions as form_service
     from forms.library import bundled_forms, read_bundled
 
     app = _app()
@@ -216,7 +217,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     from app.auth.actor import Actor
     from app.auth.passwords import generate_password
     from app.db import get_database
-    from app.services import accounts, projects
+    from app.services import projects
+    from app.services.accounts import people as accounts
 
     app = _app()
     password = args.password or generate_password()
@@ -249,7 +251,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 def cmd_app_user(args: argparse.Namespace) -> int:
     from app.db import get_database
-    from app.services import app_users, projects
+    from app.services import projects
+    from app.services.accounts import app_users
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -278,8 +281,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from app.db import get_database
     from app.errors import RutaError
     from app.models import Form
-    from app.services import forms as form_service
     from app.services import projects
+    from app.services.publishing import versions as form_service
 
     app = _app()
     data = Path(args.file).read_bytes()
@@ -351,7 +354,8 @@ def cmd_indicators_refresh(args: argparse.Namespace) -> int:
     from app.db import get_database
     from app.errors import RutaError
     from app.models import Project
-    from app.services import indicator_records, projects
+    from app.services import projects
+    from app.services.indicators import records as indicator_records
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -383,7 +387,7 @@ def cmd_totp_rekey(args: argparse.Namespace) -> int:
     """After putting a new key first in RUTA_TOTP_KEYS: every TOTP secret sealed again with it."""
     from app.auth.secret_box import box_for
     from app.db import get_database
-    from app.services import two_factor
+    from app.services.accounts import two_factor
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:

@@ -35,7 +35,8 @@ def cmd_link(args: argparse.Namespace) -> int:
     from app.auth.actor import Actor
     from app.db import get_database
     from app.models import Project
-    from app.services import hub_link, projects
+    from app.services import projects
+    from app.services.hubs import link as hub_link
     from sync.hub_client import HubClient, HubClientError
 
     app = _app()
@@ -102,7 +103,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from app.db import get_database
     from app.errors import RutaError
-    from app.services import hub_link
+    from app.services.hubs import link as hub_link
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -140,7 +141,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_issue(args: argparse.Namespace) -> int:
     from app.auth.actor import Actor
     from app.db import get_database
-    from app.services import hubs, projects
+    from app.services import projects
+    from app.services.hubs import central as hubs
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -162,7 +164,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
     from app.db import get_database
-    from app.services import hubs, projects
+    from app.services import projects
+    from app.services.hubs import central as hubs
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -187,7 +190,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_revoke(args: argparse.Namespace) -> int:
     from app.auth.actor import Actor
     from app.db import get_database
-    from app.services import hubs, projects
+    from app.services import projects
+    from app.services.hubs import central as hubs
 
     app = _app()
     with app.app_context(), get_database(app).session_scope() as session:

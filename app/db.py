@@ -222,8 +222,3 @@ def get_session() -> Session:
         g.db_session = get_database().sessionmaker()
     session: Session = g.db_session
     return session
-
-
-def commit() -> None:
-    """The single commit point of a request; views call it once, after their services ran."""
-    get_session().commit()

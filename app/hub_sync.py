@@ -28,7 +28,7 @@ from app.blobs import get_blob_store
 from app.db import get_database
 from app.errors import RutaError
 from app.models import HubLink, Project
-from app.services import hub_link
+from app.services.hubs import link as hub_link
 from sync.hub_client import HubClient, HubClientError, RateMeter, UploadProgress, encode_body, encode_smallest
 
 MIN_BATCH_BYTES = 32 * 1024

@@ -53,7 +53,7 @@ class Handler:
 
 def _refresh_indicators(ctx: JobContext) -> None:
     from app.models import Project
-    from app.services import indicator_records
+    from app.services.indicators import records as indicator_records
 
     project = ctx.session.get(Project, ctx.job.payload["project"])
     if project is not None:
@@ -83,7 +83,7 @@ def _webhook_failed(session: Session, job: jobs.ClaimedJob, error: str, final: b
 
 
 def _run_export(ctx: JobContext) -> None:
-    from app.services import export_runs
+    from app.services.exports import runs as export_runs
 
     app = ctx.app
     export_runs.run(
@@ -98,13 +98,13 @@ def _run_export(ctx: JobContext) -> None:
 
 
 def _export_failed(session: Session, job: jobs.ClaimedJob, error: str, final: bool) -> None:
-    from app.services import export_runs
+    from app.services.exports import runs as export_runs
 
     export_runs.record_failure(session, run_id=int(job.payload["export"]), error=error, final=final)
 
 
 def _purge_records(ctx: JobContext) -> None:
-    from app.services import retention
+    from app.services.protection import retention
 
     retention.run_purge(ctx.session, store=get_blob_store(ctx.app), payload=ctx.job.payload)
 
@@ -112,7 +112,8 @@ def _purge_records(ctx: JobContext) -> None:
 def _maintenance(ctx: JobContext) -> None:
     """Expired export files and old finished jobs go, the retention purge is queued; then the next run
     is queued an hour later."""
-    from app.services import export_runs, retention
+    from app.services.exports import runs as export_runs
+    from app.services.protection import retention
 
     export_runs.purge_expired(ctx.session, store=get_blob_store(ctx.app))
     retention.enqueue_purge(ctx.session)
@@ -122,7 +123,7 @@ def _maintenance(ctx: JobContext) -> None:
 
 def _ping(ctx: JobContext) -> None:
     """A diagnostic job (``ruta worker --ping``): waits, then records that it ran."""
-    from app.services import audit
+    from app.services.audit import events as audit
 
     time.sleep(float(ctx.job.payload.get("seconds", 0)))
     audit.record(

@@ -2,8 +2,8 @@
 
 The app stores these rows and computes every indicator as ``SUM(num), SUM(den), SUM(n), SUM(dk)``
 grouped by dimension columns. The rows are derived from the reference evaluation
-(:func:`app.indicators.compute.units`, :meth:`Measure.selects`, :func:`holds`), so summing them
-reproduces :func:`app.indicators.compute.compute` exactly:
+(:func:`app.indicators.reference.units`, :meth:`Measure.selects`, :func:`holds`), so summing them
+reproduces :func:`app.indicators.reference.compute` exactly:
 
 * a unit is kept when the denominator selects it (``n`` = 1) or when it answered don't know /
   refused to a field the denominator needs (``dk`` = 1, counted beside the value);
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.indicators.catalog import Catalog, Indicator
-from app.indicators.compute import UNKNOWN, RecordLike, units
 from app.indicators.expressions import Measure, Unit, holds, is_dk_refused
+from app.indicators.reference import UNKNOWN, RecordLike, units
 
 # Fact column -> the default disaggregation it holds (records basis). Persons-basis indicators use the
 # catalogue's person_disaggregations for the respondent-level ones.

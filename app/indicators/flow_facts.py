@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.indicators.compute import UNKNOWN
 from app.indicators.mapping.document import CountRule
+from app.indicators.reference import UNKNOWN
 from app.models.response import FLOW_CELLS
 
 FLOW_INSTRUMENT = "fmr"

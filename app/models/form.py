@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Base, JSONType, UTCDateTime, utcnow
 
 FORM_STATES = ("open", "closing", "closed")
-# Information sharing protocol classes, least to most protected (app/services/classification.py).
+# Information sharing protocol classes, least to most protected (app/services/protection/classification.py).
 SENSITIVITY_CLASSES = ("public", "restricted", "confidential", "strictly_confidential")
 
 

@@ -47,7 +47,7 @@ class Project(Base):
 
 class ProjectPartner(Base):
     """A partner organisation a project is shared with (migration 0017): its people, given roles in the
-    project, see only the rows collected for their organisation (app/services/row_access.py)."""
+    project, see only the rows collected for their organisation (app/services/protection/row_access.py)."""
 
     __tablename__ = "project_partners"
     __table_args__ = (sa.UniqueConstraint("project_id", "organisation_id"),)

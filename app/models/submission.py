@@ -65,7 +65,7 @@ class Submission(Base):
         )
     )
     # The organisation the record was collected for (migration 0017): a partner's people read only
-    # their organisation's rows of a shared project (app/services/row_access.py).
+    # their organisation's rows of a shared project (app/services/protection/row_access.py).
     organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     review_state: Mapped[str] = mapped_column(sa.String(16), default="received")
     instance_name: Mapped[str | None] = mapped_column(sa.String(512))
@@ -88,7 +88,7 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # server receive time
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # In the trash since then (None: live). Every read path filters on it through
-    # ``app.services.record_scope``; the row is purged, blobs and all, after the restore window.
+    # ``app.services.protection.record_scope``; the row is purged, blobs and all, after the restore window.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 

@@ -1,2 +1,2 @@
 """Use cases: ``verb_noun(session, *, actor, ...) -> result``. They flush, never commit, never import
-Flask: the request or CLI command that calls them is the single commit point."""
+Flask: the request (``app/web/unit_of_work.py``), CLI command or job that calls them commits."""

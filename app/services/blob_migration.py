@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.blobs import BlobStore
 from app.models import Blob
-from app.services import audit
+from app.services.audit import events as audit
 
 
 @dataclass

@@ -25,7 +25,7 @@ from app.indicators.facts import MULTI_COLUMN, PERIOD_COLUMNS, SADD
 from app.indicators.suppression import TOTAL, Cell, DimensionError, Table, check_dimensions, suppress
 from app.indicators.values import period_bounds
 from app.models import IndicatorFact, Project, Submission
-from app.services.indicator_values import APPROVED, DIMENSIONS, MAX_DIMENSIONS, WITH_RECEIVED, IndicatorQuery
+from app.services.indicators.values import APPROVED, DIMENSIONS, MAX_DIMENSIONS, WITH_RECEIVED, IndicatorQuery
 
 GRID = ("sex_gender", "age_band")
 BY_DIMENSIONS = tuple(d for d in DIMENSIONS if d not in GRID)

@@ -16,7 +16,8 @@ from app.auth.policy import COORDINATOR
 from app.db import utcnow
 from app.errors import AlreadyExistsError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, ProjectPartner, ProjectRole
-from app.services import audit, classification, row_access
+from app.services.audit import events as audit
+from app.services.protection import classification, row_access
 
 
 def list_partners(session: Session, *, project: Project) -> list[tuple[ProjectPartner, Organisation]]:

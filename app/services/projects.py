@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project
-from app.services import audit, sites
+from app.services import sites
+from app.services.audit import events as audit
 
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -21,7 +21,8 @@ from app.auth.actor import Actor
 from app.errors import InvalidValueError, NotFoundError, SiteImportError
 from app.indicators.normalise import site_rollup
 from app.models import Dataset, Entity
-from app.services import audit, entities
+from app.services import entities
+from app.services.audit import events as audit
 from app.sites import places, registry
 from app.sites.tables import TableError, read_table
 

@@ -30,7 +30,9 @@ from app.auth.actor import Actor
 from app.db import utcnow
 from app.errors import ForbiddenError, InvalidValueError, NotFoundError
 from app.models import AuditEvent, Project, Webhook, WebhookDelivery
-from app.services import audit, jobs, row_access
+from app.services import jobs
+from app.services.audit import events as audit
+from app.services.protection import row_access
 
 EVENTS = ("submission.created", "submission.updated", "submission.reviewed")
 # Audit ids are drawn at insert, so a transaction may commit after a later one that dispatch already

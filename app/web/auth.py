@@ -11,7 +11,8 @@ from flask import current_app, g, request
 from app.auth.actor import Actor
 from app.db import get_session
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError
-from app.services import accounts, two_factor
+from app.services.accounts import people as accounts
+from app.services.accounts import two_factor
 from app.web.login_guard import password_attempt
 
 

@@ -23,7 +23,7 @@ from app.errors import (
     StorageUnavailableError,
     UnsupportedMediaTypeError,
 )
-from app.services import audit
+from app.services.audit import events as audit
 
 log = logging.getLogger("ruta.errors")
 
@@ -120,7 +120,7 @@ def register_error_handlers(app: Flask) -> None:
         if error.audit_rows:
             for row in error.audit_rows:
                 audit.record_row(session, row)
-            session.commit()
+            session.commit()  # deliberate: the audit of a refused action outlives the request's rollback
         response = render(error)
         if error.status == 503:
             response.headers["Retry-After"] = "5"  # a passing outage (the blob store): the client retries

@@ -16,7 +16,13 @@ from flask import Flask, current_app, request
 
 from app.db import get_session
 from app.errors import AuthenticationFailedError, TooManyRequestsError
-from app.services.login_limits import DatabaseStore, LoginLimiter, RedisStore, client_key, parse_limits
+from app.services.accounts.login_limits import (
+    DatabaseStore,
+    LoginLimiter,
+    RedisStore,
+    client_key,
+    parse_limits,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -50,5 +56,5 @@ def password_attempt() -> Iterator[None]:
     except AuthenticationFailedError:
         session.rollback()
         limiter.record_failure(session, key, setting)
-        session.commit()
+        session.commit()  # deliberate: the count outlives the request's rollback
         raise

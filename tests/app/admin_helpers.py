@@ -14,9 +14,9 @@ from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import get_database
 from app.models import Submission, User
-from app.services import forms as form_service
 from app.services import projects
-from app.services import submissions as submission_service
+from app.services.publishing import versions as form_service
+from app.services.submissions import intake as submission_service
 from tests.app.conftest import World
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

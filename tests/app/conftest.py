@@ -157,7 +157,8 @@ def world(app: Flask, client: FlaskClient) -> World:
 def build_world(app: Flask, client: FlaskClient) -> World:
     """The world's rows in ``app``'s (empty, migrated) database; also for module-scoped databases."""
     from app.auth.actor import Actor
-    from app.services import accounts, projects
+    from app.services import projects
+    from app.services.accounts import people as accounts
 
     realm = app.config["DIGEST_REALM"]
     passwords = {name: f"{name}-password-123" for name in ROLE_NAMES}

@@ -20,7 +20,7 @@ import requests
 from app import create_app
 from app.db import get_database
 from app.migrate import alembic_config
-from app.services import app_users
+from app.services.accounts import app_users
 from tests.app.conftest import World
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ OR_HEADERS = {"X-OpenRosa-Version": "1.0"}
 
 
 # Fixture forms are published whatever media they expect (the tests send what they need); the reason
-# is what the publish gate (app/services/publish_gate.py) asks for when files are missing.
+# is what the publish gate (app/services/publishing/gate.py) asks for when files are missing.
 FIXTURE_PUBLISH = "publish=true&ignoreWarnings=true&overrideReason=test+fixture"
 
 

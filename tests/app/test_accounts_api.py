@@ -169,7 +169,7 @@ def test_removing_a_role_the_user_does_not_have_is_a_404(world: World) -> None:
 
 
 def _admin_of(world: World, org_id: int | None, email: str) -> dict[str, str]:
-    from app.services import accounts
+    from app.services.accounts import people as accounts
 
     with world.app.app_context(), get_database(world.app).session_scope() as s:
         accounts.create_user(

@@ -289,7 +289,7 @@ def test_a_large_filter_shows_postgresqls_estimate_and_still_pages_through_every
 ) -> None:
     """Above EXACT_COUNT_LIMIT matching rows PostgreSQL's table shows the planner's estimate instead of
     counting; the Next links (keyset) still reach every row once. SQLite always counts."""
-    from app.services import submission_query
+    from app.services.submissions import table_query as submission_query
 
     monkeypatch.setattr(submission_query, "EXACT_COUNT_LIMIT", 5)
     publish(world, SIMPLE_FORM)

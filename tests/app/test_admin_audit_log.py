@@ -10,7 +10,7 @@ from datetime import datetime
 from app.auth.actor import Actor
 from app.db import get_database
 from app.models import AuditEvent, User
-from app.services import audit
+from app.services.audit import events as audit
 from tests.app.admin_helpers import login
 from tests.app.conftest import World
 

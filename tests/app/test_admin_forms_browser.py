@@ -17,8 +17,8 @@ from app.auth.actor import Actor
 from app.blobs import get_blob_store
 from app.db import get_database
 from app.models import Form, Submission, SubmissionVersion, User
-from app.services import forms as form_service
 from app.services import projects
+from app.services.publishing import versions as form_service
 from tests.app.admin_helpers import MULTILINGUAL_FORM, publish
 from tests.app.conftest import World
 from tests.app.form_admin_helpers import MULTILINGUAL_V2, audit_rows

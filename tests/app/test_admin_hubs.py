@@ -61,7 +61,7 @@ def test_hubs_page_access(world: World) -> None:
 def test_hub_page_shows_this_hubs_link_backlog_and_rate(world: World) -> None:
     from app.db import get_database, utcnow
     from app.models import Project
-    from app.services import hub_link
+    from app.services.hubs import link as hub_link
     from tests.app.openrosa_helpers import device_token, post_submission, root
 
     publish_xml(world, SIMPLE_FORM)

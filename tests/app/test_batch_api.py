@@ -244,7 +244,7 @@ def test_bulk_items_that_lost_a_race_go_through_the_full_rules(world: World, mon
     # Another request stores an instanceID between this batch's classification and its bulk insert:
     # the bulk insert (COPY on PostgreSQL) hits the unique key, its savepoint rolls back, and every
     # bulk item goes through the per-item rules instead — nothing half-stored, the clash a duplicate.
-    from app.services import batch as batch_service
+    from app.services.submissions import batch as batch_service
 
     publish_xml(world, SIMPLE_FORM)
     token = device_token(world)["token"]

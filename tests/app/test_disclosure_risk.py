@@ -37,7 +37,7 @@ import zipfile
 
 import pytest
 
-from app.services.disclosure import age_band, measure, month
+from app.services.protection.disclosure import age_band, measure, month
 from tests.app.conftest import World
 
 FORM = b"""<?xml version="1.0"?>

@@ -328,7 +328,7 @@ def test_geojson_chosen_columns_and_repeat_geofield(world: World) -> None:
 def test_many_pages_export_every_row_once_in_order(world: World, monkeypatch: Any) -> None:
     # Pages of 2: seven submissions take four pages (read ahead by a second connection on
     # PostgreSQL); every row comes out once, in id order, with its repeat rows.
-    from app.services import exports as export_service
+    from app.services.exports import tables as export_service
 
     monkeypatch.setattr(export_service, "PAGE", 2)
     _household(world, 7)
@@ -346,7 +346,7 @@ def test_a_consumer_that_stops_early_stops_the_page_reader(world: World, monkeyp
 
     from app.db import get_database
     from app.models import Submission
-    from app.services import exports as export_service
+    from app.services.exports import tables as export_service
 
     monkeypatch.setattr(export_service, "PAGE", 1)
     _household(world, 5)

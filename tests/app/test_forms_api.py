@@ -41,7 +41,7 @@ def _counts(world: World) -> tuple[int, int, int]:
 
 
 # Corpus forms are published without the media they name: these tests are about publishing and
-# introspection, and the gate (app/services/publish_gate.py) asks for a reason when files are missing.
+# introspection, and the gate (app/services/publishing/gate.py) asks for a reason when files are missing.
 CORPUS_PUBLISH = "publish=true&ignoreWarnings=true&overrideReason=conformance+corpus"
 
 

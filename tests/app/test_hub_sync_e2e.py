@@ -23,7 +23,7 @@ from app import create_app
 from app.db import get_database
 from app.migrate import alembic_config
 from app.models import HubLink, SubmissionAttachment, SubmissionVersion
-from app.services import app_users
+from app.services.accounts import app_users
 from tests.app.conftest import World
 from tests.app.hub_helpers import central, free_port, hub_cli, phone_post, serve  # noqa: F401
 from tests.app.openrosa_helpers import SIMPLE_FORM, instance, publish_xml

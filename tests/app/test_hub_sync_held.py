@@ -12,7 +12,7 @@ import zipfile
 from typing import Any
 
 from app.hub_sync import Progress, Syncer
-from app.services import hub_link
+from app.services.hubs import link as hub_link
 
 
 class _Store:

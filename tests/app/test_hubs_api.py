@@ -169,7 +169,7 @@ def test_mirror_forms_copies_versions_media_and_state(world: World) -> None:
     in for the hub's own: same bytes (same md5 on phones), old versions kept, media, state."""
     from app.blobs import get_blob_store
     from app.models import Form, Project
-    from app.services import hub_link
+    from app.services.hubs import link as hub_link
 
     publish_xml(world, SIMPLE_FORM)
     v3 = SIMPLE_FORM.replace(b'version="2"', b'version="3"')

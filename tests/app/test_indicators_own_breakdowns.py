@@ -5,7 +5,7 @@ identity document and a 1-4 status question feeding ``legal_status``) is publish
 API and fed generated submissions spread over two months. Every published cell of ``GET /indicators``
 broken down by the indicators' own dimensions (direction, transport_modes, legal_status,
 country_residence_prev_iso3), crossed with defaults, and by ``period=day|week`` must equal the reference
-evaluation (:func:`app.indicators.compute.compute`) of the same answers, cell by cell; a few figures are
+evaluation (:func:`app.indicators.reference.compute`) of the same answers, cell by cell; a few figures are
 also computed by hand from the raw answers.
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from app.indicators.catalog import load_catalog
-from app.indicators.compute import compute
 from app.indicators.facts import dimension_keys
 from app.indicators.normalise import normalise
+from app.indicators.reference import compute
 from app.indicators.suppression import TOTAL
 from forms.schema import FormSchema
 from tests.app.conftest import World

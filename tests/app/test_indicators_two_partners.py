@@ -5,7 +5,7 @@ nationality and a roster of the others; a Portuguese form with numeric codes and
 are published as XForms, mapped through the API and fed generated submissions over HTTP. Every
 indicator is then read from ``GET /indicators`` for each default dimension and some crossings, and each
 published cell (every breakdown category too, cross-partner totals included) must equal the reference
-evaluation (:func:`app.indicators.compute.compute`) of the same answers normalised here, cell by cell.
+evaluation (:func:`app.indicators.reference.compute`) of the same answers normalised here, cell by cell.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from xml.sax.saxutils import escape
 import pytest
 
 from app.indicators.catalog import load_catalog
-from app.indicators.compute import compute
 from app.indicators.facts import dimension_keys
 from app.indicators.normalise import normalise
+from app.indicators.reference import compute
 from app.indicators.suppression import TOTAL
 from forms.schema import REPEAT, FormSchema
 from forms.xform import parse_xform

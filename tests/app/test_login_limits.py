@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.db import get_database
 from app.models import LoginFailure
-from app.services.login_limits import Limit, client_key, parse_limits, retry_after
+from app.services.accounts.login_limits import Limit, client_key, parse_limits, retry_after
 from tests.app.admin_helpers import csrf_token
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import OR_HEADERS

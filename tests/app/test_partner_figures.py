@@ -17,12 +17,13 @@ import pytest
 from app.auth.actor import Actor
 from app.db import get_database
 from app.indicators.catalog import load_catalog
-from app.indicators.compute import compute
 from app.indicators.facts import dimension_keys
 from app.indicators.normalise import normalise
+from app.indicators.reference import compute
 from app.indicators.suppression import TOTAL
 from app.models import User
-from app.services import accounts, projects
+from app.services import projects
+from app.services.accounts import people as accounts
 from tests.app.admin_helpers import login
 from tests.app.conftest import World
 from tests.app.job_helpers import run_jobs

@@ -15,7 +15,9 @@ import pytest
 from app.auth.actor import Actor
 from app.db import get_database
 from app.models import User
-from app.services import accounts, app_users, projects
+from app.services import projects
+from app.services.accounts import app_users
+from app.services.accounts import people as accounts
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import publish_xml, root
 from tests.app.test_quality import QUALITY_FORM, _configure, _flags, _post_batch, _send, _zip, household

@@ -20,7 +20,9 @@ import pytest
 from app.auth.actor import Actor
 from app.db import get_database
 from app.models import Submission, User
-from app.services import accounts, app_users, projects
+from app.services import projects
+from app.services.accounts import app_users
+from app.services.accounts import people as accounts
 from tests.app.admin_helpers import csrf_token, login
 from tests.app.conftest import World
 from tests.app.entity_helpers import publish_xlsform, registration_xlsform, registration_xml, update_xlsform

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from app.db import get_database, utcnow
 from app.models import AuditEvent, PurgedInstance, Submission, SubmissionAttachment
-from app.services import retention
+from app.services.protection import retention
 from tests.app.conftest import World
 from tests.app.test_retention import FORM, ONLY_A, backdate, base, in_store, instance, maintenance, send
 

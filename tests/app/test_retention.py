@@ -20,7 +20,7 @@ from flask import Flask
 from app.blobs import get_blob_store
 from app.db import get_database, utcnow
 from app.models import AuditEvent, Blob, CanonicalRecord, Comment, Job, Submission, SubmissionVersion
-from app.services import retention
+from app.services.protection import retention
 from app.worker import schedule_maintenance
 from tests.app.admin_helpers import login, post
 from tests.app.conftest import World

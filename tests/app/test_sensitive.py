@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.models import Project
-from app.services import sensitive
+from app.services.protection import sensitive
 from forms.schema import Field, FormSchema
 
 

@@ -16,7 +16,7 @@ from app.auth.actor import Actor
 from app.auth.secret_box import PREFIX, SecretBox, SecretBoxError, box_for
 from app.db import get_database, utcnow
 from app.models import User
-from app.services import two_factor
+from app.services.accounts import two_factor
 from tests.app.conftest import World
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

@@ -51,8 +51,11 @@ def seed(app: Any, n: int) -> dict[str, Any]:
     from app.blobs import get_blob_store
     from app.db import get_database
     from app.models import AppUser, Submission, SubmissionVersion
-    from app.services import accounts, app_users, hubs, projects
-    from app.services import forms as form_service
+    from app.services import projects
+    from app.services.accounts import app_users
+    from app.services.accounts import people as accounts
+    from app.services.hubs import central as hubs
+    from app.services.publishing import versions as form_service
 
     db = get_database(app)
     with app.app_context(), db.session_scope() as session:
@@ -216,7 +219,7 @@ def explain(app: Any, world: dict[str, Any]) -> None:
 
     from app.db import get_database
     from app.models import Submission
-    from app.services.submission_query import SubmissionFilter, _conditions, _ordered
+    from app.services.submissions.table_query import SubmissionFilter, _conditions, _ordered
 
     engine = get_database(app).engine
     if engine.dialect.name != "postgresql":

@@ -2,7 +2,8 @@
 ``POST /v1/projects/{pid}/submissions/batch`` (zip bodies, the whole request path in-process: auth,
 zip reading, classification, bulk insert, commit), beside the floor: a plain multi-row INSERT of the
 same rows (submissions, submission_versions, audit_events) on the same database, 500 rows a commit,
-prepared in advance and written with the same fastest multi-row INSERT (``app.services.bulk_insert``).
+prepared in advance and written with the same fastest multi-row INSERT
+(``app.services.submissions.bulk_insert``).
 
 Each run starts from an empty database. The run fails (exit 1) unless every item was created and the
 database holds exactly the submissions sent. Prints the median of the runs.
@@ -81,7 +82,7 @@ def insert_run(kind: str, run: int, n: int, size: int, tmp: Path) -> float:
     """The floor: the same rows, prepared in advance, with multi-row INSERTs and a commit per batch."""
     from app.db import get_database, utcnow
     from app.models import AuditEvent, Form, FormVersion, Submission, SubmissionVersion
-    from app.services import bulk_insert
+    from app.services.submissions import bulk_insert
 
     url = fresh_database(kind, tmp)
     app, _client, _headers, pid = _setup(url, tmp)

@@ -77,8 +77,10 @@ def seed(app: Any, n: int) -> dict[str, Any]:
     from app.blobs import get_blob_store
     from app.db import get_database
     from app.models import Submission, SubmissionVersion
-    from app.services import accounts, projects, table_columns
-    from app.services import forms as form_service
+    from app.services import projects
+    from app.services.accounts import people as accounts
+    from app.services.publishing import versions as form_service
+    from app.services.submissions import table_columns
     from forms.schema import FormSchema
 
     db = get_database(app)

@@ -127,8 +127,9 @@ def seed(app: Any, n: int) -> dict[str, Any]:
     from app.blobs import get_blob_store
     from app.db import get_database
     from app.models import Submission, SubmissionVersion
-    from app.services import accounts, projects
-    from app.services import forms as form_service
+    from app.services import projects
+    from app.services.accounts import people as accounts
+    from app.services.publishing import versions as form_service
     from forms.library import read_bundled
 
     db = get_database(app)
@@ -214,7 +215,7 @@ def seed(app: Any, n: int) -> dict[str, Any]:
 def normalise_all(app: Any, world: dict[str, Any]) -> float:
     from app.db import get_database
     from app.models import IndicatorFact, Project
-    from app.services import indicator_records
+    from app.services.indicators import records as indicator_records
 
     db = get_database(app)
     t0 = time.perf_counter()
@@ -237,8 +238,8 @@ def normalise_all(app: Any, world: dict[str, Any]) -> float:
 def full_recompute(app: Any, world: dict[str, Any]) -> tuple[float, int]:
     from app.db import get_database
     from app.models import Project
-    from app.services import indicator_records
-    from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_tables
+    from app.services.indicators import records as indicator_records
+    from app.services.indicators.values import DIMENSIONS, IndicatorQuery, compute_tables
 
     t0 = time.perf_counter()
     with app.app_context(), get_database(app).session_scope() as session:
@@ -256,7 +257,8 @@ def one_review_change(app: Any, world: dict[str, Any], state: str, submission_id
     from app.auth.actor import Actor
     from app.db import get_database
     from app.models import Project, Submission, User
-    from app.services import indicator_records, review
+    from app.services.indicators import records as indicator_records
+    from app.services.review import decisions as review
 
     with app.app_context(), get_database(app).session_scope() as session:
         t0 = time.perf_counter()
@@ -276,7 +278,7 @@ def one_review_change(app: Any, world: dict[str, Any], state: str, submission_id
 def unchanged_read(app: Any, world: dict[str, Any]) -> float:
     from app.db import get_database
     from app.models import Project
-    from app.services import indicator_records
+    from app.services.indicators import records as indicator_records
 
     with app.app_context(), get_database(app).session_scope() as session:
         t0 = time.perf_counter()

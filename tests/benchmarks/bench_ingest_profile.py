@@ -39,8 +39,10 @@ def _setup(database_url: str, instance_path: Path) -> tuple[Any, str, int]:
     from app.blobs import get_blob_store
     from app.cli import upgrade_database
     from app.db import get_database
-    from app.services import accounts, app_users, projects
-    from app.services import forms as form_service
+    from app.services import projects
+    from app.services.accounts import app_users
+    from app.services.accounts import people as accounts
+    from app.services.publishing import versions as form_service
 
     app = create_app(
         {

@@ -44,7 +44,8 @@ def _setup(kind: str, tmp: Path, submissions: int) -> tuple[Any, FlaskClient, di
 
     from app.auth.actor import Actor
     from app.migrate import alembic_config
-    from app.services import accounts, projects
+    from app.services import projects
+    from app.services.accounts import people as accounts
 
     passwords.use_fast_hashing_for_tests()
     url = _database(kind, tmp)

@@ -50,7 +50,8 @@ def bench_app(url: str, tmp: Path, form_xml: bytes, **project: Any) -> tuple[Any
     from app.auth.actor import Actor
     from app.db import get_database
     from app.migrate import alembic_config
-    from app.services import accounts, projects
+    from app.services import projects
+    from app.services.accounts import people as accounts
 
     passwords.use_fast_hashing_for_tests()
     command.upgrade(alembic_config(url), "head")

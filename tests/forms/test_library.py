@@ -16,9 +16,10 @@ import pytest
 from defusedxml import ElementTree
 from pyxform import xls2xform
 
-from forms.library import BundledForm, UnknownBundledFormError, build, bundled_forms, read_bundled
+from forms.library import BundledForm, UnknownBundledFormError, bundled_forms, read_bundled
 from forms.xlsform import convert
 from tests.clients.engine import fill_xform
+from tools.form_library import build
 
 FMS = "ruta_border_fms"
 HH = "ruta_household_needs"
@@ -431,7 +432,7 @@ def test_committed_workbooks_are_what_build_py_writes(tmp_path: Path) -> None:
     for path in written:
         form_id = path.stem
         assert path.read_bytes() == read_bundled(form_id), (
-            f"{path.name} is stale: run python -m forms.library.build"
+            f"{path.name} is stale: run python -m tools.form_library.build"
         )
 
 

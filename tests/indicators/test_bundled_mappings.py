@@ -7,7 +7,7 @@ import pytest
 
 from app.indicators.catalog import Catalog
 from app.indicators.mapping import ERROR, WARNING, validate_mapping
-from app.services.indicator_mappings import bundled_document
+from app.services.indicators.mappings import bundled_document
 from forms.library import bundled_forms, read_bundled
 from forms.xform import parse_xform
 from forms.xlsform import convert

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.indicators.catalog import Catalog
-from app.indicators.compute import IndicatorCell, compute, to_table
+from app.indicators.reference import IndicatorCell, compute, to_table
 from app.indicators.suppression import TOTAL, suppress
 
 WG_NONE = {

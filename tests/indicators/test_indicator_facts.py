@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.indicators.catalog import Catalog, load_catalog
-from app.indicators.compute import compute
 from app.indicators.facts import DIMENSION_COLUMNS, MULTI_COLUMN, StoredRecord, record_facts
+from app.indicators.reference import compute
 from app.indicators.suppression import TOTAL
 
 CATALOG = load_catalog()

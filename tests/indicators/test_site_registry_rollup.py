@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from app.indicators.catalog import load_catalog
-from app.indicators.compute import compute
 from app.indicators.mapping.document import MappingDocument, MappingFormatError
 from app.indicators.normalise import normalise, site_rollup
+from app.indicators.reference import compute
 from tests.indicators.indicator_builders import options, question, schema
 
 SITE, ADM1, ADM2 = "location.site_code", "location.adm1_pcode", "location.adm2_pcode"

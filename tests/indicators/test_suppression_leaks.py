@@ -1,5 +1,5 @@
 """No suppressed cell can be recovered from published cells (issue 16, item 5), checked on what the
-production assembly (:func:`app.services.indicator_values._values`) publishes for random partner data:
+production assembly (:func:`app.services.indicators.values._values`) publishes for random partner data:
 for every breakdown the API accepts (up to three of its dimensions), every published margin, and the
 base table beside each breakdown table.
 
@@ -23,7 +23,7 @@ from app.indicators.catalog import Catalog, load_catalog
 from app.indicators.series import cumulate
 from app.indicators.suppression import TOTAL, Cell, Table, check_dimensions, relations
 from app.indicators.values import IndicatorValue
-from app.services.indicator_values import DIMENSIONS, _values
+from app.services.indicators.values import DIMENSIONS, _values
 
 CATALOG: Catalog = load_catalog()
 CODES = ("FLW-04", "NEED-04", "PROT-04", "PROT-02", "FLW-01", "FLW-07", "FLW-05")

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.indicators.catalog import Catalog, load_catalog
-from app.indicators.compute import compute
 from app.indicators.mapping import ERROR, validate_mapping
 from app.indicators.normalise import NormalisedResult, normalise
+from app.indicators.reference import compute
 from app.indicators.suppression import TOTAL
 from forms.schema import Choice, FormSchema
 from tests.indicators.indicator_builders import question, repeat, schema

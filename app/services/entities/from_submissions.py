@@ -35,9 +35,10 @@ from app.models import (
     SubmissionVersion,
     User,
 )
-from app.services import audit, bulk_insert
+from app.services.audit import events as audit
 from app.services.entities import lists
 from app.services.entities.lists import Source
+from app.services.submissions import bulk_insert
 from forms import safe_xml
 from forms.entities import FormEntities, read_form_entities
 from forms.errors import XFormError

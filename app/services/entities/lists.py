@@ -25,7 +25,8 @@ from app.errors import (
     NotFoundError,
 )
 from app.models import Dataset, Entity, EntityVersion, Project, Submission
-from app.services import audit, row_access
+from app.services.audit import events as audit
+from app.services.protection import row_access
 from sync import limits
 
 MAX_UUID = limits.MAX_LENGTHS["entityId"]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.models import Dataset, Entity, Project
-from app.services import row_access
+from app.services.protection import row_access
 
 CSV_SUFFIX = ".csv"
 

@@ -16,7 +16,7 @@ from typing import Any
 from app.services.quality import geo
 from forms.schema import QUESTION, FormSchema
 
-# Every code the review table can filter on (app.services.submission_query.FLAG_CODES lists the same).
+# Every code the review table can filter on (app.services.submissions.table_query.FLAG_CODES lists the same).
 SHORT_INTERVIEW = "short_interview"
 LIKELY_DUPLICATE = "likely_duplicate"
 GEOPOINT_MISSING = "geopoint_missing"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.errors import InvalidValueError
 from app.models import Form, Project, Submission, SubmissionVersion
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.quality import geo, rules
 from app.services.quality.ingest import fields_for
 from app.services.quality.rules import ALL_FLAGS, FormQuality

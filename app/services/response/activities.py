@@ -22,7 +22,7 @@ from app.auth.actor import Actor
 from app.errors import InvalidValueError, NotFoundError
 from app.models import ActivityReport, ActivityUpload, Project
 from app.response import columns, qa
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.response.workbooks import read_sheet
 
 REQUIRED_HEADERS = ("organisation", "month", "sector", "indicator", "new_beneficiaries")

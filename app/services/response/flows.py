@@ -37,7 +37,7 @@ from app.indicators.normalise import SITE_ROLLUP
 from app.models import ActivityReport, FlowFact, FlowFactTransport, Project
 from app.models.response import FLOW_CELLS
 from app.services import sites as site_service
-from app.services.indicator_values import APPROVED, WITH_RECEIVED
+from app.services.indicators.values import APPROVED, WITH_RECEIVED
 
 PERIODS = ("day", "week", "month")
 DIMENSIONS = (

@@ -16,7 +16,7 @@ from app.auth.actor import Actor
 from app.errors import InvalidValueError
 from app.models import PlanFigure, Project
 from app.response import columns, qa
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.response.workbooks import read_sheet
 
 FIELDS = (

@@ -18,7 +18,6 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     entities,
     exports,
     form_versions,
-    forms,
     hubs,
     indicators,
     jobs,
@@ -35,3 +34,4 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     submissions,
     trash,
 )
+from app.web.admin import publishing as forms  # noqa: E402,F401  (views register themselves on bp)

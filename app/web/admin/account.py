@@ -15,10 +15,11 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext
 
 from app.auth.secret_box import box_for
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import AuthenticationFailedError
 from app.models import User
-from app.services import accounts, password_resets, two_factor
+from app.services.accounts import password_resets, two_factor
+from app.services.accounts import people as accounts
 from app.web.admin import bp
 from app.web.admin import sessions as admin_sessions
 from app.web.admin.context import current_actor
@@ -81,7 +82,6 @@ def change_password() -> Response:
         realm=current_app.config["DIGEST_REALM"],
         keep_token=admin_sessions.current().token,
     )
-    commit()
     flash(
         gettext("Password changed. Other sessions ended: %(n)d.", n=ended),
         "ok",
@@ -126,7 +126,6 @@ def two_factor_enable() -> str | Response:
         flash(gettext("That code is not right. Check the phone's clock and type the current code."), "error")
         return _back(url_for("admin.two_factor_setup"))
     session.pop(ENROLLING, None)
-    commit()
     return render_template("admin/recovery_codes.html", codes=codes, enabled_now=True)
 
 
@@ -139,7 +138,6 @@ def two_factor_off() -> Response:
     user = get_session().get(User, actor.user.id)
     assert user is not None
     two_factor.disable(get_session(), actor=actor, user=user)
-    commit()
     flash(gettext("Two-factor login is off."), "ok")
     return _back(url_for("admin.account"))
 
@@ -153,7 +151,6 @@ def two_factor_new_codes() -> str | Response:
     user = get_session().get(User, actor.user.id)
     assert user is not None
     codes = two_factor.regenerate_recovery_codes(get_session(), actor=actor, user=user)
-    commit()
     return render_template("admin/recovery_codes.html", codes=codes, enabled_now=False)
 
 
@@ -169,7 +166,6 @@ def start_second_step(user: User, next_url: str) -> Response:
     if locale:
         current["locale"] = locale
     current[PENDING] = {"user": user.id, "at": int(time.time()), "next": next_url[:500]}
-    commit()
     return _back(url_for("admin.login_two_factor"))
 
 
@@ -242,6 +238,5 @@ def reset_password() -> Response | str:
             ),
             status=401,
         )
-    commit()
     flash(gettext("Your new password is set. Log in with it."), "ok")
     return _back(url_for("admin.login"))

@@ -14,11 +14,12 @@ from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import AuthenticationFailedError
 from app.models import User
-from app.services import accounts, two_factor
-from app.services import audit as audit_service
+from app.services.accounts import people as accounts
+from app.services.accounts import two_factor
+from app.services.audit import events as audit_service
 from app.web.admin import bp
 from app.web.admin import sessions as admin_sessions
 from app.web.admin.setup import LOCALES
@@ -79,7 +80,6 @@ def finish_login(user: User, next_url: str | None) -> Response:
         subject_type="user",
         subject_id=user.id,
     )
-    commit()
     return redirect(_safe_next(next_url), code=303)  # type: ignore[return-value]
 
 
@@ -95,7 +95,6 @@ def logout() -> Response:
             subject_id=actor.user.id,
         )
     admin_sessions.log_out(admin_sessions.current())
-    commit()
     return redirect(url_for("admin.login"), code=303)  # type: ignore[return-value]
 
 
@@ -108,6 +107,5 @@ def set_locale() -> Response:
         actor = api_actor()
         if actor.user is not None:
             accounts.set_locale(get_session(), actor=actor, user=actor.user, locale=locale)
-            commit()
         g.admin_locale = locale
     return redirect(_safe_next(request.form.get("next")), code=303)  # type: ignore[return-value]

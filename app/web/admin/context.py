@@ -12,7 +12,7 @@ from flask import Response, g, redirect, render_template, request, session, url_
 from werkzeug.exceptions import HTTPException
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import AuthenticationRequiredError, NotFoundError, RutaError, TooManyRequestsError
 from app.models import Project
 from app.web.admin import bp
@@ -38,7 +38,9 @@ def _load_user() -> None:
         actor = api_actor()
         if actor.user is None:  # deactivated or deleted since logging in
             log_out(current())
-            commit()
+            # Deliberate: a before_request hook runs outside the view's unit of work, and the page that
+            # follows fails (login required), which would roll the log-out back.
+            get_session().commit()
             g.pop("user_id", None)
             g.pop("actor", None)
         else:

@@ -9,10 +9,12 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.models import AppUser
-from app.services import app_users, row_access, submission_counts
-from app.services import forms as form_service
+from app.services.accounts import app_users
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.submissions import counts as submission_counts
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from sync.qr import collect_settings, encode_settings, qr_png
@@ -54,7 +56,6 @@ def device_forms(project_id: int, app_user_id: int) -> Response:
         app_users.allow_all_forms(db, actor=actor, app_user=a)
     else:
         app_users.set_app_user_forms(db, actor=actor, app_user=a, xml_form_ids=request.form.getlist("forms"))
-    commit()
     flash(gettext("Forms of device %(name)s saved.", name=a.display_name), "ok")
     return redirect(url_for("admin.devices", project_id=p.id), code=303)  # type: ignore[return-value]
 
@@ -66,7 +67,6 @@ def revoke_device(project_id: int, app_user_id: int) -> Response:
     db = get_session()
     a = app_users.get_app_user(db, project=p, app_user_id=app_user_id)
     app_users.revoke_app_user(db, actor=actor, app_user=a)
-    commit()
     flash(
         gettext("Device %(name)s revoked: it can no longer download forms or send.", name=a.display_name),
         "ok",
@@ -91,7 +91,6 @@ def create_device(project_id: int) -> str:
     issued = app_users.create_app_user(
         get_session(), actor=actor, project=p, display_name=request.form.get("display_name", "")
     )
-    commit()
     return _qr_page(p.name, p.id, issued.app_user.display_name, issued.token)
 
 
@@ -103,5 +102,4 @@ def device_qr(project_id: int, app_user_id: int) -> str:
     db = get_session()
     a = app_users.get_app_user(db, project=p, app_user_id=app_user_id)
     token = app_users.reissue_token(db, actor=actor, app_user=a)
-    commit()
     return _qr_page(p.name, p.id, a.display_name, token)

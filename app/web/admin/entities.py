@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext
 
-from app.db import commit, get_session
-from app.services import audit
+from app.db import get_session
 from app.services import entities as entity_lists
+from app.services.audit import events as audit
 from app.services.entities import from_submissions, reads
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
@@ -90,7 +90,6 @@ def entity_list_csv(project_id: int, dataset_name: str) -> Response:
         subject_id=dataset.name,
         details={"rows": body.count(b"\n") - 1, "admin": True},
     )
-    commit()
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = content_disposition(f"{dataset.name}.csv")
     return response
@@ -123,7 +122,6 @@ def resolve_entity_conflict(project_id: int, dataset_name: str, uuid: str) -> Re
     dataset = entity_lists.find_dataset(db, project_id=p.id, name=dataset_name)
     entity = reads.entity(db, actor=actor, dataset=dataset, uuid=uuid)
     entity_lists.resolve_conflict(db, dataset=dataset, uuid=entity.uuid, actor=actor)
-    commit()
     flash(gettext("Conflict marked as resolved. Every version is kept."), "ok")
     target = url_for("admin.entity_detail", project_id=p.id, dataset_name=dataset.name, uuid=entity.uuid)
     return redirect(target, code=303)  # type: ignore[return-value]
@@ -137,6 +135,5 @@ def apply_held_updates(project_id: int, dataset_name: str) -> Response:
     db = get_session()
     dataset = entity_lists.find_dataset(db, project_id=p.id, name=dataset_name)
     applied = from_submissions.force_backlog(db, dataset=dataset, actor=actor)
-    commit()
     flash(gettext("%(n)d held updates applied and flagged for review.", n=applied), "ok")
     return redirect(url_for("admin.entity_list", project_id=p.id, dataset_name=dataset.name), code=303)  # type: ignore[return-value]

@@ -25,14 +25,18 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError, RutaError
 from app.exports.options import SENSITIVE_CHOICES, parse_options
 from app.models import ExportRun, Form, FormVersion, Project
 from app.models.submission import REVIEW_STATES
 from app.replica import get_read_session
-from app.services import disclosure, export_preview, export_render, export_runs, exports, sensitive
-from app.services import forms as form_service
+from app.services.exports import preview as export_preview
+from app.services.exports import render as export_render
+from app.services.exports import runs as export_runs
+from app.services.exports import tables as exports
+from app.services.protection import disclosure, sensitive
+from app.services.publishing import versions as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.api import exports as api_exports
@@ -159,7 +163,10 @@ def export_download(project_id: int, xml_form_id: str) -> Response:
         check=export_render.check_for(fmt),
     )
     risk = disclosure.guard(db, actor=actor, export=export, asked=False, share_class=None, fmt=fmt)
-    commit()  # the audit events (the export's, the risk check's), before the first byte
+    # Deliberate, before the pages are read: the audit events (the export's, the risk check's) are
+    # durable even when the export is refused, and SQLite's write lock, taken by those inserts, is
+    # released so the long read holds no lock.
+    db.commit()
     if risk is not None:
         disclosure.enforce(risk)
     export.between_pages = get_read_session().commit
@@ -175,7 +182,6 @@ def export_start(project_id: int, xml_form_id: str) -> Response:
     run = export_runs.request_export(
         get_session(), actor=actor, project=project, form=form, fmt=fmt, options=options
     )
-    commit()
     flash(gettext("Export %(id)s queued; this page shows its progress.", id=run.id), "ok")
     back = urlencode([(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"])
     url = url_for("admin.export_page", project_id=project.id, xml_form_id=form.xml_form_id)
@@ -188,7 +194,6 @@ def export_file(project_id: int, xml_form_id: str, export_id: int) -> Response:
     db = get_session()
     run = export_runs.get_run(db, actor=actor, project=project, form=form, run_id=export_id)
     export_runs.download(db, actor=actor, project=project, run=run)
-    commit()  # the download's audit event, before the first byte
     return api_exports.stored_download(run)
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement
 
 from app.errors import InvalidValueError
-from app.services.submission_query import SubmissionFilter
+from app.services.submissions.table_query import SubmissionFilter
 from app.web import query
 
 FILTER_KEYS = ("version", "from", "to", "submitter", "device", "state", "flag", "hub", "q", "sort", "dir")

@@ -1,5 +1,6 @@
 """A form's versions in the admin: downloads of each version's XForm and XLSForm, the readable diff
-between two versions, and archiving. The rules live in ``app.services.forms`` and ``forms.diff``."""
+between two versions, and archiving. The rules live in ``app.services.publishing.versions`` and
+``forms.diff``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
 import forms.diff
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import forms as form_service
-from app.services import submission_view
+from app.services.publishing import versions as form_service
+from app.services.submissions import reading as submission_view
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
@@ -100,7 +101,6 @@ def archive_form(project_id: int, xml_form_id: str) -> Response:
     f = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     archived = request.form.get("archived") == "1"
     form_service.set_archived(db, actor=actor, form=f, archived=archived)
-    commit()
     if archived:
         flash(gettext("Form archived: devices no longer get it; its submissions are kept."), "ok")
     else:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.models import Project
-from app.services import hub_link, row_access
-from app.services import hubs as hub_service
+from app.services.hubs import central as hub_service
+from app.services.hubs import link as hub_link
+from app.services.protection import row_access
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 
@@ -42,7 +43,6 @@ def issue_hub(project_id: int) -> str:
     actor = current_actor()
     p = project_for(actor, project_id, "hub.manage")
     issued = hub_service.issue_hub(get_session(), actor=actor, project=p, name=request.form.get("name", ""))
-    commit()
     return _page(p, new_token=issued.token, new_name=issued.hub.name)
 
 
@@ -52,6 +52,5 @@ def revoke_hub(project_id: int, hub_id: int) -> Response:
     p = project_for(actor, project_id, "hub.manage")
     db = get_session()
     hub = hub_service.revoke_hub(db, actor=actor, hub=hub_service.get_hub(db, project=p, hub_id=hub_id))
-    commit()
     flash(gettext("Hub %(name)s revoked: it can no longer sync.", name=hub.name), "ok")
     return redirect(url_for("admin.hubs", project_id=p.id), code=303)  # type: ignore[return-value]

@@ -19,8 +19,10 @@ from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorValue
 from app.models import Form
-from app.services import indicator_gaps, indicator_records, row_access
-from app.services.indicator_values import IndicatorQuery, compute_values
+from app.services.indicators import gaps as indicator_gaps
+from app.services.indicators import records as indicator_records
+from app.services.indicators.values import IndicatorQuery, compute_values
+from app.services.protection import row_access
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Job, WebhookDelivery
-from app.services import audit, webhooks
 from app.services import jobs as job_service
+from app.services import webhooks
+from app.services.audit import events as audit
 from app.web.admin import bp
 from app.web.admin.context import current_actor
 
@@ -39,7 +40,6 @@ def retry_job(job_id: int) -> Response:
         raise NotFoundError("No such job.")
     job_service.retry(session, job)
     audit.record(session, actor=actor, action="job.retry", subject_type="job", subject_id=job.id)
-    commit()
     flash(gettext("Job %(id)s is queued again.", id=job_id), "ok")
     return redirect(url_for("admin.jobs"), code=303)  # type: ignore[return-value]
 
@@ -53,6 +53,5 @@ def retry_delivery(delivery_id: int) -> Response:
     if delivery is None:
         raise NotFoundError("No such webhook delivery.")
     webhooks.redeliver(session, actor=actor, delivery=delivery)
-    commit()
     flash(gettext("Delivery %(id)s will be sent again.", id=delivery_id), "ok")
     return redirect(url_for("admin.jobs"), code=303)  # type: ignore[return-value]

@@ -18,13 +18,13 @@ import yaml
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, ngettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import MappingInvalidError
 from app.indicators.catalog import load_catalog
 from app.indicators.mapping import MappingDocument, MappingFormatError, editor
 from app.models import Form, Project, User
-from app.services import forms as form_service
-from app.services import indicator_mappings
+from app.services.indicators import mappings as indicator_mappings
+from app.services.publishing import versions as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 
@@ -195,7 +195,6 @@ def _form(actor_action: str, project_id: int, xml_form_id: str) -> tuple[Project
 def form_mapping(project_id: int, xml_form_id: str) -> Response:
     project, form = _form("mapping.read", project_id, xml_form_id)
     response = _render(project, form)
-    commit()  # a bundled form's shipped mapping is stored on first use
     return response
 
 
@@ -234,7 +233,6 @@ def confirm_form_mapping(project_id: int, xml_form_id: str) -> Response:
         db.rollback()  # nothing of a refused document is kept
         form = form_service.get_form(db, project=project, xml_form_id=xml_form_id)
         return _render(project, form, text=text, refused=exc, status=400)
-    commit()
     flash(
         gettext("Mapping version %(v)s confirmed; indicators use it from the next read.", v=mapping.version),
         "ok",
@@ -298,7 +296,6 @@ def save_mapping_form(project_id: int, xml_form_id: str) -> Response:
         db.rollback()  # nothing of a refused edit is kept
         form = form_service.get_form(db, project=project, xml_form_id=xml_form_id)
         return _render(project, form, refused=exc, edited=edited, status=400)
-    commit()
     flash(
         gettext("Mapping version %(v)s confirmed; indicators use it from the next read.", v=mapping.version),
         "ok",

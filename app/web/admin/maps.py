@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, render_template, request
 
-from app.db import commit, get_session
-from app.services import forms as form_service
-from app.services import row_access, submission_map
+from app.db import get_session
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.submissions import map_points as submission_map
 from app.web.admin import bp
 from app.web.admin.context import CSP, current_actor, project_for, project_menu
 from app.web.admin.filters import filter_args, parse_filter, query_string
@@ -76,7 +77,6 @@ def submissions_map_data(project_id: int, xml_form_id: str) -> Response:
         collection = submission_map.feature_collection(
             db, actor=actor, project=p, form=form, flt=flt, field=found.field
         )
-        commit()  # the audit event of this read
     return Response(
         json.dumps(collection, separators=(",", ":")),
         mimetype="application/geo+json",

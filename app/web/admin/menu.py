@@ -37,7 +37,7 @@ def _people(actor: Actor) -> bool:
 def _audit(actor: Actor) -> bool:
     """Whoever may read some project's events (administrators, project managers)."""
     from app.db import get_session
-    from app.services.audit_log import readable_project_ids
+    from app.services.audit.log import readable_project_ids
 
     return readable_project_ids(get_session(), actor) != []
 

@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from app.db import get_session
 from app.models import Organisation
-from app.services import forms as form_service
 from app.services import projects as project_service
-from app.services import row_access, submission_counts
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.submissions import counts as submission_counts
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 

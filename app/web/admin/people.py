@@ -16,12 +16,15 @@ from sqlalchemy import select
 from app.auth import passwords
 from app.auth.actor import Actor
 from app.auth.policy import PERMISSIONS
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import ConflictError, ForbiddenError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, User
 from app.models.user import ROLES
-from app.services import accounts, partners, password_resets, row_access, two_factor
 from app.services import mail as mail_service
+from app.services import partners
+from app.services.accounts import password_resets, two_factor
+from app.services.accounts import people as accounts
+from app.services.protection import row_access
 from app.web.admin import bp
 from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
 
@@ -155,12 +158,10 @@ def create_person() -> Response | str:
         flash(gettext("That is not an email address.") if email_error else refusal(error), "error")
         return _back(url_for("admin.people"))
     if password:
-        commit()
         flash(gettext("Account created for %(email)s.", email=user.email), "ok")
         return _back(url_for("admin.person", user_id=user.id))
     # No password given: the person sets their own with a one-time code.
     code = password_resets.issue(db, actor=actor, user=user)
-    commit()
     return _reset_page(user, code, created=True)
 
 
@@ -209,7 +210,6 @@ def update_person(user_id: int) -> Response:
     except InvalidValueError as error:
         flash(refusal(error), "error")
         return _back(url_for("admin.person", user_id=user.id))
-    commit()
     flash(gettext("Saved.") if changed else gettext("Nothing changed."), "ok")
     return _back(url_for("admin.person", user_id=user.id))
 
@@ -248,7 +248,6 @@ def issue_password_reset(user_id: int) -> str:
     actor = current_actor()
     user = _person_for(actor, user_id)
     code = password_resets.issue(get_session(), actor=actor, user=user)
-    commit()
     return _reset_page(user, code)
 
 
@@ -258,7 +257,6 @@ def person_two_factor_off(user_id: int) -> Response:
     user = _person_for(actor, user_id)
     if two_factor.is_enabled(user):
         two_factor.disable(get_session(), actor=actor, user=user)
-        commit()
         flash(gettext("Two-factor login is off for %(email)s.", email=user.email), "ok")
     return _back(url_for("admin.person", user_id=user.id))
 
@@ -310,7 +308,6 @@ def assign_role(project_id: int) -> Response:
     except InvalidValueError as error:
         flash(refusal(error), "error")
         return _back(url_for("admin.project_people", project_id=p.id))
-    commit()
     flash(gettext("%(who)s is now %(role)s in this project.", who=user.email, role=ROLE_LABELS[role]), "ok")
     return _back(url_for("admin.project_people", project_id=p.id))
 
@@ -324,7 +321,6 @@ def revoke_role(project_id: int, user_id: int) -> Response:
     if accounts.role_of(db, project=p, user=user) is None:
         raise NotFoundError(gettext("This person has no role in this project."))
     accounts.assign_role(db, actor=actor, project=p, user=user, role=None)
-    commit()
     flash(gettext("%(who)s no longer has a role in this project.", who=user.email), "ok")
     return _back(url_for("admin.project_people", project_id=p.id))
 
@@ -336,7 +332,6 @@ def set_row_grant(project_id: int, user_id: int) -> Response:
     p = project_for(actor, project_id, "project.partners")
     granted = request.form.get("grant") == "1"
     partners.set_row_grant(get_session(), actor=actor, project=p, user_id=user_id, granted=granted)
-    commit()
     if granted:
         flash(gettext("The coordinator now reads every partner’s submissions in this project."), "ok")
     else:

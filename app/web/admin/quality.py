@@ -8,9 +8,9 @@ from typing import Any
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import forms as form_service
+from app.services.publishing import versions as form_service
 from app.services.quality import settings as quality_settings
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for
@@ -39,7 +39,6 @@ def form_quality(project_id: int, xml_form_id: str) -> Response:
     db = get_session()
     f = form_service.get_form(db, project=p, xml_form_id=xml_form_id)
     quality_settings.update(db, actor=actor, project=p, form=f, data=_posted())
-    commit()
     flash(gettext("Quality checks saved; they apply to submissions from now on."), "ok")
     url = url_for("admin.form", project_id=p.id, xml_form_id=f.xml_form_id)
     return redirect(f"{url}#quality", code=303)  # type: ignore[return-value]

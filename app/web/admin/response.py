@@ -11,9 +11,9 @@ from datetime import date
 
 from flask import Response, render_template, request
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.response import flows, suppression
 from app.services.response.reach import ReachQuery, gaps
 from app.web import query
@@ -57,7 +57,6 @@ def response(project_id: int) -> str:
         subject_id=p.id,
         details={"year": year, "page": request.path},
     )
-    commit()
     return render_template(
         "admin/response.html",
         project=p,

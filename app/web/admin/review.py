@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext, ngettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import forms as form_service
-from app.services import review, review_bulk, row_access, submission_query
+from app.services.protection import row_access
+from app.services.publishing import versions as form_service
+from app.services.review import bulk as review_bulk
+from app.services.review import decisions as review
+from app.services.submissions import table_query as submission_query
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for
@@ -46,7 +49,6 @@ def review_submission(submission_id: int) -> Response:
     _prev, next_id = submission_query.neighbours(
         db, parse_filter(args, form.id, row_access.visible_rows(db, actor, p)), sub
     )
-    commit()
     flash(gettext("Review saved."), "ok")
     target = next_id if (next_id and request.form.get("advance") == "1") else sub.id
     qs = query_string(args)
@@ -60,7 +62,6 @@ def comment_submission(submission_id: int) -> Response:
     review.add_comment(
         get_session(), actor=actor, project=p, submission=sub, body=request.form.get("body", "")
     )
-    commit()
     flash(gettext("Comment added."), "ok")
     qs = query_string(_queue_args())
     return redirect(url_for("admin.submission", submission_id=sub.id) + (f"?{qs}" if qs else ""), code=303)  # type: ignore[return-value]
@@ -95,7 +96,6 @@ def review_bulk_view(project_id: int, xml_form_id: str) -> Response:
         comment=_comment(),
         selection={"scope": request.form.get("scope") or "rows", "filter": args},
     )
-    commit()
     flash(ngettext("%(num)d submission reviewed.", "%(num)d submissions reviewed.", n), "ok")
     qs = query_string(args)
     url = url_for("admin.submissions", project_id=p.id, xml_form_id=form.xml_form_id)

@@ -18,7 +18,7 @@ from flask import Flask, Request, Response, current_app, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from app.db import get_session
-from app.services import accounts
+from app.services.accounts import people as accounts
 
 
 class AdminSession(SecureCookieSession):
@@ -85,7 +85,7 @@ class AdminSessionInterface(SecureCookieSessionInterface):
             return
         if session.modified and not session.fresh:
             accounts.save_web_session_data(get_session(), token=session.token, data=dict(session))
-            get_session().commit()
+            get_session().commit()  # deliberate: saved after the view, outside its unit of work
         if session.fresh:
             response.vary.add("Cookie")
             response.set_cookie(

@@ -9,11 +9,11 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError, SiteImportError
 from app.models import Project
-from app.services import audit
 from app.services import sites as site_service
+from app.services.audit import events as audit
 from app.sites import places, registry
 from app.web import query
 from app.web.admin import bp
@@ -62,7 +62,6 @@ def sites(project_id: int) -> tuple[str, int]:
         subject_type="dataset",
         subject_id="sites",
     )
-    commit()
     return _page(p)
 
 
@@ -86,7 +85,6 @@ def import_sites(project_id: int) -> tuple[str, int] | Response:
         return _page(p, report=err.details, status=422)
     except InvalidValueError as err:
         return _page(p, error=err.message, status=400)
-    commit()
     report = result.as_dict()
     flash(
         gettext(
@@ -118,7 +116,6 @@ def save_site(project_id: int) -> tuple[str, int] | Response:
     site, issues = site_service.save_site(get_session(), project_id=p.id, values=values, actor=actor)
     if site is None:
         return _edit_page(p, values, issues, existing=request.form.get("existing") == "1"), 422
-    commit()
     flash(gettext("Site %(code)s saved.", code=site.code), "ok")
     return redirect(url_for("admin.sites", project_id=p.id), code=303)  # type: ignore[return-value]
 

@@ -7,7 +7,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import ConflictError, InvalidValueError, NotFoundError
 from app.models import Organisation, Project, User
 from app.services import projects as project_service
@@ -68,7 +68,6 @@ def create_organisation() -> Response:
             "error",
         )
         return _back(url_for("admin.organisations"))
-    commit()
     flash(gettext("Organisation %(name)s created.", name=org.name), "ok")
     return _back(url_for("admin.organisation", organisation_id=org.id))
 
@@ -103,7 +102,6 @@ def update_organisation(organisation_id: int) -> Response:
         flash(gettext("An organisation needs a name of at most %(n)d characters.", n=NAME_MAX), "error")
         return _back(url_for("admin.organisation", organisation_id=org.id))
     project_service.update_organisation(get_session(), actor=current_actor(), organisation=org, name=name)
-    commit()
     flash(gettext("Saved."), "ok")
     return _back(url_for("admin.organisation", organisation_id=org.id))
 
@@ -135,7 +133,6 @@ def create_project(organisation_id: int) -> Response:
         description=request.form.get("description", "")[:10_000],
         countries=countries,
     )
-    commit()
     flash(gettext("Project %(name)s created. Give people roles in it here.", name=p.name), "ok")
     return _back(url_for("admin.project_people", project_id=p.id))
 
@@ -173,6 +170,5 @@ def update_project_settings(project_id: int) -> Response:
             "is_archived": request.form.get("is_archived") == "on",
         },
     )
-    commit()
     flash(gettext("Saved."), "ok")
     return _back(url_for("admin.project_settings", project_id=p.id))

@@ -8,19 +8,16 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Form, FormVersion, Project, Submission
-from app.services import (
-    audit,
-    review,
-    row_access,
-    sensitive,
-    submission_query,
-    submission_view,
-    table_columns,
-)
-from app.services import forms as form_service
+from app.services.audit import events as audit
+from app.services.protection import row_access, sensitive
+from app.services.publishing import versions as form_service
+from app.services.review import decisions as review
+from app.services.submissions import reading as submission_view
+from app.services.submissions import table_columns
+from app.services.submissions import table_query as submission_query
 from app.web import query
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
@@ -138,7 +135,6 @@ def submission_columns(project_id: int, xml_form_id: str) -> Response:
         raise NotFoundError(gettext("This form has no published version yet."))
     schema = FormSchema.from_dict(form.current_version.schema)
     table_columns.save(db, actor=actor, form=form, schema=schema, paths=request.form.getlist("columns"))
-    commit()
     flash(gettext("Columns saved for everyone who reviews this form."), "ok")
     back = url_for("admin.submissions", project_id=p.id, xml_form_id=form.xml_form_id)
     args = filter_args(request.form)
@@ -191,7 +187,8 @@ def submission(submission_id: int) -> str:
         subject_id=sub.instance_id,
         details={"form": form.xml_form_id, "via": "admin", "sensitive": see_sensitive},
     )
-    commit()  # who saw the record is kept even if the page then fails to render
+    # Deliberate: who saw the record is kept even if the page then fails to render.
+    get_session().commit()
     return render_template(
         "admin/submission.html",
         project=p,
@@ -246,7 +243,6 @@ def submission_file(submission_id: int, name: str) -> Response:
         subject_id=sub.instance_id,
         details={"form": _form.xml_form_id, "name": name, "via": "admin"},
     )
-    commit()
     ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     inline = INLINE_TYPES.get(ext) if request.args.get("download") is None else None
     mimetype = inline or "application/octet-stream"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Form, Submission
-from app.services import forms as form_service
-from app.services import retention
+from app.services.protection import retention
+from app.services.publishing import versions as form_service
 from app.web.admin import bp
 from app.web.admin.context import current_actor, project_for, project_menu
 from app.web.admin.submissions import submission_for
@@ -20,7 +20,6 @@ def delete_submission(submission_id: int) -> Response:
     actor = current_actor()
     p, form, sub = submission_for(actor, submission_id, "submission.delete")
     retention.trash(get_session(), actor=actor, project=p, form=form, submission=sub)
-    commit()
     flash(
         gettext("Moved to the trash. It can be restored for %(days)d days.", days=retention.RESTORE_DAYS),
         "ok",
@@ -40,7 +39,6 @@ def restore_submission(submission_id: int) -> Response:
     assert form is not None
     p = project_for(actor, form.project_id, "submission.delete")
     retention.restore(db, actor=actor, project=p, form=form, submission=sub)
-    commit()
     flash(gettext("Restored."), "ok")
     return redirect(url_for("admin.submission", submission_id=sub.id), code=303)  # type: ignore[return-value]
 

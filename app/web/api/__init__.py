@@ -11,7 +11,6 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     batch,
     entities,
     exports,
-    forms,
     hubs,
     indicators,
     keys,
@@ -25,3 +24,4 @@ from app.web.api import (  # noqa: E402,F401  (views register themselves on bp)
     sites,
     submissions,
 )
+from app.web.api import publishing as forms  # noqa: E402,F401  (views register themselves on bp)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError, NotFoundError
-from app.services import app_users
+from app.services.accounts import app_users
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.serialise import AppUserOut, app_user
@@ -33,7 +33,6 @@ def create_app_user(project_id: int) -> Response:
     issued = app_users.create_app_user(
         get_session(), actor=actor, project=p, display_name=data["displayName"], form_ids=forms
     )
-    commit()
     return jsonify(app_user(issued.app_user, issued.token) | {"qr": _onboarding(p.id, p.name, issued.token)})
 
 
@@ -44,7 +43,6 @@ def revoke_app_user(project_id: int, app_user_id: int) -> Response:
     session = get_session()
     a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
     app_users.revoke_app_user(session, actor=actor, app_user=a)
-    commit()
     return jsonify({"success": True})
 
 
@@ -66,7 +64,6 @@ def assign_form_to_app_user(project_id: int, xml_form_id: str, role_id: str, app
     if xml_form_id not in current:
         current.append(xml_form_id)
     app_users.set_app_user_forms(session, actor=actor, app_user=a, xml_form_ids=current)
-    commit()
     return jsonify({"success": True})
 
 
@@ -97,7 +94,6 @@ def app_user_qr(project_id: int, app_user_id: int, fmt: str = "json") -> Respons
     session = get_session()
     a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
     token = app_users.reissue_token(session, actor=actor, app_user=a)
-    commit()
     info = _onboarding(project_id, p.name, token)
     if fmt == "png":
         return Response(qr_png(str(info["payload"])), mimetype="image/png")

@@ -11,7 +11,7 @@ from flask import Response, jsonify
 from app.db import get_session
 from app.errors import InvalidValueError
 from app.models import AuditEvent
-from app.services import audit_query
+from app.services.audit import query as audit_query
 from app.web import query
 from app.web.api import bp
 from app.web.api.serialise import ts

@@ -14,9 +14,10 @@ from urllib.parse import quote
 from flask import Response, jsonify, url_for
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
-from app.services import export_runs, webhooks
-from app.services import forms as form_service
+from app.db import get_session
+from app.services import webhooks
+from app.services.exports import runs as export_runs
+from app.services.publishing import versions as form_service
 from app.web.api import bodies, bp
 from app.web.api.exports import option_text
 from app.web.api.projects import project_for
@@ -39,7 +40,6 @@ def request_export(project_id: int, xml_form_id: str) -> tuple[Response, int, di
     run = export_runs.request_export(
         session, actor=actor, project=project, form=form, fmt=fmt, options=options
     )
-    commit()
     location = url_for("api.export_status", project_id=project_id, xml_form_id=xml_form_id, export_id=run.id)
     return jsonify(export_runs.describe(run)), 202, {"Location": location}
 
@@ -66,7 +66,6 @@ def export_status(project_id: int, xml_form_id: str, export_id: int) -> Response
 def export_file(project_id: int, xml_form_id: str, export_id: int) -> Response:
     actor, project, run = _run(project_id, xml_form_id, export_id)
     export_runs.download(get_session(), actor=actor, project=project, run=run)
-    commit()  # the download's audit event, before the first byte
     assert run.blob_sha256 is not None
     response = Response(get_blob_store().iter_chunks(run.blob_sha256), mimetype=run.content_type)
     response.headers["Content-Length"] = str(run.size)
@@ -100,7 +99,6 @@ def create_webhook(project_id: int) -> tuple[Response, int]:
         secret=body.get("secret") or None,
         events=events,
     )
-    commit()
     return jsonify(webhooks.describe(hook, with_secret=True)), 201
 
 
@@ -111,5 +109,4 @@ def delete_webhook(project_id: int, webhook_id: int) -> Response:
     session = get_session()
     hook = webhooks.get_webhook(session, project=project, webhook_id=webhook_id)
     webhooks.delete_webhook(session, actor=actor, project=project, webhook=hook)
-    commit()
     return jsonify({"success": True})

@@ -27,7 +27,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from app.auth.actor import Actor
 from app.auth.hub_actor import HubActor
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import (
     BadRequestError,
     BatchFormatError,
@@ -38,12 +38,13 @@ from app.errors import (
     ZipBombError,
 )
 from app.models import Project
-from app.services import batch as batch_service
-from app.services import batch_uploads
-from app.services import hubs as hub_service
-from app.services import submissions as submission_service
+from app.services.hubs import central as hub_service
+from app.services.submissions import batch as batch_service
+from app.services.submissions import batch_uploads
+from app.services.submissions import intake as submission_service
 from app.web.api import bp
 from app.web.api.hubs import hub_or_user_actor
+from app.web.unit_of_work import single_attempt
 from sync import batch as batch_reader
 
 CHUNK = 1024 * 1024
@@ -165,6 +166,7 @@ def _submitter(project_id: int) -> tuple[Actor, Project]:
 
 
 @bp.post("/projects/<int:project_id>/submissions/batch")
+@single_attempt  # the body is read from the stream; items race in their own savepoints
 def submission_batch(project_id: int) -> Response:
     """Many submissions in one request (zip, multipart or Kobo JSON), one result per item."""
     actor, project = _submitter(project_id)
@@ -197,7 +199,6 @@ def _ingest(actor: Actor, project: Project, body: IO[bytes] | None = None) -> di
     counts = dict(Counter(r.status for r in results))
     if isinstance(actor, HubActor):
         hub_service.record_batch(session, actor=actor, counts=counts)
-    commit()  # the single commit: files are already fsynced, so the 200 below means durable
     return {"results": [r.to_dict() for r in results], "counts": counts}
 
 
@@ -215,6 +216,7 @@ def batch_upload_state(project_id: int, upload_id: str) -> Response:
 
 
 @bp.put("/projects/<int:project_id>/submissions/batch/uploads/<upload_id>")
+@single_attempt  # the chunk is read from the stream
 def batch_upload_chunk(project_id: int, upload_id: str) -> Response:
     """Append one chunk (``Content-Range: bytes a-b/total``), kept as it arrives: a sender cut off
     mid-chunk asks how much is held (GET) and sends only the rest."""
@@ -239,6 +241,7 @@ def batch_upload_chunk(project_id: int, upload_id: str) -> Response:
 
 
 @bp.post("/projects/<int:project_id>/submissions/batch/uploads/<upload_id>/ingest")
+@single_attempt  # its answer is kept on disk; items race in their own savepoints
 def batch_upload_ingest(project_id: int, upload_id: str) -> Response:
     """Ingest a complete upload as a batch (same answer as a direct POST); a second call answers the
     first call's answer without ingesting again."""
@@ -250,5 +253,8 @@ def batch_upload_ingest(project_id: int, upload_id: str) -> Response:
     part = batch_uploads.complete(folder, upload_id)
     with open(part, "rb") as body:
         answer = _ingest(actor, project, body)
+    # Deliberate: the kept answer is what a repeated call gets back, so the items must be durable
+    # before it is written (the unit of work would commit only after this view returns).
+    get_session().commit()
     batch_uploads.keep_answer(folder, upload_id, answer)
     return jsonify(answer)

@@ -10,11 +10,11 @@ from flask import Response, jsonify, request
 from marshmallow import fields
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.models import Dataset, Entity, Project
-from app.services import audit
 from app.services import entities as entity_lists
+from app.services.audit import events as audit
 from app.services.entities import reads
 from app.services.entities.lists import Source
 from app.web.api import bodies, bp
@@ -113,7 +113,6 @@ def create_dataset(project_id: int) -> Response:
         owner_only=owner_only,
         actor=actor,
     )
-    commit()
     return jsonify(_dataset_json(dataset) | {"properties": []})
 
 
@@ -149,7 +148,6 @@ def update_dataset(project_id: int, dataset_name: str) -> Response:
         subject_id=d.name,
         details={"approvalRequired": approval, "ownerOnly": owner_only},
     )
-    commit()
     return jsonify(_dataset_json(d))
 
 
@@ -161,7 +159,6 @@ def add_property(project_id: int, dataset_name: str) -> Response:
     entity_lists.ensure_dataset(
         get_session(), project_id=project.id, name=d.name, properties=[prop], actor=actor
     )
-    commit()
     return jsonify({"success": True})
 
 
@@ -178,7 +175,6 @@ def list_entities(project_id: int, dataset_name: str) -> Response:
         offset=page.get("offset", 0),
     )
     _audit_read(actor, d, "entity.list", len(rows))
-    commit()
     return jsonify([_entity_json(e, with_data=True) for e in rows])
 
 
@@ -250,7 +246,6 @@ def create_entities(project_id: int, dataset_name: str) -> Response:
             entity_lists.create_entity(
                 session, dataset=d, label=label, data=props, uuid=item.get("uuid"), actor=actor, source=source
             )
-        commit()
         return jsonify({"success": True})
     label, props = _entity_body(body)
     if not label:
@@ -259,7 +254,6 @@ def create_entities(project_id: int, dataset_name: str) -> Response:
     e = entity_lists.create_entity(
         session, dataset=d, label=label, data=props, uuid=uuid, actor=actor, source=source
     )
-    commit()
     return jsonify(_entity_json(e, with_data=True))
 
 
@@ -282,7 +276,6 @@ def update_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
         actor=actor,
         source=Source("api"),
     )
-    commit()
     return jsonify(_entity_json(e, with_data=True))
 
 
@@ -291,7 +284,6 @@ def delete_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
     actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     entity_lists.delete_entity(get_session(), dataset=d, uuid=uuid, actor=actor)
-    commit()
     return jsonify({"success": True})
 
 
@@ -300,7 +292,6 @@ def restore_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
     actor, _project, d = _dataset(project_id, dataset_name, "entity.write")
     reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     e = entity_lists.restore_entity(get_session(), dataset=d, uuid=uuid, actor=actor)
-    commit()
     return jsonify(_entity_json(e, with_data=True))
 
 
@@ -311,7 +302,6 @@ def resolve_entity(project_id: int, dataset_name: str, uuid: str) -> Response:
     actor, _project, d = _dataset(project_id, dataset_name, "entity.resolve")
     reads.entity(get_session(), actor=actor, dataset=d, uuid=uuid)
     e = entity_lists.resolve_conflict(get_session(), dataset=d, uuid=uuid, actor=actor)
-    commit()
     return jsonify(_entity_json(e, with_data=True))
 
 
@@ -325,7 +315,6 @@ def entities_csv(project_id: int, dataset_name: str) -> Response:
         return response
     body = b"".join(reads.export_csv(get_session(), actor=actor, dataset=d))
     _audit_read(actor, d, "entity.export", body.count(b"\n") - 1)
-    commit()
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = content_disposition(f"{d.name}.csv")
     response.set_etag(etag)

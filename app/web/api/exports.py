@@ -16,13 +16,15 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.exports.options import parse_options
 from app.models import ExportRun
 from app.replica import get_read_session
-from app.services import classification, disclosure, export_render, exports
-from app.services import forms as form_service
+from app.services.exports import render as export_render
+from app.services.exports import tables as exports
+from app.services.protection import classification, disclosure
+from app.services.publishing import versions as form_service
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
@@ -109,9 +111,11 @@ def _prepare(
         session, actor=actor, export=export, asked=asked, share_class=share_class, fmt=fmt
     )
     if risk is not None and audited:
-        commit()  # the check is on record even when the export is refused
+        get_session().commit()  # deliberate: the risk check stays on record when the export is refused
         disclosure.enforce(risk)
-    commit()  # the audit event, before the first byte (on the primary)
+    # Deliberate, before the pages are read: the audit event is durable and SQLite's write lock, taken
+    # by that insert, is released so the long read holds no lock (on the primary).
+    get_session().commit()
     # End each page's read transaction (see exports.submissions). The stream runs after the view has
     # returned, so it keeps this session itself rather than looking one up again. The rows come from
     # the read replica when there is one.

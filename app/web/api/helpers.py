@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from app.errors import InvalidValueError, PayloadTooLargeError
 
@@ -25,7 +25,11 @@ def read_body(limit_key: str = "MAX_FORM_BYTES") -> bytes:
         raise PayloadTooLargeError(
             f"The upload is {request.content_length} bytes; the largest accepted is {limit} bytes."
         )
+    if "raw_body" in g:  # a second run of the view (the unit of work's retry): the stream is spent
+        kept: bytes = g.raw_body
+        return kept
     data = request.stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLargeError(f"The upload is larger than the {limit} bytes accepted.")
+    g.raw_body = data
     return data

@@ -13,11 +13,11 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Hub, Project
-from app.services import hubs as hub_service
-from app.services import row_access
+from app.services.hubs import central as hub_service
+from app.services.protection import row_access
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
@@ -89,7 +89,6 @@ def issue_hub(project_id: int) -> Response:
         name=body["name"],
         share_class=body.get("shareClass") or None,
     )
-    commit()
     return jsonify(hub_json(issued.hub, issued.token))
 
 
@@ -102,7 +101,6 @@ def revoke_hub(project_id: int, hub_id: int) -> Response:
     hub = hub_service.revoke_hub(
         session, actor=actor, hub=hub_service.get_hub(session, project=project, hub_id=hub_id)
     )
-    commit()
     return jsonify(hub_json(hub))
 
 

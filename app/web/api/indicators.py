@@ -10,17 +10,20 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.exports import indicators as export
 from app.indicators.catalog import load_catalog
 from app.indicators.suppression import TOTAL
 from app.indicators.values import IndicatorResult, IndicatorValue
 from app.models import Project
 from app.replica import get_read_session
-from app.services import audit, classification, indicator_mappings, indicator_records, row_access
-from app.services import forms as form_service
+from app.services.audit import events as audit
 from app.services.indicator_sadd import SaddRow, compute_sadd
-from app.services.indicator_values import DIMENSIONS, IndicatorQuery, compute_values
+from app.services.indicators import mappings as indicator_mappings
+from app.services.indicators import records as indicator_records
+from app.services.indicators.values import DIMENSIONS, IndicatorQuery, compute_values
+from app.services.protection import classification, row_access
+from app.services.publishing import versions as form_service
 from app.web import query
 from app.web.api import bodies, bp
 from app.web.api.helpers import flag
@@ -202,7 +205,6 @@ def indicator_download(project_id: int, kind: str, *, language: str | None = Non
             "class": output_class,
         },
     )
-    commit()
     fresh = indicator_records.freshness(get_read_session(), project=project)
     response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
     if fresh.refreshed_at is not None:
@@ -292,7 +294,6 @@ def _sadd_download(project_id: int, kind: str) -> Response:
             "class": output_class,
         },
     )
-    commit()
     response = Response(body, mimetype="text/csv" if kind == "csv" else XLSX)
     response.headers["Content-Disposition"] = content_disposition(f"persons-project-{project.id}.{kind}")
     response.headers[classification.HEADER] = label
@@ -362,5 +363,4 @@ def put_form_mapping(project_id: int, xml_form_id: str) -> Response:
     document = body.get("document", body)
     indicator_mappings.confirm(session, actor=actor, project=project, form=form, document=document)
     described = indicator_mappings.describe(session, form=form)
-    commit()
     return jsonify(described)

@@ -7,10 +7,10 @@ import base64
 from flask import Response, jsonify
 
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.models import SubmissionVersion
-from app.services import forms as form_service
-from app.services import keys
+from app.services.protection import keys
+from app.services.publishing import versions as form_service
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.api.submissions import _submission
@@ -34,7 +34,6 @@ def create_key(project_id: int) -> Response:
         hint=str(data.get("hint") or ""),
         private_key_pem=pem.encode() if pem else None,
     )
-    commit()
     return jsonify({"id": row.id, "public": row.public_key, "hint": row.hint})
 
 
@@ -64,7 +63,6 @@ def decrypt_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
         store=get_blob_store(),
         private_key_pem=pem.encode() if pem else None,
     )
-    commit()
     return jsonify(
         {
             "instanceId": version.instance_id,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import Organisation, Project, ProjectPartner, ProjectRole
-from app.services import accounts, partners, projects
+from app.services import partners, projects
+from app.services.accounts import people as accounts
 from app.web.api import bodies, bp
 from app.web.api.serialise import OrganisationOut, ProjectOut, organisation, project, ts, user
 from app.web.auth import logged_in_actor
@@ -43,7 +44,6 @@ def create_organisation() -> Response:
     org = projects.create_organisation(
         get_session(), actor=actor, code=data["code"], name=data.get("name") or ""
     )
-    commit()
     return jsonify(organisation(org))
 
 
@@ -73,7 +73,6 @@ def create_project() -> Response:
         description=data.get("description") or "",
         countries=data.get("countries") or [],
     )
-    commit()
     return jsonify(project(p))
 
 
@@ -101,7 +100,6 @@ def update_project(project_id: int) -> Response:
     projects.update_project(
         get_session(), actor=actor, project=p, changes={renamed[k]: v for k, v in data.items()}
     )
-    commit()
     return jsonify(project(p))
 
 
@@ -132,7 +130,6 @@ def add_partner(project_id: int) -> Response:
         organisation_id=body["organisationId"],
         share_class=body.get("shareClass") or None,
     )
-    commit()
     org = session.get(Organisation, added.organisation_id)
     assert org is not None
     return jsonify(_partner_json(added, org))
@@ -144,7 +141,6 @@ def remove_partner(project_id: int, organisation_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     partners.remove_partner(get_session(), actor=actor, project=p, organisation_id=organisation_id)
-    commit()
     return jsonify({"success": True})
 
 
@@ -171,7 +167,6 @@ def grant_rows(project_id: int, user_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     r = partners.set_row_grant(get_session(), actor=actor, project=p, user_id=user_id, granted=True)
-    commit()
     return jsonify(_grant_json(r))
 
 
@@ -181,7 +176,6 @@ def revoke_rows(project_id: int, user_id: int) -> Response:
     actor = logged_in_actor()
     p = project_for(actor, project_id, "project.partners")
     r = partners.set_row_grant(get_session(), actor=actor, project=p, user_id=user_id, granted=False)
-    commit()
     return jsonify(_grant_json(r))
 
 
@@ -207,7 +201,6 @@ def assign(project_id: int, role: str, user_id: int) -> Response:
     if not actor.is_admin and actor.user and target.organisation_id != actor.user.organisation_id:
         raise NotFoundError()
     accounts.assign_role(session, actor=actor, project=p, user=target, role=role)
-    commit()
     return jsonify({"success": True, "user": user(target), "role": role})
 
 
@@ -220,5 +213,4 @@ def unassign(project_id: int, role: str, user_id: int) -> Response:
     if accounts.role_of(session, project=p, user=target) != role:
         raise NotFoundError(f"This user does not have the role {role!r} in this project.")
     accounts.assign_role(session, actor=actor, project=p, user=target, role=None)
-    commit()
     return jsonify({"success": True})

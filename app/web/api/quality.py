@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from app.db import commit, get_session
-from app.services import forms as form_service
+from app.db import get_session
+from app.services.publishing import versions as form_service
 from app.services.quality import settings as quality_settings
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
@@ -29,5 +29,4 @@ def put_form_quality(project_id: int, xml_form_id: str) -> Response:
     session = get_session()
     f = form_service.get_form(session, project=p, xml_form_id=xml_form_id)
     quality_settings.update(session, actor=actor, project=p, form=f, data=load_body())
-    commit()
     return jsonify(quality_settings.describe(p, f))

@@ -10,12 +10,12 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import fields
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
 from app.exports import response as export
 from app.models import ActivityReport, Project
 from app.response import columns
-from app.services import audit
+from app.services.audit import events as audit
 from app.services.response import activities, flows, plans, suppression
 from app.services.response.reach import ReachQuery, Row, gaps, reach
 from app.web import query
@@ -61,7 +61,6 @@ def _upload_response(result: activities.UploadResult) -> Response:
             "import the good rows and hold the others until they are fixed or accepted."
         )
     # The upload and its report are kept even when refused, so the error workbook can be downloaded.
-    commit()
     response = jsonify(body)
     response.status_code = 422 if result.refused else 200
     return response
@@ -139,7 +138,6 @@ def list_activities(project_id: int) -> Response:
         subject_id=project.id,
         details={"status": status, "rows": len(rows)},
     )
-    commit()
     return jsonify([_report_json(r) for r in rows])
 
 
@@ -156,7 +154,6 @@ def fix_activity(project_id: int, report_id: int) -> Response:
         changes=load_body(),
         language=_language(),
     )
-    commit()
     return jsonify(_report_json(report))
 
 
@@ -169,7 +166,6 @@ def accept_activity(project_id: int, report_id: int) -> Response:
     report = activities.accept(
         get_session(), actor=actor, project=project, report_id=report_id, reason=reason
     )
-    commit()
     return jsonify(_report_json(report))
 
 
@@ -190,7 +186,6 @@ def activities_report(project_id: int) -> Response:
         subject_type="activity_upload",
         subject_id=upload.id,
     )
-    commit()
     response = Response(body, mimetype=XLSX)
     response.headers["Content-Disposition"] = content_disposition(f"5w-report-{upload.id}.xlsx")
     return response
@@ -203,7 +198,6 @@ def put_needs(project_id: int) -> Response:
     summary = plans.replace_figures(
         get_session(), actor=actor, project=project, rows=plans.rows_from_upload(read_body())
     )
-    commit()
     return jsonify(summary)
 
 
@@ -274,7 +268,6 @@ def _table(project_id: int, kind: str, fmt: str | None) -> Response:
         subject_id=project.id,
         details={"format": fmt or "json", "query": request.args.to_dict(flat=False)},
     )
-    commit()
     if fmt is None:
         return jsonify(
             {
@@ -383,7 +376,6 @@ def _flows(project_id: int, fmt: str | None) -> Response:
         subject_id=project.id,
         details={"format": fmt or "json", "query": request.args.to_dict(flat=False)},
     )
-    commit()
     if fmt is None:
         return jsonify(
             {
@@ -441,7 +433,6 @@ def get_transit(project_id: int) -> Response:
         subject_id=project.id,
         details={"year": year},
     )
-    commit()
     return jsonify(
         {
             "year": year,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import InvalidValueError
-from app.services import audit, retention
-from app.services import forms as form_service
+from app.services.audit import events as audit
+from app.services.protection import retention
+from app.services.publishing import versions as form_service
 from app.web import query
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
@@ -69,7 +70,6 @@ def subject_request(project_id: int, xml_form_id: str) -> Response:
             "purgeQueued": purge and bool(found),
         },
     )
-    commit()
     return jsonify(
         {
             "found": len(found),

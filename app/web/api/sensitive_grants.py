@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Response, jsonify
 from sqlalchemy import select
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError
 from app.models import ProjectRole
-from app.services import sensitive
+from app.services.protection import sensitive
 from app.web.api import bodies, bp
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
@@ -29,5 +29,4 @@ def set_sensitive_grant(project_id: int, role: str, user_id: int) -> Response:
     if assignment is None or assignment.role != role:
         raise NotFoundError(f"This user does not have the role {role!r} in this project.")
     sensitive.set_grant(session, actor=actor, project=project, role=assignment, allowed=allowed)
-    commit()
     return jsonify({"actorId": user_id, "role": role, "roleId": role, "maySeeSensitive": allowed})

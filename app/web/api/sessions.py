@@ -8,9 +8,10 @@ from datetime import timedelta
 from flask import Response, current_app, g, jsonify
 
 from app.auth.secret_box import box_for
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import ForbiddenError, NotFoundError
-from app.services import accounts, two_factor
+from app.services.accounts import people as accounts
+from app.services.accounts import two_factor
 from app.web.api import bodies, bp
 from app.web.api.serialise import UserOut, ts, user
 from app.web.auth import api_actor, logged_in_actor
@@ -30,7 +31,6 @@ def create_session() -> tuple[Response, int]:
     issued = accounts.create_session(
         session, user=u, ttl=timedelta(hours=current_app.config["SESSION_TTL_HOURS"])
     )
-    commit()
     return jsonify(
         {"token": issued.token, "createdAt": ts(issued.created_at), "expiresAt": ts(issued.expires_at)}
     ), 200
@@ -42,7 +42,6 @@ def end_session(token: str) -> Response:
     assert actor.user is not None
     if not accounts.end_session(get_session(), user=actor.user, token=token):
         raise NotFoundError("No such session of yours.")
-    commit()
     return jsonify({"success": True})
 
 
@@ -68,7 +67,6 @@ def change_password(user_id: int) -> Response:
         realm=current_app.config["DIGEST_REALM"],
         keep_token=g.get("bearer_token"),
     )
-    commit()
     return jsonify({"success": True})
 
 
@@ -120,5 +118,4 @@ def create_user() -> tuple[Response, int]:
         organisation_id=data.get("organisationId"),
         is_admin=bool(data.get("isAdmin")),
     )
-    commit()
     return jsonify(user(u)), 200

@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
-from app.services import audit
+from app.db import get_session
 from app.services import sites as site_service
+from app.services.audit import events as audit
 from app.web.api import bp
 from app.web.api.helpers import flag, read_body
 from app.web.api.projects import project_for
@@ -54,7 +54,6 @@ def import_sites(project_id: int) -> Response:
         good_rows=good_rows,
         actor=actor,
     )
-    commit()
     return jsonify(result.as_dict())
 
 
@@ -68,4 +67,3 @@ def _audit_read(actor: Actor, project_id: int, action: str, count: int) -> None:
         subject_id=site_service.LIST_NAME,
         details={"sites": count},
     )
-    commit()

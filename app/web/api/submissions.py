@@ -8,17 +8,19 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import fields
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import ForbiddenError, NotFoundError, SubmissionXMLError
 from app.models import Form, Project, Submission, SubmissionAttachment, SubmissionVersion
-from app.services import audit, quality, record_scope, retention, review, row_access, sensitive, tombstones
-from app.services import forms as form_service
-from app.services import submissions as submission_service
+from app.services import quality, tombstones
+from app.services.audit import events as audit
+from app.services.protection import record_scope, retention, row_access, sensitive
+from app.services.publishing import versions as form_service
+from app.services.review import decisions as review
+from app.services.submissions import intake as submission_service
 from app.web import query
 from app.web.api import bodies, bp
 from app.web.api.helpers import read_body
@@ -160,7 +162,6 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
         subject_id=form.xml_form_id,
         details={"via": "api", "limit": limit, "offset": offset, "rows": len(rows)},
     )
-    commit()
     return jsonify([submission_json(s) for s in rows])
 
 
@@ -171,7 +172,6 @@ def delete_submission(project_id: int, xml_form_id: str, instance_id: str) -> Re
     project, form = _form(actor, project_id, xml_form_id, "submission.delete")
     sub = _submission(actor, project, form, instance_id)
     retention.trash(get_session(), actor=actor, project=project, form=form, submission=sub)
-    commit()
     return jsonify(trashed_json(sub))
 
 
@@ -183,7 +183,6 @@ def restore_submission(project_id: int, xml_form_id: str, instance_id: str) -> R
     rows = row_access.visible_rows(session, actor, project)
     sub = retention.find(session, form, instance_id, trashed=True, rows=rows)
     retention.restore(get_session(), actor=actor, project=project, form=form, submission=sub)
-    commit()
     return jsonify(submission_json(sub))
 
 
@@ -206,15 +205,13 @@ def _ingest_xml(
         "parsed": parsed,
         "edit_of": edits,
     }
-    try:
-        result = submission_service.ingest(session, **kwargs)
-        commit()
-    except IntegrityError:
-        session.rollback()
-        result = submission_service.ingest(session, **kwargs)
-        commit()
+    # A racing request with the same instanceID: the unit of work runs this view again (the body is
+    # kept by read_body), and the second run takes the idempotent path.
+    result = submission_service.ingest(session, **kwargs)
     if result.purged:
-        # The resend is on record (committed above); the caller learns why nothing was stored.
+        # Deliberate: the resend stays on record (audited) although the caller hears an error, which the
+        # unit of work would roll back.
+        session.commit()
         raise tombstones.PurgedResendError(
             "This record was deleted for good on this server (purged), so it is not stored again."
         )
@@ -234,7 +231,6 @@ def get_submission(project_id: int, xml_form_id: str, instance_id: str) -> Respo
     project, form = _form(actor, project_id, xml_form_id, "submission.read")
     sub = _submission(actor, project, form, instance_id)
     _read(actor, project, form, sub, "record")
-    commit()
     return jsonify(submission_json(sub))
 
 
@@ -277,7 +273,6 @@ def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Re
         state=data["reviewState"],
         comment=data.get("comment"),
     )
-    commit()
     return jsonify(submission_json(sub))
 
 
@@ -305,7 +300,6 @@ def submission_xml(project_id: int, xml_form_id: str, instance_id: str) -> Respo
     assert version is not None
     hidden = _hidden(actor, project, form)
     _read(actor, project, form, sub, "xml", sensitive=not hidden)
-    commit()
     # Sensitive fields come out empty for callers who may not see them (issue 7's one rule).
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
@@ -325,7 +319,6 @@ def submission_version_xml(project_id: int, xml_form_id: str, instance_id: str, 
         raise NotFoundError(f"The submission has no version {version_id!r}.")
     hidden = _hidden(actor, project, form)
     _read(actor, project, form, sub, "version", version=version_id, sensitive=not hidden)
-    commit()
     return Response(sensitive.redact_xml(version.xml, hidden), mimetype="application/xml")
 
 
@@ -349,7 +342,6 @@ def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response
         submission=_submission(actor, project, form, instance_id),
         body=load_body()["body"],
     )
-    commit()
     return jsonify({"body": c.body, "actorId": c.user_id, "createdAt": ts(c.created_at)})
 
 
@@ -391,7 +383,6 @@ def get_submission_attachment(project_id: int, xml_form_id: str, instance_id: st
     if att is None or att.blob_sha256 is None:
         raise NotFoundError(f"The submission has no file named {name!r}.")
     _read(actor, project, form, sub, "attachment", name=name)
-    commit()
     # Served as a download, never inline: a hostile SVG or HTML must not run in a reviewer's browser.
     return blob_response(
         att.blob_sha256,
@@ -409,7 +400,6 @@ def delete_submission_attachment(project_id: int, xml_form_id: str, instance_id:
     sub = _submission(actor, project, form, instance_id)
     session = get_session()
     retention.trash_file(session, actor=actor, project=project, form=form, submission=sub, name=name)
-    commit()
     return jsonify({"success": True})
 
 
@@ -420,7 +410,6 @@ def restore_submission_attachment(project_id: int, xml_form_id: str, instance_id
     sub = _submission(actor, project, form, instance_id)
     session = get_session()
     retention.restore_file(session, actor=actor, project=project, form=form, submission=sub, name=name)
-    commit()
     return jsonify({"success": True})
 
 
@@ -443,5 +432,4 @@ def upload_submission_attachment(project_id: int, xml_form_id: str, instance_id:
         ],
         store=get_blob_store(),
     )
-    commit()
     return jsonify({"success": True, "added": result.added_files})

@@ -11,12 +11,12 @@ from xml.sax.saxutils import quoteattr
 from flask import Response, current_app, jsonify, request
 
 from app.auth.actor import Actor
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import NotFoundError, ODataNotImplementedError, ODataQueryError
 from app.exports.odata.options import parse_options
 from app.models import Dataset
-from app.services import audit
 from app.services import entities as entity_lists
+from app.services.audit import events as audit
 from app.services.entities import reads
 from app.web.api.projects import project_for
 from app.web.api.serialise import ts
@@ -126,7 +126,6 @@ def entity_table(project_id: int, dataset_name: str, table: str) -> Response:
         subject_id=dataset.name,
         details={"rows": len(values), "odata": True},
     )
-    commit()
     return jsonify(body)
 
 

@@ -7,13 +7,13 @@ from urllib.parse import quote, urlencode
 
 from flask import Response, current_app, jsonify, request
 
-from app.db import commit, get_session
+from app.db import get_session
 from app.exports.odata.model import edmx, service_document
 from app.exports.odata.options import encode_skiptoken, parse_address, parse_options
 from app.models import Form, Project
 from app.replica import get_read_session
-from app.services import forms as form_service
-from app.services import odata
+from app.services.exports import odata
+from app.services.publishing import versions as form_service
 from app.web.api.projects import project_for
 from app.web.auth import logged_in_actor
 from app.web.odata import bp
@@ -77,7 +77,6 @@ def table(project_id: int, xml_form_id: str, subpath: str) -> Response:
         page_size=int(current_app.config["ODATA_PAGE_SIZE"]),
         query_text=request.query_string.decode("utf-8", "replace"),
     )
-    commit()  # the audit event of this read
     body: dict[str, Any] = {
         "value": page.rows,
         "@odata.context": f"{_service_url(project_id, xml_form_id)}/$metadata#{address.table}",

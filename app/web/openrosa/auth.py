@@ -18,7 +18,8 @@ from app.auth.actor import Actor
 from app.db import get_session, utcnow
 from app.errors import AuthenticationFailedError, AuthenticationRequiredError, InvalidTokenError
 from app.models import AppUser, Project
-from app.services import accounts, app_users, two_factor
+from app.services.accounts import app_users, two_factor
+from app.services.accounts import people as accounts
 from app.web.login_guard import password_attempt
 
 NONCE_TTL_SECONDS = 3600

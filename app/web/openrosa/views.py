@@ -8,12 +8,11 @@ from urllib.parse import quote
 
 from flask import Response, current_app, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.auth import probe_cache
 from app.auth.actor import Actor
 from app.blobs import get_blob_store
-from app.db import commit, get_session
+from app.db import get_session
 from app.errors import (
     BadRequestError,
     MissingSubmissionPartError,
@@ -22,11 +21,12 @@ from app.errors import (
     RutaError,
 )
 from app.models import Blob, Dataset, Form, FormAttachment, Project
-from app.services import app_users, device_forms
 from app.services import entities as entity_lists
-from app.services import submissions as submission_service
+from app.services.accounts import app_users
 from app.services.blobs import check_file_name
 from app.services.entities import serve as entity_serve
+from app.services.publishing import device_forms
+from app.services.submissions import intake as submission_service
 from app.web.blob_download import blob_response
 from app.web.downloads import content_disposition
 from app.web.openrosa import bp, multipart
@@ -114,7 +114,6 @@ def form_list(project_id: int, token: str | None = None) -> Response:
         )
         for form in listed
     ]
-    commit()  # last_seen_at of the device
     return xml_response(openrosa.form_list(entries))
 
 
@@ -124,7 +123,6 @@ def form_download(project_id: int, xml_form_id: str, token: str | None = None) -
     project = _project(actor, project_id, "form.read")
     version = _device_form(actor, project, xml_form_id).current_version
     assert version is not None
-    commit()
     response = xml_response(version.xml)
     response.set_etag(version.md5)
     response.make_conditional(request)
@@ -148,7 +146,6 @@ def manifest(project_id: int, xml_form_id: str, token: str | None = None) -> Res
         )
         for f in device_forms.media_files(get_session(), version_id=version.id, project_id=project.id)
     ]
-    commit()
     return xml_response(openrosa.manifest(files))
 
 
@@ -172,7 +169,6 @@ def media(project_id: int, xml_form_id: str, name: str, token: str | None = None
         raise NotFoundError(f"The form has no file named {name!r}.")
     blob = session.get(Blob, attachment.blob_sha256)
     assert blob is not None
-    commit()
     # A strong ETag (the md5 the manifest announces): devices on metered data skip unchanged files.
     response = blob_response(
         blob.sha256,
@@ -191,7 +187,6 @@ def submission_probe(project_id: int, token: str | None = None) -> Response:
     if token is None or not probe_cache.recently_allowed(token, project_id):
         actor = _actor(token, project_id)
         _project(actor, project_id, "submission.create")
-        commit()
         if token is not None:
             probe_cache.remember_allowed(token, project_id)
     response = with_openrosa_headers(Response(status=204))
@@ -317,16 +312,10 @@ def submission_post(project_id: int, token: str | None = None) -> Response:
         "origin": origin,
         "parsed": parsed,
     }
-    try:
-        result = submission_service.ingest(session, destination=destination, **kwargs)
-        commit()
-    except IntegrityError:
-        # Another request stored the same instanceID between our read and our write (a resend racing
-        # the original, possibly on another app server): start again and take the idempotent path (the
-        # destination is read again: it now holds the winner's version).
-        session.rollback()
-        result = submission_service.ingest(session, **kwargs)
-        commit()
+    # A resend racing the original (possibly on another app server) fails here on the unique
+    # instanceID; the unit of work (app/web/unit_of_work.py) then runs this view again, which reads the
+    # winner's version and takes the idempotent path. The 201 below goes out after the commit.
+    result = submission_service.ingest(session, destination=destination, **kwargs)
     if result.purged:
         # 202 as for a record already received: Collect marks it sent and stops resending it.
         return message_response(
@@ -347,12 +336,10 @@ def _entity_list_response(actor: Actor, dataset: Dataset, name: str) -> Response
     of its entities."""
     etag = entity_lists.list_hash(dataset)
     if request.if_none_match.contains(etag):
-        commit()
         response = Response(status=304)
         response.set_etag(etag)
         return with_openrosa_headers(response)
     body = entity_serve.device_csv(get_session(), actor=actor, dataset=dataset)
-    commit()
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = content_disposition(name)
     response.set_etag(etag)
@@ -372,5 +359,4 @@ def entity_integrity(project_id: int, dataset_name: str, token: str | None = Non
             f"Ask about at most {MAX_INTEGRITY_IDS} entities at a time; this request names {len(ids)}."
         )
     states = entity_serve.integrity(session, actor=actor, dataset=dataset, ids=ids)
-    commit()
     return xml_response(openrosa.entity_integrity(states))

@@ -1,0 +1,1 @@
+"""Accounts: people and their roles, device credentials, passwords, logins."""

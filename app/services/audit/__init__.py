@@ -1,0 +1,1 @@
+"""The audit trail: recording events, and reading them back."""

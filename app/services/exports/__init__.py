@@ -1,0 +1,1 @@
+"""Exports: the submission tables, their formats, previews, background runs, OData."""

@@ -1,0 +1,1 @@
+"""Field hubs: the central side (credentials, batches) and the hub's link to it."""

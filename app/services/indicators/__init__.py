@@ -1,0 +1,1 @@
+"""Indicators over submissions: mappings, canonical records, values and gaps."""

@@ -1,0 +1,1 @@
+"""Publishing forms: drafts and versions, the publish gate, what devices download."""

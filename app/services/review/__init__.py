@@ -1,0 +1,1 @@
+"""Review: decisions and comments on one submission, and on many at once."""

@@ -1,0 +1,1 @@
+"""Submissions: ingest (one instance, and batches), and the reviewer's reads of them."""

@@ -1,0 +1,1 @@
+"""The generator of the bundled XLSForms in forms/library/ and its vocabularies."""
