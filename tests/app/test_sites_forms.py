@@ -15,7 +15,6 @@ from sqlalchemy import select
 from app.db import get_database
 from app.models import AuditEvent, Project
 from app.services.sites import site_uuid
-
 from sync.openrosa import XFORMS_MANIFEST_NS as MANIFEST_NS
 from tests.app.conftest import World
 from tests.app.entity_helpers import ENTITIES_NS, device, publish_xlsform, send, workbook

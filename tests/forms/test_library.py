@@ -708,7 +708,8 @@ def test_engine_offers_the_registry_sites_of_the_country_and_not_closed_ones(
 ) -> None:
     # Answering a closed site makes the harness list what the engine offers for that country, read
     # from the registry's CSV: the open sites of Colombia only (COL-PAR is closed, the rest are ECU).
-    answers = {"country_iso3": "COL", "site_code": "COL-PAR"} | ({} if form_id == FLOW else {"consent": "yes"})
+    consent = {} if form_id == FLOW else {"consent": "yes"}
+    answers = {"country_iso3": "COL", "site_code": "COL-PAR"} | consent
     with pytest.raises(EngineError, match=r"COL-PAR is not a choice here \(offered: COL-CUC-014\)"):
         fill_xform(xforms[form_id], answers, attachments=SITES)
     ecuador = {**answers, "country_iso3": "ECU", "site_code": "COL-CUC-014"}
