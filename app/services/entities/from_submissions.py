@@ -14,6 +14,7 @@ requires approval (Central's rule). Nothing a device sent is dropped:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import cast
 from xml.etree.ElementTree import Element
 
@@ -443,22 +444,28 @@ def held_in(session: Session, *, dataset: Dataset) -> list[EntityBacklog]:
     return list(session.scalars(sa.select(EntityBacklog).where(EntityBacklog.dataset_id == dataset.id)))
 
 
-def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
-    """Apply every held update of the list now (a person decided the missing steps are not coming),
-    in branch order, each from the entity's current version and flagged for review."""
-    held = list(
-        session.scalars(
-            sa.select(EntityBacklog)
-            .where(EntityBacklog.dataset_id == dataset.id)
-            .order_by(EntityBacklog.entity_uuid, EntityBacklog.branch_id, EntityBacklog.base_version)
-        )
-    )
+_BRANCH_ORDER = (EntityBacklog.entity_uuid, EntityBacklog.branch_id, EntityBacklog.base_version)
+
+
+def _force_rows(session: Session, dataset: Dataset, held: list[EntityBacklog]) -> int:
     applied = 0
     for row in held:
         if sa.inspect(row).deleted or sa.inspect(row).detached:
             continue  # released by an earlier row's application
         if apply_held(session, held=row, dataset=dataset, force=True) is not None:
             applied += 1
+    return applied
+
+
+def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
+    """Apply every held update of the list now (a person decided the missing steps are not coming),
+    in branch order, each from the entity's current version and flagged for review."""
+    held = list(
+        session.scalars(
+            sa.select(EntityBacklog).where(EntityBacklog.dataset_id == dataset.id).order_by(*_BRANCH_ORDER)
+        )
+    )
+    applied = _force_rows(session, dataset, held)
     audit.record(
         session,
         actor=actor,
@@ -468,6 +475,45 @@ def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
         subject_id=dataset.name,
         details={"applied": applied, "held": len(held)},
     )
+    return applied
+
+
+def force_stale_backlog(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Central's timeout for held offline updates: an update still waiting for its earlier step after
+    ``older_than`` is applied anyway, in branch order, from the entity's current version and flagged
+    for review (the step it waited for may never come: a lost phone). One audit event per list."""
+    cutoff = (now or utcnow()) - older_than
+    stale = list(
+        session.scalars(
+            sa.select(EntityBacklog)
+            .where(EntityBacklog.created_at <= cutoff)
+            .order_by(EntityBacklog.dataset_id, *_BRANCH_ORDER)
+        )
+    )
+    by_list: dict[int, list[EntityBacklog]] = {}
+    for row in stale:
+        by_list.setdefault(row.dataset_id, []).append(row)
+    applied = 0
+    for dataset_id, held in by_list.items():
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            continue
+        done = _force_rows(session, dataset, held)
+        applied += done
+        audit.record(
+            session,
+            actor=None,
+            action="entity.backlog.force",
+            project_id=dataset.project_id,
+            subject_type="dataset",
+            subject_id=dataset.name,
+            details={
+                "applied": done,
+                "held": len(held),
+                "automatic": True,
+                "olderThanHours": older_than / timedelta(hours=1),
+            },
+        )
     return applied
 
 
