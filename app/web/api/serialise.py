@@ -54,6 +54,7 @@ def app_user(a: AppUser, token: str | None = None) -> dict[str, Any]:
         # Like Central, the token is only ever returned when the credential is created.
         "token": token,
         "allForms": a.all_forms,
+        "attributes": dict(a.attributes or {}),
         "createdAt": ts(a.created_at),
         "updatedAt": None,  # pyodk requires the key (Central sends it)
         "deletedAt": ts(a.revoked_at),
