@@ -132,6 +132,8 @@ def _pages(world: World, seeded: dict[str, Any], client: FlaskClient) -> dict[st
         "admin.response_download": f"/admin/projects/{pid}/response/flows.csv",
         "admin.sites": f"/admin/projects/{pid}/sites",
         "admin.edit_site": f"/admin/projects/{pid}/sites/edit?code=COL-ALB",
+        "admin.sites_map": f"/admin/projects/{pid}/sites/map",
+        "admin.sites_map_data": f"/admin/projects/{pid}/sites/map.geojson",
         "admin.entity_lists_page": f"/admin/projects/{pid}/entities",
         "admin.entity_list": f"/admin/projects/{pid}/entities/sites",
         "admin.entity_list_csv": f"/admin/projects/{pid}/entities/sites.csv",
