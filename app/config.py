@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "EXPORT_TTL_HOURS": 24,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "SERVE_WORKER": True,
+    # The P-code gazetteer sites are checked against: the folder shipped with Ruta, or this one (a copy
+    # of app/sites/gazetteer on storage every server reads, when admins upload updates in the admin).
+    "GAZETTEER_DIR": None,
     # Offline entity updates held for an earlier step that never came are applied anyway (flagged for
     # review) after this many hours, as Central does; checked by the hourly maintenance job.
     "ENTITY_BACKLOG_FORCE_HOURS": 120,

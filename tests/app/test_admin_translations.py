@@ -133,6 +133,7 @@ def _pages(world: World, seeded: dict[str, Any], client: FlaskClient) -> dict[st
         "admin.sites": f"/admin/projects/{pid}/sites",
         "admin.edit_site": f"/admin/projects/{pid}/sites/edit?code=COL-ALB",
         "admin.sites_map": f"/admin/projects/{pid}/sites/map",
+        "admin.gazetteer": "/admin/gazetteer",
         "admin.sites_map_data": f"/admin/projects/{pid}/sites/map.geojson",
         "admin.entity_lists_page": f"/admin/projects/{pid}/entities",
         "admin.entity_list": f"/admin/projects/{pid}/entities/sites",

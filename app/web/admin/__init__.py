@@ -19,6 +19,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     exports,
     form_versions,
     forms,
+    gazetteer,
     hubs,
     indicators,
     jobs,

@@ -46,6 +46,7 @@ def _page(
         report=report,
         error=error,
         may_manage=current_actor().can(session, "site.manage", p.id),
+        is_admin=current_actor().is_admin,
         site_types=registry.SITE_TYPES,
         project_menu=project_menu(p, "admin.sites"),
     )
