@@ -33,6 +33,11 @@ def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     if test_config:
         app.config.update(test_config)
     config_module.finalise(app.config, Path(app.instance_path))
+    from app.sites import places
+
+    places.set_directory(
+        Path(app.config["GAZETTEER_DIR"]) if app.config["GAZETTEER_DIR"] else places.DATA_DIR
+    )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if app.config["TRUST_PROXY"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -18,7 +18,7 @@ def cmd_gazetteer_import(args: argparse.Namespace) -> int:
 
     directory = Path(args.data_dir) if args.data_dir else places.DATA_DIR
     try:
-        imported = places.parse_units(Path(args.file).read_text(encoding="utf-8"))
+        imported, merged = places.import_units(directory, Path(args.file).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         print(f"Cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
@@ -27,9 +27,6 @@ def cmd_gazetteer_import(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s); the gazetteer was not changed.", file=sys.stderr)
         return 1
-    current = places.parse_units((directory / "pcodes.csv").read_text(encoding="utf-8"))
-    merged = places.merge_units(current, imported)
-    (directory / "pcodes.csv").write_text(places.units_csv(merged), encoding="utf-8")
     countries = sorted({u.iso3 for u in imported})
     print(f"{len(imported)} units of {', '.join(countries)} imported; the gazetteer has {len(merged)} units.")
     return 0

@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "EXPORT_TTL_HOURS": 24,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "SERVE_WORKER": True,
+    # The P-code gazetteer sites are checked against: the folder shipped with Ruta, or this one (a copy
+    # of app/sites/gazetteer on storage every server reads, when admins upload updates in the admin).
+    "GAZETTEER_DIR": None,
+    # Offline entity updates held for an earlier step that never came are applied anyway (flagged for
+    # review) after this many hours, as Central does; checked by the hourly maintenance job.
+    "ENTITY_BACKLOG_FORCE_HOURS": 120,
     # Outgoing e-mail (password reset links), optional: without SMTP_HOST nothing is sent and the
     # admin shows the one-time code instead.
     "SMTP_HOST": None,
@@ -85,6 +91,7 @@ _INT_KEYS = {
     "JOB_LEASE_SECONDS",
     "EXPORT_TTL_HOURS",
     "WEBHOOK_TIMEOUT_SECONDS",
+    "ENTITY_BACKLOG_FORCE_HOURS",
     "SMTP_PORT",
 }
 _BOOL_KEYS = {"TRUST_PROXY", "ALLOW_BASIC_OVER_HTTP", "ODK_VALIDATE", "SERVE_WORKER", "SMTP_STARTTLS"}

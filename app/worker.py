@@ -30,6 +30,7 @@ from app.services import jobs
 
 log = logging.getLogger("ruta.worker")
 MAINTENANCE_EVERY = timedelta(hours=1)
+FORCE_HELD_ENTITIES = "entities.force_held"
 
 
 @dataclass
@@ -110,15 +111,23 @@ def _purge_records(ctx: JobContext) -> None:
 
 
 def _maintenance(ctx: JobContext) -> None:
-    """Expired export files and old finished jobs go, the retention purge is queued; then the next run
-    is queued an hour later."""
+    """Expired export files and old finished jobs go, the retention purge and the forcing of stale held
+    entity updates are queued; then the next run is queued an hour later."""
     from app.services.exports import runs as export_runs
     from app.services.protection import retention
 
     export_runs.purge_expired(ctx.session, store=get_blob_store(ctx.app))
     retention.enqueue_purge(ctx.session)
+    jobs.enqueue(ctx.session, FORCE_HELD_ENTITIES, key=FORCE_HELD_ENTITIES)
     jobs.purge_finished(ctx.session, older_than=timedelta(days=1))
     schedule_maintenance(ctx.session, delay=MAINTENANCE_EVERY)
+
+
+def _force_held_entities(ctx: JobContext) -> None:
+    from app.services.entities import from_submissions
+
+    hours = ctx.app.config["ENTITY_BACKLOG_FORCE_HOURS"]
+    from_submissions.force_stale_backlog(ctx.session, older_than=timedelta(hours=hours))
 
 
 def _ping(ctx: JobContext) -> None:
@@ -144,6 +153,7 @@ HANDLERS: dict[str, Handler] = {
     "maintenance": Handler(_maintenance),
     "retention.purge": Handler(_purge_records),
     "jobs.ping": Handler(_ping),
+    FORCE_HELD_ENTITIES: Handler(_force_held_entities),
 }
 
 

@@ -35,6 +35,10 @@ class Dataset(Base):
     approval_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Central's ownerOnly: an app user gets only the entities it created.
     owner_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Properties an app user's attributes of the same name must match (migration 0025): with ["team"],
+    # an app user gets only the entities whose ``team`` is one of its own ``team`` values, and an app
+    # user without that attribute gets none (fail closed).
+    match_attributes: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
     revision: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -125,6 +125,9 @@ class AppUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attributes entity lists filter on (migration 0025): name -> the values it holds, e.g.
+    # {"team": ["north"]}; a list with ``match_attributes`` shows only entities whose property matches.
+    attributes: Mapped[dict[str, list[str]]] = mapped_column(JSONType, default=dict, server_default="{}")
 
     forms: Mapped[list[AppUserForm]] = relationship(cascade="all, delete-orphan")
 

@@ -26,7 +26,7 @@ from app.services.audit import events as audit
 from app.sites import places, registry
 from app.sites.tables import TableError, read_table
 
-LIST_NAME = "sites"
+LIST_NAME = registry.LIST_NAME
 # The list's properties: the registry's columns, plus ODK's ``geometry`` ("lat lon 0 0") for maps.
 PROPERTIES = (*registry.COLUMNS, "geometry")
 _NAMESPACE = uuidlib.UUID("6f1c3c2e-3b7e-4f0e-9a55-2f6d8d1c5a19")

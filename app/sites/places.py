@@ -3,7 +3,8 @@
 ``gazetteer/pcodes.csv`` keeps the columns of OCHA's global P-code list (see ``gazetteer/README.md`` for
 the source and licence); ``gazetteer/countries.csv`` gives each country's ISO2 prefix and bounding box.
 ``parse_units`` reads a file in the same format for ``ruta gazetteer import`` and checks it;
-``merge_units`` replaces the units of the countries an import covers and keeps the others.
+``merge_units`` replaces the units of the countries an import covers and keeps the others;
+``import_units`` does both for the CLI and the admin's upload.
 """
 
 from __future__ import annotations
@@ -163,7 +164,37 @@ def load(directory: Path = DATA_DIR) -> Gazetteer:
     return Gazetteer(units={u.pcode: u for u in units}, countries=_countries(directory / "countries.csv"))
 
 
-@lru_cache(maxsize=1)
+# The gazetteer in use: the shipped folder, or the one RUTA_GAZETTEER_DIR names (set by the app factory).
+_directory = DATA_DIR
+
+
+def set_directory(directory: Path) -> None:
+    global _directory
+    _directory = directory
+
+
+def directory() -> Path:
+    return _directory
+
+
+@lru_cache(maxsize=2)
+def _load_version(folder: Path, stamp: int) -> Gazetteer:
+    return load(folder)
+
+
 def shipped() -> Gazetteer:
-    """The gazetteer shipped with Ruta (read once per process; it changes only with a release)."""
-    return load()
+    """The gazetteer in use, read once per version of its file: an import (``ruta gazetteer import`` or
+    the admin's upload) is seen by every process reading the same folder at its next check."""
+    return _load_version(_directory, (_directory / "pcodes.csv").stat().st_mtime_ns)
+
+
+def import_units(folder: Path, text: str) -> tuple[list[Unit], list[Unit]]:
+    """Check ``text`` (GazetteerFileError lists each problem with its row; nothing changes then), then
+    replace its countries' units in ``folder``'s pcodes.csv; returns (imported, all units now)."""
+    imported = parse_units(text)
+    target = folder / "pcodes.csv"
+    merged = merge_units(parse_units(target.read_text(encoding="utf-8")), imported)
+    partial = target.with_suffix(".csv.partial")
+    partial.write_text(units_csv(merged), encoding="utf-8")
+    partial.replace(target)  # a reader sees the old file or the new one, never half of one
+    return imported, merged

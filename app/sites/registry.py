@@ -217,6 +217,40 @@ def check_row(number: int, row: Mapping[str, str], gazetteer: Gazetteer) -> tupl
     return site, issues
 
 
+# What a form may change in a registry site from the field (an entity update of the ``sites`` list):
+# its capacity, status and names. The code is the site's identity and the type, P-codes and point are
+# checked against the gazetteer, so those change only through an import or the admin.
+LIST_NAME = "sites"
+FIELD_UPDATABLE = ("capacity", "status", "name_es", "name_en", "name_pt")
+
+
+def field_update_problems(data: Mapping[str, str]) -> list[str]:
+    """Why a field update of a registry site cannot be applied; empty when it can."""
+    problems = [
+        f"The site registry's {name!r} is changed only by an import or in the admin, not from a form."
+        for name in data
+        if name not in FIELD_UPDATABLE
+    ]
+    issues: list[Issue] = []
+
+    def bad(column: str, code: str, message: str, level: str = "error") -> None:
+        issues.append(Issue(0, column, code, message, level))
+
+    if "capacity" in data:
+        _check_capacity(str(data["capacity"]).strip(), bad)
+    if "status" in data and str(data["status"]).strip().lower() not in STATUSES:
+        bad(
+            "status",
+            "bad_status",
+            f"The status {str(data['status'])[:40]!r} is not one of {', '.join(STATUSES)}.",
+        )
+    for lang in ("es", "en", "pt"):
+        name = str(data.get(f"name_{lang}", ""))
+        if len(name) > MAX_NAME or "\x00" in name:
+            bad(f"name_{lang}", "bad_name", f"The name is longer than {MAX_NAME} characters or holds a NUL.")
+    return problems + [issue.message for issue in issues]
+
+
 def _partial(code: str) -> Site:
     # A row with errors still names its code, so a duplicate can be reported on it.
     return Site(code=code, names={}, site_type="other", adm0="", adm1="")

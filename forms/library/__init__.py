@@ -24,7 +24,8 @@ class BundledForm:
     form_id: str
     title: str
     filename: str
-    kind: str = "survey"  # survey (normalised into the indicators) | activity_report (5W rows)
+    # survey (normalised into the indicators) | activity_report (5W rows) | site_update (the registry)
+    kind: str = "survey"
 
 
 # Titles are the English ones; the forms themselves default to Spanish (settings ``default_language``).
@@ -50,6 +51,13 @@ _FORMS = (
         title="5W activity report (one row per submission)",
         filename="ruta_activity_report.xlsx",
         kind="activity_report",
+    ),
+    # Not a survey either: each submission updates a shelter of the site registry (an entity update).
+    BundledForm(
+        form_id="ruta_shelter_status",
+        title="Shelter capacity and status (updates the site registry)",
+        filename="ruta_shelter_status.xlsx",
+        kind="site_update",
     ),
 )
 

@@ -14,13 +14,23 @@ from app.models import SubmissionVersion
 from forms.library import bundled_forms, read_bundled
 from tests.app.conftest import World
 from tests.app.openrosa_helpers import device_token
+from tests.app.test_sites_forms import import_registry
 from tests.clients.engine import submit_via_server
 from tests.forms.test_library import FMS_ANSWERS, HH_ANSWERS
 
 ANSWERS: dict[str, dict[str, Any]] = {"ruta_border_fms": FMS_ANSWERS, "ruta_household_needs": HH_ANSWERS}
 
 
+# The sites the answers pick, in the project's site registry (the forms offer the registry's sites).
+REGISTRY = (
+    "code,name_es,site_type,adm0_pcode,adm1_pcode,adm2_pcode\n"
+    "ECU-RUM,Rumichaca,border_crossing,ECU,EC04,\n"
+    "COL-CUC-014,Cúcuta albergue,shelter,COL,CO54,CO54001\n"
+)
+
+
 def _publish_bundled(app: Flask, world: World) -> None:
+    import_registry(world, REGISTRY)
     for bundled in bundled_forms():
         res = world.client.post(
             f"/v1/projects/{world.project_id}/forms?publish=true&ignoreWarnings=true",

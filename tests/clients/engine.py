@@ -88,9 +88,13 @@ def fill_xform(
     lang: str | None = None,
     *,
     labels: bool = False,
+    attachments: Mapping[str, bytes] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
     """Load ``xform`` in the engine, apply ``answers``, and return the harness's JSON.
+
+    ``attachments`` are the form's media by file name (e.g. ``sites.csv``), served to the engine the way
+    a manifest would; any other attachment the form names is missing (blank).
 
     The result has ``status`` (``ready`` or ``pending``), ``violations`` (reference, condition, message),
     ``xml`` (the instance as it would be submitted), ``instanceID``, ``attachments`` and ``language``;
@@ -106,6 +110,10 @@ def fill_xform(
             arguments += ["--lang", lang]
         if labels:
             arguments.append("--labels")
+        for index, (name, content) in enumerate((attachments or {}).items()):
+            path = workdir / f"attachment-{index}"
+            path.write_bytes(content)
+            arguments += ["--attachment", f"{name}={path}"]
         returncode, stdout, stderr = _run(arguments, answers, workdir, timeout)
     result = _parse(stdout)
     if returncode != 0 or result is None:

@@ -4,7 +4,7 @@
 // the forms Ruta serves load and validate in someone else's engine, and that Ruta accepts what that
 // engine produces.
 //
-//   node fill.mjs --xform FORM.xml --answers ANSWERS.json [--lang CODE] [--labels]
+//   node fill.mjs --xform FORM.xml --answers ANSWERS.json [--lang CODE] [--labels] [--attachment NAME=PATH ...]
 //   node fill.mjs --server ROOT --form-id ID --answers ANSWERS.json [--auth-header "Bearer ..."] [--lang CODE]
 //
 // ANSWERS.json maps an instance reference to a value: "/data/consent" (absolute, repeat positions
@@ -47,12 +47,18 @@ const { createInstance } = await import('@getodk/xforms-engine');
 const OPENROSA = { 'X-OpenRosa-Version': '1.0' };
 
 function parseArgs(argv) {
-  const options = { labels: false };
+  const options = { labels: false, attachments: new Map() };
   const valued = new Set(['--xform', '--answers', '--lang', '--server', '--form-id', '--auth-header', '--device-id']);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--labels') {
       options.labels = true;
+    } else if (arg === '--attachment') {
+      // A form attachment served to the engine in fill mode (e.g. an entity list's CSV), as a manifest would.
+      const spec = argv[(i += 1)] ?? '';
+      const cut = spec.indexOf('=');
+      if (cut < 1) throw new HarnessError('--attachment needs NAME=PATH', 1);
+      options.attachments.set(spec.slice(0, cut), spec.slice(cut + 1));
     } else if (valued.has(arg)) {
       if (i + 1 >= argv.length) throw new HarnessError(`${arg} needs a value`, 1);
       options[arg.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = argv[(i += 1)];
@@ -367,7 +373,12 @@ async function main() {
   } catch (error) {
     throw new HarnessError(`cannot read ${options.xform}: ${error.message}`, 1);
   }
-  return (await fill(xformText, answers, options)).result;
+  const fetchFormAttachment = async (url) => {
+    const path = options.attachments.get(decodeURIComponent(String(url.href ?? url).split('/').pop()));
+    if (!path) return new Response('', { status: 404 });
+    return new Response(await readFile(path));
+  };
+  return (await fill(xformText, answers, { ...options, fetchFormAttachment })).result;
 }
 
 try {

@@ -18,16 +18,17 @@ from pyxform import xls2xform
 
 from forms.library import BundledForm, UnknownBundledFormError, bundled_forms, read_bundled
 from forms.xlsform import convert
-from tests.clients.engine import fill_xform
+from tests.clients.engine import EngineError, fill_xform
 from tools.form_library import build
 
 FMS = "ruta_border_fms"
 HH = "ruta_household_needs"
 FLOW = "ruta_flow_count"
 ACTIVITY = "ruta_activity_report"
+SHELTER = "ruta_shelter_status"
 # The surveys feed the indicators (tags, sensitivity, canonical codes); the 5W form feeds activity rows.
 FORM_IDS = [FMS, HH, FLOW]
-ALL_FORM_IDS = [*FORM_IDS, ACTIVITY]
+ALL_FORM_IDS = [*FORM_IDS, ACTIVITY, SHELTER]
 LANGUAGES = ("Español (es)", "English (en)", "Português (pt)", "Français (fr)", "Kreyòl (ht)")
 XF = "{http://www.w3.org/2002/xforms}"
 JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
@@ -321,7 +322,6 @@ EXPECTED_TAGS = {
 }
 EXPECTED_SENSITIVE = {
     FMS: {
-        "/data/location/site_other",
         "/data/respondent/nationality_other",
         "/data/route/transport_other",
         "/data/needs/need_other",
@@ -476,7 +476,7 @@ def test_identifiers_and_free_text_are_marked_sensitive(form_id: str, xforms: di
     assert sensitive == EXPECTED_SENSITIVE[form_id]
     # Every free-text answer may name someone; a site registry code is the one text that cannot.
     text_names = {row["name"] for row in sheet_rows(read_bundled(form_id), "survey") if row["type"] == "text"}
-    assert text_names - {"site_code"} <= {path.rsplit("/", 1)[-1] for path in sensitive}
+    assert text_names <= {path.rsplit("/", 1)[-1] for path in sensitive}
 
 
 @pytest.mark.parametrize("form_id", ALL_FORM_IDS)
@@ -551,6 +551,18 @@ def test_selects_feeding_canonical_fields_store_the_canonical_codes(form_id: str
 
 
 # --- ODK Web Forms' engine -----------------------------------------------------------------------------
+
+# The project's site registry as the server serves it to devices (``sites.csv``, the ``sites`` entity
+# list: name = entity UUID, label, __version, then the registry's properties).
+SITES_CSV = (
+    "name,label,__version,code,name_es,name_en,name_pt,site_type,adm0_pcode,adm1_pcode,adm2_pcode,"
+    "latitude,longitude,capacity,status,geometry\n"
+    "u1,Rumichaca,1,ECU-RUM,Rumichaca,,,border_crossing,ECU,EC04,,0.81,-77.66,,active,0.81 -77.66 0 0\n"
+    "u2,Cúcuta albergue,2,COL-CUC-014,Cúcuta albergue,,,shelter,COL,CO54,CO54001,,,120,active,\n"
+    "u3,Paraguachón,1,COL-PAR,Paraguachón,,,border_crossing,COL,CO44,,,,,closed,\n"
+    "u4,Tulcán terminal,1,ECU-TUL,Tulcán terminal,,,bus_terminal,ECU,EC04,,,,,active,\n"
+).encode()
+SITES = {"sites.csv": SITES_CSV}
 
 FMS_ANSWERS: dict[str, Any] = {
     "consent": "yes",
@@ -664,7 +676,7 @@ HH_ANSWERS: dict[str, Any] = {
 
 @pytest.mark.slow
 def test_engine_fills_the_border_survey_with_a_group_of_four(xforms: dict[str, bytes]) -> None:
-    result = fill_xform(xforms[FMS], FMS_ANSWERS)
+    result = fill_xform(xforms[FMS], FMS_ANSWERS, attachments=SITES)
     assert (result["status"], result["violations"]) == ("ready", [])
     assert result["instanceID"].startswith("uuid:")
     assert result["attachments"] == []
@@ -691,8 +703,24 @@ def test_engine_fills_the_border_survey_with_a_group_of_four(xforms: dict[str, b
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("form_id", FORM_IDS)
+def test_engine_offers_the_registry_sites_of_the_country_and_not_closed_ones(
+    form_id: str, xforms: dict[str, bytes]
+) -> None:
+    # Answering a closed site makes the harness list what the engine offers for that country, read
+    # from the registry's CSV: the open sites of Colombia only (COL-PAR is closed, the rest are ECU).
+    consent = {} if form_id == FLOW else {"consent": "yes"}
+    answers = {"country_iso3": "COL", "site_code": "COL-PAR"} | consent
+    with pytest.raises(EngineError, match=r"COL-PAR is not a choice here \(offered: COL-CUC-014\)"):
+        fill_xform(xforms[form_id], answers, attachments=SITES)
+    ecuador = {**answers, "country_iso3": "ECU", "site_code": "COL-CUC-014"}
+    with pytest.raises(EngineError, match=r"\(offered: ECU-RUM, ECU-TUL\)"):
+        fill_xform(xforms[form_id], ecuador, attachments=SITES)
+
+
+@pytest.mark.slow
 def test_engine_fills_the_household_survey_with_three_other_members(xforms: dict[str, bytes]) -> None:
-    result = fill_xform(xforms[HH], HH_ANSWERS, lang="en")
+    result = fill_xform(xforms[HH], HH_ANSWERS, lang="en", attachments=SITES)
     assert (result["status"], result["violations"], result["language"]) == ("ready", [], "English (en)")
     values = instance_values(result["xml"])
     assert values["/data/location/adm2_pcode"] == ["CO54001"]
@@ -711,7 +739,7 @@ def test_engine_fills_the_household_survey_with_three_other_members(xforms: dict
 
 @pytest.mark.slow
 def test_engine_holds_back_a_group_whose_counts_do_not_add_up(xforms: dict[str, bytes]) -> None:
-    result = fill_xform(xforms[FMS], {**FMS_ANSWERS, "n_f_60_plus": "0"})
+    result = fill_xform(xforms[FMS], {**FMS_ANSWERS, "n_f_60_plus": "0"}, attachments=SITES)
     assert result["status"] == "pending"
     assert [(v["reference"], v["condition"]) for v in result["violations"]] == [
         ("/data/context/n_x", "constraint")

@@ -151,203 +151,6 @@ COUNTRY_PLACE: Choices = [(code, text) for code, text in COUNTRY if code != "XXA
 
 OTHER_ANY = ("other", ("Otro", "Other", "Outro", "Autre", "Lòt"))
 
-# Border points and flow monitoring points: (code, ISO3, label). Codes are <ISO3>-<place>, as in the site
-# registry; ``country`` filters the list by the country of interview.
-FMP_SITES: list[tuple[str, str, Text]] = [
-    (
-        "COL-RUM",
-        "COL",
-        (
-            "Rumichaca – Ipiales (Nariño)",
-            "Rumichaca – Ipiales (Nariño)",
-            "Rumichaca – Ipiales (Nariño)",
-            "Rumichaca – Ipiales (Nariño)",
-            "Rumichaca – Ipiales (Nariño)",
-        ),
-    ),
-    (
-        "COL-CUC",
-        "COL",
-        (
-            "Puente Simón Bolívar – Cúcuta / Villa del Rosario",
-            "Simón Bolívar Bridge – Cúcuta",
-            "Ponte Simón Bolívar – Cúcuta",
-            "Pont Simón Bolívar – Cúcuta",
-            "Pon Simón Bolívar – Cúcuta",
-        ),
-    ),
-    (
-        "COL-NEC",
-        "COL",
-        (
-            "Necoclí – muelle (Antioquia)",
-            "Necoclí – pier (Antioquia)",
-            "Necoclí – cais (Antioquia)",
-            "Necoclí – embarcadère (Antioquia)",
-            "Necoclí – wòf (Antioquia)",
-        ),
-    ),
-    (
-        "ECU-RUM",
-        "ECU",
-        (
-            "Rumichaca – Tulcán (Carchi)",
-            "Rumichaca – Tulcán (Carchi)",
-            "Rumichaca – Tulcán (Carchi)",
-            "Rumichaca – Tulcán (Carchi)",
-            "Rumichaca – Tulcán (Carchi)",
-        ),
-    ),
-    (
-        "ECU-HUA",
-        "ECU",
-        (
-            "Huaquillas (El Oro)",
-            "Huaquillas (El Oro)",
-            "Huaquillas (El Oro)",
-            "Huaquillas (El Oro)",
-            "Huaquillas (El Oro)",
-        ),
-    ),
-    (
-        "PER-TUM",
-        "PER",
-        (
-            "CEBAF Tumbes (Aguas Verdes)",
-            "Tumbes CEBAF (Aguas Verdes)",
-            "CEBAF Tumbes (Aguas Verdes)",
-            "CEBAF de Tumbes (Aguas Verdes)",
-            "CEBAF Tumbes (Aguas Verdes)",
-        ),
-    ),
-    (
-        "PER-DES",
-        "PER",
-        (
-            "Desaguadero (Puno)",
-            "Desaguadero (Puno)",
-            "Desaguadero (Puno)",
-            "Desaguadero (Puno)",
-            "Desaguadero (Puno)",
-        ),
-    ),
-    (
-        "BOL-DES",
-        "BOL",
-        (
-            "Desaguadero (La Paz)",
-            "Desaguadero (La Paz)",
-            "Desaguadero (La Paz)",
-            "Desaguadero (La Paz)",
-            "Desaguadero (La Paz)",
-        ),
-    ),
-    (
-        "BOL-PIS",
-        "BOL",
-        ("Pisiga (Oruro)", "Pisiga (Oruro)", "Pisiga (Oruro)", "Pisiga (Oruro)", "Pisiga (Oruro)"),
-    ),
-    (
-        "CHL-CHA",
-        "CHL",
-        (
-            "Chacalluta (Arica)",
-            "Chacalluta (Arica)",
-            "Chacalluta (Arica)",
-            "Chacalluta (Arica)",
-            "Chacalluta (Arica)",
-        ),
-    ),
-    (
-        "CHL-COL",
-        "CHL",
-        (
-            "Colchane (Tarapacá)",
-            "Colchane (Tarapacá)",
-            "Colchane (Tarapacá)",
-            "Colchane (Tarapacá)",
-            "Colchane (Tarapacá)",
-        ),
-    ),
-    (
-        "BRA-PAC",
-        "BRA",
-        (
-            "Pacaraima (Roraima)",
-            "Pacaraima (Roraima)",
-            "Pacaraima (Roraima)",
-            "Pacaraima (Roraima)",
-            "Pacaraima (Roraima)",
-        ),
-    ),
-    (
-        "PAN-LJB",
-        "PAN",
-        (
-            "ERM Lajas Blancas (Darién)",
-            "Lajas Blancas reception station (Darién)",
-            "ERM Lajas Blancas (Darién)",
-            "Station d'accueil de Lajas Blancas (Darién)",
-            "Estasyon resepsyon Lajas Blancas (Darién)",
-        ),
-    ),
-    (
-        "PAN-SVI",
-        "PAN",
-        (
-            "ERM San Vicente (Darién)",
-            "San Vicente reception station (Darién)",
-            "ERM San Vicente (Darién)",
-            "Station d'accueil de San Vicente (Darién)",
-            "Estasyon resepsyon San Vicente (Darién)",
-        ),
-    ),
-    (
-        "CRI-PCN",
-        "CRI",
-        (
-            "Paso Canoas (Puntarenas)",
-            "Paso Canoas (Puntarenas)",
-            "Paso Canoas (Puntarenas)",
-            "Paso Canoas (Puntarenas)",
-            "Paso Canoas (Puntarenas)",
-        ),
-    ),
-    (
-        "HND-TRO",
-        "HND",
-        (
-            "Trojes (El Paraíso)",
-            "Trojes (El Paraíso)",
-            "Trojes (El Paraíso)",
-            "Trojes (El Paraíso)",
-            "Trojes (El Paraíso)",
-        ),
-    ),
-    (
-        "GTM-TEC",
-        "GTM",
-        (
-            "Tecún Umán (San Marcos)",
-            "Tecún Umán (San Marcos)",
-            "Tecún Umán (San Marcos)",
-            "Tecún Umán (San Marcos)",
-            "Tecún Umán (San Marcos)",
-        ),
-    ),
-    (
-        "MEX-TAP",
-        "MEX",
-        (
-            "Tapachula (Chiapas)",
-            "Tapachula (Chiapas)",
-            "Tapachula (Chiapas)",
-            "Tapachula (Chiapas)",
-            "Tapachula (Chiapas)",
-        ),
-    ),
-]
-
 # Admin 1 / admin 2 of the main destination areas, with COD-AB style P-codes (ISO2 + national codes:
 # DANE, UBIGEO, INEC, IBGE). A starter set: a deployment replaces it with the full COD-AB lists.
 ADM1: list[tuple[str, str, str]] = [
@@ -495,13 +298,6 @@ MSG_PHONE: Text = (
     "Chiffres uniquement, avec l'indicatif du pays si connu (7 à 15 chiffres, « + » facultatif).",
     "Sèlman chif, ak kòd peyi a si ou konnen l (7 a 15 chif, «+» si ou vle).",
 )
-MSG_SITE_CODE: Text = (
-    "Use el código del registro de sitios, p. ej. COL-BOG-012.",
-    "Use the site registry code, e.g. COL-BOG-012.",
-    "Use o código do registro de locais, p. ex. COL-BOG-012.",
-    "Utilisez le code du registre des sites, p. ex. COL-BOG-012.",
-    "Sèvi ak kòd rejis sit yo, pa egzanp COL-BOG-012.",
-)
 SPECIFY: Text = ("Especifique", "Please specify", "Especifique", "Précisez", "Presize")
 SPECIFY_HINT: Text = (
     "No escriba nombres ni datos que identifiquen a personas.",
@@ -527,6 +323,8 @@ class Form:
     instance_name: str
     survey: list[dict[str, Any]] = field(default_factory=list)
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The ``entities`` sheet (ODK entities): one row of ENTITIES_COLUMNS, when the form writes a list.
+    entities: dict[str, str] | None = None
 
     def add(self, type_: str, name: str = "", label: Text | None = None, **columns: Any) -> None:
         """Append a survey row; a ``select_*`` type registers its list from ``choices=`` or ``LISTS``."""
@@ -584,9 +382,16 @@ LISTS: dict[str, Choices] = {
 }
 
 
-def site_choices() -> list[dict[str, Any]]:
-    rows = [{"name": code, "label": label, "country": iso3} for code, iso3, label in FMP_SITES]
-    return [*rows, {"name": OTHER_ANY[0], "label": OTHER_ANY[1], "country": ANY}]
+# The site registry: each project's ``sites`` entity list (app/services/sites.py), which the server hands
+# to devices as the ``sites.csv`` attachment and keeps current offline. The answer is the site's registry
+# code (``value=code``), so mappings read the same code the indicators roll up by admin-1/admin-2;
+# the choices are the sites of the country asked before, closed sites left out.
+SITES_FILE = "select_one_from_file sites.csv"
+SITE_VALUE = "value=code"
+
+
+def registry_sites_in(country_field: str) -> str:
+    return f"adm0_pcode = ${{{country_field}}} and status != 'closed'"
 
 
 def adm_choices(entries: Sequence[tuple[str, str, str]], parent_column: str) -> list[dict[str, Any]]:
@@ -1332,7 +1137,7 @@ def border_fms() -> Form:
         hxl="#x_location+country_iso3",
     )
     form.add(
-        "select_one site",
+        SITES_FILE,
         "site_code",
         (
             "Punto de monitoreo",
@@ -1342,17 +1147,9 @@ def border_fms() -> Form:
             "Pwen siveyans",
         ),
         required="yes",
-        choice_filter=f"country = ${{country_iso3}} or country = '{ANY}'",
-        choices=site_choices(),
+        choice_filter=registry_sites_in("country_iso3"),
+        parameters=SITE_VALUE,
         hxl="#x_location+site_code",
-    )
-    form.add(
-        "text",
-        "site_other",
-        ("¿Qué otro punto?", "Which other point?", "Qual outro ponto?", "Quel autre point ?", "Ki lòt pwen?"),
-        required="yes",
-        relevant="${site_code} = 'other'",
-        sensitive="yes",
     )
     form.add(
         "select_one site_type",
@@ -2133,24 +1930,24 @@ def household_needs() -> Form:
         sensitive="yes",
     )
     form.add(
-        "text",
+        SITES_FILE,
         "site_code",
         (
-            "Código del sitio (registro de sitios)",
-            "Site code (site registry)",
-            "Código do local (registro de locais)",
-            "Code du site (registre des sites)",
-            "Kòd sit la (rejis sit yo)",
+            "Sitio (registro de sitios)",
+            "Site (site registry)",
+            "Local (registro de locais)",
+            "Site (registre des sites)",
+            "Sit (rejis sit yo)",
         ),
         hint=(
-            "Deje vacío si la entrevista es en un barrio sin código.",
-            "Leave empty for a neighbourhood with no code.",
-            "Deixe vazio se a entrevista for em um bairro sem código.",
-            "Laissez vide pour un quartier sans code.",
-            "Kite l vid si se yon katye ki pa gen kòd.",
+            "Deje vacío si la entrevista es en un barrio que no está en el registro.",
+            "Leave empty for a neighbourhood that is not in the registry.",
+            "Deixe vazio se a entrevista for em um bairro que não está no registro.",
+            "Laissez vide pour un quartier absent du registre.",
+            "Kite l vid si se yon katye ki pa nan rejis la.",
         ),
-        constraint=r"regex(., '^[A-Z]{3}-[A-Z0-9-]{2,20}$')",
-        constraint_message=MSG_SITE_CODE,
+        choice_filter=registry_sites_in("country_iso3"),
+        parameters=SITE_VALUE,
         hxl="#x_location+site_code",
     )
     form.add(
@@ -2738,25 +2535,18 @@ def flow_count() -> Form:
         hxl="#x_location+country_iso3",
     )
     form.add(
-        "text",
+        SITES_FILE,
         "site_code",
         (
-            "Código del punto de monitoreo",
-            "Monitoring point code",
-            "Código do ponto de monitoramento",
-            "Code du point de suivi",
-            "Kòd pwen siveyans lan",
-        ),
-        hint=(
-            "El código del registro de sitios (por ejemplo COL-FMP-001).",
-            "The code from the site registry (for example COL-FMP-001).",
-            "O código do registro de locais (por exemplo COL-FMP-001).",
-            "Le code du registre des sites (par exemple COL-FMP-001).",
-            "Kòd ki nan rejis sit yo (pa egzanp COL-FMP-001).",
+            "Punto de monitoreo (registro de sitios)",
+            "Monitoring point (site registry)",
+            "Ponto de monitoramento (registro de locais)",
+            "Point de suivi (registre des sites)",
+            "Pwen siveyans (rejis sit yo)",
         ),
         required="yes",
-        constraint=SITE_CODE_RULE,
-        constraint_message=MSG_CODE,
+        choice_filter=registry_sites_in("country_iso3"),
+        parameters=SITE_VALUE,
         hxl="#x_location+site_code",
     )
     form.add(
@@ -3249,6 +3039,113 @@ def activity_report() -> Form:
     return form
 
 
+SITE_STATUS: Choices = [
+    ("active", ("Abierto", "Open", "Aberto", "Ouvert", "Louvri")),
+    (
+        "inactive",
+        (
+            "Sin actividad por ahora",
+            "Not in use for now",
+            "Sem atividade no momento",
+            "Inactif pour l'instant",
+            "Pa sèvi pou kounye a",
+        ),
+    ),
+    ("closed", ("Cerrado", "Closed", "Fechado", "Fermé", "Fèmen")),
+]
+# The registry's site types a shelter update applies to (app/sites/registry.py SITE_TYPES).
+SHELTER_TYPES = ("shelter", "reception_centre")
+
+
+def shelter_status() -> Form:
+    """Updates a shelter of the site registry from the field: its capacity and status become a new
+    version of the site's entity in the project's ``sites`` list (entities sheet, update by entity_id)."""
+    form = Form(
+        filename="ruta_shelter_status.xlsx",
+        form_id="ruta_shelter_status",
+        title=(
+            "Ruta – Capacidad y estado de un albergue",
+            "Ruta – Shelter capacity and status",
+            "Ruta – Capacidade e situação de um abrigo",
+            "Ruta – Capacité et état d'un hébergement",
+            "Ruta – Kapasite ak eta yon abri",
+        ),
+        instance_name="concat(${site_code}, ' ', ${today}, ' ', ${status}, ' (', ${capacity}, ')')",
+        entities={"list_name": "sites", "entity_id": "${shelter}"},
+    )
+    add_metadata(form)
+    form.group("shelter_status", ("Albergue", "Shelter", "Abrigo", "Hébergement", "Abri"), relevant=None)
+    form.add(
+        "select_one country_operation",
+        "country_iso3",
+        (
+            "País del albergue",
+            "Country of the shelter",
+            "País do abrigo",
+            "Pays de l'hébergement",
+            "Peyi abri a",
+        ),
+        required="yes",
+    )
+    types = " or ".join(f"site_type = '{kind}'" for kind in SHELTER_TYPES)
+    form.add(
+        "select_one_from_file sites.csv",
+        "shelter",
+        (
+            "Albergue (registro de sitios)",
+            "Shelter (site registry)",
+            "Abrigo (registro de locais)",
+            "Hébergement (registre des sites)",
+            "Abri (rejis sit yo)",
+        ),
+        required="yes",
+        # The answer is the site's entity id (the list's ``name``), which the entities sheet updates.
+        choice_filter=f"adm0_pcode = ${{country_iso3}} and ({types})",
+    )
+    form.add("calculate", "site_code", calculation="instance('sites')/root/item[name = ${shelter}]/code")
+    form.add(
+        "calculate", "capacity_before", calculation="instance('sites')/root/item[name = ${shelter}]/capacity"
+    )
+    form.add(
+        "integer",
+        "capacity",
+        (
+            "Capacidad (plazas para dormir)",
+            "Capacity (places to sleep)",
+            "Capacidade (vagas para dormir)",
+            "Capacité (places pour dormir)",
+            "Kapasite (plas pou dòmi)",
+        ),
+        hint=(
+            "Según el registro: ${capacity_before}",
+            "In the registry: ${capacity_before}",
+            "No registro: ${capacity_before}",
+            "Dans le registre : ${capacity_before}",
+            "Nan rejis la: ${capacity_before}",
+        ),
+        required="yes",
+        constraint=". >= 0 and . <= 1000000",
+        constraint_message=(
+            "Escriba un número entre 0 y 1 000 000.",
+            "Enter a number from 0 to 1,000,000.",
+            "Digite um número entre 0 e 1 000 000.",
+            "Saisissez un nombre entre 0 et 1 000 000.",
+            "Ekri yon nonb ant 0 ak 1 000 000.",
+        ),
+        save_to="capacity",
+    )
+    form.add(
+        "select_one site_status",
+        "status",
+        ("Estado", "Status", "Situação", "État", "Eta"),
+        required="yes",
+        choices=_choice_rows(SITE_STATUS),
+        save_to="status",
+    )
+    form.end_group()
+    return form
+
+
 # --------------------------------------------------------------------------------------------------
 # Writing the workbooks
 # --------------------------------------------------------------------------------------------------
@@ -3265,13 +3162,16 @@ SURVEY_COLUMNS = (
     *(f"constraint_message::{lang}" for lang in LANGUAGES),
     "appearance",
     "choice_filter",
+    "parameters",
     "calculation",
     "default",
     "repeat_count",
+    "save_to",
     # Kobo's columns: forms/xlsform.py carries them into the XForm as instance::hxl / instance::ruta_sensitive.
     "hxl",
     "sensitive",
 )
+ENTITIES_COLUMNS = ("list_name", "entity_id", "label")
 CHOICE_FILTER_COLUMNS = ("country", "adm1")
 CHOICES_COLUMNS = ("list_name", "name", *(f"label::{lang}" for lang in LANGUAGES), *CHOICE_FILTER_COLUMNS)
 SETTINGS_COLUMNS = ("form_title", "form_id", "version", "default_language", "instance_name")
@@ -3312,10 +3212,14 @@ def workbook(form: Form) -> Workbook:
     for list_name, rows in form.lists.items():
         for choice in rows:
             choices.append(_cells({"list_name": list_name, **choice}, CHOICES_COLUMNS))
+    if form.entities is not None:
+        entities = book.create_sheet("entities")
+        entities.append(list(ENTITIES_COLUMNS))
+        entities.append([form.entities.get(column) for column in ENTITIES_COLUMNS])
     settings = book.create_sheet("settings")
     settings.append(list(SETTINGS_COLUMNS))
     settings.append([form.title[0], form.form_id, VERSION, DEFAULT_LANGUAGE, form.instance_name])
-    for sheet in (survey, choices, settings):
+    for sheet in book.worksheets:
         sheet.freeze_panes = "A2"
     # Its path before it moved to tools/, kept: the creator is part of the committed workbooks' bytes.
     book.properties.creator = "Ruta forms/library/build.py"  # rename: keep
@@ -3341,7 +3245,7 @@ def xlsx_bytes(form: Form) -> bytes:
     return stable.getvalue()
 
 
-FORMS = (border_fms, household_needs, flow_count, activity_report)
+FORMS = (border_fms, household_needs, flow_count, activity_report, shelter_status)
 
 
 def build(directory: Path = HERE) -> list[Path]:

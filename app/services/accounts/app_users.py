@@ -11,7 +11,7 @@ from app.auth import probe_cache, tokens
 from app.auth.actor import Actor
 from app.db import utcnow
 from app.errors import InvalidValueError, NotFoundError
-from app.models import AppUser, AppUserForm, Form, Project
+from app.models import AppUser, AppUserForm, Dataset, Form, Project
 from app.services.audit import events as audit
 from app.services.protection import row_access
 from app.services.quality import devices as quality_devices
@@ -30,6 +30,7 @@ def create_app_user(
     project: Project,
     display_name: str,
     form_ids: list[str] | None = None,
+    attributes: object = None,
 ) -> IssuedAppUser:
     display_name = (display_name or "").strip()
     if not display_name:
@@ -42,6 +43,7 @@ def create_app_user(
         all_forms=form_ids is None,
         created_by_id=actor.user_id if actor else None,
         organisation_id=row_access.credential_organisation(session, actor=actor, project=project),
+        attributes=clean_attributes(attributes) if attributes is not None else {},
     )
     session.add(app_user)
     session.flush()
@@ -54,7 +56,7 @@ def create_app_user(
         project_id=project.id,
         subject_type="app_user",
         subject_id=app_user.id,
-        details={"display_name": display_name, "forms": form_ids},
+        details={"display_name": display_name, "forms": form_ids, "attributes": app_user.attributes},
     )
     return IssuedAppUser(app_user, token)
 
@@ -107,6 +109,62 @@ def allow_all_forms(session: Session, *, actor: Actor, app_user: AppUser) -> Non
         subject_type="app_user",
         subject_id=app_user.id,
         details={"forms": "all"},
+    )
+
+
+MAX_ATTRIBUTES = 20
+MAX_ATTRIBUTE_VALUES = 200
+MAX_ATTRIBUTE_TEXT = 255
+
+
+def clean_attributes(raw: object) -> dict[str, list[str]]:
+    """``{"team": "north", "code": ["COL-ALB", ...]}`` as stored: each name -> its list of values."""
+    if not isinstance(raw, dict):
+        raise InvalidValueError(
+            'attributes must be an object of names to a value or a list of values, e.g. {"team": "north"}.',
+            details={"field": "attributes"},
+        )
+    if len(raw) > MAX_ATTRIBUTES:
+        raise InvalidValueError(f"Give at most {MAX_ATTRIBUTES} attributes.", details={"field": "attributes"})
+    clean: dict[str, list[str]] = {}
+    for name, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        if (
+            not isinstance(name, str)
+            or not name.strip()
+            or len(name) > MAX_ATTRIBUTE_TEXT
+            or len(values) > MAX_ATTRIBUTE_VALUES
+            or not all(isinstance(v, str) and 0 < len(v) <= MAX_ATTRIBUTE_TEXT for v in values)
+        ):
+            raise InvalidValueError(
+                f"The attribute {str(name)[:40]!r} must be a name with a text value or a list of at most "
+                f"{MAX_ATTRIBUTE_VALUES} text values (1 to {MAX_ATTRIBUTE_TEXT} characters each).",
+                details={"field": "attributes"},
+            )
+        clean[name.strip()] = list(dict.fromkeys(values))
+    return clean
+
+
+def set_attributes(session: Session, *, actor: Actor | None, app_user: AppUser, attributes: object) -> None:
+    """Replace the app user's attributes; the lists filtering on them change for its device."""
+    from app.services.entities import lists as entity_lists
+
+    clean = clean_attributes(attributes)
+    if clean == (app_user.attributes or {}):
+        return
+    app_user.attributes = clean
+    session.flush()
+    for dataset in session.scalars(select(Dataset).where(Dataset.project_id == app_user.project_id)):
+        if dataset.match_attributes:
+            entity_lists.bump(session, dataset)  # what this device is served changes: it must fetch again
+    audit.record(
+        session,
+        actor=actor,
+        action="app_user.attributes",
+        project_id=app_user.project_id,
+        subject_type="app_user",
+        subject_id=app_user.id,
+        details={"attributes": clean},
     )
 
 

@@ -27,6 +27,7 @@ from app.services.entities.lists import (
     list_hash,
     resolve_conflict,
     restore_entity,
+    set_match_attributes,
     update_entity,
     upsert_entity,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "list_hash",
     "resolve_conflict",
     "restore_entity",
+    "set_match_attributes",
     "update_entity",
     "upsert_entity",
 ]

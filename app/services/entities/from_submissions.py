@@ -14,6 +14,7 @@ requires approval (Central's rule). Nothing a device sent is dropped:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import cast
 from xml.etree.ElementTree import Element
 
@@ -39,6 +40,7 @@ from app.services.audit import events as audit
 from app.services.entities import lists
 from app.services.entities.lists import Source
 from app.services.submissions import bulk_insert
+from app.sites import registry
 from forms import safe_xml
 from forms.entities import FormEntities, read_form_entities
 from forms.errors import XFormError
@@ -235,6 +237,7 @@ def apply_op(
     """Apply one operation; None when it was held for an earlier branch step. Raises RutaError when it
     cannot be applied at all (the caller records it)."""
     uuid = lists.normalise_uuid(op.uuid)
+    _check_registry(dataset, op)
     entity = _existing(session, dataset, uuid)
     if entity is None and op.create:
         entity = lists.create_entity(
@@ -296,6 +299,88 @@ def apply_op(
     if op.branch_id is not None and op.base_version is not None:
         _release(session, dataset, entity, branch_id=op.branch_id, next_base=op.base_version + 1, actor=actor)
     return entity
+
+
+def _check_registry(dataset: Dataset, op: EntityOp) -> None:
+    """The site registry's rules for changes from the field (app.sites.registry.field_update_problems)."""
+    if dataset.name != registry.LIST_NAME:
+        return
+    problems = registry.field_update_problems(op.data)
+    if problems or (op.create and not op.update):
+        raise InvalidValueError(
+            " ".join(problems) or "Sites are added to the site registry by an import or in the admin."
+        )
+
+
+def apply_edit(
+    session: Session,
+    *,
+    actor: Actor | None,
+    project_id: int,
+    form_version_id: int,
+    form_version_sha256: str,
+    root: Element,
+    submission_id: int,
+    submission_version_id: int,
+) -> int:
+    """An edit of a stored record re-applies its entity blocks, as Central does.
+
+    An entity the record created or updated gets the edited values as a new version whose base is the
+    version the record last wrote, so a change someone else made since is flagged as a conflict rather
+    than overwritten silently. A block the record never applied (its earlier version had none, or a
+    ``create_if`` was false) is applied as new. Lists waiting for approval are written on approval.
+    """
+    declared = form_entities(session, form_version_id, form_version_sha256)
+    if declared is None:
+        return 0
+    source = Source("submission", submission_id, submission_version_id)
+    try:
+        ops = entity_ops(declared, root)
+    except EntityBlockError as err:
+        _error(session, actor, project_id, None, source, str(err))
+        return 0
+    submission = session.get(Submission, submission_id)
+    approved = submission is not None and submission.review_state == "approved"
+    done = 0
+    for op in ops:
+        dataset = lists.ensure_dataset(
+            session, project_id=project_id, name=op.dataset, properties=list(op.data), actor=actor
+        )
+        if dataset.approval_required and not approved:
+            continue  # written once approved, with the record's version at that time
+        try:
+            uuid = lists.normalise_uuid(op.uuid)
+            written = session.scalar(
+                sa.select(EntityVersion)
+                .join(Entity, Entity.id == EntityVersion.entity_id)
+                .where(
+                    Entity.dataset_id == dataset.id,
+                    Entity.uuid == uuid,
+                    EntityVersion.submission_id == submission_id,
+                )
+                .order_by(EntityVersion.version.desc())
+                .limit(1)
+            )
+            if written is None:
+                if already_applied(session, submission_id, dataset.id):
+                    continue  # held for an earlier offline step: the held update stays as sent
+                apply_op(session, dataset=dataset, op=op, actor=actor, source=source)
+            else:
+                _check_registry(dataset, EntityOp(**{**op.__dict__, "create": False, "update": True}))
+                lists.update_entity(
+                    session,
+                    dataset=dataset,
+                    uuid=uuid,
+                    data=op.data,
+                    label=op.label,
+                    actor=actor,
+                    source=source,
+                    base=written,
+                )
+            done += 1
+        except RutaError as err:
+            _error(session, actor, project_id, op, source, err.message)
+    return done
 
 
 def _flag_forced(entity: Entity) -> None:
@@ -360,22 +445,28 @@ def held_in(session: Session, *, dataset: Dataset) -> list[EntityBacklog]:
     return list(session.scalars(sa.select(EntityBacklog).where(EntityBacklog.dataset_id == dataset.id)))
 
 
-def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
-    """Apply every held update of the list now (a person decided the missing steps are not coming),
-    in branch order, each from the entity's current version and flagged for review."""
-    held = list(
-        session.scalars(
-            sa.select(EntityBacklog)
-            .where(EntityBacklog.dataset_id == dataset.id)
-            .order_by(EntityBacklog.entity_uuid, EntityBacklog.branch_id, EntityBacklog.base_version)
-        )
-    )
+_BRANCH_ORDER = (EntityBacklog.entity_uuid, EntityBacklog.branch_id, EntityBacklog.base_version)
+
+
+def _force_rows(session: Session, dataset: Dataset, held: list[EntityBacklog]) -> int:
     applied = 0
     for row in held:
         if sa.inspect(row).deleted or sa.inspect(row).detached:
             continue  # released by an earlier row's application
         if apply_held(session, held=row, dataset=dataset, force=True) is not None:
             applied += 1
+    return applied
+
+
+def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
+    """Apply every held update of the list now (a person decided the missing steps are not coming),
+    in branch order, each from the entity's current version and flagged for review."""
+    held = list(
+        session.scalars(
+            sa.select(EntityBacklog).where(EntityBacklog.dataset_id == dataset.id).order_by(*_BRANCH_ORDER)
+        )
+    )
+    applied = _force_rows(session, dataset, held)
     audit.record(
         session,
         actor=actor,
@@ -385,6 +476,45 @@ def force_backlog(session: Session, *, dataset: Dataset, actor: Actor) -> int:
         subject_id=dataset.name,
         details={"applied": applied, "held": len(held)},
     )
+    return applied
+
+
+def force_stale_backlog(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Central's timeout for held offline updates: an update still waiting for its earlier step after
+    ``older_than`` is applied anyway, in branch order, from the entity's current version and flagged
+    for review (the step it waited for may never come: a lost phone). One audit event per list."""
+    cutoff = (now or utcnow()) - older_than
+    stale = list(
+        session.scalars(
+            sa.select(EntityBacklog)
+            .where(EntityBacklog.created_at <= cutoff)
+            .order_by(EntityBacklog.dataset_id, *_BRANCH_ORDER)
+        )
+    )
+    by_list: dict[int, list[EntityBacklog]] = {}
+    for row in stale:
+        by_list.setdefault(row.dataset_id, []).append(row)
+    applied = 0
+    for dataset_id, held in by_list.items():
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            continue
+        done = _force_rows(session, dataset, held)
+        applied += done
+        audit.record(
+            session,
+            actor=None,
+            action="entity.backlog.force",
+            project_id=dataset.project_id,
+            subject_type="dataset",
+            subject_id=dataset.name,
+            details={
+                "applied": done,
+                "held": len(held),
+                "automatic": True,
+                "olderThanHours": older_than / timedelta(hours=1),
+            },
+        )
     return applied
 
 
@@ -451,7 +581,9 @@ def _plain_creates(
             uuid: str | None = lists.normalise_uuid(op.uuid)
         except RutaError:
             uuid = None  # the one-by-one path reports it
-        if uuid is not None and op.create and not dataset.approval_required and op.label:
+        # The site registry's checks run on the one-by-one path (apply_op).
+        plain = dataset.name != registry.LIST_NAME and not dataset.approval_required
+        if uuid is not None and op.create and plain and op.label:
             seen[(dataset.id, uuid)] = seen.get((dataset.id, uuid), 0) + 1
         keyed.append((dataset, uuid, op, source))
     existing: set[tuple[int, str]] = set()

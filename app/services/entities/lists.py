@@ -84,6 +84,27 @@ def ensure_dataset(
     return dataset
 
 
+def set_match_attributes(session: Session, *, dataset: Dataset, names: object) -> None:
+    """The properties app users' attributes must match (``[]``: no attribute filter)."""
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidValueError(
+            'matchAttributes must be a list of property names, e.g. ["team"].',
+            details={"field": "matchAttributes"},
+        )
+    unknown = [n for n in names if n not in (dataset.properties or [])]
+    if unknown:
+        raise InvalidValueError(
+            f"The list {dataset.name!r} has no property {unknown[0][:80]!r} to match app users' attributes "
+            f"on (its properties: {', '.join(dataset.properties or []) or 'none'}).",
+            details={"field": "matchAttributes"},
+        )
+    clean = list(dict.fromkeys(names))
+    if clean != (dataset.match_attributes or []):
+        dataset.match_attributes = clean
+        session.flush()
+        bump(session, dataset)  # what each device is served changes
+
+
 def find_dataset(session: Session, *, project_id: int, name: str) -> Dataset:
     dataset = session.scalar(sa.select(Dataset).where(Dataset.project_id == project_id, Dataset.name == name))
     if dataset is None:

@@ -5,8 +5,9 @@ when the project has a list of that name the attachment *is* the list. Its md5 i
 which follows ``Dataset.revision``: the hash and the ETag change when the list changes, and only then.
 
 Fail closed: a partner's people and devices get only their organisation's entities (``row_access``); an
-app user of a list marked ``owner_only`` gets only the entities it created; an enumerator gets only
-those they created; anything else that is not a project role sees nothing.
+app user of a list marked ``owner_only`` gets only the entities it created, and of a list with
+``match_attributes`` only the entities matching its attributes (none without them); an enumerator of an
+``owner_only`` list gets only those they created; anything else that is not a project role sees nothing.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def _list_rule(session: Session, actor: Actor, dataset: Dataset) -> sa.ColumnEle
     if actor.app_user is not None:
         if actor.app_user.project_id != dataset.project_id:
             return sa.false()
+        matching = attribute_match(actor.app_user.attributes or {}, dataset)
         if dataset.owner_only:
-            return Entity.creator_app_user_id == actor.app_user.id
-        return sa.true()
+            return sa.and_(Entity.creator_app_user_id == actor.app_user.id, matching)
+        return matching
     if actor.user is not None:
         role = actor.role_in(session, dataset.project_id)
         if role is None:
@@ -65,6 +67,18 @@ def _list_rule(session: Session, actor: Actor, dataset: Dataset) -> sa.ColumnEle
             return Entity.creator_user_id == actor.user.id
         return sa.true()
     return sa.false()
+
+
+def attribute_match(attributes: dict[str, list[str]], dataset: Dataset) -> sa.ColumnElement[bool]:
+    """Entities whose every ``match_attributes`` property is one of the app user's values for the
+    attribute of that name; an app user without the attribute (or with no values) matches nothing."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    for prop in dataset.match_attributes or []:
+        values = [str(v) for v in attributes.get(prop) or []]
+        if not values:
+            return sa.false()
+        conditions.append(Entity.data[prop].as_string().in_(values))
+    return sa.and_(sa.true(), *conditions)
 
 
 def _rows(

@@ -374,9 +374,14 @@ def ingest(
                 values=new.extracted.values,
                 instance_id=edited.instance_id,
             )
-    if parsed.deprecated_id is None and parsed.envelope is None:
-        # A record's first version writes its entities (an edit does not write them again).
-        entity_submissions.apply_submission(
+    if parsed.envelope is None:
+        # A record's first version writes its entities; an edit re-applies them as new versions.
+        apply = (
+            entity_submissions.apply_submission
+            if parsed.deprecated_id is None
+            else entity_submissions.apply_edit
+        )
+        apply(
             session,
             actor=actor,
             project_id=project.id,

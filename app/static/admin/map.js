@@ -15,6 +15,27 @@
     xhr.send();
   }
 
+  function sitePopup(props, el, labels) {
+    // A registry site (sites_map.html): name, code, type, capacity and status; a link to edit it for
+    // those who may. Text only, as for submissions.
+    var box = document.createElement("div");
+    var title = document.createElement("strong");
+    title.textContent = props.name;
+    box.appendChild(title);
+    var meta = document.createElement("div");
+    var parts = [props.code, labels[props.site_type] || props.site_type, props.status];
+    if (props.capacity) { parts.push(el.dataset.textCapacity.replace("{n}", props.capacity)); }
+    meta.textContent = parts.join(" · ");
+    box.appendChild(meta);
+    if (el.dataset.siteUrl) {
+      var link = document.createElement("a");
+      link.href = el.dataset.siteUrl + encodeURIComponent(props.code);
+      link.textContent = el.dataset.textOpen;
+      box.appendChild(link);
+    }
+    return box;
+  }
+
   function popup(props, el, labels) {
     // Built from DOM nodes with textContent: a submission's name never becomes markup.
     var box = document.createElement("div");
@@ -54,10 +75,16 @@
       var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
       var markers = data.features.map(function (f) {
         var c = f.geometry.coordinates;
+        var sites = el.dataset.kind === "sites";
         var marker = L.marker([c[1], c[0]], {
-          icon: L.divIcon({ className: "map-point state-" + f.properties.state, iconSize: [12, 12] })
+          icon: L.divIcon({
+            className: "map-point " + (sites ? "site-" + f.properties.status : "state-" + f.properties.state),
+            iconSize: [12, 12]
+          })
         });
-        marker.bindPopup(function () { return popup(f.properties, el, labels); });
+        marker.bindPopup(function () {
+          return sites ? sitePopup(f.properties, el, labels) : popup(f.properties, el, labels);
+        });
         return marker;
       });
       cluster.addLayers(markers);
@@ -65,7 +92,7 @@
       if (markers.length) { map.fitBounds(cluster.getBounds(), { maxZoom: 12, padding: [20, 20] }); }
       var parts = [el.dataset.textPoints.replace("{n}", data.features.length)];
       if (data.withoutLocation) { parts.push(el.dataset.textWithout.replace("{n}", data.withoutLocation)); }
-      if (data.truncated) { parts.push(el.dataset.textTruncated); }
+      if (data.truncated && el.dataset.textTruncated) { parts.push(el.dataset.textTruncated); }
       summary.textContent = parts.join(" · ");
       el.dataset.loaded = String(data.features.length);
     }, function () { summary.textContent = el.dataset.textError; });

@@ -18,6 +18,7 @@ from app.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     entities,
     exports,
     form_versions,
+    gazetteer,
     hubs,
     indicators,
     jobs,

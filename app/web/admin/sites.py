@@ -4,10 +4,11 @@ row-by-row report, and an edit form for one site. Same services and access rules
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
 
 from app.db import get_session
 from app.errors import InvalidValueError, SiteImportError
@@ -17,7 +18,8 @@ from app.services.audit import events as audit
 from app.sites import places, registry
 from app.web import query
 from app.web.admin import bp
-from app.web.admin.context import add_project_menu_item, current_actor, project_for, project_menu
+from app.web.admin.context import CSP, add_project_menu_item, current_actor, project_for, project_menu
+from app.web.admin.maps import _tile_origin
 
 add_project_menu_item("admin.sites", "Site registry", action="site.read")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -44,6 +46,7 @@ def _page(
         report=report,
         error=error,
         may_manage=current_actor().can(session, "site.manage", p.id),
+        is_admin=current_actor().is_admin,
         site_types=registry.SITE_TYPES,
         project_menu=project_menu(p, "admin.sites"),
     )
@@ -63,6 +66,69 @@ def sites(project_id: int) -> tuple[str, int]:
         subject_id="sites",
     )
     return _page(p)
+
+
+@bp.get("/projects/<int:project_id>/sites/map")
+def sites_map(project_id: int) -> Response:
+    """The registry on the form map's page and script (vendored Leaflet; no other origin unless an admin
+    configured a tile server)."""
+    actor = current_actor()
+    p = project_for(actor, project_id, "site.read")
+    tiles = current_app.config.get("MAP_TILE_URL") or ""
+    origin = _tile_origin(tiles) if tiles else None
+    body = render_template(
+        "admin/sites_map.html",
+        project=p,
+        tiles=tiles if origin else "",
+        attribution=current_app.config.get("MAP_TILE_ATTRIBUTION") or "",
+        may_manage=current_actor().can(get_session(), "site.manage", p.id),
+        # The registry names its types in es, en and pt: the reader's language, else English.
+        site_types={
+            code: labels.get(str(get_locale()), labels["en"]) for code, labels in registry.SITE_TYPES.items()
+        },
+        project_menu=project_menu(p, "admin.sites"),
+    )
+    response = Response(body, mimetype="text/html")
+    if origin:
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "img-src 'self' data:", f"img-src 'self' data: {origin}"
+        )
+    return response
+
+
+@bp.get("/projects/<int:project_id>/sites/map.geojson")
+def sites_map_data(project_id: int) -> Response:
+    """The registry's sites with coordinates as GeoJSON points (audited like the registry page)."""
+    actor = current_actor()
+    p = project_for(actor, project_id, "site.read")
+    session = get_session()
+    features, without = [], 0
+    for row in site_service.list_sites(session, project_id=p.id):
+        try:
+            lat, lon = float(row["latitude"]), float(row["longitude"])
+        except (TypeError, ValueError):
+            without += 1
+            continue
+        props = {k: row[k] for k in ("code", "site_type", "capacity", "status", "adm1_pcode", "adm2_pcode")}
+        props["name"] = row["name_es"] or row["name_en"] or row["name_pt"] or row["code"]
+        features.append(
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="sites.read",
+        project_id=p.id,
+        subject_type="dataset",
+        subject_id="sites",
+        details={"view": "map"},
+    )
+    collection = {"type": "FeatureCollection", "features": features, "withoutLocation": without}
+    return Response(
+        json.dumps(collection, separators=(",", ":"), ensure_ascii=False),
+        mimetype="application/geo+json",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @bp.post("/projects/<int:project_id>/sites/import")

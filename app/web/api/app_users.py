@@ -31,9 +31,26 @@ def create_app_user(project_id: int) -> Response:
     data = load_body()
     forms = data.get("forms")
     issued = app_users.create_app_user(
-        get_session(), actor=actor, project=p, display_name=data["displayName"], form_ids=forms
+        get_session(),
+        actor=actor,
+        project=p,
+        display_name=data["displayName"],
+        form_ids=forms,
+        attributes=data.get("attributes"),
     )
     return jsonify(app_user(issued.app_user, issued.token) | {"qr": _onboarding(p.id, p.name, issued.token)})
+
+
+@bp.patch("/projects/<int:project_id>/app-users/<int:app_user_id>")
+@accepts(bodies.AppUserChanges)
+def update_app_user(project_id: int, app_user_id: int) -> Response:
+    """Set the app user's attributes (what entity lists with matchAttributes filter on)."""
+    actor = logged_in_actor()
+    p = project_for(actor, project_id, "app_user.manage")
+    session = get_session()
+    a = app_users.get_app_user(session, project=p, app_user_id=app_user_id)
+    app_users.set_attributes(session, actor=actor, app_user=a, attributes=load_body()["attributes"])
+    return jsonify(app_user(a))
 
 
 @bp.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")

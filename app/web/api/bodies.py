@@ -81,6 +81,11 @@ class Partner(BodySchema):
 class NewAppUser(BodySchema):
     displayName = BodyText(required=True)
     forms = Texts(allow_none=True, max_items=10_000)
+    attributes = Object(allow_none=True)  # app_users.clean_attributes checks names and values
+
+
+class AppUserChanges(BodySchema):
+    attributes = Object(required=True)  # app_users.clean_attributes checks names and values
 
 
 class NewProjectKey(BodySchema):
@@ -201,6 +206,7 @@ class NewDataset(BodySchema):
 class DatasetChanges(BodySchema):
     approvalRequired = Flag(allow_none=True)
     ownerOnly = Flag(allow_none=True)
+    matchAttributes = Texts(allow_none=True)  # entity_lists.set_match_attributes checks the names
 
 
 class NewProperty(BodySchema):

@@ -53,6 +53,7 @@ def _dataset_json(d: Dataset, summary: reads.ListSummary | None = None) -> dict[
         "createdAt": ts(d.created_at),
         "approvalRequired": d.approval_required,
         "ownerOnly": d.owner_only,
+        "matchAttributes": list(d.match_attributes or []),
     }
     if summary is not None:
         out |= {
@@ -131,9 +132,14 @@ def update_dataset(project_id: int, dataset_name: str) -> Response:
     actor, project, d = _dataset(project_id, dataset_name, "dataset.manage")
     data = load_body()
     approval, owner_only = data.get("approvalRequired"), data.get("ownerOnly")
-    if approval is None and owner_only is None:
-        raise InvalidValueError("Send approvalRequired and/or ownerOnly (true or false).")
+    match = data.get("matchAttributes")
+    if approval is None and owner_only is None and match is None:
+        raise InvalidValueError(
+            "Send approvalRequired and/or ownerOnly (true or false), or matchAttributes (property names)."
+        )
     session = get_session()
+    if match is not None:
+        entity_lists.set_match_attributes(session, dataset=d, names=match)
     if approval is not None:
         d.approval_required = approval
     if owner_only is not None and owner_only != d.owner_only:
@@ -146,7 +152,7 @@ def update_dataset(project_id: int, dataset_name: str) -> Response:
         project_id=project.id,
         subject_type="dataset",
         subject_id=d.name,
-        details={"approvalRequired": approval, "ownerOnly": owner_only},
+        details={"approvalRequired": approval, "ownerOnly": owner_only, "matchAttributes": match},
     )
     return jsonify(_dataset_json(d))
 

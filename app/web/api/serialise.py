@@ -67,6 +67,8 @@ class AppUserOut(Schema):
     # Like Central, the token is only ever returned when the credential is created.
     token = fields.String(allow_none=True, dump_default=None)
     allForms = fields.Boolean(attribute="all_forms")
+    # What entity lists with matchAttributes filter this device's entities on.
+    attributes = fields.Function(lambda a: dict(a.attributes or {}))
     createdAt = Timestamp("created_at")
     updatedAt = fields.Constant(None)  # pyodk requires the key (Central sends it)
     deletedAt = Timestamp("revoked_at", allow_none=True)
