@@ -53,14 +53,13 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, jobs, quality, row_access
+from app.services import audit, jobs, quality, row_access, version_cache
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
-from forms.schema import FormSchema
 from sync import chain, limits
 from sync.submission import BAD_IDENTIFIER, ParsedSubmission, SubmissionError, parse_submission
-from sync.values import compile_schema, extract_values
+from sync.values import extract_values
 
 
 @dataclass(frozen=True)
@@ -260,23 +259,6 @@ def _device_destination_query() -> sa.Select[Any]:
     )
 
 
-_COMPILED: dict[tuple[int, str], Any] = {}
-
-
-def compiled_schema(session: Session, version_id: int, sha256: str) -> Any:
-    """The compiled schema of a form version, cached per process (read from the database only on a
-    miss). Published versions are immutable and the key includes their sha256, so the cache can never
-    serve a stale schema."""
-    key = (version_id, sha256)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        schema = session.scalar(select(FormVersion.schema).where(FormVersion.id == version_id))
-        if len(_COMPILED) > 256:
-            _COMPILED.clear()
-        compiled = _COMPILED[key] = compile_schema(FormSchema.from_dict(schema or {}))
-    return compiled
-
-
 def ingest(
     session: Session,
     *,
@@ -404,7 +386,9 @@ def extract(session: Session, version_id: int, version_sha256: str, parsed: Pars
     """What the version's field types make of the instance, with the schema from the one cache."""
     if parsed.envelope is not None:
         return Extracted({}, [], list(dict.fromkeys(_expected_names(parsed, []))))
-    extracted = extract_values(parsed.root, compiled_schema(session, version_id, version_sha256))
+    extracted = extract_values(
+        parsed.root, version_cache.compiled_schema(session, version_id, version_sha256)
+    )
     return Extracted(
         extracted.values,
         [{"path": p.path, "value": p.value, "message": p.message} for p in extracted.problems],

@@ -265,3 +265,32 @@ def test_new_columns_are_compared() -> None:
     row = {c.name: None for c in table.c} | {"id": 1, "instance_id": "uuid:x"}
     after = {"submissions": [row]}
     assert set(added_rows(before, after)["submissions"][0]) == {c.name for c in table.c}
+
+
+def test_one_schema_cache_serves_every_writer(world: World) -> None:
+    """What the batch derived from a form version (compiled schema, quality fields, entity
+    declarations) is what the device path then uses: after a batch, a device's first submission of
+    that version reads nothing of the version from the database."""
+    from app.auth import probe_cache
+    from app.services import version_cache
+    from tests.app.batch_helpers import make_zip
+    from tests.app.openrosa_helpers import device_token, post_submission, root
+    from tests.app.test_openrosa_hot_path import counted_statements
+
+    publish_xml(world, SIMPLE_FORM)
+    version_cache._CACHE.clear()  # as a new process would start
+    res = world.client.post(
+        f"/v1/projects/{world.project_id}/submissions/batch",
+        data=make_zip({"one": {"one.xml": instance("uuid:cache-1", photo="")}}),
+        content_type="application/zip",
+        headers=world.headers("admin"),
+    )
+    assert res.status_code == 200 and res.json["counts"] == {"created": 1}, res.json  # type: ignore[index]
+    kinds = {kind for kind, _id, _sha in version_cache._CACHE}
+    assert {"compiled", "quality.fields", "entities"} <= kinds, kinds
+    probe_cache.forget_all()
+    device = root(world, device_token(world)["token"])
+    with counted_statements(world) as statements:
+        assert post_submission(world, device, instance("uuid:cache-2", photo="")).status_code == 201
+    reads = [s for s in statements if "form_versions.schema" in s or "form_versions.xml" in s]
+    assert not reads, reads
