@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.auth import tokens
 from app.auth.actor import Actor
 from app.blobs import BlobStore
 from app.db import utcnow
@@ -53,7 +52,7 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import audit, jobs, quality, row_access, version_cache
+from app.services import app_users, audit, jobs, quality, row_access, version_cache
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
 from app.services.response import activities
@@ -184,13 +183,8 @@ def find_device_destination(
     The caller still runs every check on what comes back (revoked, other project, permission)."""
     row = session.execute(
         _device_destination_query(),
-        {
-            "t_hash": tokens.token_hash(token),
-            "d_project": project_id,
-            "d_form": parsed.form_id,
-            "d_version": parsed.version or "",
-            "d_instance": parsed.instance_id,
-        },
+        app_users.device_token_params(token, project_id)
+        | {"d_form": parsed.form_id, "d_version": parsed.version or "", "d_instance": parsed.instance_id},
     ).first()
     if row is None:
         return DeviceDestination(None, None, None)
@@ -249,13 +243,10 @@ def _device_destination_query() -> sa.Select[Any]:
     columns, version, existing = _destination_columns(allowed)
     form_on = sa.and_(Form.project_id == Project.id, Form.xml_form_id == sa.bindparam("d_form"))
     return (
-        select(AppUser, Project, *columns)
-        .select_from(AppUser)
-        .outerjoin(Project, Project.id == sa.bindparam("d_project"))
+        app_users.device_token_query(*columns)
         .outerjoin(Form, form_on)
         .outerjoin(*version)
         .outerjoin(*existing)
-        .where(AppUser.token_hash == sa.bindparam("t_hash"))
     )
 
 
