@@ -465,8 +465,6 @@ def _write_record_postgresql(
     """Record, version, the record's current version and the audit event in one statement (one round
     trip instead of four). Both ids are drawn first, so each row can name the other; the foreign keys
     are checked at the end of the statement, when both rows exist."""
-    record, version = _with_defaults(_SUBMISSIONS, record), _with_defaults(_VERSIONS, version)
-    event = _with_defaults(audit.EVENTS, event)
     statement = _record_statement_postgresql(tuple(record), tuple(version), tuple(event))
     params = (
         {f"r_{k}": v for k, v in record.items()}
@@ -612,7 +610,16 @@ def new_rows(
         created_at=new.received_at,
     )
     attachments = sorted(by_name.values(), key=lambda r: r["name"])
-    return NewRows(new, record, _version_row(actor=actor, new=new), attachments, event, added, missing)
+    # Complete rows: COPY and INSERT ... SELECT apply no Python-side column default by themselves.
+    return NewRows(
+        new,
+        _with_defaults(_SUBMISSIONS, record),
+        _with_defaults(_VERSIONS, _version_row(actor=actor, new=new)),
+        attachments,
+        _with_defaults(audit.EVENTS, event),
+        added,
+        missing,
+    )
 
 
 def flag_rows(session: Session, *, project: Project, actor: Actor, rows: list[NewRows]) -> None:

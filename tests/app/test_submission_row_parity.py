@@ -127,7 +127,11 @@ def _writers() -> dict[str, Callable[[pytest.MonkeyPatch], Callable[..., None]]]
         mp.setattr(submissions, "_create_record", submissions._create)
         return _ingest
 
-    def bulk(_mp: pytest.MonkeyPatch) -> Callable[..., None]:
+    def bulk(mp: pytest.MonkeyPatch) -> Callable[..., None]:
+        def per_item(*_args: Any, **_kwargs: Any) -> None:
+            raise AssertionError("the batch fell back to the per-item path")
+
+        mp.setattr(batch, "_ingest_one", per_item)  # the bulk load, or nothing
         return _batch
 
     found = {"plain": plain, "edit_path": edit_path, "batch": bulk}

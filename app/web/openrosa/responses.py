@@ -9,6 +9,7 @@ from flask import Response
 from app.errors import RutaError
 from sync import openrosa
 
+
 def with_openrosa_headers(response: Response) -> Response:
     response.headers[openrosa.OPENROSA_VERSION_HEADER] = openrosa.OPENROSA_VERSION
     response.headers["Date"] = formatdate(usegmt=True)
