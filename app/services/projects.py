@@ -148,6 +148,19 @@ def update_project(
     return project
 
 
+def project_for(session: Session, *, actor: Actor, project_id: int, action: str) -> Project:
+    """The project, once ``actor`` may do ``action`` in it: the one rule every request naming a
+    project goes through. A missing project is a 404, after the caller is known (an anonymous one
+    gets the 401 it would get for a project that exists, so ids reveal nothing); someone with no role
+    in the project gets a 404 too (``Actor.require``)."""
+    project = session.get(Project, project_id)
+    if project is None:
+        actor.require_login()
+        raise NotFoundError()
+    actor.require(session, action, project)
+    return project
+
+
 def get_project(session: Session, project_id: int) -> Project:
     project = session.get(Project, project_id)
     if project is None:

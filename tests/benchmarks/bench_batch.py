@@ -81,7 +81,7 @@ def batch_run(kind: str, run: int, n: int, size: int, tmp: Path) -> float:
 def insert_run(kind: str, run: int, n: int, size: int, tmp: Path) -> float:
     """The floor: the same rows, prepared in advance, with multi-row INSERTs and a commit per batch."""
     from app.db import get_database, utcnow
-    from app.models import AuditEvent, Form, FormVersion, Submission, SubmissionVersion
+    from app.models import AuditEvent, Form, FormVersion, Project, Submission, SubmissionVersion
     from app.services.submissions import bulk_insert
 
     url = fresh_database(kind, tmp)
@@ -91,6 +91,8 @@ def insert_run(kind: str, run: int, n: int, size: int, tmp: Path) -> float:
         form_id, version_id = s.execute(
             sa.select(Form.id, FormVersion.id).join(FormVersion, FormVersion.form_id == Form.id)
         ).one()
+        # Every record names the organisation it is collected for (migration 0017): the project's.
+        organisation_id = s.scalar(sa.select(Project.organisation_id).where(Project.id == pid))
     now = utcnow()
     started = time.perf_counter()
     S, V, A = (cast(sa.Table, m.__table__) for m in (Submission, SubmissionVersion, AuditEvent))
@@ -101,6 +103,7 @@ def insert_run(kind: str, run: int, n: int, size: int, tmp: Path) -> float:
                 {
                     "form_id": form_id,
                     "instance_id": f"uuid:floor-{i}",
+                    "organisation_id": organisation_id,
                     "review_state": "received",
                     "instance_name": None,
                     "is_encrypted": False,

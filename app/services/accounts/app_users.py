@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import probe_cache, tokens
@@ -185,21 +186,30 @@ def revoke_app_user(session: Session, *, actor: Actor, app_user: AppUser) -> App
     return app_user
 
 
+def device_token_query(*columns: Any) -> Select[Any]:
+    """The one query a device request starts with: the app user holding a token (revoked or not: the
+    caller's ``device_actor`` decides) and the project it asks for (None if there is no such project),
+    then ``columns``; a caller joins what they need. Its parameters: ``device_token_params``."""
+    return (
+        select(AppUser, Project, *columns)
+        .select_from(AppUser)
+        .outerjoin(Project, Project.id == bindparam("t_project"))
+        .where(AppUser.token_hash == bindparam("t_hash"))
+    )
+
+
+def device_token_params(token: str, project_id: int) -> dict[str, Any]:
+    return {"t_project": project_id, "t_hash": tokens.token_hash(token)}
+
+
 # Built once per process (every device request runs it); the values are parameters.
-_DEVICE_QUERY = (
-    select(AppUser, Project)
-    .outerjoin(Project, Project.id == bindparam("t_project"))
-    .where(AppUser.token_hash == bindparam("t_hash"))
-)
+_DEVICE_QUERY = device_token_query()
 
 
 def device_for_token(session: Session, token: str, project_id: int) -> tuple[AppUser, Project | None] | None:
-    """The app user holding ``token`` (revoked or not: the caller's ``device_actor`` decides) and the
-    project it asks for (None if there is no such project), in one query. The project lands in the
-    session, so ``session.get(Project, id)`` later in the request needs no query."""
-    row = session.execute(
-        _DEVICE_QUERY, {"t_project": project_id, "t_hash": tokens.token_hash(token)}
-    ).first()
+    """The app user holding ``token`` and the project it asks for, in one query. The project lands in
+    the session, so ``session.get(Project, id)`` later in the request needs no query."""
+    row = session.execute(_DEVICE_QUERY, device_token_params(token, project_id)).first()
     return None if row is None else (row[0], row[1])
 
 

@@ -36,6 +36,7 @@ from app.models import (
     SubmissionVersion,
     User,
 )
+from app.services import version_cache
 from app.services.audit import events as audit
 from app.services.entities import lists
 from app.services.entities.lists import Source
@@ -46,22 +47,18 @@ from forms.entities import FormEntities, read_form_entities
 from forms.errors import XFormError
 from sync.entities import EntityBlockError, EntityOp, entity_ops
 
-_DECLARATIONS: dict[tuple[int, str], FormEntities | None] = {}
-
 
 def form_entities(session: Session, version_id: int, sha256: str) -> FormEntities | None:
-    """The entity declarations of a form version (cached: published versions never change)."""
-    key = (version_id, sha256)
-    if key not in _DECLARATIONS:
+    """The entity declarations of a form version (from the one per-version cache)."""
+
+    def build() -> FormEntities | None:
         xml = session.scalar(sa.select(FormVersion.xml).where(FormVersion.id == version_id))
         try:
-            found = read_form_entities(xml) if xml else None
+            return read_form_entities(xml) if xml else None
         except XFormError:
-            found = None
-        if len(_DECLARATIONS) > 512:
-            _DECLARATIONS.clear()
-        _DECLARATIONS[key] = found
-    return _DECLARATIONS[key]
+            return None
+
+    return version_cache.cached("entities", version_id, sha256, build)
 
 
 def _error(

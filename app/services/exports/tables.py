@@ -42,6 +42,7 @@ from app.models import (
     SubmissionVersion,
     User,
 )
+from app.services import version_cache
 from app.services.audit import events as audit
 from app.services.exports.odata import ROOT_COLUMNS, timestamp
 from app.services.protection import classification, keys, record_scope, row_access, sensitive
@@ -485,10 +486,12 @@ class _Decrypter:
     def _values(self, xml: bytes, form_version_id: int) -> dict[str, Any]:
         compiled = self.compiled.get(form_version_id)
         if compiled is None:
-            schema = self.session.scalar(
-                sa.select(FormVersion.schema).where(FormVersion.id == form_version_id)
+            sha = self.session.scalar(sa.select(FormVersion.sha256).where(FormVersion.id == form_version_id))
+            compiled = (
+                version_cache.compiled_schema(self.session, form_version_id, sha)
+                if sha is not None
+                else compile_schema(self.export.schema)
             )
-            compiled = compile_schema(FormSchema.from_dict(schema or self.export.schema.to_dict()))
             self.compiled[form_version_id] = compiled
         return extract_values(parse_submission(xml).root, compiled).values
 

@@ -121,6 +121,23 @@ def describe(session: Session, *, form: Form, catalog: Catalog | None = None) ->
     }
 
 
+def read_document(sent: Any) -> MappingDocument:
+    """The one reader of a mapping document, whoever sends it: the API's PUT body, the admin's YAML or
+    editor, a stored version. A pasted GET answer or PUT body (``{"document": {...}, ...}``) is read as
+    the document it wraps. A malformed one is a ``MappingInvalidError`` saying where."""
+    if isinstance(sent, dict) and "fields" not in sent and "document" in sent:
+        sent = sent["document"]
+    if not isinstance(sent, dict):
+        raise MappingInvalidError("Send the mapping document as a JSON object.")
+    try:
+        return MappingDocument.from_dict(sent)
+    except MappingFormatError as exc:
+        raise MappingInvalidError(
+            f"The mapping document is malformed at {exc.key or 'the top level'}: {exc.message}",
+            details={"problems": [MappingProblem(ERROR, exc.key, exc.message).to_dict()]},
+        ) from exc
+
+
 def confirm(
     session: Session,
     *,
@@ -130,22 +147,14 @@ def confirm(
     document: Any,
     catalog: Catalog | None = None,
 ) -> IndicatorMapping:
-    """Validate ``document`` against the form's current version and store it as the next confirmed
-    version; the previous one is superseded. Records normalised under it become stale and are rebuilt
-    before the next indicator read."""
+    """Read ``document`` (``read_document``), validate it against the form's current version and
+    store it as the next confirmed version; the previous one is superseded. Records normalised under
+    it become stale and are rebuilt before the next indicator read."""
     catalog = catalog or load_catalog()
-    if not isinstance(document, dict):
-        raise MappingInvalidError("Send the mapping document as a JSON object.")
+    parsed = read_document(document)
     schema = form_schema(form)
     if schema is None:
         raise InvalidValueError("This form has no version yet; upload one before mapping it.")
-    try:
-        parsed = MappingDocument.from_dict(document)
-    except MappingFormatError as exc:
-        raise MappingInvalidError(
-            f"The mapping document is malformed at {exc.key or 'the top level'}: {exc.message}",
-            details={"problems": [MappingProblem(ERROR, exc.key, exc.message).to_dict()]},
-        ) from exc
     problems = validate_mapping(parsed, schema, catalog)
     errors = [p for p in problems if p.severity == ERROR]
     if errors:

@@ -7,7 +7,7 @@ comes from rows the ingest already holds (form, project, the sending credential)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,34 +16,26 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.models import AppUser, Form, FormVersion, Project, Submission, SubmissionVersion
+from app.services import version_cache
 from app.services.quality import rules
 from app.services.quality.rules import Flag, FormFields, FormQuality
-from forms.schema import FormSchema
-
-_FIELDS: dict[tuple[int, str], FormFields] = {}
 
 
 def fields_for(version: FormVersion) -> FormFields:
-    """Per process cache; published versions are immutable and the key carries their sha256."""
-    return _cached_fields((version.id, version.sha256), lambda: version.schema)
+    """What the rules read of a version (from the one per-version cache)."""
+    return fields_for_id(None, version.id, version.sha256, version.schema)
 
 
-def fields_for_id(session: Session, version_id: int, sha256: str) -> FormFields:
+def fields_for_id(
+    session: Session | None, version_id: int, sha256: str, stored: dict[str, Any] | None = None
+) -> FormFields:
     """:func:`fields_for` for the ingest hot path, which holds a version's id and sha256 but not the
     row: the schema is read only on a cache miss."""
-    return _cached_fields(
-        (version_id, sha256),
-        lambda: session.scalar(select(FormVersion.schema).where(FormVersion.id == version_id)) or {},
-    )
 
+    def build() -> FormFields:
+        return FormFields.from_schema(version_cache.form_schema(session, version_id, sha256, stored))
 
-def _cached_fields(key: tuple[int, str], schema: Callable[[], dict[str, Any]]) -> FormFields:
-    found = _FIELDS.get(key)
-    if found is None:
-        if len(_FIELDS) > 256:
-            _FIELDS.clear()
-        found = _FIELDS[key] = FormFields.from_schema(FormSchema.from_dict(schema()))
-    return found
+    return version_cache.cached("quality.fields", version_id, sha256, build)
 
 
 # --- the flag list on a submission -----------------------------------------------------------------

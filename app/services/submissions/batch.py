@@ -16,7 +16,7 @@ version still lacked are added. Files are fsynced by the blob store before the c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -40,17 +40,15 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import jobs, quality, tombstones
+from app.services import jobs, tombstones
 from app.services.entities import from_submissions as entity_submissions
 from app.services.protection import row_access
 from app.services.response import activities
 from app.services.submissions import bulk_insert
 from app.services.submissions import intake as submission_service
-from app.services.submissions.intake import IncomingFile, Origin
-from forms.schema import FormSchema
+from app.services.submissions.intake import IncomingFile, NewVersion, Origin
 from sync.batch import HELD_XML, BatchItem
 from sync.submission import ParsedSubmission, is_safe_file_name
-from sync.values import compile_schema, extract_values
 
 
 @dataclass
@@ -266,118 +264,74 @@ def _is_in(session: Session, ids: list[str]) -> Any:
     return lambda column: column == sa.any_(array)
 
 
-_COMPILED: dict[tuple[int, str], Any] = {}
-
-
-def _compiled(version: FormVersion) -> Any:
-    # Published versions are immutable and the key carries their sha256: the cache is never stale.
-    key = (version.id, version.sha256)
-    if key not in _COMPILED:
-        if len(_COMPILED) > 256:
-            _COMPILED.clear()
-        _COMPILED[key] = compile_schema(FormSchema.from_dict(version.schema))
-    return _COMPILED[key]
-
-
 def _bulk_insert(
     session: Session, *, actor: Actor, project: Project, work: list[_Work], store: BlobStore
 ) -> dict[int, ItemResult]:
     now = utcnow()
-    sub_rows: list[dict[str, Any]] = []
-    ver_rows: list[dict[str, Any]] = []
-    att_rows: list[list[dict[str, Any]]] = []
+    built: list[submission_service.NewRows] = []
     blob_rows: dict[str, dict[str, Any]] = {}
     results: dict[int, ItemResult] = {}
-    to_assess: list[quality.NewRow] = []
-    activity_rows: list[tuple[_Work, dict[str, Any]]] = []
     # Every file of the bulk items is written first and made durable together (before the commit).
     contents = {(w.index, n): f.read() for w in work for n, f in enumerate(w.item.files)}
     keys = list(contents)
     blobs = dict(zip(keys, store.put_many([contents[k] for k in keys]), strict=True))
-    user_id, app_user_id = actor.user_id, actor.app_user_id  # read once: ORM attributes, not free
     organisation_id = row_access.collecting_organisation(session, actor=actor, project=project)
+
+    def stored_file(w: _Work) -> Callable[[int], str]:
+        def store_file(n: int) -> str:
+            stored = blobs[(w.index, n)]
+            blob_rows.setdefault(stored.sha256, _blob_row(stored, w.item.files[n].content_type, now))
+            return stored.sha256
+
+        return store_file
+
     for w in work:
         assert w.form is not None and w.version is not None and w.item.xml is not None
-        extracted = extract_values(w.parsed.root, _compiled(w.version))
-        if w.form.xml_form_id == activities.ACTIVITY_FORM_ID and w.parsed.envelope is None:
-            activity_rows.append((w, extracted.values))
-        expected = list(dict.fromkeys(extracted.attachment_names))
-        attachments: dict[str, dict[str, Any]] = {
-            n: {"name": n, "is_expected": True, "blob_sha256": None, "received_at": None} for n in expected
-        }
-        added = []
-        for n, f in enumerate(w.item.files):
-            row = attachments.get(f.name)
-            if row is not None and row["blob_sha256"] is not None:
-                continue  # the same name twice: the first copy wins, as in per-item ingest
-            stored = blobs[(w.index, n)]
-            blob_rows.setdefault(stored.sha256, _blob_row(stored, f.content_type, now))
-            if row is None:
-                row = attachments[f.name] = {"name": f.name, "is_expected": False}
-            row |= {"blob_sha256": stored.sha256, "received_at": now}
-            added.append(f.name)
-        missing = [n for n in expected if attachments[n]["blob_sha256"] is None]
-        who = {
-            "submitter_user_id": user_id,
-            "submitter_app_user_id": app_user_id,
-            "device_id": w.origin.device_id,
-            "user_agent": w.origin.user_agent,
-        }
-        sub_rows.append(
-            who
-            | {
-                "form_id": w.form.id,
-                "instance_id": w.parsed.instance_id,
-                "organisation_id": organisation_id,
-                "review_state": "received",
-                "instance_name": w.parsed.instance_name,
-                "is_encrypted": False,
-                "attachments_expected": len(expected),
-                "attachments_present": len(expected) - len(missing),
-                "created_at": now,
-            }
+        new = NewVersion(
+            form=w.form,
+            version_id=w.version.id,
+            version_sha256=w.version.sha256,
+            version_label=w.version.version,
+            parsed=w.parsed,
+            xml=w.item.xml,
+            sha=hashlib.sha256(w.item.xml).hexdigest(),
+            extracted=submission_service.extract(session, w.version.id, w.version.sha256, w.parsed),
+            origin=w.origin,
+            received_at=now,
+            organisation_id=organisation_id,
         )
-        to_assess.append(
-            quality.NewRow(w.form, quality.fields_for(w.version), extracted.values, sub_rows[-1])
+        rows = submission_service.new_rows(
+            actor=actor, new=new, names=[f.name for f in w.item.files], store_file=stored_file(w)
         )
-        ver_rows.append(
-            who
-            | {
-                "form_id": w.form.id,
-                "form_version_id": w.version.id,
-                "instance_id": w.parsed.instance_id,
-                "deprecated_id": None,
-                "xml": w.item.xml,
-                "sha256": hashlib.sha256(w.item.xml).hexdigest(),
-                "values": extracted.values,
-                "value_problems": [
-                    {"path": p.path, "value": p.value, "message": p.message} for p in extracted.problems
-                ],
-                "instance_name": w.parsed.instance_name,
-                "hub_id": w.origin.hub_id,
-                "received_at": now,
-            }
-        )
-        att_rows.append(sorted(attachments.values(), key=lambda r: r["name"]))
+        built.append(rows)
         results[w.index] = ItemResult(
-            w.item.key, "created", 201, w.parsed.instance_id, None, None, added, missing
+            w.item.key, "created", 201, w.parsed.instance_id, None, None, rows.added, rows.missing
         )
-    quality.assess_rows(session, project=project, actor=actor, rows=to_assess)  # sets the flag columns
+    submission_service.flag_rows(session, project=project, actor=actor, rows=built)
     if blob_rows:
         _insert_blobs(session, list(blob_rows.values()))
-    ver_ids = bulk_insert.insert_submissions_with_versions(session, sub_rows, ver_rows)
+    ver_ids = bulk_insert.insert_submissions_with_versions(
+        session, [r.record for r in built], [r.version for r in built]
+    )
     flat = [
-        r | {"submission_version_id": vid} for rows, vid in zip(att_rows, ver_ids, strict=True) for r in rows
+        row | {"submission_version_id": vid}
+        for rows, vid in zip(built, ver_ids, strict=True)
+        for row in rows.attachments
     ]
     if flat:
         bulk_insert.copy_rows(session, _table(SubmissionAttachment), flat)
-    bulk_insert.copy_rows(session, _table(AuditEvent), list(_audit_rows(actor, project, work, results, now)))
+    bulk_insert.copy_rows(session, _table(AuditEvent), [r.event for r in built])
     _apply_entities(session, actor=actor, project=project, work=work, ver_ids=ver_ids)
-    for w, values in activity_rows:
-        # The bundled 5W form: each new record is also a row of the activity reports, as in ingest.
-        activities.import_submission(
-            session, actor=actor, project=project, values=values, instance_id=w.parsed.instance_id
-        )
+    for rows in built:
+        if rows.new.form.xml_form_id == activities.ACTIVITY_FORM_ID:
+            # The bundled 5W form: each new record is also a row of the activity reports, as in ingest.
+            activities.import_submission(
+                session,
+                actor=actor,
+                project=project,
+                values=rows.new.extracted.values,
+                instance_id=rows.new.parsed.instance_id,
+            )
     return results
 
 
@@ -429,27 +383,6 @@ def _insert_blobs(session: Session, rows: list[dict[str, Any]]) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(Blob).values(rows).on_conflict_do_nothing(index_elements=["sha256"]))
-
-
-def _audit_rows(
-    actor: Actor, project: Project, work: list[_Work], results: dict[int, ItemResult], now: Any
-) -> Iterable[dict[str, Any]]:
-    who = {"actor_user_id": actor.user_id, "actor_app_user_id": actor.app_user_id, "project_id": project.id}
-    for w in work:
-        assert w.form is not None and w.version is not None
-        yield who | {
-            "action": "submission.create",
-            "subject_type": "submission",
-            "subject_id": w.parsed.instance_id,
-            "details": {
-                "form": w.form.xml_form_id,
-                "version": w.version.version,
-                "deprecatedId": None,
-                "files": results[w.index].files_added,
-                "hub": w.origin.hub_id,
-            },
-            "created_at": now,
-        }
 
 
 def _ingest_one(

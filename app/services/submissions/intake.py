@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -25,7 +26,6 @@ import sqlalchemy as sa
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.auth import tokens
 from app.auth.actor import Actor
 from app.blobs import BlobStore
 from app.db import utcnow
@@ -52,16 +52,16 @@ from app.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from app.services import jobs, quality, tombstones
+from app.services import jobs, quality, tombstones, version_cache
+from app.services.accounts import app_users
 from app.services.audit import events as audit
 from app.services.blobs import check_file_name, store_bytes
 from app.services.entities import from_submissions as entity_submissions
 from app.services.protection import record_scope, row_access
 from app.services.response import activities
-from forms.schema import FormSchema
 from sync import chain, limits
 from sync.submission import BAD_IDENTIFIER, ParsedSubmission, SubmissionError, parse_submission
-from sync.values import compile_schema, extract_values
+from sync.values import extract_values
 
 
 @dataclass(frozen=True)
@@ -187,13 +187,8 @@ def find_device_destination(
     The caller still runs every check on what comes back (revoked, other project, permission)."""
     row = session.execute(
         _device_destination_query(),
-        {
-            "t_hash": tokens.token_hash(token),
-            "d_project": project_id,
-            "d_form": parsed.form_id,
-            "d_version": parsed.version or "",
-            "d_instance": parsed.instance_id,
-        },
+        app_users.device_token_params(token, project_id)
+        | {"d_form": parsed.form_id, "d_version": parsed.version or "", "d_instance": parsed.instance_id},
     ).first()
     if row is None:
         return DeviceDestination(None, None, None)
@@ -252,31 +247,11 @@ def _device_destination_query() -> sa.Select[Any]:
     columns, version, existing = _destination_columns(allowed)
     form_on = sa.and_(Form.project_id == Project.id, Form.xml_form_id == sa.bindparam("d_form"))
     return (
-        select(AppUser, Project, *columns)
-        .select_from(AppUser)
-        .outerjoin(Project, Project.id == sa.bindparam("d_project"))
+        app_users.device_token_query(*columns)
         .outerjoin(Form, form_on)
         .outerjoin(*version)
         .outerjoin(*existing)
-        .where(AppUser.token_hash == sa.bindparam("t_hash"))
     )
-
-
-_COMPILED: dict[tuple[int, str], Any] = {}
-
-
-def compiled_schema(session: Session, version_id: int, sha256: str) -> Any:
-    """The compiled schema of a form version, cached per process (read from the database only on a
-    miss). Published versions are immutable and the key includes their sha256, so the cache can never
-    serve a stale schema."""
-    key = (version_id, sha256)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        schema = session.scalar(select(FormVersion.schema).where(FormVersion.id == version_id))
-        if len(_COMPILED) > 256:
-            _COMPILED.clear()
-        compiled = _COMPILED[key] = compile_schema(FormSchema.from_dict(schema or {}))
-    return compiled
 
 
 def ingest(
@@ -346,7 +321,7 @@ def ingest(
         parsed=parsed,
         xml=xml,
         sha=sha,
-        extracted=_extract(session, dest.version_id, dest.version_sha256, parsed),
+        extracted=extract(session, dest.version_id, dest.version_sha256, parsed),
         origin=origin,
         received_at=utcnow(),
         organisation_id=row_access.collecting_organisation(session, actor=actor, project=project),
@@ -420,10 +395,13 @@ class NewVersion:
     organisation_id: int  # the organisation the record is collected for (row_access)
 
 
-def _extract(session: Session, version_id: int, version_sha256: str, parsed: ParsedSubmission) -> Extracted:
+def extract(session: Session, version_id: int, version_sha256: str, parsed: ParsedSubmission) -> Extracted:
+    """What the version's field types make of the instance, with the schema from the one cache."""
     if parsed.envelope is not None:
         return Extracted({}, [], list(dict.fromkeys(_expected_names(parsed, []))))
-    extracted = extract_values(parsed.root, compiled_schema(session, version_id, version_sha256))
+    extracted = extract_values(
+        parsed.root, version_cache.compiled_schema(session, version_id, version_sha256)
+    )
     return Extracted(
         extracted.values,
         [{"path": p.path, "value": p.value, "message": p.message} for p in extracted.problems],
@@ -452,48 +430,22 @@ def _create_record(
     """The common case on every sync: the first version of a new record, in no edit chain. Plain
     INSERTs, nothing read back: the record, its version, their files, one audit event. The unique
     ``(form_id, instance_id)`` of both tables still decides a race (the loser's INSERT fails)."""
-    parsed, now = new.parsed, new.received_at
-    attachments, added = _attachment_rows(session, new=new, files=files, store=store)
-    expected = new.extracted.expected_files
-    record = _record_row(actor=actor, new=new)
-    record["attachments_expected"] = len(expected)
-    record["attachments_present"] = sum(1 for n in expected if attachments[n]["blob_sha256"] is not None)
+    rows = new_rows(
+        actor=actor, new=new, names=[f.name for f in files], store_file=_blob_writer(session, store, files)
+    )
     # Flags go into the row before its INSERT (no query unless the form checks for duplicates).
-    fields = quality.fields_for_id(session, new.version_id, new.version_sha256)
-    values = None if parsed.envelope is not None else new.extracted.values
-    quality.assess_rows(
-        session, project=project, actor=actor, rows=[quality.NewRow(new.form, fields, values, record)]
-    )
-    event = audit.event_row(
-        actor=actor,
-        action="submission.create",
-        project_id=project.id,
-        subject_type="submission",
-        subject_id=parsed.instance_id,
-        details=_audit_details(new, added),
-        created_at=now,
-    )
-    version = _version_row(actor=actor, new=new)
+    flag_rows(session, project=project, actor=actor, rows=[rows])
     # The indicator refresh and webhook dispatch this record causes, queued in its transaction.
-    queued = jobs.submission_change_rows(project.id, now)
-    if session.get_bind().dialect.name == "postgresql":
-        submission_id, version_id = _write_record_postgresql(session, record, version, event)
-    else:
-        submission_id = session.execute(_INSERT_RECORD, record).scalar_one()
-        version_id = session.execute(_INSERT_VERSION, version | {"submission_id": submission_id}).scalar_one()
-        # The two tables point at each other: the record learns its current version once both exist.
-        session.execute(_SET_CURRENT, {"u_record": submission_id, "u_version": version_id})
-        audit.record_row(session, event)
+    queued = jobs.submission_change_rows(project.id, new.received_at)
+    submission_id, version_id = _write_record(session, rows.record, rows.version, rows.event)
     # Its own statement, not a CTE of the one above: that statement would pass 4 KB, past which psycopg
     # parses it again on every request (measured: 1.5 ms of CPU more than this round trip).
     jobs.enqueue_rows(session, queued)
-    if attachments:
+    if rows.attachments:
         session.execute(
-            sa.insert(_ATTACHMENTS),
-            [row | {"submission_version_id": version_id} for row in attachments.values()],
+            sa.insert(_ATTACHMENTS), [row | {"submission_version_id": version_id} for row in rows.attachments]
         )
-    missing = [n for n in expected if attachments[n]["blob_sha256"] is None]
-    return IngestResult(201, submission_id, version_id, added, missing, session)
+    return IngestResult(201, submission_id, version_id, rows.added, rows.missing, session)
 
 
 _SUBMISSIONS = cast(sa.Table, Submission.__table__)
@@ -509,14 +461,32 @@ _SET_CURRENT = (
 )
 
 
+def _write_record(
+    session: Session, record: dict[str, Any], version: dict[str, Any], event: dict[str, Any]
+) -> tuple[int, int]:
+    if session.get_bind().dialect.name == "postgresql":
+        return _write_record_postgresql(session, record, version, event)
+    return _write_record_plain(session, record, version, event)
+
+
+def _write_record_plain(
+    session: Session, record: dict[str, Any], version: dict[str, Any], event: dict[str, Any]
+) -> tuple[int, int]:
+    """Record, version and audit event by plain statements (SQLite; any database)."""
+    submission_id = session.execute(_INSERT_RECORD, record).scalar_one()
+    version_id = session.execute(_INSERT_VERSION, version | {"submission_id": submission_id}).scalar_one()
+    # The two tables point at each other: the record learns its current version once both exist.
+    session.execute(_SET_CURRENT, {"u_record": submission_id, "u_version": version_id})
+    audit.record_row(session, event)
+    return submission_id, version_id
+
+
 def _write_record_postgresql(
     session: Session, record: dict[str, Any], version: dict[str, Any], event: dict[str, Any]
 ) -> tuple[int, int]:
     """Record, version, the record's current version and the audit event in one statement (one round
     trip instead of four). Both ids are drawn first, so each row can name the other; the foreign keys
     are checked at the end of the statement, when both rows exist."""
-    record, version = _with_defaults(_SUBMISSIONS, record), _with_defaults(_VERSIONS, version)
-    event = _with_defaults(audit.EVENTS, event)
     statement = _record_statement_postgresql(tuple(record), tuple(version), tuple(event))
     params = (
         {f"r_{k}": v for k, v in record.items()}
@@ -607,27 +577,94 @@ def _version_row(*, actor: Actor, new: NewVersion) -> dict[str, Any]:
     }
 
 
-def _attachment_rows(
-    session: Session, *, new: NewVersion, files: list[IncomingFile], store: BlobStore
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Attachment rows of a new version by name: the files it names, then any other file sent with it
-    (kept, marked unexpected). Each file's bytes are written and fsynced now, before the commit."""
-    rows: dict[str, dict[str, Any]] = {
+@dataclass(frozen=True)
+class NewRows:
+    """Every row a new version adds, as the ORM would bind them: the one rule for all four writers
+    (the plain statements, PostgreSQL's single statement, the edit path and the batch's bulk load;
+    ``tests/app/test_submission_row_parity.py`` compares every column they store)."""
+
+    new: NewVersion
+    record: dict[str, Any]  # ``submissions``, but id and current_version_id; flag_rows adds the flags
+    version: dict[str, Any]  # ``submission_versions``, but id and submission_id
+    attachments: list[dict[str, Any]]  # ``submission_attachments`` by name, but submission_version_id
+    event: dict[str, Any]  # the ``audit_events`` row of its submission.create
+    added: list[str]  # names of the files stored with it
+    missing: list[str]  # names it expects that were not sent
+
+
+def new_rows(
+    *,
+    actor: Actor,
+    new: NewVersion,
+    names: Sequence[str],
+    store_file: Callable[[int], str],
+) -> NewRows:
+    """The rows of ``new``: the files it names, then any other file sent with it (kept, marked
+    unexpected); a name sent twice counts once, the first copy. ``store_file(i)`` writes the i-th file
+    durably (fsynced, before the commit) and gives its sha256; it is called only for files kept.
+    ``names``: the names of the files sent, in the order sent."""
+    by_name: dict[str, dict[str, Any]] = {
         name: {"name": name, "is_expected": True, "blob_sha256": None, "received_at": None}
         for name in new.extracted.expected_files
     }
     added: list[str] = []
-    for incoming in files:
-        row = rows.get(incoming.name)
+    for i, name in enumerate(names):
+        row = by_name.get(name)
         if row is not None and row["blob_sha256"] is not None:
-            continue  # the same name twice in one POST: the first one counts
-        stored = store_bytes(session, store, incoming.data, incoming.content_type)
+            continue
         if row is None:
-            row = rows[incoming.name] = {"name": incoming.name, "is_expected": False}
-        row["blob_sha256"] = stored.sha256
-        row["received_at"] = utcnow()
-        added.append(incoming.name)
-    return rows, added
+            row = by_name[name] = {"name": name, "is_expected": False}
+        row |= {"blob_sha256": store_file(i), "received_at": new.received_at}
+        added.append(name)
+    expected = new.extracted.expected_files
+    missing = [n for n in expected if by_name[n]["blob_sha256"] is None]
+    record = _record_row(actor=actor, new=new) | {
+        "attachments_expected": len(expected),
+        "attachments_present": len(expected) - len(missing),
+    }
+    event = audit.event_row(
+        actor=actor,
+        action="submission.create",
+        project_id=new.form.project_id,
+        subject_type="submission",
+        subject_id=new.parsed.instance_id,
+        details=_audit_details(new, added),
+        created_at=new.received_at,
+    )
+    attachments = sorted(by_name.values(), key=lambda r: r["name"])
+    # Complete rows: COPY and INSERT ... SELECT apply no Python-side column default by themselves.
+    return NewRows(
+        new,
+        _with_defaults(_SUBMISSIONS, record),
+        _with_defaults(_VERSIONS, _version_row(actor=actor, new=new)),
+        attachments,
+        _with_defaults(audit.EVENTS, event),
+        added,
+        missing,
+    )
+
+
+def flag_rows(session: Session, *, project: Project, actor: Actor, rows: list[NewRows]) -> None:
+    """The quality flags of new records, into their rows before the INSERT (one duplicate query per
+    form, none when no form checks for duplicates)."""
+    quality.assess_rows(
+        session,
+        project=project,
+        actor=actor,
+        rows=[
+            quality.NewRow(
+                r.new.form,
+                quality.fields_for_id(session, r.new.version_id, r.new.version_sha256),
+                None if r.new.parsed.envelope is not None else r.new.extracted.values,
+                r.record,
+            )
+            for r in rows
+        ],
+    )
+
+
+def _blob_writer(session: Session, store: BlobStore, files: list[IncomingFile]) -> Callable[[int], str]:
+    return lambda i: store_bytes(session, store, files[i].data, files[i].content_type).sha256
 
 
 def _audit_details(new: NewVersion, added: list[str]) -> dict[str, Any]:
@@ -651,18 +688,18 @@ def _create(
 ) -> IngestResult:
     """An edit, or a version whose instanceID a stored record or edit already names: the edit chain
     decides which version is current (ORM, with the chain queries)."""
-    parsed = new.parsed
-    submission = _submission_for_chain(session, form=new.form, parsed=parsed)
+    rows = new_rows(
+        actor=actor, new=new, names=[f.name for f in files], store_file=_blob_writer(session, store, files)
+    )
+    submission = _submission_for_chain(session, form=new.form, parsed=new.parsed)
     if submission is None:
-        submission = Submission(**_record_row(actor=actor, new=new))
+        submission = Submission(**rows.record)  # its counts and flags are settled below
         session.add(submission)
         session.flush()
-    version = SubmissionVersion(submission_id=submission.id, **_version_row(actor=actor, new=new))
-    for name in new.extracted.expected_files:
-        version.attachments.append(SubmissionAttachment(name=name, is_expected=True))
+    version = SubmissionVersion(submission_id=submission.id, **rows.version)
+    version.attachments = [SubmissionAttachment(**row) for row in rows.attachments]
     session.add(version)
     session.flush()  # the unique (form_id, instance_id) is checked here: a racing copy fails now
-    added = _store_files(session, version=version, files=files, store=store)
     _carry_files_forward(session, form_id=new.form.id, version=version)
     _resolve_chain(session, submission=submission)
     form_version = session.get(FormVersion, new.version_id)  # edits are rare: the ORM path may read
@@ -676,18 +713,10 @@ def _create(
         form_version=form_version,
         actor=actor,
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="submission.create",
-        project_id=project.id,
-        subject_type="submission",
-        subject_id=parsed.instance_id,
-        details=_audit_details(new, added),
-    )
-    jobs.after_submission_change(session, project.id)
+    audit.record_row(session, rows.event)
+    jobs.enqueue_rows(session, jobs.submission_change_rows(project.id, new.received_at))
     missing = [a.name for a in version.attachments if a.is_expected and a.blob_sha256 is None]
-    return IngestResult(201, submission.id, version.id, added, missing, session)
+    return IngestResult(201, submission.id, version.id, rows.added, missing, session)
 
 
 def _add_files(

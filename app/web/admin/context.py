@@ -13,8 +13,9 @@ from werkzeug.exceptions import HTTPException
 
 from app.auth.actor import Actor
 from app.db import get_session
-from app.errors import AuthenticationRequiredError, NotFoundError, RutaError, TooManyRequestsError
+from app.errors import AuthenticationRequiredError, RutaError, TooManyRequestsError
 from app.models import Project
+from app.services import projects
 from app.web.admin import bp
 from app.web.admin.sessions import current, log_out
 from app.web.admin.setup import csrf
@@ -71,12 +72,7 @@ def current_actor() -> Actor:
 
 def project_for(actor: Actor, project_id: int, action: str) -> Project:
     """The project once ``actor`` may do ``action`` in it; 404 for people with no role in it."""
-    db = get_session()
-    project = db.get(Project, project_id)
-    if project is None:
-        raise NotFoundError()
-    actor.require(db, action, project)
-    return project
+    return projects.project_for(get_session(), actor=actor, project_id=project_id, action=action)
 
 
 def error_page(status: int, message: str) -> Response:

@@ -21,7 +21,7 @@ from flask_babel import get_locale, gettext, ngettext
 from app.db import get_session
 from app.errors import MappingInvalidError
 from app.indicators.catalog import load_catalog
-from app.indicators.mapping import MappingDocument, MappingFormatError, editor
+from app.indicators.mapping import MappingDocument, editor
 from app.models import Form, Project, User
 from app.services.indicators import mappings as indicator_mappings
 from app.services.publishing import versions as form_service
@@ -136,8 +136,8 @@ def _editor(
     if schema is None:
         return {"editable": False}
     try:
-        doc = edited or MappingDocument.from_dict(document)
-    except MappingFormatError:
+        doc = edited or indicator_mappings.read_document(document)
+    except MappingInvalidError:
         return {"editable": False}  # a malformed stored document: the YAML view shows it as it is
     catalog = load_catalog()
     return {
@@ -221,13 +221,7 @@ def confirm_form_mapping(project_id: int, xml_form_id: str) -> Response:
     db = get_session()
     text = request.form.get("document") or ""
     try:
-        document = _parse(text)
-        if (
-            isinstance(document, dict)
-            and "fields" not in document
-            and isinstance(document.get("document"), dict)
-        ):
-            document = document["document"]  # a pasted API answer or PUT body: the same as the API takes
+        document = _parse(text)  # a pasted API answer or PUT body is read as the API reads it
         mapping = indicator_mappings.confirm(db, actor=actor, project=project, form=form, document=document)
     except MappingInvalidError as exc:
         db.rollback()  # nothing of a refused document is kept
@@ -281,8 +275,8 @@ def save_mapping_form(project_id: int, xml_form_id: str) -> Response:
     db = get_session()
     described = indicator_mappings.describe(db, form=form)
     try:
-        current = MappingDocument.from_dict(described["document"])
-    except MappingFormatError as exc:
+        current = indicator_mappings.read_document(described["document"])
+    except MappingInvalidError as exc:
         raise MappingInvalidError(
             gettext("The stored mapping cannot be read as a form; fix it in the YAML view.")
         ) from exc

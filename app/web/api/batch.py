@@ -32,7 +32,6 @@ from app.errors import (
     BadRequestError,
     BatchFormatError,
     BatchTooLargeError,
-    NotFoundError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
     ZipBombError,
@@ -44,6 +43,7 @@ from app.services.submissions import batch_uploads
 from app.services.submissions import intake as submission_service
 from app.web.api import bp
 from app.web.api.hubs import hub_or_user_actor
+from app.web.api.projects import project_for
 from app.web.unit_of_work import single_attempt
 from sync import batch as batch_reader
 
@@ -157,12 +157,7 @@ def _read_items(stack: ExitStack, body: IO[bytes] | None = None) -> list[batch_r
 
 def _submitter(project_id: int) -> tuple[Actor, Project]:
     actor = hub_or_user_actor()
-    session = get_session()
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError()
-    actor.require(session, "submission.create", project)
-    return actor, project
+    return actor, project_for(actor, project_id, "submission.create")
 
 
 @bp.post("/projects/<int:project_id>/submissions/batch")

@@ -14,8 +14,7 @@ from flask import Response, jsonify, request
 
 from app.auth.actor import Actor
 from app.db import get_session
-from app.errors import NotFoundError
-from app.models import Hub, Project
+from app.models import Hub
 from app.services.hubs import central as hub_service
 from app.services.protection import row_access
 from app.web.api import bodies, bp
@@ -34,15 +33,6 @@ def hub_or_user_actor() -> Actor:
     if scheme.lower() == "hub":
         return hub_service.hub_actor_for_token(get_session(), value.strip())
     return logged_in_actor()
-
-
-def _project(actor: Actor, project_id: int, action: str) -> Project:
-    session = get_session()
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError()
-    actor.require(session, action, project)
-    return project
 
 
 def hub_json(h: Hub, token: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -108,7 +98,7 @@ def revoke_hub(project_id: int, hub_id: int) -> Response:
 def hub_whoami(project_id: int) -> Response:
     """The project and the hub a credential belongs to."""
     actor = hub_or_user_actor()
-    project = _project(actor, project_id, "form.list")
+    project = project_for(actor, project_id, "form.list")
     hub = getattr(actor, "hub", None)
     return jsonify(
         {
@@ -122,7 +112,7 @@ def hub_whoami(project_id: int) -> Response:
 def hub_forms(project_id: int) -> Response:
     """Published forms of the project with every published version and its media, for hubs."""
     actor = hub_or_user_actor()
-    project = _project(actor, project_id, "form.list")
+    project = project_for(actor, project_id, "form.list")
     return jsonify(hub_service.form_catalogue(get_session(), project=project))
 
 
@@ -130,7 +120,7 @@ def hub_forms(project_id: int) -> Response:
 def hub_form_version_xml(project_id: int, xml_form_id: str, sha256: str) -> Response:
     """The exact XForm bytes of one published version."""
     actor = hub_or_user_actor()
-    project = _project(actor, project_id, "form.read")
+    project = project_for(actor, project_id, "form.read")
     xml = hub_service.form_version_xml(get_session(), project=project, xml_form_id=xml_form_id, sha256=sha256)
     return Response(xml, mimetype="text/xml")
 
@@ -139,7 +129,7 @@ def hub_form_version_xml(project_id: int, xml_form_id: str, sha256: str) -> Resp
 def hub_media(project_id: int, sha256: str) -> Response:
     """A media file of one of the project's published forms, by sha256."""
     actor = hub_or_user_actor()
-    project = _project(actor, project_id, "form.read")
+    project = project_for(actor, project_id, "form.read")
     blob = hub_service.form_media_blob(get_session(), project=project, sha256=sha256)
     return blob_response(
         blob.sha256,

@@ -18,13 +18,7 @@ from app.web.query import accepts, load_body, returns
 
 def project_for(actor: Actor, project_id: int, action: str) -> Project:
     """The project, once the actor is allowed ``action`` in it (404 for those with no role at all)."""
-    session = get_session()
-    p = session.get(Project, project_id)
-    if p is None:
-        actor.require_login()
-        raise NotFoundError()
-    actor.require(session, action, p)
-    return p
+    return projects.project_for(get_session(), actor=actor, project_id=project_id, action=action)
 
 
 @bp.get("/organisations")

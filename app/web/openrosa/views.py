@@ -22,6 +22,7 @@ from app.errors import (
 )
 from app.models import Blob, Dataset, Form, FormAttachment, Project
 from app.services import entities as entity_lists
+from app.services import projects
 from app.services.accounts import app_users
 from app.services.blobs import check_file_name
 from app.services.entities import serve as entity_serve
@@ -60,12 +61,7 @@ def _actor(token: str | None, project_id: int) -> Actor:
 
 
 def _project(actor: Actor, project_id: int, action: str) -> Project:
-    session = get_session()
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError()
-    actor.require(session, action, project)
-    return project
+    return projects.project_for(get_session(), actor=actor, project_id=project_id, action=action)
 
 
 def _root_url(token: str | None, project_id: int) -> str:
@@ -190,7 +186,7 @@ def submission_probe(project_id: int, token: str | None = None) -> Response:
         if token is not None:
             probe_cache.remember_allowed(token, project_id)
     response = with_openrosa_headers(Response(status=204))
-    response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
+    response.headers[openrosa.ACCEPT_CONTENT_LENGTH_HEADER] = str(current_app.config["MAX_SUBMISSION_BYTES"])
     return response
 
 
