@@ -9,13 +9,14 @@ schema are large and the list needs neither).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
-from app.auth import tokens
 from app.models import AppUser, AppUserForm, Blob, Form, FormAttachment, FormVersion, Project
 from app.services import entities as entity_lists
+from app.services.accounts import app_users
 from app.services.accounts.app_users import forms_usable_by
 from app.services.entities import serve as entity_serve
 
@@ -59,9 +60,7 @@ def fillable_forms(
     ]
 
 
-def _listed_for_token(
-    by_form_id: bool,
-) -> Select[AppUser, Project, str, str, str, str, bool]:
+def _listed_for_token(by_form_id: bool) -> Select[Any]:
     """The device holding a token, the project it asks for, and the forms it may fill there, in one
     statement (one round trip: Collect asks for the formList on every update check). A row per form;
     one row with no form when it may fill none (or the project is not its own: the caller refuses)."""
@@ -79,12 +78,12 @@ def _listed_for_token(
         conditions.append(Form.xml_form_id == bindparam("t_form"))
     published = Form.__table__.join(FormVersion, FormVersion.id == Form.current_version_id)
     has_media = exists().where(FormAttachment.form_version_id == FormVersion.id)
+    # The one device-token query (app_users), with the forms joined on.
     return (
-        select(AppUser, Project, Form.xml_form_id, Form.name, FormVersion.version, FormVersion.md5, has_media)
-        .select_from(AppUser)
-        .outerjoin(Project, Project.id == bindparam("t_project"))
+        app_users.device_token_query(
+            Form.xml_form_id, Form.name, FormVersion.version, FormVersion.md5, has_media
+        )
         .outerjoin(published, and_(*conditions))
-        .where(AppUser.token_hash == bindparam("t_hash"))
         .order_by(Form.xml_form_id)
     )
 
@@ -99,7 +98,7 @@ def forms_for_token(
     """What ``fillable_forms`` lists for the device holding ``token``, with that device (revoked or not:
     the caller decides) and the project asked for, as ``app_users.device_for_token`` finds them; None
     for a token nobody holds. The forms are only meaningful once the caller has let the device in."""
-    params: dict[str, object] = {"t_project": project_id, "t_hash": tokens.token_hash(token)}
+    params = app_users.device_token_params(token, project_id)
     if xml_form_id is not None:
         params["t_form"] = xml_form_id
     rows = session.execute(_LISTED_FOR_TOKEN[xml_form_id is not None], params).all()

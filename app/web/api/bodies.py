@@ -172,12 +172,14 @@ class Comment(BodySchema):
 
 
 class MappingDocument(BodySchema):
-    """An indicator mapping: the document itself, or ``{"document": ...}``."""
+    """An indicator mapping: the document itself, or ``{"document": ...}``. What ``document`` holds is
+    read by the one mapping reader (``indicator_mappings.read_document``), which the admin uses too, so
+    both refuse a bad one with the same message."""
 
     class Meta:
         unknown = "include"
 
-    document = Object()
+    document = fields.Raw(allow_none=True)
 
 
 class ActivityRows(BodySchema):
