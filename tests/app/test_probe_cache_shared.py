@@ -50,7 +50,8 @@ def test_a_revocation_on_one_server_reaches_the_probe_of_another(
         # Revoked by another process (as another app server would), which cannot touch this one's memory.
         script = (
             "from app import create_app; from app.auth.actor import Actor; from app.db import get_database; "
-            "from app.models import AppUser; from app.services import app_users; app = create_app(); "
+            "from app.models import AppUser; from app.services.accounts import app_users; "
+            "app = create_app(); "
             f"s = get_database(app).sessionmaker(); u = s.get(AppUser, {issued['id']}); "
             "app_users.revoke_app_user(s, actor=Actor(), app_user=u); s.commit()"
         )

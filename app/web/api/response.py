@@ -60,7 +60,10 @@ def _upload_response(result: activities.UploadResult) -> Response:
             "imported. Fix them (the report lists each finding) and upload again, or add goodRows=true to "
             "import the good rows and hold the others until they are fixed or accepted."
         )
-    # The upload and its report are kept even when refused, so the error workbook can be downloaded.
+    if result.refused:
+        # Deliberate: the upload and its report are kept even when refused, so the error workbook can be
+        # downloaded, although the 422 makes the unit of work roll back what is left.
+        get_session().commit()
     response = jsonify(body)
     response.status_code = 422 if result.refused else 200
     return response
