@@ -128,7 +128,7 @@ def run_once(
             s3_client(endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
             env.update({**AWS, "AWS_ENDPOINT_URL": endpoint, "RUTA_BLOB_STORE": f"s3://{bucket}/blobs"})
         password = secrets.token_urlsafe(16)
-        ruta(["init", "--admin-email", ADMIN_EMAIL, "--admin-password", password], env)
+        ruta(["init", "--admin-email", ADMIN_EMAIL, f"--admin-password={password}"], env)
         token = parse_token(ruta(["app-user", "bench", "--project", "1"], env))
         port = free_port()
         base = f"http://{HOST}:{port}"

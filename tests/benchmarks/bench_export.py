@@ -277,7 +277,7 @@ def run(sizes: list[int], runs: int) -> list[str]:
             "RUTA_ODK_VALIDATE": "false",
         }
         password = secrets.token_urlsafe(16)
-        ruta(["init", "--admin-email", ADMIN_EMAIL, "--admin-password", password], env)
+        ruta(["init", "--admin-email", ADMIN_EMAIL, f"--admin-password={password}"], env)
         for i, n in enumerate(sorted(sizes)):
             port = free_port()
             base = f"http://{HOST}:{port}"

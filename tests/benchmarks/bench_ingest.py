@@ -422,7 +422,7 @@ def run_once(
             "RUTA_ODK_VALIDATE": "false",
         }
         password = secrets.token_urlsafe(16)
-        ruta(["init", "--admin-email", ADMIN_EMAIL, "--admin-password", password], env)
+        ruta(["init", "--admin-email", ADMIN_EMAIL, f"--admin-password={password}"], env)
         token = parse_token(ruta(["app-user", "bench", "--project", "1"], env))
         port = free_port()
         base = f"http://{HOST}:{port}"

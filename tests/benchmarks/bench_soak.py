@@ -162,7 +162,7 @@ def run_once(db: str, rate: float, seconds: float, export_every: float, question
             "RUTA_ODK_VALIDATE": "false",
         }
         password = secrets.token_urlsafe(16)
-        ruta(["init", "--admin-email", ADMIN_EMAIL, "--admin-password", password], env)
+        ruta(["init", "--admin-email", ADMIN_EMAIL, f"--admin-password={password}"], env)
         device = parse_token(ruta(["app-user", "soak", "--project", "1"], env))
         port = free_port()
         base = f"http://{HOST}:{port}"
