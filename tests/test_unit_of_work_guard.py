@@ -38,7 +38,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
         3,
         "the risk check kept when refused; the audit before the pages; the read ended between pages",
     ),
-    "app/web/api/submissions.py": (1, "a purged record's resend is audited although the answer is 409"),
     "app/web/api/response.py": (1, "a refused 5W upload keeps its error report although the answer is 422"),
     "app/web/api/batch.py": (1, "a chunked batch's items are durable before its kept answer is written"),
 }

@@ -80,6 +80,9 @@ class IngestResult:
     missing_files: list[str] = field(default_factory=list)
     session: Session | None = field(default=None, repr=False)
     purged: bool = False  # a purged record resent: nothing stored (no submission_id, no version_id)
+    # The audit event of that resend (written): a caller that refuses the request hands it to the error
+    # (RutaError.audit_rows), so it outlives the rollback.
+    purged_audit: dict[str, Any] | None = None
 
     # The hot path writes rows without building ORM objects; a caller that wants them loads them here
     # (no query when the session already holds them).
@@ -287,8 +290,7 @@ def ingest(
         )
     if tombstones.purged_among(session, form.id, (parsed.instance_id, parsed.deprecated_id)):
         # Purged for good: stored never again, answered like a record already received (tombstones).
-        audit.record(
-            session,
+        resend = audit.event_row(
             actor=actor,
             action=tombstones.RESEND_ACTION,
             project_id=project.id,
@@ -296,8 +298,8 @@ def ingest(
             subject_id=form.xml_form_id,
             details={"deviceId": origin.device_id, "hub": origin.hub_id},
         )
-        session.flush()
-        return IngestResult(status=202, submission_id=0, version_id=0, purged=True)
+        audit.record_row(session, resend)
+        return IngestResult(status=202, submission_id=0, version_id=0, purged=True, purged_audit=resend)
     sha = hashlib.sha256(xml).hexdigest()
     if dest.existing_id is not None:
         if dest.existing_sha256 != sha:

@@ -209,11 +209,10 @@ def _ingest_xml(
     # kept by read_body), and the second run takes the idempotent path.
     result = submission_service.ingest(session, **kwargs)
     if result.purged:
-        # Deliberate: the resend stays on record (audited) although the caller hears an error, which the
-        # unit of work would roll back.
-        session.commit()
+        # The resend stays on record although the caller hears an error and the request rolls back.
         raise tombstones.PurgedResendError(
-            "This record was deleted for good on this server (purged), so it is not stored again."
+            "This record was deleted for good on this server (purged), so it is not stored again.",
+            audit_rows=[result.purged_audit] if result.purged_audit else None,
         )
     return jsonify(submission_json(result.submission))
 
